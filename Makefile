@@ -1,0 +1,83 @@
+# shop_analytics: two set-up commands, `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
+PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
+DEMO_SCALE ?= 0.2
+DEMO_SEED ?= 42
+PYTEST_ARGS ?=
+
+# Absolute paths, so that dbt's views and the DuckDB shell resolve the lake from anywhere.
+export SHOP_ANALYTICS_DATA_DIR ?= $(CURDIR)/data
+export SHOP_ANALYTICS_LAKE_DIR ?= $(SHOP_ANALYTICS_DATA_DIR)/lake
+export SHOP_ANALYTICS_WAREHOUSE ?= $(CURDIR)/warehouse/shop_analytics.duckdb
+export SHOP_ANALYTICS_TEMP_DIR ?= $(CURDIR)/warehouse/tmp
+export DBT_PROFILES_DIR ?= $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: help venv demo pipeline test test-fast bench lock clean
+
+help:
+	@echo "make demo   build the environment if missing, generate demo data, run the pipeline"
+	@echo "make test   run the full test suite"
+	@echo "make bench  install benchmark extras and run bench/ (writes bench/RESULTS.md)"
+	@echo "make lock   re-resolve requirements/*.lock from requirements/*.in"
+	@echo "make clean  remove generated data, warehouse and build output (keeps .venv)"
+
+$(STAMP): requirements/main.lock pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 is required (python3.11 not found)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
+	  { echo "error: $(PYTHON) is not Python 3.11; run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
+	@echo "==> creating $(VENV) from requirements/main.lock"
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --require-hashes --no-deps -r requirements/main.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	@echo "==> generating demo data (scale $(DEMO_SCALE), seed $(DEMO_SEED))"
+	$(BIN)/shop-analytics generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --overwrite
+	@# The demo rebuilds the lake from scratch so that a re-run gives the same result.
+	rm -rf "$(SHOP_ANALYTICS_DATA_DIR)/lake" "$(SHOP_ANALYTICS_DATA_DIR)/quarantine" \
+	  "$(SHOP_ANALYTICS_DATA_DIR)/ingest_catalog.duckdb"
+	@$(MAKE) --no-print-directory pipeline
+
+pipeline: $(STAMP)
+	@echo "==> ingesting landing batches into the lake"
+	$(BIN)/shop-analytics ingest
+	@echo "==> dbt build (seeds, models, tests)"
+	@mkdir -p "$(dir $(SHOP_ANALYTICS_WAREHOUSE))"
+	$(BIN)/dbt build
+	@$(BIN)/python -m shop_analytics.demo_summary
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+$(BENCH_STAMP): $(STAMP) requirements/bench.lock
+	$(PIP) install --require-hashes --no-deps -r requirements/bench.lock
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/shop-analytics bench $(BENCH)
+
+lock:
+	$(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet uv
+	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 -o requirements/main.lock requirements/main.in
+	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 -o requirements/bench.lock requirements/bench.in
+	rm -rf .lockenv
+
+clean:
+	rm -rf data warehouse target logs bench/_work .pytest_cache

@@ -1,0 +1,38 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'purchases') }}
+
+),
+
+renamed as (
+
+    select
+        cast(purchase_id as bigint) as purchase_id,
+        cast(user_id as bigint) as user_id,
+        cast(item_id as bigint) as item_id,
+        cast(purchased_at as timestamp) as purchased_at,
+        cast(event_date as date) as event_date,
+        cast(quantity as integer) as quantity,
+        cast(amount as decimal(12, 2)) as amount,
+        {{ lake_batch_id('filename') }} as batch_id
+
+    from source
+
+),
+
+deduplicated as (
+
+    select * from renamed
+    qualify row_number() over (
+        partition by event_date, purchase_id order by batch_id
+    ) = 1
+
+)
+
+select
+    *,
+    {{ is_late_arriving('event_date', 'batch_id') }} as is_late_arriving
+
+from deduplicated

@@ -1,0 +1,37 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'ratings') }}
+
+),
+
+renamed as (
+
+    select
+        cast(rating_id as bigint) as rating_id,
+        cast(user_id as bigint) as user_id,
+        cast(item_id as bigint) as item_id,
+        cast(rated_at as timestamp) as rated_at,
+        cast(event_date as date) as event_date,
+        cast(rating as smallint) as rating,
+        {{ lake_batch_id('filename') }} as batch_id
+
+    from source
+
+),
+
+deduplicated as (
+
+    select * from renamed
+    qualify row_number() over (
+        partition by event_date, rating_id order by batch_id
+    ) = 1
+
+)
+
+select
+    *,
+    {{ is_late_arriving('event_date', 'batch_id') }} as is_late_arriving
+
+from deduplicated

@@ -1,0 +1,132 @@
+"""The `shop-analytics` command: generate, ingest and bench."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from shop_analytics.paths import DataLayout
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
+        print(f"shop-analytics {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shop-analytics", description=__doc__)
+    parser.add_argument("--data-dir", help="data root holding landing/, lake/, quarantine/ "
+                        "(default: $SHOP_ANALYTICS_DATA_DIR or ./data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write synthetic landing batches and a manifest")
+    gen.add_argument("--scale", type=float, default=1.0, help="1.0 = 1M page views, 100k purchases (default 1)")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", help="landing folder (default: <data-dir>/landing)")
+    gen.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    gen.add_argument("--dirty-rate", type=float, default=0.02, help="share of fact rows with one defect")
+    gen.add_argument("--late-rate", type=float, default=0.01, help="share of fact rows delivered late")
+    gen.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows per file; bounds memory")
+    gen.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    gen.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2016, 1, 1))
+    gen.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2019, 1, 1), help="exclusive")
+    for source in ("users", "items", "page_views", "purchases", "ratings"):
+        gen.add_argument(f"--{source.replace('_', '-')}", type=int, dest=f"rows_{source}",
+                         help=f"exact number of {source} rows (overrides --scale)")
+    gen.add_argument("--overwrite", action="store_true", help="replace an existing landing folder")
+    gen.add_argument("--no-progress", action="store_true")
+    gen.set_defaults(run=_generate)
+
+    ing = sub.add_parser("ingest", help="admit landing batches into the lake; quarantine the rest")
+    ing.add_argument("--countries", type=Path, default=Path("seeds/countries.csv"),
+                     help="CSV with a country_code column (default: seeds/countries.csv)")
+    ing.add_argument("--memory-limit", default="2GB")
+    ing.add_argument("--no-progress", action="store_true")
+    ing.set_defaults(run=_ingest)
+
+    bench = sub.add_parser("bench", help="run benchmarks under bench/ and refresh bench/RESULTS.md")
+    bench.add_argument("names", nargs="*", help="benchmark names (bench/bench_<name>.py); default: all")
+    bench.add_argument("--bench-dir", type=Path, default=Path("bench"))
+    bench.set_defaults(run=_bench)
+    return parser
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from shop_analytics.datagen import GeneratorConfig, generate
+
+    overrides = tuple((name, value) for name, value in
+                      ((k.removeprefix("rows_"), v) for k, v in vars(args).items() if k.startswith("rows_"))
+                      if value is not None)
+    config = GeneratorConfig(scale=args.scale, seed=args.seed, start=args.start, end=args.end,
+                             file_format=args.format, chunk_rows=args.chunk_rows, dirty_rate=args.dirty_rate,
+                             late_rate=args.late_rate, overrides=overrides)
+    out = Path(args.out) if args.out else DataLayout.from_env(args.data_dir).landing
+    manifest = generate(config, out, workers=args.workers, overwrite=args.overwrite,
+                        progress=False if args.no_progress else None)
+    print(f"wrote {out}")
+    for name, entry in manifest["sources"].items():
+        dirty = {k: v for k, v in entry["counts"].items() if k not in ("anonymous_views", "same_day_repeat_rows",
+                                                                       "revision_rows", "late_arriving")}
+        print(f"  {name:<11} {entry['rows']:>12,} rows in {entry['files']:>4} files"
+              + (f"; dirty: {sum(dirty.values()):,}" if dirty else ""))
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from shop_analytics.ingest import IngestSettings, ingest
+
+    layout = DataLayout.from_env(args.data_dir)
+    if not args.countries.exists():
+        raise FileNotFoundError(f"{args.countries} not found; run from the project folder or pass --countries")
+    settings = IngestSettings(countries_csv=args.countries, memory_limit=args.memory_limit,
+                              progress=False if args.no_progress else None)
+    reports = ingest(layout, settings)
+    totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for report in reports:
+        total = totals[report.source]
+        total[report.status] += 1
+        total["rows_in"] += report.rows_in
+        total["admitted"] += report.rows_admitted
+        total["quarantined"] += report.rows_quarantined
+        for reason, count in report.quarantined_by_reason.items():
+            total[f"  {reason}"] += count
+    print(f"lake: {layout.lake}\nquarantine: {layout.quarantine}")
+    for source, total in totals.items():
+        print(f"  {source:<11} batches ingested {total['ingested']}, skipped {total['skipped']} (already in); "
+              f"rows in {total['rows_in']:,} = admitted {total['admitted']:,} + quarantined {total['quarantined']:,}")
+        for key in sorted(k for k in total if k.startswith("  ")):
+            print(f"      {key.strip():<24} {total[key]:>10,}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    scripts = sorted(args.bench_dir.glob("bench_*.py"))
+    if args.names:
+        wanted = {f"bench_{n}.py" for n in args.names}
+        missing = wanted - {s.name for s in scripts}
+        if missing:
+            raise ValueError(f"no such benchmark: {', '.join(sorted(missing))}")
+        scripts = [s for s in scripts if s.name in wanted]
+    for script in scripts:
+        print(f"== {script.name}", flush=True)
+        subprocess.run([sys.executable, str(script)], check=True)
+    from shop_analytics.benchmarking import render_results
+
+    render_results(args.bench_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

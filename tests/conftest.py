@@ -1,0 +1,83 @@
+"""Shared fixtures: small generated data sets, an ingested lake and a dbt-built warehouse.
+
+Expensive fixtures are session-scoped and built once under pytest's temp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shop_analytics.datagen import GeneratorConfig, generate
+from shop_analytics.ingest import IngestSettings, ingest
+from shop_analytics.paths import DataLayout
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+# Small but not tiny: every batch has rows, and every dirty kind occurs.
+SMALL = GeneratorConfig(scale=0.02, seed=7, chunk_rows=50_000)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A data root that went through generate + ingest, and the manifest of what was generated."""
+
+    layout: DataLayout
+    manifest: dict
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """A dbt-built warehouse over a Pipeline's lake."""
+
+    pipeline: Pipeline
+    path: Path
+    env: dict[str, str]
+
+
+def dbt_env(layout: DataLayout, warehouse: Path) -> dict[str, str]:
+    """Environment for running dbt against `layout`'s lake and `warehouse`."""
+    return {
+        **os.environ,
+        "SHOP_ANALYTICS_LAKE_DIR": str(layout.lake),
+        "SHOP_ANALYTICS_WAREHOUSE": str(warehouse),
+        "SHOP_ANALYTICS_TEMP_DIR": str(warehouse.parent / "tmp"),
+        "SHOP_ANALYTICS_TARGET": "test",
+        "DBT_PROFILES_DIR": str(ROOT),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def run_dbt(args: list[str], env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess:
+    """Run dbt in the project folder with its own target/log dirs; raise with dbt's output on failure."""
+    command = [str(BIN / "dbt"), *args, "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """SMALL generated, then ingested."""
+    layout = DataLayout(tmp_path_factory.mktemp("pipeline"))
+    manifest = generate(SMALL, layout.landing, workers=2, progress=False)
+    ingest(layout, IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", progress=False))
+    return Pipeline(layout, manifest)
+
+
+@pytest.fixture(scope="session")
+def warehouse(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """`dbt build` of the whole project over the pipeline's lake (all dbt tests must pass)."""
+    tmp = tmp_path_factory.mktemp("dbt")
+    path = tmp / "warehouse.duckdb"
+    env = dbt_env(pipeline.layout, path)
+    run_dbt(["build"], env, tmp)
+    return Warehouse(pipeline, path, env)

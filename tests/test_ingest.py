@@ -1,0 +1,94 @@
+"""Ingest: counts reconcile, quarantine reasons match the generator's ground truth, re-runs are no-ops."""
+
+from __future__ import annotations
+
+import collections
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import ROOT, Pipeline
+from shop_analytics.datagen import GeneratorConfig, generate
+from shop_analytics.ingest import BatchConflictError, IngestSettings, audit_rows, ingest
+from shop_analytics.paths import DataLayout
+
+SETTINGS = IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", progress=False)
+GROUND_TRUTH_ONLY = {"anonymous_views", "same_day_repeat_rows", "revision_rows", "late_arriving"}
+
+
+def test_audit_reconciles_and_matches_manifest(pipeline: Pipeline) -> None:
+    audit = audit_rows(pipeline.layout)
+    assert audit
+    by_source: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for row in audit:
+        assert row["rows_in"] == row["rows_admitted"] + row["rows_quarantined"]
+        by_source[row["source"]]["rows_in"] += row["rows_in"]
+        by_source[row["source"]]["admitted"] += row["rows_admitted"]
+        by_source[row["source"]].update(__import__("json").loads(row["quarantined_by_reason"]))
+    for source, entry in pipeline.manifest["sources"].items():
+        got = by_source[source]
+        assert got["rows_in"] == entry["rows"]
+        expected_reasons = {k: v for k, v in entry["counts"].items() if k not in GROUND_TRUTH_ONLY}
+        got_reasons = {k: v for k, v in got.items() if k not in ("rows_in", "admitted")}
+        assert got_reasons == expected_reasons, source
+
+
+def test_lake_and_quarantine_hold_every_row(pipeline: Pipeline) -> None:
+    con = duckdb.connect()
+    lake, quarantine = pipeline.layout.lake, pipeline.layout.quarantine
+    for source, entry in pipeline.manifest["sources"].items():
+        pattern = f"{lake}/{source}/event_date=*/*.parquet" if source not in ("users", "items") \
+            else f"{lake}/{source}/*.parquet"
+        admitted = con.execute(f"SELECT count(*) FROM read_parquet('{pattern}')").fetchone()[0]
+        rejected = 0
+        if any((quarantine / source).glob("*/rejected.parquet")):
+            rejected = con.execute(f"SELECT count(*) FROM read_parquet('{quarantine}/{source}/*/rejected.parquet')"
+                                   ).fetchone()[0]
+        assert admitted + rejected == entry["rows"], source
+
+
+def test_lake_partitions_match_event_dates(pipeline: Pipeline) -> None:
+    con = duckdb.connect()
+    mismatched = con.execute(
+        f"SELECT count(*) FROM read_parquet('{pipeline.layout.lake}/page_views/*/*.parquet', hive_partitioning = true) "
+        "WHERE CAST(viewed_at AS DATE) <> event_date").fetchone()[0]
+    assert mismatched == 0
+
+
+def test_reingest_same_content_is_a_no_op(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path)
+    generate(GeneratorConfig(scale=0.002, seed=3), layout.landing, progress=False)
+    first = ingest(layout, SETTINGS)
+    lake_files = sorted(p.relative_to(tmp_path) for p in layout.lake.rglob("*.parquet"))
+    second = ingest(layout, SETTINGS)
+    assert {r.status for r in first} == {"ingested"}
+    assert {r.status for r in second} == {"skipped"}
+    assert sorted(p.relative_to(tmp_path) for p in layout.lake.rglob("*.parquet")) == lake_files
+
+
+def test_changed_content_under_same_batch_id_is_refused(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path)
+    generate(GeneratorConfig(scale=0.002, seed=3), layout.landing, progress=False)
+    ingest(layout, SETTINGS)
+    other = tmp_path / "other"
+    generate(GeneratorConfig(scale=0.002, seed=4), other, progress=False)
+    batch = "purchases/batch_date=2017-03-01"
+    shutil.rmtree(layout.landing / batch)
+    shutil.copytree(other / batch, layout.landing / batch)
+    with pytest.raises(BatchConflictError, match="already ingested with different content"):
+        ingest(layout, SETTINGS)
+
+
+def test_csv_landing_gives_the_same_lake_as_parquet(tmp_path: Path) -> None:
+    counts = {}
+    for fmt in ("parquet", "csv"):
+        layout = DataLayout(tmp_path / fmt)
+        generate(GeneratorConfig(scale=0.002, seed=5, file_format=fmt), layout.landing, progress=False)
+        ingest(layout, SETTINGS)
+        con = duckdb.connect()
+        counts[fmt] = con.execute(
+            f"SELECT count(*), sum(amount), count(DISTINCT user_id) FROM "
+            f"read_parquet('{layout.lake}/purchases/*/*.parquet')").fetchone()
+    assert counts["csv"] == counts["parquet"]
