@@ -1,0 +1,84 @@
+"""The versioned byte envelope every stored sketch is wrapped in.
+
+Layout (little-endian), 32-byte header then payload::
+
+    0   4s   magic   b"SASK" (shop_analytics sketch)
+    4   2s   kind    b"BF" Bloom, b"HL" HyperLogLog, b"MG" Misra-Gries, b"RF" reference
+    6   u16  version format version of that kind
+    8   u64  length  payload length in bytes
+    16  16s  digest  BLAKE2b-128 of the payload
+
+The digest detects corruption and doubles as a cheap identity: two blobs
+with the same header are the same sketch, which lets caches avoid hashing
+large payloads again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+MAGIC = b"SASK"
+HEADER = struct.Struct("<4s2sHQ16s")
+HEADER_SIZE = HEADER.size
+
+
+class SketchFormatError(ValueError):
+    """Bytes that are not a valid serialized sketch of the expected kind and version."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """Decoded envelope header."""
+
+    kind: bytes
+    version: int
+    length: int
+    digest: bytes
+
+
+def digest(payload: bytes | memoryview) -> bytes:
+    """BLAKE2b-128 digest used by the envelope."""
+    return hashlib.blake2b(payload, digest_size=16).digest()
+
+
+def wrap(kind: bytes, version: int, payload: bytes) -> bytes:
+    """Prefix a payload with the envelope header."""
+    return HEADER.pack(MAGIC, kind, version, len(payload), digest(payload)) + payload
+
+
+def read_header(blob: bytes | memoryview, kind: bytes, versions: tuple[int, ...]) -> Header:
+    """Decode and check the header only (no payload digest check)."""
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise SketchFormatError(f"expected bytes for a {kind.decode()} sketch, got {type(blob).__name__}")
+    if len(blob) < HEADER_SIZE:
+        raise SketchFormatError(
+            f"not a shop_analytics sketch: {len(blob)} bytes is shorter than the {HEADER_SIZE}-byte header"
+        )
+    magic, got_kind, version, length, dig = HEADER.unpack_from(blob, 0)
+    if magic != MAGIC:
+        raise SketchFormatError(f"not a shop_analytics sketch: bad magic {bytes(magic)!r}, expected {MAGIC!r}")
+    if got_kind != kind:
+        raise SketchFormatError(
+            f"wrong sketch kind: blob holds {got_kind.decode(errors='replace')!r}, expected {kind.decode()!r}"
+        )
+    if version not in versions:
+        raise SketchFormatError(
+            f"unsupported {kind.decode()} sketch version {version}; this code reads versions {list(versions)}"
+        )
+    if len(blob) - HEADER_SIZE != length:
+        raise SketchFormatError(
+            f"truncated or padded {kind.decode()} sketch: header says {length} payload bytes, "
+            f"found {len(blob) - HEADER_SIZE}"
+        )
+    return Header(got_kind, version, length, bytes(dig))
+
+
+def unwrap(blob: bytes | memoryview, kind: bytes, versions: tuple[int, ...]) -> tuple[int, memoryview]:
+    """Check the envelope (incl. digest) and return (version, payload view)."""
+    header = read_header(blob, kind, versions)
+    payload = memoryview(blob)[HEADER_SIZE:]
+    if digest(payload) != header.digest:
+        raise SketchFormatError(f"corrupt {kind.decode()} sketch: payload digest mismatch")
+    return header.version, payload
