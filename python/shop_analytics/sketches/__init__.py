@@ -1,0 +1,23 @@
+"""Mergeable, serializable sketches vectorized over Arrow/NumPy key arrays.
+
+All sketches hash keys with XXH64 (see ``hashing``), merge as monoids and
+serialize to bytes with a versioned envelope (see ``envelope``).
+"""
+
+from shop_analytics.sketches.bloom import BloomFilter
+from shop_analytics.sketches.envelope import SketchFormatError
+from shop_analytics.sketches.hashing import hash_bytes, hash_int64, hash_keys, xxh64
+from shop_analytics.sketches.heavy_hitters import HeavyHitters
+from shop_analytics.sketches.hll import HyperLogLog, relative_standard_error
+
+__all__ = [
+    "BloomFilter",
+    "HeavyHitters",
+    "HyperLogLog",
+    "SketchFormatError",
+    "hash_bytes",
+    "hash_int64",
+    "hash_keys",
+    "relative_standard_error",
+    "xxh64",
+]
