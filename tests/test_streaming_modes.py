@@ -38,7 +38,7 @@ def page_views(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def small(page_views: Path) -> pa.Table:
     # Streaming mode does one update per record, so it runs on a slice.
-    return open_dataset(page_views).to_table().slice(0, 1_200)
+    return open_dataset(page_views).to_table().slice(0, 500)
 
 
 def _all_modes(agg, source, files_too: bool = False) -> list:  # noqa: ANN001 - any Aggregator

@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from shop_analytics.sketches.bloom import KIND as BLOOM_KIND
 from shop_analytics.sketches.bloom import VERSION as BLOOM_VERSION
 from shop_analytics.sketches.bloom import BloomFilter
-from shop_analytics.sketches.envelope import HEADER_SIZE, SketchFormatError, read_header, wrap
+from shop_analytics.sketches.envelope import HEADER_SIZE, MAGIC, SketchFormatError, read_header, wrap
 from shop_analytics.sketches.hashing import hash_keys
 from shop_analytics.sketches.heavy_hitters import HeavyHitters
 from shop_analytics.sketches.hll import decode_registers, encode_registers, estimate_from_histograms
@@ -105,12 +105,11 @@ def stable_hash64(key: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pa.array(hashes.view(np.int64), pa.int64(), mask=arr.is_null().to_numpy(zero_copy_only=False))
 
 
-def _bloom_for(header: bytes, blob: memoryview, cache: FilterCache) -> BloomFilter:
-    bf = cache.get(header)
+def _bloom_for(key: bytes, blob: memoryview, is_ref: bool, cache: FilterCache) -> BloomFilter:
+    bf = cache.get(key)
     if bf is not None:
         return bf
-    kind = bytes(header[4:6])
-    if kind == REF_KIND:
+    if is_ref:
         raise ValueError(
             "bloom filter reference is not loaded in this connection's cache (evicted or made elsewhere); "
             "call bloom_ref(filter_blob) in the same query, or pass the filter blob itself"
@@ -119,23 +118,23 @@ def _bloom_for(header: bytes, blob: memoryview, cache: FilterCache) -> BloomFilt
         bf = BloomFilter.from_bytes(blob)
     except SketchFormatError as exc:
         raise ValueError(f"bloom_contains: {exc}") from None
-    cache.put(header, bf)
+    cache.put(key, bf)
     return bf
 
 
-def _resolve_header(blob: memoryview) -> bytes:
-    """Cache key of a filter blob or of a reference blob (same key for both)."""
-    if len(blob) >= HEADER_SIZE and bytes(blob[4:6]) == REF_KIND:
+def _resolve_header(blob: memoryview) -> tuple[bytes, bool]:
+    """(cache key, is_ref) of a filter blob or of a reference blob (same key for both)."""
+    if len(blob) >= HEADER_SIZE and bytes(blob[:4]) == MAGIC and bytes(blob[4:6]) == REF_KIND:
         try:
             read_header(blob, REF_KIND, (REF_VERSION,))
         except SketchFormatError as exc:
             raise ValueError(f"bloom_contains: {exc}") from None
-        return bytes(blob[HEADER_SIZE:])
+        return bytes(blob[HEADER_SIZE:]), True
     try:
         read_header(blob, BLOOM_KIND, (BLOOM_VERSION,))
     except SketchFormatError as exc:
         raise ValueError(f"bloom_contains: {exc}") from None
-    return bytes(blob[:HEADER_SIZE])
+    return bytes(blob[:HEADER_SIZE]), False
 
 
 def make_bloom_contains(cache: FilterCache) -> Callable[[Any, Any], pa.Array]:
@@ -154,7 +153,7 @@ def make_bloom_contains(cache: FilterCache) -> Callable[[Any, Any], pa.Array]:
             # 32 header bytes of every row against the first row's.
             if not (lengths[live] >= HEADER_SIZE).all():
                 raise ValueError("bloom_contains: filter blob is shorter than a sketch header (not a Bloom filter)")
-            hashes, _ = hash_keys(karr)
+            hashes_by_seed: dict[int, np.ndarray] = {}
             width = int(lengths[0])
             if live.size == n and (lengths == width).all():
                 # Equal-length rows laid out back to back: compare headers as a strided 2-D view.
@@ -170,10 +169,11 @@ def make_bloom_contains(cache: FilterCache) -> Callable[[Any, Any], pa.Array]:
             for rows in groups:
                 r = int(rows[0])
                 blob = memoryview(data[starts[r] : starts[r] + lengths[r]])
-                bf = _bloom_for(_resolve_header(blob), blob, cache)
-                if bytes(blob[4:6]) == REF_KIND and bf is None:
-                    raise ValueError("bloom_contains: unknown filter reference")
-                out[rows] = bf.contains_hashes(hashes[rows])
+                key, is_ref = _resolve_header(blob)
+                bf = _bloom_for(key, blob, is_ref, cache)
+                if bf.seed not in hashes_by_seed:
+                    hashes_by_seed[bf.seed] = hash_keys(karr, bf.seed)[0]
+                out[rows] = bf.contains_hashes(hashes_by_seed[bf.seed][rows])
         return pa.array(out, pa.bool_(), mask=null)
 
     return bloom_contains
@@ -191,9 +191,9 @@ def make_bloom_ref(cache: FilterCache) -> Callable[[Any], pa.Array]:
                 out.append(None)
                 continue
             blob = memoryview(v.as_buffer())
-            header = _resolve_header(blob)
-            _bloom_for(header, blob, cache)
-            out.append(wrap(REF_KIND, REF_VERSION, header))
+            key, is_ref = _resolve_header(blob)
+            _bloom_for(key, blob, is_ref, cache)
+            out.append(wrap(REF_KIND, REF_VERSION, key))
         return pa.array(out, pa.binary())
 
     return bloom_ref
@@ -301,7 +301,7 @@ def topk_items(blobs: pa.Array | pa.ChunkedArray, ks: pa.Array | pa.ChunkedArray
 
 
 def register_udfs(con: Any, cache_size: int = 8) -> None:
-    """Register all sketch UDFs on a DuckDB connection (idempotent per connection)."""
+    """Register all sketch UDFs on a DuckDB connection; calling it again is a no-op."""
     cache = FilterCache(cache_size)
     specs: list[tuple[str, Callable[..., pa.Array], list[str], str]] = [
         ("stable_hash64", stable_hash64, ["BIGINT"], "BIGINT"),
@@ -314,9 +314,17 @@ def register_udfs(con: Any, cache_size: int = 8) -> None:
         ("hll_union", hll_union, ["BLOB[]"], "BLOB"),
         ("topk_items", topk_items, ["BLOB", "INTEGER"], "STRUCT(item VARCHAR, lower BIGINT, upper BIGINT)[]"),
     ]
+    names = [s[0] for s in specs]
+    # DuckDB cannot reliably drop and re-create a Python UDF once the catalog
+    # has been written to, so a second call keeps the existing registrations.
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_name IN "
+            f"({', '.join('?' for _ in names)})",
+            names,
+        ).fetchall()
+    }
     for name, fn, params, ret in specs:
-        try:
-            con.remove_function(name)
-        except Exception:  # noqa: BLE001 - not registered yet on this connection
-            pass
-        con.create_function(name, fn, params, ret, type="arrow", null_handling="special", side_effects=False)
+        if name not in existing:
+            con.create_function(name, fn, params, ret, type="arrow", null_handling="special", side_effects=False)
