@@ -11,7 +11,7 @@ InvalidInputException). Registered names and SQL signatures:
   the same 64 bits (Spark and most BI tools lack UBIGINT).
 - ``bloom_contains(BLOB, BIGINT) -> BOOLEAN`` and
   ``bloom_contains_str(BLOB, VARCHAR) -> BOOLEAN``: the BLOB is a serialized
-  Bloom filter or a reference made by ``bloom_ref``.
+  BloomFilter or BlockedBloomFilter, or a reference made by ``bloom_ref``.
 - ``bloom_ref(BLOB) -> BLOB``: loads a filter into this connection's cache and
   returns a 56-byte reference to it. Use it for large filters:
   ``WHERE bloom_contains((SELECT bloom_ref(filter) FROM f), key)``. DuckDB
@@ -37,8 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shop_analytics.sketches.bloom import KIND as BLOOM_KIND
-from shop_analytics.sketches.bloom import VERSION as BLOOM_VERSION
+from shop_analytics.sketches.blocked_bloom import BlockedBloomFilter
 from shop_analytics.sketches.bloom import BloomFilter
 from shop_analytics.sketches.envelope import HEADER_SIZE, MAGIC, SketchFormatError, read_header, wrap
 from shop_analytics.sketches.hashing import hash_keys
@@ -47,6 +46,11 @@ from shop_analytics.sketches.hll import decode_registers, encode_registers, esti
 
 REF_KIND = b"RF"
 REF_VERSION = 1
+AnyBloom = BloomFilter | BlockedBloomFilter
+_BLOOM_CLASSES: dict[bytes, type[BloomFilter] | type[BlockedBloomFilter]] = {
+    b"BF": BloomFilter,
+    b"BB": BlockedBloomFilter,
+}
 TOPK_TYPE = pa.list_(pa.struct([("item", pa.string()), ("lower", pa.int64()), ("upper", pa.int64())]))
 
 
@@ -61,16 +65,16 @@ class FilterCache:
         if maxsize < 1:
             raise ValueError(f"cache size must be >= 1, got {maxsize}")
         self.maxsize = maxsize
-        self._items: OrderedDict[bytes, BloomFilter] = OrderedDict()
+        self._items: OrderedDict[bytes, AnyBloom] = OrderedDict()
 
-    def get(self, key: bytes) -> BloomFilter | None:
+    def get(self, key: bytes) -> AnyBloom | None:
         """Cached filter for a header, refreshing its recency."""
         bf = self._items.get(key)
         if bf is not None:
             self._items.move_to_end(key)
         return bf
 
-    def put(self, key: bytes, bf: BloomFilter) -> None:
+    def put(self, key: bytes, bf: AnyBloom) -> None:
         """Insert, evicting the least recently used filter beyond maxsize."""
         self._items[key] = bf
         self._items.move_to_end(key)
@@ -105,7 +109,7 @@ def stable_hash64(key: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pa.array(hashes.view(np.int64), pa.int64(), mask=arr.is_null().to_numpy(zero_copy_only=False))
 
 
-def _bloom_for(key: bytes, blob: memoryview, is_ref: bool, cache: FilterCache) -> BloomFilter:
+def _bloom_for(key: bytes, blob: memoryview, is_ref: bool, cache: FilterCache) -> AnyBloom:
     bf = cache.get(key)
     if bf is not None:
         return bf
@@ -115,7 +119,7 @@ def _bloom_for(key: bytes, blob: memoryview, is_ref: bool, cache: FilterCache) -
             "call bloom_ref(filter_blob) in the same query, or pass the filter blob itself"
         )
     try:
-        bf = BloomFilter.from_bytes(blob)
+        bf = _BLOOM_CLASSES[bytes(blob[4:6])].from_bytes(blob)
     except SketchFormatError as exc:
         raise ValueError(f"bloom_contains: {exc}") from None
     cache.put(key, bf)
@@ -130,8 +134,9 @@ def _resolve_header(blob: memoryview) -> tuple[bytes, bool]:
         except SketchFormatError as exc:
             raise ValueError(f"bloom_contains: {exc}") from None
         return bytes(blob[HEADER_SIZE:]), True
+    kind = bytes(blob[4:6]) if len(blob) >= 6 and bytes(blob[4:6]) in _BLOOM_CLASSES else b"BF"
     try:
-        read_header(blob, BLOOM_KIND, (BLOOM_VERSION,))
+        read_header(blob, kind, (1,))
     except SketchFormatError as exc:
         raise ValueError(f"bloom_contains: {exc}") from None
     return bytes(blob[:HEADER_SIZE]), False

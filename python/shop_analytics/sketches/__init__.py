@@ -4,6 +4,7 @@ All sketches hash keys with XXH64 (see ``hashing``), merge as monoids and
 serialize to bytes with a versioned envelope (see ``envelope``).
 """
 
+from shop_analytics.sketches.blocked_bloom import BlockedBloomFilter
 from shop_analytics.sketches.bloom import BloomFilter
 from shop_analytics.sketches.envelope import SketchFormatError
 from shop_analytics.sketches.hashing import hash_bytes, hash_int64, hash_keys, xxh64
@@ -11,6 +12,7 @@ from shop_analytics.sketches.heavy_hitters import HeavyHitters
 from shop_analytics.sketches.hll import HyperLogLog, relative_standard_error
 
 __all__ = [
+    "BlockedBloomFilter",
     "BloomFilter",
     "HeavyHitters",
     "HyperLogLog",

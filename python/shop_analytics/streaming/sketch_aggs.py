@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shop_analytics.sketches.blocked_bloom import BlockedBloomFilter
 from shop_analytics.sketches.bloom import BloomFilter
 from shop_analytics.sketches.envelope import wrap
 from shop_analytics.sketches.hashing import hash_keys
@@ -85,26 +87,32 @@ class DistinctAggregator:
 
 
 class BloomAggregator:
-    """Bloom filter over one column, sized for expected_items at fpr; finalize returns the filter."""
+    """Bloom filter over one column, sized for expected_items at fpr; finalize returns the filter.
 
-    def __init__(self, column: str, expected_items: int, fpr: float = 0.01) -> None:
-        BloomFilter.for_capacity(expected_items, fpr)  # validate parameters early
+    blocked=True builds the cache-line blocked variant (faster lookups on
+    large filters, a few percent more bits; see sketches.blocked_bloom).
+    """
+
+    def __init__(self, column: str, expected_items: int, fpr: float = 0.01, blocked: bool = False) -> None:
+        self._cls = BlockedBloomFilter if blocked else BloomFilter
+        self._template = self._cls.for_capacity(expected_items, fpr)  # validates parameters early
         self.column, self.expected_items, self.fpr = column, expected_items, fpr
 
-    def init(self) -> BloomFilter:
+    def init(self) -> BloomFilter | BlockedBloomFilter:
         """Empty filter."""
-        return BloomFilter.for_capacity(self.expected_items, self.fpr)
+        return self._cls(self._template.num_blocks if self._cls is BlockedBloomFilter else self._template.num_bits,
+                         self._template.num_hashes)
 
-    def update(self, state: BloomFilter, batch: pa.RecordBatch) -> BloomFilter:
+    def update(self, state: Any, batch: pa.RecordBatch) -> Any:
         """Insert the batch's keys."""
         state.add(_column(batch, self.column))
         return state
 
-    def merge(self, a: BloomFilter, b: BloomFilter) -> BloomFilter:
+    def merge(self, a: Any, b: Any) -> Any:
         """Bitwise OR."""
         return a.merge(b)
 
-    def finalize(self, state: BloomFilter) -> BloomFilter:
+    def finalize(self, state: Any) -> Any:
         """The filter (use .contains(keys), .to_bytes())."""
         return state
 
