@@ -3,7 +3,8 @@
 Usage: PYTHONPATH=python python bench/bench_sketches.py [--rows N] [--repeats R] [--out PATH]
 
 Compares, on the same keys and machine:
-- Bloom filter: ours (vectorized NumPy) vs rbloom vs fastbloom-rs at equal target FPR
+- Bloom filter: ours (standard and cache-line blocked, vectorized NumPy) vs rbloom vs
+  fastbloom-rs at equal target FPR
   (build time, lookups/s for present and absent keys, measured FPR, bits/element);
 - distinct count: our HyperLogLog vs Apache DataSketches HLL at lg_k = p = 12
   (update throughput, relative error over several trials);
@@ -34,7 +35,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shop_analytics.sketches import BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
+from shop_analytics.sketches import BlockedBloomFilter, BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
 from shop_analytics.udfs import register_udfs
 
 
@@ -91,17 +92,26 @@ def bench_bloom(n: int, fpr: float, repeats: int) -> dict[str, Any]:
         bf.add(members)
         return bf
 
-    t_build, all_build, bf = timed(ours_build, repeats)
-    t_pos, _, pos = timed(lambda: bf.contains(members), repeats)
-    t_neg, _, neg = timed(lambda: bf.contains(absent), repeats)
-    assert pos.all(), "own Bloom filter: false negative"
-    out["ours"] = {
-        "api": "BloomFilter.add(np.ndarray) / contains(np.ndarray), XXH64 + double hashing, stable across processes",
-        "build_s": t_build, "build_s_all": all_build, "build_keys_per_s": n / t_build,
-        "lookup_present_keys_per_s": n / t_pos, "lookup_absent_keys_per_s": n / t_neg,
-        "measured_fpr": float(neg.mean()), "bits_per_element": bf.num_bits / n, "num_hashes": bf.num_hashes,
-        "serialized_bytes": len(bf.to_bytes()),
-    }
+    for label, cls in (("ours", BloomFilter), ("ours_blocked", BlockedBloomFilter)):
+        def build(cls: Any = cls) -> Any:
+            f = cls.for_capacity(n, fpr)
+            f.add(members)
+            return f
+
+        t_build, all_build, bf = timed(build, repeats)
+        t_pos, _, pos = timed(lambda: bf.contains(members), repeats)
+        t_neg, _, neg = timed(lambda: bf.contains(absent), repeats)
+        assert pos.all(), f"{label}: false negative"
+        chunk = members[:2048]
+        t_chunk, _, _ = timed(lambda: [bf.contains(chunk) for _ in range(100)], repeats)
+        out[label] = {
+            "api": f"{cls.__name__}.add(np.ndarray) / contains(np.ndarray); XXH64, stable across processes",
+            "build_s": t_build, "build_s_all": all_build, "build_keys_per_s": n / t_build,
+            "lookup_present_keys_per_s": n / t_pos, "lookup_absent_keys_per_s": n / t_neg,
+            "lookup_2048_key_chunk_us": t_chunk / 100 * 1e6,
+            "measured_fpr": float(neg.mean()), "bits_per_element": bf.num_bits / n, "num_hashes": bf.num_hashes,
+            "serialized_bytes": len(bf.to_bytes()),
+        }
 
     def rb_build() -> Any:
         r = rbloom.Bloom(n, fpr)
@@ -138,12 +148,15 @@ def bench_bloom(n: int, fpr: float, repeats: int) -> dict[str, Any]:
         "lookup_present_keys_per_s": n / t_pos, "lookup_absent_keys_per_s": n / t_neg,
         "measured_fpr": sum(neg_res) / n, "bits_per_element": cfg.size() / n, "num_hashes": fb.hashes(),
     }
-    for lib in ("rbloom", "fastbloom_rs"):
-        out[f"ratio_ours_vs_{lib}"] = {
-            "build_speedup": out[lib]["build_s"] / out["ours"]["build_s"],
-            "lookup_absent_speedup": out["ours"]["lookup_absent_keys_per_s"] / out[lib]["lookup_absent_keys_per_s"],
-            "lookup_present_speedup": out["ours"]["lookup_present_keys_per_s"] / out[lib]["lookup_present_keys_per_s"],
-        }
+    for mine in ("ours", "ours_blocked"):
+        for lib in ("rbloom", "fastbloom_rs"):
+            out[f"ratio_{mine}_vs_{lib}"] = {
+                "build_speedup": out[lib]["build_s"] / out[mine]["build_s"],
+                "build_speedup_incl_numpy_to_list": (out[lib]["build_s"] + out["rbloom"]["numpy_to_list_s"])
+                / out[mine]["build_s"],
+                "lookup_absent_speedup": out[mine]["lookup_absent_keys_per_s"] / out[lib]["lookup_absent_keys_per_s"],
+                "lookup_present_speedup": out[mine]["lookup_present_keys_per_s"] / out[lib]["lookup_present_keys_per_s"],
+            }
     out["rss_mib_after"] = rss_mib()
     return out
 
@@ -275,6 +288,11 @@ def bench_duckdb_udf(n: int, fpr: float, repeats: int) -> dict[str, Any]:
     q_ref = f"SELECT count(*) FROM range({n}) t(k) WHERE bloom_contains((SELECT bloom_ref(blob) FROM f), k)"
     q_noop = f"SELECT count(*) FROM range({n}) t(k) WHERE noop_udf(k)"
     q_sql = f"SELECT count(*) FROM range({n}) t(k) WHERE k % 2 = 0"
+    blocked = BlockedBloomFilter.for_capacity(n, fpr)
+    blocked.add(np.arange(0, 2 * n, 2, dtype=np.int64))
+    con.execute("CREATE TABLE fb AS SELECT ?::BLOB AS blob", [blocked.to_bytes()])
+    q_blocked = q_ref.replace("FROM f)", "FROM fb)")
+    t_blocked, all_blocked, hits_blocked = timed(lambda: con.sql(q_blocked).fetchone()[0], repeats)
     t_ref, all_ref, hits = timed(lambda: con.sql(q_ref).fetchone()[0], repeats)
     t_noop, _, _ = timed(lambda: con.sql(q_noop).fetchone()[0], repeats)
     t_sql, _, _ = timed(lambda: con.sql(q_sql).fetchone()[0], repeats)
@@ -290,6 +308,9 @@ def bench_duckdb_udf(n: int, fpr: float, repeats: int) -> dict[str, Any]:
         "bloom_contains_via_ref_s": t_ref, "bloom_contains_via_ref_s_all": all_ref,
         "bloom_contains_keys_per_s": n / t_ref, "target_keys_per_s": 10_000_000,
         "measured_fpr": (hits - expected) / (n - expected),
+        "blocked_filter_via_ref_s": t_blocked, "blocked_filter_via_ref_s_all": all_blocked,
+        "blocked_filter_keys_per_s": n / t_blocked,
+        "blocked_measured_fpr": (hits_blocked - expected) / (n - expected),
         "noop_arrow_udf_s": t_noop, "noop_arrow_udf_rows_per_s": n / t_noop,
         "plain_sql_predicate_s": t_sql,
         "direct_blob_small_filter": {"rows": direct_rows, "filter_bytes": len(small.to_bytes()), "s": t_direct,
