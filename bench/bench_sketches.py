@@ -191,21 +191,43 @@ def bench_hll(n: int, repeats: int, trials: int, trial_n: int) -> dict[str, Any]
                                       "update_s_all": all_t, "keys_per_s": n / t,
                                       "rel_error_full_n": s.get_estimate() / n - 1,
                                       "serialized_bytes": len(s.serialize_compact())}
-    # Accuracy over independent trials (different key sets) for both at equal size.
-    ours_err, ds_err = [], []
+    # Accuracy over independent trials (different key sets). DataSketches uses
+    # its HIP estimator on a single stream, which unions lose; the roll-up use
+    # case (daily sketches merged to windows) is the union, so measure both.
+    errs: dict[str, list[float]] = {k: [] for k in ("ours_p12", "ours_p13", "ours_p14", "ours_p12_union_of_4",
+                                                   "ds_hll8_lgk12", "ds_hll8_lgk12_union_of_4")}
     for trial in range(trials):
         k, _ = keys_for(trial_n, seed=100 + trial)
-        mine = HyperLogLog(12)
-        mine.update(k)
-        ours_err.append(mine.estimate() / trial_n - 1)
+        for p in (12, 13, 14):
+            mine = HyperLogLog(p)
+            mine.update(k)
+            errs[f"ours_p{p}"].append(mine.estimate() / trial_n - 1)
+        parts = np.array_split(k, 4)
+        merged = HyperLogLog(12)
+        for part in parts:
+            h4 = HyperLogLog(12)
+            h4.update(part)
+            merged.merge(h4)
+        errs["ours_p12_union_of_4"].append(merged.estimate() / trial_n - 1)
         s = dsk.hll_sketch(12, dsk.tgt_hll_type.HLL_8)
         for v in k.tolist():
             s.update(v)
-        ds_err.append(s.get_estimate() / trial_n - 1)
+        errs["ds_hll8_lgk12"].append(s.get_estimate() / trial_n - 1)
+        union = dsk.hll_union(12)
+        for part in parts:
+            sp = dsk.hll_sketch(12, dsk.tgt_hll_type.HLL_8)
+            for v in part.tolist():
+                sp.update(v)
+            union.update(sp)
+        errs["ds_hll8_lgk12_union_of_4"].append(union.get_estimate() / trial_n - 1)
     rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
     out["accuracy"] = {"trials": trials, "distinct_per_trial": trial_n,
-                       "ours_rms_rel_error": rms(ours_err), "datasketches_hll8_rms_rel_error": rms(ds_err),
-                       "ours_errors": ours_err, "datasketches_errors": ds_err}
+                       "rms_rel_error": {k: rms(v) for k, v in errs.items()},
+                       "stated_rse": {f"ours_p{p}": relative_standard_error(p) for p in (12, 13, 14)},
+                       "errors": errs}
+    for p in (13, 14):
+        t_p, _, _ = timed(lambda p=p: HyperLogLog(p).update(keys), repeats)
+        out[f"ours_p{p}_keys_per_s"] = n / t_p
     out["ratio_ours_vs_datasketches_hll8_throughput"] = out["ours"]["keys_per_s"] / out["datasketches_HLL_8"]["keys_per_s"]
     out["rss_mib_after"] = rss_mib()
     return out
@@ -294,6 +316,10 @@ def bench_duckdb_udf(n: int, fpr: float, repeats: int) -> dict[str, Any]:
     q_blocked = q_ref.replace("FROM f)", "FROM fb)")
     t_blocked, all_blocked, hits_blocked = timed(lambda: con.sql(q_blocked).fetchone()[0], repeats)
     t_ref, all_ref, hits = timed(lambda: con.sql(q_ref).fetchone()[0], repeats)
+    con.execute("SET threads = 1")
+    t_ref1, all_ref1, _ = timed(lambda: con.sql(q_ref).fetchone()[0], repeats)
+    t_noop1, _, _ = timed(lambda: con.sql(q_noop).fetchone()[0], repeats)
+    con.execute("SET threads = 2")
     t_noop, _, _ = timed(lambda: con.sql(q_noop).fetchone()[0], repeats)
     t_sql, _, _ = timed(lambda: con.sql(q_sql).fetchone()[0], repeats)
     small = BloomFilter.for_capacity(10_000, fpr)
@@ -311,6 +337,8 @@ def bench_duckdb_udf(n: int, fpr: float, repeats: int) -> dict[str, Any]:
         "blocked_filter_via_ref_s": t_blocked, "blocked_filter_via_ref_s_all": all_blocked,
         "blocked_filter_keys_per_s": n / t_blocked,
         "blocked_measured_fpr": (hits_blocked - expected) / (n - expected),
+        "threads_1": {"bloom_contains_via_ref_s": t_ref1, "bloom_contains_via_ref_s_all": all_ref1,
+                      "bloom_contains_keys_per_s": n / t_ref1, "noop_arrow_udf_rows_per_s": n / t_noop1},
         "noop_arrow_udf_s": t_noop, "noop_arrow_udf_rows_per_s": n / t_noop,
         "plain_sql_predicate_s": t_sql,
         "direct_blob_small_filter": {"rows": direct_rows, "filter_bytes": len(small.to_bytes()), "s": t_direct,
@@ -328,10 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fpr", type=float, default=0.01)
     ap.add_argument("--hll-trials", type=int, default=8)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "sketches.json")
-    ap.add_argument("--only", choices=["bloom", "hll", "heavy_hitters", "duckdb_udf"], action="append")
+    ap.add_argument("--only", choices=["bloom", "hll", "heavy_hitters", "duckdb_udf"], action="append",
+                    help="run only these sections and update them in an existing results file")
     args = ap.parse_args(argv)
     sections = args.only or ["bloom", "hll", "heavy_hitters", "duckdb_udf"]
+    previous = json.loads(args.out.read_text()) if args.only and args.out.exists() else {}
     results: dict[str, Any] = {
+        **previous,
         "command": " ".join(["python", *sys.argv]),
         "inputs": {"rows": args.rows, "repeats": args.repeats, "fpr": args.fpr, "hll_trials": args.hll_trials},
         "machine": machine(),
@@ -348,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {name} ...", flush=True)
         results[name] = runners[name]()
         results[name]["section_wall_s"] = time.perf_counter() - t0
+        results[name]["load_average_after"] = os.getloadavg()
+        results[name]["command"] = results["command"]
         print(json.dumps(results[name], indent=1, default=float)[:2000], flush=True)
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["load_average_at_end"] = os.getloadavg()

@@ -1,7 +1,14 @@
 """Mergeable, serializable sketches vectorized over Arrow/NumPy key arrays.
 
 All sketches hash keys with XXH64 (see ``hashing``), merge as monoids and
-serialize to bytes with a versioned envelope (see ``envelope``).
+serialize to bytes with a versioned envelope (see ``envelope``)::
+
+    bf = BloomFilter.for_capacity(1_000_000, fpr=0.01)   # or BlockedBloomFilter
+    bf.add(arrow_or_numpy_keys); hits = bf.contains(keys)  # bool ndarray
+    hll = HyperLogLog(p=12); hll.update(keys); hll.estimate()
+    hh = HeavyHitters(capacity=1000); hh.update(keys); hh.top(100)  # item, lower, upper
+    blob = sketch.to_bytes(); same = type(sketch).from_bytes(blob)
+    a.merge(b)  # in place, equals building on the concatenation (see each class for HH)
 """
 
 from shop_analytics.sketches.blocked_bloom import BlockedBloomFilter

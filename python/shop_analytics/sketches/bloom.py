@@ -17,6 +17,11 @@ Design:
 
 Merge is a bitwise OR and equals building on the concatenated input; it
 requires identical (num_bits, num_hashes, seed).
+
+Memory: the filter is num_bits/8 bytes. A large insert batch (k * keys >=
+num_bits / 8) temporarily uses one byte per filter bit (8x the filter) to
+set bits without a scatter-OR; smaller batches use ``np.bitwise_or.at``.
+See ``blocked_bloom`` for the cache-line blocked variant.
 """
 
 from __future__ import annotations

@@ -1,9 +1,23 @@
 """Chunked processing of Arrow record batches with mergeable aggregators.
 
-Usage::
+Every aggregator follows ``Aggregator`` (init / update(batch) / merge /
+finalize); ``run`` drives one over a Parquet path or dataset, an Arrow table
+or reader, a DuckDB relation, or any iterable of record batches, in
+``mode="batch"`` (one pass), ``"micro_batch"`` (per file, or every
+``micro_batch_rows`` rows, merged) or ``"streaming"`` (one record at a time).
 
-    from shop_analytics.streaming import run, GroupedAggregate, HeavyHittersAggregator
-    top = run(HeavyHittersAggregator("item_id", capacity=1000), "lake/page_views").top(100)
+In a dbt-duckdb Python model::
+
+    from shop_analytics.streaming import run, GroupedDistinctAggregator, HeavyHittersAggregator
+
+    def model(dbt, session):
+        views = dbt.ref("stg_events__page_views")            # DuckDBPyRelation
+        daily = run(GroupedDistinctAggregator(["item_id"], "user_id", time_column="viewed_at"),
+                    views, columns=["item_id", "user_id", "viewed_at"])
+        return daily                                           # item_id, day, distinct_estimate, sketch
+
+        # heavy hitters: hh = run(HeavyHittersAggregator("item_id", capacity=2000), views)
+        #                hh.top(100)  -> item, lower, upper, estimate;  hh.to_bytes() -> BLOB
 """
 
 from shop_analytics.streaming.exact import GroupedAggregate

@@ -78,24 +78,21 @@ class GroupedAggregate:
             else:
                 specs.append((col, func))
         out = table.group_by(self.keys, use_threads=False).aggregate(specs)
-        return self._rename(out, [f if f == "count_all" else f"{c}_{f}" for f, c in self._partials.values()])
+        return self._rename(out)
 
-    def _rename(self, out: pa.Table, produced: list[str]) -> pa.Table:
-        # Arrow names outputs "<col>_<func>"; the same name can repeat, so go by position.
-        agg_cols = [c for c in out.column_names if c not in self.keys]
-        n_aggs = len(self._partials)
-        cols = {k: out.column(k) for k in self.keys}
-        agg_arrays = [out.column(i) for i, c in enumerate(out.column_names) if c not in self.keys][:n_aggs]
-        if len(agg_arrays) != n_aggs or len(agg_cols) < n_aggs:
+    def _rename(self, out: pa.Table) -> pa.Table:
+        # Arrow names outputs "<col>_<func>" (names can repeat), so map by position.
+        agg_arrays = [out.column(i) for i, c in enumerate(out.column_names) if c not in self.keys]
+        if len(agg_arrays) != len(self._partials):
             raise RuntimeError(f"unexpected aggregate output columns {out.column_names}")
-        for name, arr in zip(self._partials, agg_arrays):
-            cols[name] = arr
+        cols = {k: out.column(k) for k in self.keys}
+        cols.update(zip(self._partials, agg_arrays))
         return pa.table(cols)
 
     def _reaggregate(self, table: pa.Table) -> pa.Table:
         specs = [(name, _REAGG[func]) for name, (func, _) in self._partials.items()]
         out = table.group_by(self.keys, use_threads=False).aggregate(specs)
-        return self._rename(out, [f"{n}_{f}" for n, f in specs])
+        return self._rename(out)
 
     def _compact(self, state: GroupedState) -> GroupedState:
         parts = ([state.compacted] if state.compacted is not None else []) + state.pending
