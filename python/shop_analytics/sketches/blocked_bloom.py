@@ -37,6 +37,7 @@ _WORDS = BLOCK_BITS // 64
 _PARAMS = struct.Struct("<QIIQQ")  # num_blocks, num_hashes, reserved, seed, n_added
 _MAX_BLOCKS = 1 << 32
 _BLOCK_KEYS = 1 << 14
+_DENSE_MAX_BITS = 1 << 28  # byte-per-bit insert map of at most 256 MiB
 _LITTLE_ENDIAN = sys.byteorder == "little"
 _U = np.uint64
 
@@ -140,7 +141,7 @@ class BlockedBloomFilter:
         if hashes.size == 0:
             return
         with np.errstate(over="ignore"):
-            if hashes.size * self.num_hashes * 8 < self.num_bits:
+            if hashes.size * self.num_hashes * 8 < self.num_bits or self.num_bits > _DENSE_MAX_BITS:
                 for start in range(0, hashes.size, _BLOCK_KEYS):
                     pos = self._bit_positions(hashes[start : start + _BLOCK_KEYS]).reshape(-1)
                     np.bitwise_or.at(self.words, pos >> _U(6), _U(1) << (pos & _U(63)))

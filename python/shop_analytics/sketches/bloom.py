@@ -19,8 +19,9 @@ Merge is a bitwise OR and equals building on the concatenated input; it
 requires identical (num_bits, num_hashes, seed).
 
 Memory: the filter is num_bits/8 bytes. A large insert batch (k * keys >=
-num_bits / 8) temporarily uses one byte per filter bit (8x the filter) to
-set bits without a scatter-OR; smaller batches use ``np.bitwise_or.at``.
+num_bits / 8) into a filter of at most 2**28 bits temporarily uses one byte
+per filter bit (8x the filter, at most 256 MiB) to set bits without a
+scatter-OR; other batches use ``np.bitwise_or.at`` (slower, no extra memory).
 See ``blocked_bloom`` for the cache-line blocked variant.
 """
 
@@ -40,6 +41,7 @@ VERSION = 1
 _PARAMS = struct.Struct("<QIIQQ")  # num_bits, num_hashes, reserved, seed, n_added
 _MAX_BITS = 1 << 32
 _BLOCK = 1 << 16  # keys per inner step: keeps temporaries cache-sized
+_DENSE_MAX_BITS = 1 << 28  # byte-per-bit map of at most 256 MiB; larger filters scatter-OR
 _SMALL = 8192  # up to this many keys, probe all k positions in one pass
 _LOW32 = np.uint64(0xFFFFFFFF)
 _SIX = np.uint64(6)
@@ -113,7 +115,7 @@ class BloomFilter:
             return
         n_pos = hashes.size * self.num_hashes
         with np.errstate(over="ignore"):
-            if n_pos * 8 < self.num_bits:
+            if n_pos * 8 < self.num_bits or self.num_bits > _DENSE_MAX_BITS:
                 # Sparse batch: a scatter-OR costs less than touching every bit.
                 for start in range(0, hashes.size, _BLOCK):
                     for pos in self._positions(hashes[start : start + _BLOCK]):
