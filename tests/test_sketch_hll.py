@@ -12,6 +12,7 @@ import pytest
 
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.sketches import HyperLogLog, SketchFormatError, relative_standard_error
+from shop_analytics.sketches.hll import encode_many
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,16 @@ def test_against_duckdb_count_distinct(page_views: Path) -> None:
         rel_errors.append(abs(sk.estimate() / n - 1))
     assert len(rel_errors) >= 5
     assert max(rel_errors) < 3 * relative_standard_error(12)
+
+
+def test_bulk_encoding_matches_single_sketch_bytes() -> None:
+    rng = np.random.default_rng(9)
+    sketches = []
+    for n in (0, 1, 7, 900, 20_000):  # empty, sparse and dense layouts
+        h = HyperLogLog(12)
+        h.update(rng.integers(0, 2**62, n))
+        sketches.append(h)
+    idx = [np.flatnonzero(h.registers) for h in sketches]
+    blobs = encode_many(12, 0, np.array([i.size for i in idx]), np.concatenate(idx),
+                        np.concatenate([h.registers[i] for h, i in zip(sketches, idx)]))
+    assert blobs.to_pylist() == [h.to_bytes() for h in sketches]

@@ -19,6 +19,9 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
+import numpy as np
+import pyarrow as pa
+
 MAGIC = b"SASK"
 HEADER = struct.Struct("<4s2sHQ16s")
 HEADER_SIZE = HEADER.size
@@ -82,3 +85,32 @@ def unwrap(blob: bytes | memoryview, kind: bytes, versions: tuple[int, ...]) -> 
     if digest(payload) != header.digest:
         raise SketchFormatError(f"corrupt {kind.decode()} sketch: payload digest mismatch")
     return header.version, payload
+
+
+def wrap_many(kind: bytes, version: int, payloads: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    """Envelope many payloads at once: payload i is payloads[offsets[i]:offsets[i+1]].
+
+    Returns an Arrow binary array of the wrapped blobs (large_binary above
+    2 GiB). Only the per-blob digest is computed in a Python loop.
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n = offsets.size - 1
+    lengths = np.diff(offsets)
+    view = memoryview(np.ascontiguousarray(payloads, dtype=np.uint8))
+    digests = b"".join(
+        hashlib.blake2b(view[s:e], digest_size=16).digest() for s, e in zip(offsets[:-1].tolist(), offsets[1:].tolist())
+    )
+    header = np.zeros(n, dtype=np.dtype([("magic", "S4"), ("kind", "S2"), ("version", "<u2"),
+                                         ("length", "<u8"), ("digest", "V16")]))
+    header["magic"], header["kind"], header["version"], header["length"] = MAGIC, kind, version, lengths
+    header["digest"] = np.frombuffer(digests, dtype="V16")
+    out_offsets = np.concatenate([[0], np.cumsum(lengths + HEADER_SIZE)])
+    data = np.empty(int(out_offsets[-1]), dtype=np.uint8)
+    starts = out_offsets[:-1]
+    data[(starts[:, None] + np.arange(HEADER_SIZE)).reshape(-1)] = header.view(np.uint8)
+    # Payload bytes: each byte's destination is shifted by (i+1) headers.
+    shift = np.repeat(np.arange(1, n + 1, dtype=np.int64) * HEADER_SIZE, lengths)
+    data[np.arange(offsets[-1] - offsets[0], dtype=np.int64) + shift] = np.asarray(payloads)[offsets[0] : offsets[-1]]
+    large = out_offsets[-1] >= 2**31
+    typ, off_dtype = (pa.large_binary(), np.int64) if large else (pa.binary(), np.int32)
+    return pa.Array.from_buffers(typ, n, [None, pa.py_buffer(out_offsets.astype(off_dtype)), pa.py_buffer(data)])

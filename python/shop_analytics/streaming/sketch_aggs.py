@@ -7,7 +7,6 @@ batch plus the sketch state.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,15 +16,13 @@ import pyarrow.compute as pc
 
 from shop_analytics.sketches.blocked_bloom import BlockedBloomFilter
 from shop_analytics.sketches.bloom import BloomFilter
-from shop_analytics.sketches.envelope import wrap
 from shop_analytics.sketches.hashing import hash_keys
 from shop_analytics.sketches.heavy_hitters import HeavyHitters
 from shop_analytics.sketches.hll import (
-    KIND as HLL_KIND,
-    VERSION as HLL_VERSION,
     HyperLogLog,
     bucket_and_rho,
     check_p,
+    encode_many,
     estimate_from_histograms,
 )
 from shop_analytics.streaming.exact import GroupedAggregate, GroupedState
@@ -117,9 +114,6 @@ class BloomAggregator:
         return state
 
 
-_HLL_PARAMS = struct.Struct("<BBxxQI")  # must match sketches.hll._PARAMS
-
-
 class GroupedDistinctAggregator:
     """Approximate COUNT(DISTINCT value) per group (and per day of a timestamp column).
 
@@ -189,6 +183,8 @@ class GroupedDistinctAggregator:
         q = 64 - self.p
         m = 1 << self.p
         estimates = np.empty(sizes.size, dtype=np.float64)
+        blobs = []
+        # Groups are processed in slices so temporaries stay O(slice), not O(all registers).
         for g0 in range(0, sizes.size, chunk_groups):
             g1 = min(g0 + chunk_groups, sizes.size)
             lo, hi = bounds[g0], bounds[g1]
@@ -196,18 +192,8 @@ class GroupedDistinctAggregator:
             hist = np.bincount(gid * (q + 2) + value[lo:hi], minlength=(g1 - g0) * (q + 2)).reshape(g1 - g0, q + 2)
             hist[:, 0] = m - sizes[g0:g1]
             estimates[g0:g1] = estimate_from_histograms(hist, self.p)
-        entries = (register.astype(np.uint32) << np.uint32(8)) | value.astype(np.uint32)
-        blobs = []
-        # One envelope per group: a Python step per group, not per row.
-        for g in range(sizes.size):
-            lo, hi = bounds[g], bounds[g + 1]
-            n = int(hi - lo)
-            if n * 4 < m:
-                body = _HLL_PARAMS.pack(self.p, 1, 0, n) + entries[lo:hi].astype("<u4").tobytes()
-            else:
-                dense = np.zeros(m, dtype=np.uint8)
-                dense[register[lo:hi]] = value[lo:hi]
-                body = _HLL_PARAMS.pack(self.p, 0, 0, 0) + dense.tobytes()
-            blobs.append(wrap(HLL_KIND, HLL_VERSION, body))
+            blobs.append(encode_many(self.p, 0, sizes[g0:g1], register[lo:hi], value[lo:hi]))
+        types = {b.type for b in blobs}
+        sketch = pa.chunked_array(blobs if len(types) == 1 else [b.cast(pa.large_binary()) for b in blobs])
         return pa.table({**{k: groups.column(k) for k in self.keys},
-                         "distinct_estimate": pa.array(estimates), "sketch": pa.array(blobs, pa.binary())})
+                         "distinct_estimate": pa.array(estimates), "sketch": sketch})
