@@ -1,0 +1,1 @@
+"""Quality gate building blocks: schema contracts, GX suites on DuckDB, row-level split."""
