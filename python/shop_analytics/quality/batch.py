@@ -42,6 +42,6 @@ def create_batch_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence
         f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
         f"SELECT CAST({offset} + file_row_number AS BIGINT) AS {ROW_NUMBER}, "
         f"* EXCLUDE (filename, file_row_number) "
-        f"FROM read_parquet({file_list}, filename = true, file_row_number = true)"
+        f"FROM read_parquet({file_list}, filename = true, file_row_number = true, hive_partitioning = false)"
     )
     return name
