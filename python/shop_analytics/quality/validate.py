@@ -90,7 +90,7 @@ class BatchValidation:
     def reasons(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
         """The (row_number, reason) rows as Arrow, sorted; small: only failing rows."""
         return con.execute(
-            f"SELECT * FROM {quote_ident(self.reasons_table)} ORDER BY {ROW_NUMBER}, reason").fetch_arrow_table()
+            f"SELECT * FROM {quote_ident(self.reasons_table)} ORDER BY {ROW_NUMBER}, reason").to_arrow_table()
 
 
 def validate_batch(con: duckdb.DuckDBPyConnection, relation: str, source: Source, params: RuleParams,
