@@ -1,8 +1,13 @@
-"""The view GX validates: the batch plus one derived column per rule that needs more than one row.
+"""The table GX validates: the batch plus one derived column per rule that needs more than one row.
 
 Duplicates and references are not single-row conditions, so they become columns here
-(occurrence number within the key, joined known-id flag) and GX then checks them with
+(occurrence within the key, joined known-id flag) and GX then checks them with
 ordinary column expectations, all pushed down to DuckDB.
+
+It is materialized once (a DuckDB table, not a view): GX runs one query per metric
+bundle and one per failed expectation, and over a view each of those would redo the
+window and the joins over the Parquet files. DuckDB spills the table to its
+temp_directory if it outgrows memory_limit.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from shop_analytics.quality.sql import quote_ident
 
 
 def occurrence_column(rule: Rule) -> str:
-    """Derived column: 1 for the first row with this key, 2.. for copies, NULL for a NULL key."""
+    """Derived column: 1 for the first row with this key, 2 for any later copy, NULL for a NULL key."""
     return f"{rule.column}__occurrence"
 
 
@@ -39,23 +44,34 @@ def check_view_sql(relation: str, rules: tuple[Rule, ...]) -> str:
         col = f"b.{quote_ident(rule.column)}"
         if rule.check == FIRST_OCCURRENCE:
             derived.append(
-                f"CASE WHEN {col} IS NULL THEN NULL ELSE row_number() OVER "
-                f"(PARTITION BY {col} ORDER BY b.{ROW_NUMBER}) END AS {quote_ident(occurrence_column(rule))}")
+                f"CASE WHEN {col} IS NULL THEN NULL ELSE CAST(least(row_number() OVER "
+                f"(PARTITION BY {col} ORDER BY b.{ROW_NUMBER}), 2) AS UTINYINT) END "
+                f"AS {quote_ident(occurrence_column(rule))}")
         elif rule.check == KNOWN_REF:
             assert rule.ref_relation and rule.ref_column
             alias = f"k{i}"
             # DISTINCT keeps the left join from multiplying rows if the known ids repeat.
             joins.append(
-                f"LEFT JOIN (SELECT DISTINCT {quote_ident(rule.ref_column)} AS id, 1 AS found "
+                f"LEFT JOIN (SELECT DISTINCT {quote_ident(rule.ref_column)} AS id, 1::UTINYINT AS found "
                 f"FROM {quote_ident(rule.ref_relation)}) {alias} ON {col} = {alias}.id")
-            derived.append(f"CASE WHEN {col} IS NULL THEN 1 ELSE {alias}.found END "
+            derived.append(f"CASE WHEN {col} IS NULL THEN 1::UTINYINT ELSE {alias}.found END "
                            f"AS {quote_ident(known_column(rule))}")
     select = ", ".join(["b.*", *derived])
     return f"SELECT {select} FROM {quote_ident(relation)} b {' '.join(joins)}"
 
 
-def create_check_view(con: duckdb.DuckDBPyConnection, relation: str, rules: tuple[Rule, ...]) -> str:
-    """Create (or replace) the non-TEMP check view for `relation`; return its name."""
-    name = f"{relation}__gx_checks"
-    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {check_view_sql(relation, rules)}")
+def check_table_name(relation: str) -> str:
+    """Name of the check table built for `relation`."""
+    return f"{relation}__gx_checks"
+
+
+def create_check_table(con: duckdb.DuckDBPyConnection, relation: str, rules: tuple[Rule, ...]) -> str:
+    """Materialize the non-TEMP check table for `relation` (GX's connection must see it); return its name."""
+    name = check_table_name(relation)
+    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {check_view_sql(relation, rules)}")
     return name
+
+
+def drop_check_table(con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    """Free the check table of `relation`."""
+    con.execute(f"DROP TABLE IF EXISTS {quote_ident(check_table_name(relation))}")

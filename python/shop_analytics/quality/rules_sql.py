@@ -45,11 +45,14 @@ def failure_condition(rule: Rule) -> str:
 
 def row_reasons_sql(relation: str, rules: tuple[Rule, ...]) -> str:
     """One query over `relation`: a (row_number, reason) row per broken rule per row."""
-    cases = ", ".join(f"CASE WHEN {failure_condition(r)} THEN {quote_literal(r.reason)} END" for r in rules)
+    flags = ", ".join(f"{failure_condition(r)} AS f{i}" for i, r in enumerate(rules))
+    any_flag = " OR ".join(f"f{i}" for i in range(len(rules)))
+    cases = ", ".join(f"CASE WHEN f{i} THEN {quote_literal(r.reason)} END" for i, r in enumerate(rules))
+    # Flags first, then build and unnest the reason list only for the few failing rows.
     return (
         f"SELECT {ROW_NUMBER}, reason FROM ("
-        f"SELECT {ROW_NUMBER}, unnest(reasons) AS reason FROM ("
-        f"SELECT b.{ROW_NUMBER}, [{cases}] AS reasons FROM {quote_ident(relation)} b)"
+        f"SELECT {ROW_NUMBER}, unnest([{cases}]) AS reason FROM ("
+        f"SELECT b.{ROW_NUMBER}, {flags} FROM {quote_ident(relation)} b) WHERE {any_flag}"
         f") WHERE reason IS NOT NULL"
     )
 

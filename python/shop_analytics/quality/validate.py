@@ -1,12 +1,13 @@
 """validate_batch: GX decides pass/fail on a DuckDB batch; failing rows come back with reasons.
 
-Flow: rules (rules.py) -> check view (check_view.py) -> GX suite (suites.py) run by
-the buffering DuckDB engine (gx_duckdb.py), all computation pushed down to DuckDB.
-Row-level reasons are materialized in a TEMP table of the caller's connection, either
-by running each failed expectation's own ``unexpected_index_query`` (``row_reasons="gx"``)
-or by the single-pass SQL (``row_reasons="sql"``, one scan instead of one per failed
-expectation). Either way the per-reason row counts must equal GX's unexpected counts,
-or validate_batch raises: GX stays the judge, and the SQL can never silently disagree.
+Flow: rules (rules.py) -> check table (check_view.py: the batch plus derived columns for
+duplicates and references, materialized once) -> GX suite (suites.py) run by the
+buffering DuckDB engine (gx_duckdb.py), every metric pushed down to DuckDB. Row-level
+reasons land in a TEMP table of the caller's connection, by default from each failed
+expectation's own ``unexpected_index_query`` (``row_reasons="gx"``), or from the
+independent single-pass SQL (``row_reasons="sql"``). Either way the per-reason row
+counts must equal GX's unexpected counts, or validate_batch raises: GX stays the judge,
+and the two can never silently disagree.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ import pyarrow as pa  # noqa: E402
 from great_expectations.core import ExpectationSuiteValidationResult  # noqa: E402
 from great_expectations.data_context import AbstractDataContext  # noqa: E402
 
-from shop_analytics.quality.check_view import create_check_view  # noqa: E402
+from shop_analytics.quality.check_view import create_check_table, drop_check_table  # noqa: E402
 from shop_analytics.quality.gx_duckdb import DATASOURCE_TYPE, engine_kwargs  # noqa: E402
-from shop_analytics.quality.rules import ROW_NUMBER, RuleParams, rules_for  # noqa: E402
+from shop_analytics.quality.rules import ROW_NUMBER, Rule, RuleParams, rules_for  # noqa: E402
 from shop_analytics.quality.rules_sql import REASONS_SCHEMA, write_row_reasons  # noqa: E402
 from shop_analytics.quality.suites import REASON_META, build_suite  # noqa: E402
 from shop_analytics.quality.sql import quote_ident, quote_literal  # noqa: E402
@@ -94,15 +95,26 @@ class BatchValidation:
 
 
 def validate_batch(con: duckdb.DuckDBPyConnection, relation: str, source: Source, params: RuleParams,
-                   *, context: AbstractDataContext | None = None, row_reasons: RowReasons = "sql",
+                   *, context: AbstractDataContext | None = None, row_reasons: RowReasons = "gx",
                    reasons_table: str | None = None) -> BatchValidation:
     """Validate `relation` (a non-TEMP view/table in `con` with a row_number column) against `source`'s suite.
 
     `context` collects the validation result (pass one to build Data Docs later);
     by default a throwaway ephemeral context is used.
     """
+    if row_reasons not in ("gx", "sql"):
+        raise ValueError(f"row_reasons must be 'gx' or 'sql', got {row_reasons!r}")
     rules = rules_for(source, params)
-    checks = create_check_view(con, relation, rules)
+    checks = create_check_table(con, relation, rules)
+    try:
+        return _validate(con, relation, source, params, rules, checks, context, row_reasons, reasons_table)
+    finally:
+        drop_check_table(con, relation)
+
+
+def _validate(con: duckdb.DuckDBPyConnection, relation: str, source: Source, params: RuleParams,
+              rules: tuple[Rule, ...], checks: str, context: AbstractDataContext | None,
+              row_reasons: RowReasons, reasons_table: str | None) -> BatchValidation:
     context = context or gx.get_context(mode="ephemeral")
     batch_definition = _batch_definition(context, con, relation, checks)
     suite = _replace_suite(context, build_suite(source, params, name=f"{source.name}__{relation}"))
@@ -114,10 +126,8 @@ def validate_batch(con: duckdb.DuckDBPyConnection, relation: str, source: Source
     table = reasons_table or f"{relation}__reasons"
     if row_reasons == "gx":
         _write_gx_row_reasons(con, result, table)
-    elif row_reasons == "sql":
-        write_row_reasons(con, relation, rules, table)
     else:
-        raise ValueError(f"row_reasons must be 'gx' or 'sql', got {row_reasons!r}")
+        write_row_reasons(con, relation, rules, table)
     _reconcile(con, table, outcomes, row_reasons)
     row_count = int(result.results[0].result.get("element_count", 0)) if result.results else 0
     failed = con.execute(f"SELECT count(DISTINCT {ROW_NUMBER}) FROM {quote_ident(table)}").fetchone()
