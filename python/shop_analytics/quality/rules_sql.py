@@ -38,8 +38,11 @@ def failure_condition(rule: Rule) -> str:
                 f"(PARTITION BY {col} ORDER BY b.{ROW_NUMBER}) > 1)")
     if rule.check == KNOWN_REF:
         assert rule.ref_relation and rule.ref_column
-        return (f"({col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {quote_ident(rule.ref_relation)} k "
-                f"WHERE k.{quote_ident(rule.ref_column)} = {col}))")
+        ref = quote_ident(rule.ref_column)
+        # Uncorrelated IN plans as one mark join; NOT EXISTS would plan as a much slower
+        # delim join. NULLs are filtered out of the list so NOT IN cannot turn NULL.
+        return (f"({col} IS NOT NULL AND NOT ({col} IN (SELECT k.{ref} FROM {quote_ident(rule.ref_relation)} k "
+                f"WHERE k.{ref} IS NOT NULL)))")
     raise ValueError(f"no SQL for check {rule.check!r} (rule {rule.reason})")
 
 
