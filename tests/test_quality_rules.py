@@ -17,6 +17,7 @@ from shop_analytics.quality.check_view import check_view_sql
 from shop_analytics.quality.countries import load_country_codes
 from shop_analytics.quality.rules import RuleParams, rules_for
 from shop_analytics.quality.rules_sql import row_reasons_sql, write_row_reasons
+from shop_analytics.quality.split import admitted_sql, quarantined_sql
 from shop_analytics.sources import ITEMS, PAGE_VIEWS, PURCHASES, RATINGS, USERS
 
 FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_users="ku", known_items="ki")
@@ -119,3 +120,16 @@ def test_country_codes_from_a_seed_file(tmp_path: Path) -> None:
         load_country_codes(tmp_path / "bad.csv")
     with pytest.raises(FileNotFoundError, match="countries seed"):
         load_country_codes(tmp_path / "missing.csv")
+
+
+def test_split_puts_every_row_in_exactly_one_side() -> None:
+    con = _ratings_con()
+    write_row_reasons(con, "r", rules_for(RATINGS, FULL), "reasons")
+    admitted = con.execute(f"SELECT * FROM ({admitted_sql('r', 'reasons')}) ORDER BY rated_at").fetchall()
+    quarantined = con.execute(f"SELECT row_number, reasons FROM ({quarantined_sql('r', 'reasons')}) "
+                              f"ORDER BY row_number").fetchall()
+    assert admitted == [(1, dt.datetime(2017, 1, 1), 1, 10, 5)]
+    assert [r[0] for r in quarantined] == [1, 2, 3, 4, 5]
+    assert quarantined[1] == (2, ["duplicate_event_id:rating_id"])
+    assert quarantined[3] == (4, ["invalid_value:rating", "null_key:rating_id", "timestamp_out_of_range:rated_at"])
+    assert len(admitted) + len(quarantined) == 6
