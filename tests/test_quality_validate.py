@@ -7,10 +7,10 @@ import os
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
 import datetime as dt  # noqa: E402
+import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import duckdb  # noqa: E402
-import great_expectations as gx  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 import pytest  # noqa: E402
 
@@ -18,6 +18,7 @@ from shop_analytics.datagen import GeneratorConfig, generate  # noqa: E402
 from shop_analytics.datagen.config import DIRTY_KINDS  # noqa: E402
 from shop_analytics.quality.batch import batch_files, create_batch_view  # noqa: E402
 from shop_analytics.quality.data_docs import build_data_docs  # noqa: E402
+from shop_analytics.quality.gx_duckdb import new_context  # noqa: E402
 from shop_analytics.quality.rules import RuleParams  # noqa: E402
 from shop_analytics.quality.validate import GxExecutionError, validate_batch  # noqa: E402
 from shop_analytics.sources import FACTS, PURCHASES, USERS  # noqa: E402
@@ -147,7 +148,7 @@ def test_gx_failure_to_compute_is_an_error_not_a_verdict() -> None:
 def test_data_docs_site_is_written(tmp_path: Path) -> None:
     con = duckdb.connect()
     _tiny(con, "(0, 1, TIMESTAMP '2010-01-01', 1, 10, 1, -5.0)")
-    context = gx.get_context(mode="ephemeral")
+    context = new_context()
     validate_batch(con, "tiny", PURCHASES, RuleParams(today=TODAY), context=context)
     index = build_data_docs(context, tmp_path / "data_docs")
     assert index == (tmp_path / "data_docs" / "index.html").resolve()
@@ -155,3 +156,14 @@ def test_data_docs_site_is_written(tmp_path: Path) -> None:
     assert len(pages) == 1
     assert "amount" in pages[0].read_text()
     assert "purchases__tiny" in index.read_text()
+
+
+def test_summary_is_json_ready_and_no_progress_bars(capsys: pytest.CaptureFixture[str]) -> None:
+    con = duckdb.connect()
+    _tiny(con, "(0, 1, TIMESTAMP '2010-01-01', 1, 10, 1, -5.0), (1, 2, TIMESTAMP '2010-01-01', 1, 10, 1, 5.0)")
+    result = validate_batch(con, "tiny", PURCHASES, RuleParams(today=TODAY))
+    summary = json.loads(json.dumps(result.summary()))
+    assert summary["counts_by_reason"] == {"invalid_value:amount": 1}
+    assert summary["row_count"] == 2 and summary["failed_rows"] == 1 and summary["success"] is False
+    assert summary["gx_statistics"]["unsuccessful_expectations"] == 1
+    assert "Calculating Metrics" not in capsys.readouterr().err

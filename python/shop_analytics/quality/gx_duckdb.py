@@ -30,11 +30,14 @@ os.environ["GX_ANALYTICS_ENABLED"] = "false"  # must be set before GX is importe
 
 from collections.abc import Callable  # noqa: E402
 from importlib.metadata import version  # noqa: E402
-from typing import Any, ClassVar, Literal, Type  # noqa: E402
+from typing import Any, Literal, Type  # noqa: E402
 
 import duckdb  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from duckdb_engine import ConnectionWrapper  # noqa: E402
+import great_expectations as gx  # noqa: E402
+from great_expectations.data_context import AbstractDataContext  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 from great_expectations.datasource.fluent.sql_datasource import SQLDatasource  # noqa: E402
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine  # noqa: E402
 
@@ -88,12 +91,17 @@ class DuckDBBatchDatasource(SQLDatasource):
     # No temp tables: query assets are validated as subqueries, nothing is written.
     create_temp_table: bool = False
 
-    _engine_types: ClassVar[tuple[Type[SqlAlchemyExecutionEngine], ...]] = (DuckDBExecutionEngine,)
-
     @property
     def execution_engine_type(self) -> Type[SqlAlchemyExecutionEngine]:
         """Use the buffering engine instead of the stock one."""
         return DuckDBExecutionEngine
+
+
+def new_context() -> AbstractDataContext:
+    """An in-memory GX context without progress bars (validation results live until it is dropped)."""
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
 
 
 def engine_kwargs(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from great_expectations.core import ExpectationSuiteValidationResult  # noqa: E4
 from great_expectations.data_context import AbstractDataContext  # noqa: E402
 
 from shop_analytics.quality.check_view import create_check_table, drop_check_table  # noqa: E402
-from shop_analytics.quality.gx_duckdb import DATASOURCE_TYPE, engine_kwargs  # noqa: E402
+from shop_analytics.quality.gx_duckdb import DATASOURCE_TYPE, engine_kwargs, new_context  # noqa: E402
 from shop_analytics.quality.rules import ROW_NUMBER, Rule, RuleParams, rules_for  # noqa: E402
 from shop_analytics.quality.rules_sql import REASONS_SCHEMA, write_row_reasons  # noqa: E402
 from shop_analytics.quality.suites import REASON_META, build_suite  # noqa: E402
@@ -88,6 +88,17 @@ class BatchValidation:
             out[kind] = out.get(kind, 0) + n
         return out
 
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary for reports: verdict, counts, and GX's suite statistics."""
+        return {
+            "source": self.source, "relation": self.relation, "success": self.success,
+            "row_count": self.row_count, "failed_rows": self.failed_rows,
+            "counts_by_reason": self.counts_by_reason,
+            "expectations": [{"reason": o.reason, "expectation": o.expectation_type, "column": o.column,
+                              "success": o.success, "unexpected_count": o.unexpected_count} for o in self.outcomes],
+            "gx_statistics": dict(self.gx_result.statistics),
+        }
+
     def reasons(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
         """The (row_number, reason) rows as Arrow, sorted; small: only failing rows."""
         return con.execute(
@@ -99,8 +110,8 @@ def validate_batch(con: duckdb.DuckDBPyConnection, relation: str, source: Source
                    reasons_table: str | None = None) -> BatchValidation:
     """Validate `relation` (a non-TEMP view/table in `con` with a row_number column) against `source`'s suite.
 
-    `context` collects the validation result (pass one to build Data Docs later);
-    by default a throwaway ephemeral context is used.
+    `context` collects the validation result (pass one from new_context() to build Data
+    Docs later); by default a throwaway one is used.
     """
     if row_reasons not in ("gx", "sql"):
         raise ValueError(f"row_reasons must be 'gx' or 'sql', got {row_reasons!r}")
@@ -115,7 +126,7 @@ def validate_batch(con: duckdb.DuckDBPyConnection, relation: str, source: Source
 def _validate(con: duckdb.DuckDBPyConnection, relation: str, source: Source, params: RuleParams,
               rules: tuple[Rule, ...], checks: str, context: AbstractDataContext | None,
               row_reasons: RowReasons, reasons_table: str | None) -> BatchValidation:
-    context = context or gx.get_context(mode="ephemeral")
+    context = context or new_context()
     batch_definition = _batch_definition(context, con, relation, checks)
     suite = _replace_suite(context, build_suite(source, params, name=f"{source.name}__{relation}"))
     definition = _replace_validation_definition(context, gx.ValidationDefinition(
