@@ -198,14 +198,13 @@ def _outcomes(result: ExpectationSuiteValidationResult) -> tuple[ExpectationOutc
 
 def _write_gx_row_reasons(con: duckdb.DuckDBPyConnection, result: ExpectationSuiteValidationResult,
                           table: str) -> None:
+    # GX's own query per failed expectation, all in one INSERT so DuckDB runs them in parallel.
+    parts = [f"SELECT {ROW_NUMBER}, {quote_literal(r.expectation_config.meta[REASON_META])} AS reason "
+             f"FROM ({str(r.result['unexpected_index_query']).strip().rstrip(';')})"
+             for r in result.results if not r.success]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} ({REASONS_SCHEMA})")
-    for r in result.results:
-        if r.success:
-            continue
-        query = str(r.result["unexpected_index_query"]).strip().rstrip(";")
-        reason = r.expectation_config.meta[REASON_META]
-        con.execute(f"INSERT INTO {quote_ident(table)} SELECT {ROW_NUMBER}, {quote_literal(reason)} "
-                    f"FROM ({query})")
+    if parts:
+        con.execute(f"INSERT INTO {quote_ident(table)} " + " UNION ALL ".join(parts))
 
 
 def _reconcile(con: duckdb.DuckDBPyConnection, table: str, outcomes: tuple[ExpectationOutcome, ...],
