@@ -167,3 +167,17 @@ def test_summary_is_json_ready_and_no_progress_bars(capsys: pytest.CaptureFixtur
     assert summary["row_count"] == 2 and summary["failed_rows"] == 1 and summary["success"] is False
     assert summary["gx_statistics"]["unsuccessful_expectations"] == 1
     assert "Calculating Metrics" not in capsys.readouterr().err
+
+
+def test_temp_relations_work_but_files_and_missing_row_numbers_are_refused(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TEMP VIEW t AS SELECT range AS row_number, range AS user_id, 'US' AS country_code, "
+                "TIMESTAMP '2010-01-01' AS signup_at FROM range(3)")
+    assert validate_batch(con, "t", USERS, RuleParams(today=TODAY)).success
+    con.execute("CREATE VIEW no_rows AS SELECT 1 AS user_id")
+    with pytest.raises(ValueError, match="no row_number column"):
+        validate_batch(con, "no_rows", USERS, RuleParams(today=TODAY))
+    on_file = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    on_file.execute("CREATE VIEW t AS SELECT 1 AS row_number")
+    with pytest.raises(ValueError, match="in-memory DuckDB connection"):
+        validate_batch(on_file, "t", USERS, RuleParams(today=TODAY))

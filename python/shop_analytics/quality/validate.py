@@ -108,19 +108,38 @@ class BatchValidation:
 def validate_batch(con: duckdb.DuckDBPyConnection, relation: str, source: Source, params: RuleParams,
                    *, context: AbstractDataContext | None = None, row_reasons: RowReasons = "gx",
                    reasons_table: str | None = None) -> BatchValidation:
-    """Validate `relation` (a non-TEMP view/table in `con` with a row_number column) against `source`'s suite.
+    """Validate `relation` (a view/table in `con` with a row_number column) against `source`'s suite.
 
-    `context` collects the validation result (pass one from new_context() to build Data
-    Docs later); by default a throwaway one is used.
+    `con` must be an in-memory DuckDB connection: GX gets a second connection to its
+    database, and must never hold the warehouse file. `context` collects the validation
+    result (pass one from new_context() to build Data Docs later); by default a
+    throwaway one is used. The reasons end up in TEMP table `reasons_table` of `con`
+    (default ``<relation>__reasons``).
     """
     if row_reasons not in ("gx", "sql"):
         raise ValueError(f"row_reasons must be 'gx' or 'sql', got {row_reasons!r}")
+    _require_in_memory(con)
+    _require_row_number(con, relation)
     rules = rules_for(source, params)
     checks = create_check_table(con, relation, rules)
     try:
         return _validate(con, relation, source, params, rules, checks, context, row_reasons, reasons_table)
     finally:
         drop_check_table(con, relation)
+
+
+def _require_in_memory(con: duckdb.DuckDBPyConnection) -> None:
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    if path and path[0]:
+        raise ValueError(f"validate_batch needs an in-memory DuckDB connection, got one on file {path[0]}; "
+                         "GX must not hold a database file. Use duckdb.connect() and views over the batch files.")
+
+
+def _require_row_number(con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    columns = [row[0] for row in con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()]
+    if ROW_NUMBER not in columns:
+        raise ValueError(f"relation {relation!r} has no {ROW_NUMBER} column (columns: {columns}); "
+                         "build it with shop_analytics.quality.batch.create_batch_view")
 
 
 def _validate(con: duckdb.DuckDBPyConnection, relation: str, source: Source, params: RuleParams,
