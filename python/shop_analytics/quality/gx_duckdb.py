@@ -9,17 +9,18 @@ duckdb-engine's ``CursorWrapper`` is not a separate cursor: it delegates to the 
 ``DuckDBPyConnection``, whose pending result *is* the cursor. The ROLLBACK therefore
 replaces the pending result, and the later ``fetchall()`` sees ROLLBACK's empty result.
 GX bundles metrics and asserts one row per bundle, so every metric errors and every
-expectation comes back with ``result == {}``. SQLite does not hit this because GX keeps
-a persisted connection for it; most other DBAPIs have independent cursors.
+expectation comes back with ``result == {}`` (upstream report: great_expectations issue
+#10738, closed as a feature request, unfixed in 1.24.1). SQLite does not hit this because
+GX keeps a persisted connection for it; most other DBAPIs have independent cursors.
 
 Fix, at the layer that causes it: ``DuckDBExecutionEngine.execute_query`` buffers the
 rows while the connection is still checked out. Nothing else in GX changes, and each
 query still runs in its own short transaction (so it sees views created since).
 
-GX gets its own DuckDB connection (``con.cursor()``) to the caller's database through a
-``StaticPool``: it sees the caller's tables and non-TEMP views (e.g. a view over
-``read_parquet`` of a landing batch), computation stays in DuckDB, and GX never opens
-the warehouse file dbt writes.
+GX gets its own DuckDB connection (``con.cursor()``) to the caller's in-memory database
+through a ``StaticPool``: it sees the caller's non-TEMP tables and views (validate.py
+gives it a check table built from a view over the landing batch's Parquet files), all
+computation stays in DuckDB, and GX never opens the warehouse file dbt writes.
 """
 
 from __future__ import annotations
