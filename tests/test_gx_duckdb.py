@@ -104,3 +104,30 @@ def test_gx_sees_views_created_later_and_leaves_caller_connection_usable(bad_con
     assert engine.execute_query(sa.text("SELECT x FROM later")).scalar() == 42
     engine.close()
     assert bad_con.execute("SELECT count(*) FROM bad").fetchone() == (100,)
+
+
+def test_gx_pushes_work_down_and_fetches_only_tiny_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shop_analytics.quality.rules import RuleParams
+    from shop_analytics.quality.validate import validate_batch
+    from shop_analytics.sources import PAGE_VIEWS
+
+    fetched: list[int] = []
+    original = DuckDBExecutionEngine.execute_query
+
+    def counting(self: DuckDBExecutionEngine, query: object) -> object:
+        result = original(self, query)
+        if isinstance(result, sa.CursorResult):
+            return result  # statements without rows come back unbuffered
+        frozen = result.freeze()
+        fetched.append(len(frozen.data))
+        return frozen()
+
+    monkeypatch.setattr(DuckDBExecutionEngine, "execute_query", counting)
+    con = duckdb.connect()
+    con.execute("""CREATE VIEW pv AS SELECT range AS row_number, range AS page_view_id,
+        TIMESTAMP '2017-01-01' + INTERVAL (range) SECOND AS viewed_at,
+        CASE WHEN range % 3 = 0 THEN NULL ELSE range % 100 END AS user_id,
+        CASE WHEN range % 1000 = 0 THEN NULL ELSE range % 50 END AS item_id FROM range(200000)""")
+    result = validate_batch(con, "pv", PAGE_VIEWS, RuleParams())
+    assert result.counts_by_reason == {"null_key:item_id": 200}
+    assert fetched and max(fetched) <= 1, fetched
