@@ -136,10 +136,11 @@ def batch_schema(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> tuple
 def _file_schema(con: duckdb.DuckDBPyConnection, path: str) -> tuple[Column, ...]:
     lit = quote_literal(path)
     types = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit}, hive_partitioning = false)").fetchall()
-    # parquet_schema lists nested children after their parent; a child may share a
-    # top-level name, so keep the first (top-level) entry per name.
+    # parquet_schema starts with the root node ("schema") and lists nested children after
+    # their parent; a child may share a top-level name, so keep the first entry per name.
     rep: dict[str, str] = {}
-    for name, repetition in con.execute(f"SELECT name, repetition_type FROM parquet_schema({lit})").fetchall():
+    rows = con.execute(f"SELECT name, repetition_type FROM parquet_schema({lit})").fetchall()
+    for name, repetition in rows[1:]:
         rep.setdefault(name, repetition)
     return tuple(Column(name, type_, rep.get(name) != "REQUIRED") for name, type_, *_ in types)
 
