@@ -38,24 +38,27 @@ def checked_column(rule: Rule) -> str:
 
 
 def check_view_sql(relation: str, rules: tuple[Rule, ...]) -> str:
-    """SELECT statement of the check view over `relation`."""
+    """SELECT statement of the check table over `relation`."""
     derived, joins = [], []
     for i, rule in enumerate(rules):
         col = f"b.{quote_ident(rule.column)}"
         if rule.check == FIRST_OCCURRENCE:
+            # The window runs over (row_number, key) only and yields the few later copies;
+            # windowing the full rows would drag every column through the sort.
+            alias, key = f"d{i}", quote_ident(rule.column)
+            joins.append(
+                f"LEFT JOIN (SELECT {ROW_NUMBER} FROM (SELECT {ROW_NUMBER}, row_number() OVER "
+                f"(PARTITION BY {key} ORDER BY {ROW_NUMBER}) AS n FROM {quote_ident(relation)} "
+                f"WHERE {key} IS NOT NULL) WHERE n > 1) {alias} ON b.{ROW_NUMBER} = {alias}.{ROW_NUMBER}")
             derived.append(
-                f"CASE WHEN {col} IS NULL THEN NULL ELSE CAST(least(row_number() OVER "
-                f"(PARTITION BY {col} ORDER BY b.{ROW_NUMBER}), 2) AS UTINYINT) END "
-                f"AS {quote_ident(occurrence_column(rule))}")
+                f"CAST(CASE WHEN {col} IS NULL THEN NULL WHEN {alias}.{ROW_NUMBER} IS NULL THEN 1 ELSE 2 END "
+                f"AS UTINYINT) AS {quote_ident(occurrence_column(rule))}")
         elif rule.check == KNOWN_REF:
             assert rule.ref_relation and rule.ref_column
-            alias = f"k{i}"
-            # DISTINCT keeps the left join from multiplying rows if the known ids repeat.
-            joins.append(
-                f"LEFT JOIN (SELECT DISTINCT {quote_ident(rule.ref_column)} AS id, 1::UTINYINT AS found "
-                f"FROM {quote_ident(rule.ref_relation)}) {alias} ON {col} = {alias}.id")
-            derived.append(f"CASE WHEN {col} IS NULL THEN 1::UTINYINT ELSE {alias}.found END "
-                           f"AS {quote_ident(known_column(rule))}")
+            ref = quote_ident(rule.ref_column)
+            derived.append(
+                f"CAST(CASE WHEN {col} IS NULL OR {col} IN (SELECT {ref} FROM {quote_ident(rule.ref_relation)} "
+                f"WHERE {ref} IS NOT NULL) THEN 1 END AS UTINYINT) AS {quote_ident(known_column(rule))}")
     select = ", ".join(["b.*", *derived])
     return f"SELECT {select} FROM {quote_ident(relation)} b {' '.join(joins)}"
 
