@@ -24,12 +24,15 @@ FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_use
 
 
 @pytest.mark.parametrize("source, reasons", [
-    (PAGE_VIEWS, ["null_key:page_view_id", "null_key:item_id", "duplicate_event_id:page_view_id",
+    (PAGE_VIEWS, ["null_key:page_view_id", "null_key:item_id", "missing_value:viewed_at",
+                  "duplicate_event_id:page_view_id",
                   "timestamp_out_of_range:viewed_at", "unknown_user:user_id", "unknown_item:item_id"]),
-    (PURCHASES, ["null_key:purchase_id", "null_key:user_id", "null_key:item_id", "duplicate_event_id:purchase_id",
+    (PURCHASES, ["null_key:purchase_id", "null_key:user_id", "null_key:item_id", "missing_value:purchased_at",
+                 "missing_value:quantity", "missing_value:amount", "duplicate_event_id:purchase_id",
                  "timestamp_out_of_range:purchased_at", "invalid_value:amount", "invalid_value:quantity",
                  "unknown_user:user_id", "unknown_item:item_id"]),
-    (RATINGS, ["null_key:rating_id", "null_key:user_id", "null_key:item_id", "duplicate_event_id:rating_id",
+    (RATINGS, ["null_key:rating_id", "null_key:user_id", "null_key:item_id", "missing_value:rated_at",
+               "missing_value:rating", "duplicate_event_id:rating_id",
                "timestamp_out_of_range:rated_at", "invalid_value:rating", "unknown_user:user_id",
                "unknown_item:item_id"]),
     (USERS, ["null_key:user_id", "missing_value:country_code", "missing_value:signup_at",
@@ -133,3 +136,12 @@ def test_split_puts_every_row_in_exactly_one_side() -> None:
     assert quarantined[1] == (2, ["duplicate_event_id:rating_id"])
     assert quarantined[3] == (4, ["invalid_value:rating", "null_key:rating_id", "timestamp_out_of_range:rated_at"])
     assert len(admitted) + len(quarantined) == 6
+
+
+def test_fact_rows_without_event_time_or_value_are_quarantined() -> None:
+    con = duckdb.connect()
+    con.execute("""CREATE VIEW r AS SELECT * FROM (VALUES (0, 1, NULL::TIMESTAMP, 1, 10, NULL::SMALLINT))
+        t(row_number, rating_id, rated_at, user_id, item_id, rating)""")
+    write_row_reasons(con, "r", rules_for(RATINGS, RuleParams(today=dt.date(2026, 11, 20))), "reasons")
+    assert con.execute("SELECT * FROM reasons ORDER BY ALL").fetchall() == [
+        (0, "missing_value:rated_at"), (0, "missing_value:rating")]

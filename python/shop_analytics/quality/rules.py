@@ -87,8 +87,12 @@ def rules_for(source: Source, params: RuleParams) -> tuple[Rule, ...]:
         required_refs.remove(source.user_ref)
     for column in [source.key, *required_refs]:
         rules.append(Rule(NULL_KEY, column, NOT_NULL))
+    # Facts declare every column nullable (raw data may lack anything), but a fact row
+    # without its event time or measured value cannot be partitioned or used.
+    must_have = {f.name for f in source.schema if not f.nullable}
+    must_have |= {c for c in (source.event_time,) if c} | {c for c, *_ in _VALUE_RANGES.get(source.name, ())}
     for f in source.schema:
-        if not f.nullable and f.name not in (source.key, *required_refs):
+        if f.name in must_have and f.name not in (source.key, *required_refs):
             rules.append(Rule(MISSING_VALUE, f.name, NOT_NULL))
     rules.append(Rule(DUPLICATE_EVENT_ID, source.key, FIRST_OCCURRENCE))
     time_column = source.event_time or _TIME_COLUMNS.get(source.name)
