@@ -1,0 +1,87 @@
+"""The table GX validates: the batch plus one derived column per rule that needs more than one row.
+
+Duplicates and references are not single-row conditions, so they become columns here
+(occurrence within the key, joined known-id flag) and GX then checks them with
+ordinary column expectations, all pushed down to DuckDB.
+
+It is materialized once (a DuckDB table, not a view): GX runs one query per metric
+bundle and one per failed expectation, and over a view each of those would redo the
+window and the joins over the Parquet files. DuckDB spills the table to its
+temp_directory if it outgrows memory_limit.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from shop_analytics.quality.rules import FIRST_OCCURRENCE, KNOWN_REF, ROW_NUMBER, Rule
+from shop_analytics.quality.sql import quote_ident
+
+
+def occurrence_column(rule: Rule) -> str:
+    """Derived column: 1 for the first row with this key, 2 for any later copy, NULL for a NULL key."""
+    return f"{rule.column}__occurrence"
+
+
+def known_column(rule: Rule) -> str:
+    """Derived column: 1 if the reference is NULL or known, NULL if it names an unknown id."""
+    return f"{rule.column}__known"
+
+
+def checked_column(rule: Rule) -> str:
+    """The column of the check view that GX's expectation for `rule` looks at."""
+    if rule.check == FIRST_OCCURRENCE:
+        return occurrence_column(rule)
+    if rule.check == KNOWN_REF:
+        return known_column(rule)
+    return rule.column
+
+
+def check_view_sql(relation: str, rules: tuple[Rule, ...]) -> str:
+    """SELECT statement of the check table over `relation`."""
+    derived, joins = [], []
+    for i, rule in enumerate(rules):
+        col = f"b.{quote_ident(rule.column)}"
+        if rule.check == FIRST_OCCURRENCE:
+            # The window runs over (row_number, key) only and yields the few later copies;
+            # windowing the full rows would drag every column through the sort.
+            alias, key = f"d{i}", quote_ident(rule.column)
+            joins.append(
+                f"LEFT JOIN (SELECT {ROW_NUMBER} FROM (SELECT {ROW_NUMBER}, row_number() OVER "
+                f"(PARTITION BY {key} ORDER BY {ROW_NUMBER}) AS n FROM {quote_ident(relation)} "
+                f"WHERE {key} IS NOT NULL) WHERE n > 1) {alias} ON b.{ROW_NUMBER} = {alias}.{ROW_NUMBER}")
+            derived.append(
+                f"CAST(CASE WHEN {col} IS NULL THEN NULL WHEN {alias}.{ROW_NUMBER} IS NULL THEN 1 ELSE 2 END "
+                f"AS UTINYINT) AS {quote_ident(occurrence_column(rule))}")
+        elif rule.check == KNOWN_REF:
+            assert rule.ref_relation and rule.ref_column
+            ref = quote_ident(rule.ref_column)
+            derived.append(
+                f"CAST(CASE WHEN {col} IS NULL OR {col} IN (SELECT {ref} FROM {quote_ident(rule.ref_relation)} "
+                f"WHERE {ref} IS NOT NULL) THEN 1 END AS UTINYINT) AS {quote_ident(known_column(rule))}")
+    select = ", ".join(["b.*", *derived])
+    return f"SELECT {select} FROM {quote_ident(relation)} b {' '.join(joins)}"
+
+
+def check_table_name(relation: str) -> str:
+    """Name of the check table built for `relation`."""
+    return f"{relation}__gx_checks"
+
+
+def create_check_table(con: duckdb.DuckDBPyConnection, relation: str, rules: tuple[Rule, ...]) -> str:
+    """Materialize the non-TEMP check table for `relation` (GX's connection must see it); return its name."""
+    name = check_table_name(relation)
+    # Row order carries no meaning here (row_number does), and not preserving it lets
+    # DuckDB build the table with less memory.
+    previous = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {check_view_sql(relation, rules)}")
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if previous else 'false'}")
+    return name
+
+
+def drop_check_table(con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    """Free the check table of `relation`."""
+    con.execute(f"DROP TABLE IF EXISTS {quote_ident(check_table_name(relation))}")

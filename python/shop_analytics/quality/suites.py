@@ -1,0 +1,41 @@
+"""GX expectation suites per source, built from the shared rule list (see rules.py)."""
+
+from __future__ import annotations
+
+from shop_analytics.quality import gx_duckdb  # noqa: F401  (sets GX_ANALYTICS_ENABLED before GX loads)
+
+import great_expectations as gx  # noqa: E402
+from great_expectations.expectations import Expectation  # noqa: E402
+
+from shop_analytics.quality.check_view import checked_column  # noqa: E402
+from shop_analytics.quality.rules import (  # noqa: E402
+    BETWEEN, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_NULL, Rule, RuleParams, rules_for,
+)
+from shop_analytics.sources import Source  # noqa: E402
+
+REASON_META = "shop_analytics_reason"  # meta key carrying the rule's reason code
+
+
+def expectation_for(rule: Rule) -> Expectation:
+    """The GX expectation that fails exactly on the rows `rule` rejects."""
+    column = checked_column(rule)
+    meta = {REASON_META: rule.reason}
+    if rule.check in (NOT_NULL, KNOWN_REF):
+        return gx.expectations.ExpectColumnValuesToNotBeNull(column=column, meta=meta)
+    if rule.check == BETWEEN:
+        return gx.expectations.ExpectColumnValuesToBeBetween(
+            column=column, min_value=rule.min_value, max_value=rule.max_value,
+            strict_min=rule.strict_min, strict_max=rule.strict_max, meta=meta)
+    if rule.check == FIRST_OCCURRENCE:
+        return gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=1, max_value=1, meta=meta)
+    if rule.check == IN_SET:
+        return gx.expectations.ExpectColumnValuesToBeInSet(column=column, value_set=list(rule.value_set), meta=meta)
+    raise ValueError(f"no GX expectation for check {rule.check!r} (rule {rule.reason})")
+
+
+def build_suite(source: Source, params: RuleParams, name: str | None = None) -> gx.ExpectationSuite:
+    """Expectation suite for `source`, one expectation per rule, each tagged with its reason."""
+    suite = gx.ExpectationSuite(name=name or f"{source.name}_batch")
+    for rule in rules_for(source, params):
+        suite.add_expectation(expectation_for(rule))
+    return suite

@@ -1,0 +1,147 @@
+"""Rule lists per source, the single-pass SQL on its own, the check table, countries seed, batch view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from shop_analytics.quality.batch import batch_files, create_batch_view
+from shop_analytics.quality.check_view import check_view_sql
+from shop_analytics.quality.countries import load_country_codes
+from shop_analytics.quality.rules import RuleParams, rules_for
+from shop_analytics.quality.rules_sql import row_reasons_sql, write_row_reasons
+from shop_analytics.quality.split import admitted_sql, quarantined_sql
+from shop_analytics.sources import ITEMS, PAGE_VIEWS, PURCHASES, RATINGS, USERS
+
+FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_users="ku", known_items="ki")
+
+
+@pytest.mark.parametrize("source, reasons", [
+    (PAGE_VIEWS, ["null_key:page_view_id", "null_key:item_id", "missing_value:viewed_at",
+                  "duplicate_event_id:page_view_id",
+                  "timestamp_out_of_range:viewed_at", "unknown_user:user_id", "unknown_item:item_id"]),
+    (PURCHASES, ["null_key:purchase_id", "null_key:user_id", "null_key:item_id", "missing_value:purchased_at",
+                 "missing_value:quantity", "missing_value:amount", "duplicate_event_id:purchase_id",
+                 "timestamp_out_of_range:purchased_at", "invalid_value:amount", "invalid_value:quantity",
+                 "unknown_user:user_id", "unknown_item:item_id"]),
+    (RATINGS, ["null_key:rating_id", "null_key:user_id", "null_key:item_id", "missing_value:rated_at",
+               "missing_value:rating", "duplicate_event_id:rating_id",
+               "timestamp_out_of_range:rated_at", "invalid_value:rating", "unknown_user:user_id",
+               "unknown_item:item_id"]),
+    (USERS, ["null_key:user_id", "missing_value:country_code", "missing_value:signup_at",
+             "duplicate_event_id:user_id", "timestamp_out_of_range:signup_at", "unknown_country:country_code"]),
+    (ITEMS, ["null_key:item_id", "missing_value:category", "missing_value:page_url_path", "missing_value:price",
+             "missing_value:created_at", "duplicate_event_id:item_id", "timestamp_out_of_range:created_at",
+             "invalid_value:price"]),
+], ids=lambda x: getattr(x, "name", ""))
+def test_rules_per_source(source, reasons) -> None:
+    assert [r.reason for r in rules_for(source, FULL)] == reasons
+
+
+def test_time_window_ends_at_the_start_of_tomorrow() -> None:
+    assert FULL.latest == dt.datetime(2026, 11, 21)
+    window = next(r for r in rules_for(PURCHASES, FULL) if r.kind == "timestamp_out_of_range")
+    assert (window.min_value, window.max_value, window.strict_min, window.strict_max) == (
+        dt.datetime(2000, 1, 1), dt.datetime(2026, 11, 21), False, True)
+
+
+def _ratings_con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("""CREATE VIEW r AS SELECT * FROM (VALUES
+        (0, 1, TIMESTAMP '2017-01-01', 1, 10, 5::SMALLINT),
+        (1, 1, TIMESTAMP '2017-01-02', 1, 10, 5::SMALLINT),
+        (2, 1, TIMESTAMP '2017-01-03', 1, 10, 5::SMALLINT),
+        (3, NULL, TIMESTAMP '2017-01-01', NULL, 10, 0::SMALLINT),
+        (4, NULL, TIMESTAMP '1970-01-01', 2, 11, 6::SMALLINT),
+        (5, 6, TIMESTAMP '2017-01-01', 3, 12, 1::SMALLINT)
+        ) t(row_number, rating_id, rated_at, user_id, item_id, rating)""")
+    con.execute("CREATE VIEW ku AS SELECT * FROM (VALUES (1), (2), (NULL)) t(user_id)")
+    con.execute("CREATE VIEW ki AS SELECT * FROM (VALUES (10), (11)) t(item_id)")
+    return con
+
+
+def test_single_pass_sql_reasons_on_its_own() -> None:
+    con = _ratings_con()
+    write_row_reasons(con, "r", rules_for(RATINGS, FULL), "reasons")
+    got = con.execute("SELECT row_number, reason FROM reasons ORDER BY ALL").fetchall()
+    assert got == [
+        (1, "duplicate_event_id:rating_id"), (2, "duplicate_event_id:rating_id"),
+        (3, "invalid_value:rating"), (3, "null_key:rating_id"), (3, "null_key:user_id"),
+        (4, "invalid_value:rating"), (4, "null_key:rating_id"), (4, "timestamp_out_of_range:rated_at"),
+        (5, "unknown_item:item_id"), (5, "unknown_user:user_id"),
+    ]
+
+
+def test_check_table_derived_columns() -> None:
+    con = _ratings_con()
+    rows = con.execute(f"SELECT row_number, rating_id__occurrence, user_id__known, item_id__known "
+                       f"FROM ({check_view_sql('r', rules_for(RATINGS, FULL))}) ORDER BY row_number").fetchall()
+    assert rows == [(0, 1, 1, 1), (1, 2, 1, 1), (2, 2, 1, 1), (3, None, 1, 1), (4, None, 1, 1), (5, 1, None, None)]
+
+
+def test_single_pass_reads_the_batch_once(tmp_path: Path) -> None:
+    table = pa.table({"page_view_id": [1], "viewed_at": pa.array([0], pa.timestamp("us")),
+                      "user_id": [1], "item_id": [1]})
+    pq.write_table(table, tmp_path / "part-00000.parquet")
+    con = duckdb.connect()
+    create_batch_view(con, "batch", batch_files(tmp_path))
+    con.execute("CREATE VIEW ku AS SELECT 1 AS user_id")
+    con.execute("CREATE VIEW ki AS SELECT 1 AS item_id")
+    explain = con.execute("EXPLAIN (FORMAT json) " + row_reasons_sql("batch", rules_for(PAGE_VIEWS, FULL)))
+    names = [node["name"] for tree in json.loads(explain.fetchall()[0][1]) for node in _walk(tree)]
+    assert names.count("READ_PARQUET") == 1
+    assert "WINDOW" in names
+    assert not [n for n in names if "DELIM" in n]
+
+
+def _walk(node: dict) -> Iterator[dict]:
+    yield node
+    for child in node.get("children", []):
+        yield from _walk(child)
+
+
+def test_batch_view_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no .parquet files"):
+        batch_files(tmp_path)
+    with pytest.raises(ValueError, match="at least one file"):
+        create_batch_view(duckdb.connect(), "x", [])
+
+
+def test_country_codes_from_a_seed_file(tmp_path: Path) -> None:
+    seed = tmp_path / "countries.csv"
+    seed.write_text("country_code,country_name,region\nUS,United States,Americas\nDE,Germany,Europe\n")
+    assert load_country_codes(seed) == ("DE", "US")
+    (tmp_path / "bad.csv").write_text("code,name\nUS,United States\n")
+    with pytest.raises(ValueError, match="no country_code column"):
+        load_country_codes(tmp_path / "bad.csv")
+    with pytest.raises(FileNotFoundError, match="countries seed"):
+        load_country_codes(tmp_path / "missing.csv")
+
+
+def test_split_puts_every_row_in_exactly_one_side() -> None:
+    con = _ratings_con()
+    write_row_reasons(con, "r", rules_for(RATINGS, FULL), "reasons")
+    admitted = con.execute(f"SELECT * FROM ({admitted_sql('r', 'reasons')}) ORDER BY rated_at").fetchall()
+    quarantined = con.execute(f"SELECT row_number, reasons FROM ({quarantined_sql('r', 'reasons')}) "
+                              f"ORDER BY row_number").fetchall()
+    assert admitted == [(1, dt.datetime(2017, 1, 1), 1, 10, 5)]
+    assert [r[0] for r in quarantined] == [1, 2, 3, 4, 5]
+    assert quarantined[1] == (2, ["duplicate_event_id:rating_id"])
+    assert quarantined[3] == (4, ["invalid_value:rating", "null_key:rating_id", "timestamp_out_of_range:rated_at"])
+    assert len(admitted) + len(quarantined) == 6
+
+
+def test_fact_rows_without_event_time_or_value_are_quarantined() -> None:
+    con = duckdb.connect()
+    con.execute("""CREATE VIEW r AS SELECT * FROM (VALUES (0, 1, NULL::TIMESTAMP, 1, 10, NULL::SMALLINT))
+        t(row_number, rating_id, rated_at, user_id, item_id, rating)""")
+    write_row_reasons(con, "r", rules_for(RATINGS, RuleParams(today=dt.date(2026, 11, 20))), "reasons")
+    assert con.execute("SELECT * FROM reasons ORDER BY ALL").fetchall() == [
+        (0, "missing_value:rated_at"), (0, "missing_value:rating")]
