@@ -60,15 +60,14 @@ def materialize(con: duckdb.DuckDBPyConnection, alias: str, relations: Sequence[
 def _copy_comments(con: duckdb.DuckDBPyConnection, relation: Relation, target: str) -> None:
     # dbt's persist_docs writes model and column descriptions as comments; BI tools show them.
     table_comment = con.execute(
-        "SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? "
-        "AND table_name = ? UNION ALL SELECT comment FROM duckdb_views() WHERE database_name = current_database() "
-        "AND schema_name = ? AND view_name = ?", [relation.schema, relation.name] * 2).fetchone()
+        f"SELECT comment FROM duckdb_tables() WHERE database_name = current_database() AND {relation.matches()} "
+        "UNION ALL SELECT comment FROM duckdb_views() WHERE database_name = current_database() "
+        f"AND {relation.matches(name_column='view_name')}").fetchone()
     if table_comment and table_comment[0]:
         con.execute(f"COMMENT ON TABLE {target} IS {literal(table_comment[0])}")
     for column, comment in con.execute(
             "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = ? AND table_name = ? AND comment IS NOT NULL AND comment <> ''",
-            [relation.schema, relation.name]).fetchall():
+            f"AND {relation.matches()} AND comment IS NOT NULL AND comment <> ''").fetchall():
         con.execute(f"COMMENT ON COLUMN {target}.{ident(column)} IS {literal(comment)}")
 
 
@@ -81,9 +80,11 @@ def write_publication(con: duckdb.DuckDBPyConnection, alias: str, provenance: Pr
             version INTEGER NOT NULL, published_at TIMESTAMP NOT NULL, built_at TIMESTAMP NOT NULL,
             git_revision VARCHAR NOT NULL, duckdb_version VARCHAR NOT NULL,
             table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, row_count BIGINT NOT NULL)""")
-    con.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
-        [provenance.version, provenance.published_at, provenance.built_at, provenance.git_revision,
-         duckdb.__version__, relation.schema, relation.name, rows]
-        for relation, rows in sorted(counts.items(), key=lambda item: item[0].label)])
+    common = (f"{provenance.version:d}, TIMESTAMP {literal(provenance.published_at.isoformat(sep=' '))}, "
+              f"TIMESTAMP {literal(provenance.built_at.isoformat(sep=' '))}, {literal(provenance.git_revision)}, "
+              f"{literal(duckdb.__version__)}")
+    rows = [f"({common}, {literal(relation.schema)}, {literal(relation.name)}, {count:d})"
+            for relation, count in sorted(counts.items(), key=lambda item: item[0].label)]
+    con.execute(f"INSERT INTO {table} VALUES {', '.join(rows)}")
     con.execute(f"COMMENT ON TABLE {table} IS "
                 + literal("Publication of this file: version, build time, git revision and row count per table."))

@@ -20,7 +20,7 @@ import duckdb
 from shop_analytics.publish.sql import Relation, ident
 
 MAX_SHOWN_FAILURES = 20
-_FLOATING_TYPES = ("DOUBLE", "FLOAT", "REAL")
+_FLOATING_TYPES = "('DOUBLE', 'FLOAT', 'REAL')"
 
 
 @runtime_checkable
@@ -83,8 +83,7 @@ class FiniteFloatingColumns:
         for relation in relations:
             columns = [row[0] for row in con.execute(
                 "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-                "AND schema_name = ? AND table_name = ? AND list_contains(?, data_type) ORDER BY column_index",
-                [relation.schema, relation.name, list(_FLOATING_TYPES)]).fetchall()]
+                f"AND {relation.matches()} AND data_type IN {_FLOATING_TYPES} ORDER BY column_index").fetchall()]
             if not columns:
                 continue
             counts = con.execute("SELECT " + ", ".join(

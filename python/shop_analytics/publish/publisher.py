@@ -66,7 +66,7 @@ def publish(build_file: Path, layout: ServingLayout, *, schemas: Sequence[str] |
         exported = versions.install(layout, version)
         if exports and not exported:
             raise PublishError(f"exports of version {version} vanished before they were published")
-        if not exports:
+        if not exports and layout.exports_current.is_symlink():
             warnings.append("--no-exports: exports/current still points at an older version")
         pruned = versions.prune(layout, keep)
     return Publication(version, layout.serving_file, layout.export_dir(version) if exports else None,

@@ -11,7 +11,11 @@ def ident(name: str) -> str:
 
 
 def literal(value: str) -> str:
-    """A single-quoted SQL string literal (for ATTACH, COPY and COMMENT, which take no parameters)."""
+    """A single-quoted SQL string literal.
+
+    Used instead of prepared parameters: binding any Python parameter makes duckdb import pandas,
+    which costs 2-3 s per process, and ATTACH, COPY and COMMENT take no parameters anyway.
+    """
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -27,6 +31,10 @@ class Relation:
     def sql(self) -> str:
         """`"schema"."name"` for use in queries."""
         return f"{ident(self.schema)}.{ident(self.name)}"
+
+    def matches(self, schema_column: str = "schema_name", name_column: str = "table_name") -> str:
+        """A predicate selecting this relation in DuckDB's catalog functions (e.g. duckdb_columns())."""
+        return f"{schema_column} = {literal(self.schema)} AND {name_column} = {literal(self.name)}"
 
     @property
     def label(self) -> str:
