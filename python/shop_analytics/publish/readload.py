@@ -41,14 +41,14 @@ class ReaderReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _reader(index: int, mode: str, path: str, query: str, stop: Any, seen: Any, out: Any) -> None:
+def _reader(index: int, mode: str, path: str, query: str, threads: int, stop: Any, seen: Any, out: Any) -> None:
     from shop_analytics.publish.reader import connect_serving
 
     report = ReaderReport(index, mode)
-    held = connect_serving(path) if mode == "held" else None
+    held = connect_serving(path, threads=threads) if mode == "held" else None
     while not stop.is_set():
         try:
-            con = held or connect_serving(path)
+            con = held or connect_serving(path, threads=threads)
             try:
                 low, high, consistent = con.execute(query).fetchone()
             finally:
@@ -68,16 +68,19 @@ def _reader(index: int, mode: str, path: str, query: str, stop: Any, seen: Any, 
 
 
 class ReaderPool:
-    """`readers` processes querying `path` until stopped; the first `held` keep one connection."""
+    """`readers` processes querying `path` until stopped; the first `held` keep one connection.
 
-    def __init__(self, path: Path, query: str, readers: int = 8, held: int = 4) -> None:
+    Each reader uses `threads` DuckDB threads (1 by default: many small queries, like a dashboard).
+    """
+
+    def __init__(self, path: Path, query: str, readers: int = 8, held: int = 4, threads: int = 1) -> None:
         self._ctx = mp.get_context("spawn")  # no fork: DuckDB's threads do not survive fork
         self._stop = self._ctx.Event()
         self._seen = self._ctx.Array("q", [0] * readers)
         self._out = self._ctx.Queue()
         self._modes = ["held" if i < held else "fresh" for i in range(readers)]
         self._processes = [self._ctx.Process(
-            target=_reader, args=(i, mode, str(path), query, self._stop, self._seen, self._out), daemon=True)
+            target=_reader, args=(i, mode, str(path), query, threads, self._stop, self._seen, self._out), daemon=True)
             for i, mode in enumerate(self._modes)]
 
     def start(self, timeout: float = 60.0) -> None:
