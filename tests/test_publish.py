@@ -228,3 +228,16 @@ def test_cli_publish_list_rollback_and_exit_codes(build: Path, layout: ServingLa
 
 
 FAILING = SqlCheck("always_fails", "SELECT 'planted failure' AS why")
+
+
+def test_demo_summary_points_at_the_serving_file(build: Path, layout: ServingLayout, tmp_path: Path) -> None:
+    from shop_analytics.demo_summary import summary
+    from shop_analytics.paths import DataLayout
+
+    serve(build, layout, schemas=["marts", "reference"])
+    text = summary(layout, DataLayout(tmp_path / "data"))
+    assert "Published version 1" in text and str(layout.serving_file) in text
+    assert "marts.fct_orders" in text and "SELECT * FROM marts.fct_orders LIMIT 10;" in text
+    assert "-readonly -cmd 'SET enable_external_access = false; SET lock_configuration = true;'" in text
+    assert f"duckdb:///{layout.serving_file}" in text
+    assert str(build) not in text  # readers are never sent to the dbt build file
