@@ -59,10 +59,11 @@ def _publish_cmd(build: Path, root: Path, schemas: str | None) -> list[str]:
 
 
 def _reader_rate(layout: ServingLayout, schemas: list[str], readers: int, idle_seconds: float,
-                 build: Path, publishes: int) -> dict:
+                 build: Path, publishes: int, pause: float) -> dict:
     with connect_serving(layout.serving_file) as con:
         tables = con.execute("SELECT table_schema, table_name FROM _publication").fetchall()
-    pool = ReaderPool(layout.serving_file, consistency_query(tables), readers=readers, held=readers // 2)
+    pool = ReaderPool(layout.serving_file, consistency_query(tables), readers=readers, held=readers // 2,
+                      pause=pause)
     pool.start()
     try:
         idle_start = time.time()
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--idle-seconds", type=float, default=5.0)
+    parser.add_argument("--pause", type=float, default=0.5, help="think time of paced readers (s)")
     parser.add_argument("--reuse", action="store_true", help="reuse an existing built warehouse in bench/_work")
     args = parser.parse_args()
     data, build = WORK / "data", WORK / "warehouse" / "shop_analytics.duckdb"
@@ -123,16 +125,19 @@ def main() -> None:
                  "serving_file_mib": round(build.stat().st_size / 2**20, 1)})
     raw["naive copy"] = measurement_dict(m)
 
-    concurrency = _reader_rate(ServingLayout(WORK / "serving_all"), ALL_SCHEMAS.split(","), args.readers,
-                               args.idle_seconds, build, publishes=3)
+    phases = {}
+    for label, pause in (("flat out", 0.0), (f"{args.pause:g} s think time", args.pause)):
+        phase = _reader_rate(ServingLayout(WORK / "serving_all"), ALL_SCHEMAS.split(","), args.readers,
+                             args.idle_seconds, build, publishes=3, pause=pause)
+        phases[label] = phase
+        rows.append({"competitor": f"3 publishes (+ staging) while {args.readers} readers query {label}",
+                     "tables": 7, "rows": rows[1]["rows"], "median_s": round(statistics.median(
+                         phase["publish_seconds"]), 2) if phase["publish_seconds"] else None,
+                     "reader_qps_idle": round(phase["idle_qps"], 1), "reader_qps_during_publishes":
+                     round(phase["busy_qps"], 1)})
+    concurrency = phases["flat out"]
+    paced = phases[f"{args.pause:g} s think time"]
     busy_publish = statistics.median(concurrency["publish_seconds"])
-    rows.append({"competitor": f"3 publishes (+ staging) with {args.readers} readers querying", "tables": "",
-                 "rows": "", "median_s": round(busy_publish, 2), "peak_rss_mib": "",
-                 "serving_file_mib": ""})
-    rows.append({"competitor": f"{args.readers} readers: queries/s idle -> during publishes",
-                 "tables": "", "rows": "", "median_s": "",
-                 "peak_rss_mib": "", "serving_file_mib": "",
-                 "reader_qps": f"{concurrency['idle_qps']:,.0f} -> {concurrency['busy_qps']:,.0f}"})
     default_s, all_s = rows[0]["median_s"], rows[1]["median_s"]
     write_result(BENCH / "results", "publish", {
         "title": "Serving layer: publish time and readers during publishes",
@@ -144,27 +149,34 @@ def main() -> None:
         "ratios": {
             "publish incl. staging / default publish": round(all_s / default_s, 2) if default_s else None,
             "publish incl. staging / naive copy": round(all_s / rows[2]["median_s"], 2) if rows[2]["median_s"] else None,
-            "publish with readers / without": round(busy_publish / all_s, 2) if all_s else None,
-            "reader queries/s during publishes / idle": round(concurrency["busy_qps"] / concurrency["idle_qps"], 2)
-            if concurrency["idle_qps"] else None,
+            "publish with flat-out readers / without readers": round(busy_publish / all_s, 2) if all_s else None,
+            "publish with paced readers / without readers": round(statistics.median(paced["publish_seconds"])
+                                                                   / all_s, 2) if all_s else None,
+            "reader queries/s during publishes / idle (flat out)": round(
+                concurrency["busy_qps"] / concurrency["idle_qps"], 2) if concurrency["idle_qps"] else None,
         },
         "targets": [
-            {"target": "zero reader errors during publishes", "measured": concurrency["errors"],
-             "met": concurrency["errors"] == 0},
+            {"target": "zero reader errors during publishes",
+             "measured": sum(p["errors"] for p in phases.values()),
+             "met": all(p["errors"] == 0 for p in phases.values())},
             {"target": "every query sees exactly one publication version", "measured":
-             f"{concurrency['inconsistent']} mixed/inconsistent of {concurrency['busy_queries']:,} during publishes",
-             "met": concurrency["inconsistent"] == 0},
-            {"target": "no publish blocked by readers (all 3 succeed while readers hold the file)", "measured":
-             f"{len(concurrency['publish_seconds'])} succeeded ("
-             + ", ".join(f"{s:.2f} s" for s in concurrency["publish_seconds"]) + "), failed: "
-             + (", ".join(concurrency["publish_failures"]) or "none"),
-             "met": not concurrency["publish_failures"]},
+             f"{sum(p['inconsistent'] for p in phases.values())} mixed/inconsistent of "
+             f"{sum(p['busy_queries'] for p in phases.values()):,} queries during publishes",
+             "met": all(p["inconsistent"] == 0 for p in phases.values())},
+            {"target": "no publish blocked by readers (all succeed while readers hold the file)", "measured":
+             "; ".join(f"{label}: {len(p['publish_seconds'])} succeeded ("
+                       + ", ".join(f"{s:.1f} s" for s in p["publish_seconds"]) + "), failed: "
+                       + (", ".join(p["publish_failures"]) or "none") for label, p in phases.items()),
+             "met": all(not p["publish_failures"] for p in phases.values())},
         ],
         "notes": ("The machine was shared with other jobs; times are wall clock. Fresh-process publish times include "
                   "Python and DuckDB start-up (~0.5 s). Until the marts land on main, the default publish holds only "
                   "the reference seeds; the '+ staging' row materializes the five staging views (the whole lake) "
-                  "and is the realistic size. Versions seen by readers: "
-                  + ", ".join(map(str, concurrency["versions_seen"])) + ". Raw measurements: "
+                  "and is the realistic size. Flat-out readers (no think time, 1 DuckDB thread each) compete with the "
+                  "publish for the 2 cores: the publish slows down from CPU contention, it never waits on a lock. "
+                  "Versions seen by readers: " + ", ".join(map(str, sorted({v for p in phases.values()
+                                                                          for v in p["versions_seen"]})))
+                  + ". Raw measurements: "
                   + "; ".join(f"{k}: {v['wall_seconds']}" for k, v in raw.items())),
     })
 

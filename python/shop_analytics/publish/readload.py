@@ -41,7 +41,8 @@ class ReaderReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _reader(index: int, mode: str, path: str, query: str, threads: int, stop: Any, seen: Any, out: Any) -> None:
+def _reader(index: int, mode: str, path: str, query: str, threads: int, pause: float, stop: Any, seen: Any,
+            out: Any) -> None:
     from shop_analytics.publish.reader import connect_serving
 
     report = ReaderReport(index, mode)
@@ -62,6 +63,8 @@ def _reader(index: int, mode: str, path: str, query: str, threads: int, stop: An
         if low != high or not consistent:
             report.inconsistent.append(f"versions {low}..{high}, counts agree: {consistent}")
         seen[index] = high
+        if pause:
+            stop.wait(pause)  # think time between queries, like a person on a dashboard
     if held is not None:
         held.close()
     out.put(report)
@@ -70,17 +73,19 @@ def _reader(index: int, mode: str, path: str, query: str, threads: int, stop: An
 class ReaderPool:
     """`readers` processes querying `path` until stopped; the first `held` keep one connection.
 
-    Each reader uses `threads` DuckDB threads (1 by default: many small queries, like a dashboard).
+    Each reader uses `threads` DuckDB threads (1 by default: many small queries, like a dashboard)
+    and waits `pause` seconds between queries (0: as fast as it can).
     """
 
-    def __init__(self, path: Path, query: str, readers: int = 8, held: int = 4, threads: int = 1) -> None:
+    def __init__(self, path: Path, query: str, readers: int = 8, held: int = 4, threads: int = 1,
+                 pause: float = 0.0) -> None:
         self._ctx = mp.get_context("spawn")  # no fork: DuckDB's threads do not survive fork
         self._stop = self._ctx.Event()
         self._seen = self._ctx.Array("q", [0] * readers)
         self._out = self._ctx.Queue()
         self._modes = ["held" if i < held else "fresh" for i in range(readers)]
         self._processes = [self._ctx.Process(
-            target=_reader, args=(i, mode, str(path), query, threads, self._stop, self._seen, self._out), daemon=True)
+            target=_reader, args=(i, mode, str(path), query, threads, pause, self._stop, self._seen, self._out), daemon=True)
             for i, mode in enumerate(self._modes)]
 
     def start(self, timeout: float = 60.0) -> None:

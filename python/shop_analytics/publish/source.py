@@ -31,6 +31,7 @@ def open_build_file(path: Path) -> duckdb.DuckDBPyConnection:
     config = {
         "memory_limit": os.environ.get("SHOP_ANALYTICS_MEMORY_LIMIT", "4GB"),
         "threads": int(os.environ.get("SHOP_ANALYTICS_DUCKDB_THREADS", "2")),
+        "enable_progress_bar": False,  # publish shows one tqdm bar per table instead
     }
     temp_dir = os.environ.get("SHOP_ANALYTICS_TEMP_DIR")
     if temp_dir:
