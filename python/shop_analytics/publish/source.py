@@ -31,13 +31,12 @@ def open_build_file(path: Path) -> duckdb.DuckDBPyConnection:
     config = {
         "memory_limit": os.environ.get("SHOP_ANALYTICS_MEMORY_LIMIT", "4GB"),
         "threads": int(os.environ.get("SHOP_ANALYTICS_DUCKDB_THREADS", "2")),
-        "enable_progress_bar": False,  # publish shows one tqdm bar per table instead
     }
     temp_dir = os.environ.get("SHOP_ANALYTICS_TEMP_DIR")
     if temp_dir:
         config["temp_directory"] = temp_dir
     try:
-        return duckdb.connect(str(path), read_only=True, config=config)
+        con = duckdb.connect(str(path), read_only=True, config=config)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise BuildFileLockedError(
@@ -45,6 +44,8 @@ def open_build_file(path: Path) -> duckdb.DuckDBPyConnection:
                 f"build file only when no one writes it. Retry once the build has finished.\n  DuckDB: {exc}"
             ) from exc
         raise
+    con.execute("SET enable_progress_bar = false")  # publish shows one tqdm bar per table instead
+    return con
 
 
 def find_relations(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> list[Relation]:
