@@ -241,3 +241,11 @@ def test_demo_summary_points_at_the_serving_file(build: Path, layout: ServingLay
     assert "-readonly -cmd 'SET enable_external_access = false; SET lock_configuration = true;'" in text
     assert f"duckdb:///{layout.serving_file}" in text
     assert str(build) not in text  # readers are never sent to the dbt build file
+
+
+def test_cli_serves_next_to_the_given_build_file(build: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("SHOP_ANALYTICS_SERVING_ROOT", raising=False)
+    assert cli_main(["publish", "--build-file", str(build), "--schemas", "marts", "--no-progress"]) == 0
+    assert (build.parent / "serving" / "shop_analytics.duckdb").exists()
+    assert (build.parent / "exports" / "current" / "marts" / "fct_orders.parquet").exists()

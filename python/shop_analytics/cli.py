@@ -130,7 +130,10 @@ def _ingest(args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     from shop_analytics import publish as serving
 
-    layout = serving.ServingLayout.from_env(args.serving_root)
+    build_file = (args.build_file or serving.default_build_file()).resolve()
+    # Without --serving-root or $SHOP_ANALYTICS_SERVING_ROOT, serve next to the build file.
+    layout = serving.ServingLayout.from_env(args.serving_root or os.environ.get("SHOP_ANALYTICS_SERVING_ROOT")
+                                            or build_file.parent)
     if args.to_version is not None and not args.rollback:
         raise ValueError("--to-version goes with --rollback")
     if args.list:
@@ -144,7 +147,7 @@ def _publish(args: argparse.Namespace) -> int:
     checks = serving.default_checks() + [c for spec in args.check for c in serving.load_checks(spec)]
     schemas = [s.strip() for s in args.schemas.split(",") if s.strip()] if args.schemas else None
     try:
-        result = serving.publish(args.build_file or serving.default_build_file(), layout, schemas=schemas,
+        result = serving.publish(build_file, layout, schemas=schemas,
                                  keep=args.keep, exports=not args.no_exports, checks=checks,
                                  progress=False if args.no_progress else None)
     except serving.ChecksFailedError as exc:
