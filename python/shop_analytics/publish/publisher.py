@@ -46,6 +46,8 @@ def publish(build_file: Path, layout: ServingLayout, *, schemas: Sequence[str] |
     """
     if keep < 1:
         raise ValueError(f"--keep must be at least 1, got {keep}")
+    if not build_file.exists():
+        raise FileNotFoundError(f"no dbt build file at {build_file}; run `dbt build` first")
     started = time.perf_counter()
     schemas = tuple(schemas or default_schemas())
     checks = default_checks() if checks is None else list(checks)
