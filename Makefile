@@ -56,6 +56,8 @@ pipeline: $(STAMP)
 	@echo "==> dbt build (seeds, models, tests)"
 	@mkdir -p "$(dir $(SHOP_ANALYTICS_WAREHOUSE))"
 	$(BIN)/dbt build
+	@echo "==> publishing the read-only serving file and Parquet exports"
+	$(BIN)/shop-analytics publish
 	@$(BIN)/python -m shop_analytics.demo_summary
 
 test: $(STAMP)

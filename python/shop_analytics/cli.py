@@ -1,4 +1,4 @@
-"""The `shop-analytics` command: generate, ingest and bench."""
+"""The `shop-analytics` command: generate, ingest, publish and bench."""
 
 from __future__ import annotations
 
@@ -56,6 +56,22 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--no-progress", action="store_true")
     ing.set_defaults(run=_ingest)
 
+    pub = sub.add_parser("publish", help="publish the marts to the read-only serving file and Parquet exports")
+    pub.add_argument("--build-file", type=Path, help="dbt build file (default: $SHOP_ANALYTICS_WAREHOUSE)")
+    pub.add_argument("--serving-root", type=Path, help="folder for serving/ and exports/ "
+                     "(default: $SHOP_ANALYTICS_SERVING_ROOT or the build file's folder)")
+    pub.add_argument("--schemas", help="comma-separated schemas to publish "
+                     "(default: $SHOP_ANALYTICS_PUBLISH_SCHEMAS or marts,reference)")
+    pub.add_argument("--keep", type=int, default=5, help="versions kept for rollback (default 5)")
+    pub.add_argument("--no-exports", action="store_true", help="skip the Parquet exports")
+    pub.add_argument("--check", action="append", default=[], metavar="MODULE:ATTR",
+                     help="extra post-build checks to run before publishing (repeatable)")
+    pub.add_argument("--rollback", action="store_true", help="serve the previous kept version instead")
+    pub.add_argument("--to-version", type=int, help="with --rollback: the version to serve")
+    pub.add_argument("--list", action="store_true", help="list kept versions and exit")
+    pub.add_argument("--no-progress", action="store_true")
+    pub.set_defaults(run=_publish)
+
     bench = sub.add_parser("bench", help="run benchmarks under bench/ and refresh bench/RESULTS.md")
     bench.add_argument("names", nargs="*", help="benchmark names (bench/bench_<name>.py); default: all")
     bench.add_argument("--bench-dir", type=Path, default=Path("bench"))
@@ -108,6 +124,44 @@ def _ingest(args: argparse.Namespace) -> int:
               f"rows in {total['rows_in']:,} = admitted {total['admitted']:,} + quarantined {total['quarantined']:,}")
         for key in sorted(k for k in total if k.startswith("  ")):
             print(f"      {key.strip():<24} {total[key]:>10,}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from shop_analytics import publish as serving
+
+    build_file = (args.build_file or serving.default_build_file()).resolve()
+    # Without --serving-root or $SHOP_ANALYTICS_SERVING_ROOT, serve next to the build file.
+    layout = serving.ServingLayout.from_env(args.serving_root or os.environ.get("SHOP_ANALYTICS_SERVING_ROOT")
+                                            or build_file.parent)
+    if args.to_version is not None and not args.rollback:
+        raise ValueError("--to-version goes with --rollback")
+    if args.list:
+        for version, served, exported in serving.status(layout):
+            print(f"  v{version:06d}{'  served' if served else ''}{'  +parquet' if exported else ''}")
+        return 0
+    if args.rollback:
+        version = serving.rollback(layout, args.to_version)
+        print(f"now serving version {version}: {layout.serving_file}")
+        return 0
+    checks = serving.default_checks() + [c for spec in args.check for c in serving.load_checks(spec)]
+    schemas = [s.strip() for s in args.schemas.split(",") if s.strip()] if args.schemas else None
+    try:
+        result = serving.publish(build_file, layout, schemas=schemas,
+                                 keep=args.keep, exports=not args.no_exports, checks=checks,
+                                 progress=False if args.no_progress else None)
+    except serving.ChecksFailedError as exc:
+        print(exc.report, file=sys.stderr)
+        return 3
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"published version {result.version} in {result.seconds:.2f} s: {result.serving_file}")
+    for table, rows in result.row_counts.items():
+        print(f"  {table:<48} {rows:>12,} rows")
+    if result.export_dir:
+        print(f"parquet: {result.export_dir} (also {layout.exports_current})")
+    if result.pruned:
+        print(f"pruned old versions: {', '.join(map(str, result.pruned))}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Print what the pipeline built and how to look at it (the end of `make demo`)."""
+"""Print what the pipeline published and how to look at it (the end of `make demo`)."""
 
 from __future__ import annotations
 
@@ -7,48 +7,56 @@ import shlex
 import sys
 from pathlib import Path
 
-import duckdb
-
 from shop_analytics.paths import DataLayout
+from shop_analytics.publish import ServingLayout, connect_serving, shell_command, sqlalchemy_url
 
-SAMPLE_QUERY = ("SELECT country_code, count(*) AS users FROM staging.stg_shop__users "
-                "GROUP BY ALL ORDER BY users DESC LIMIT 5;")
+FALLBACK_QUERY = "SELECT table_schema, table_name, row_count FROM _publication ORDER BY ALL;"
 
 
-def summary(warehouse: Path, layout: DataLayout) -> str:
-    """A readable summary of the warehouse's relations with row counts, plus next steps."""
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        relations = con.execute(
-            "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-            "WHERE table_schema NOT IN ('information_schema', 'pg_catalog') ORDER BY 1, 2").fetchall()
-        lines = [f"Built {warehouse}:"]
-        for schema, name, kind in relations:
-            rows = con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()[0]
-            lines.append(f"  {schema}.{name:<40} {kind.lower():<10} {rows:>12,} rows")
-    finally:
-        con.close()
+def _shown(path: Path) -> str:
+    """A path relative to the working folder when it lies below it, for copy-paste."""
+    return os.path.relpath(path) if path.resolve().is_relative_to(Path.cwd()) else str(path)
+
+
+def summary(serving: ServingLayout, layout: DataLayout) -> str:
+    """A readable summary of the published serving file and exports, plus how to open them."""
+    with connect_serving(serving.serving_file) as con:
+        rows = con.execute("SELECT version, published_at, git_revision, table_schema, table_name, row_count "
+                           "FROM _publication ORDER BY table_schema, table_name").fetchall()
+    version, published_at, revision = rows[0][:3] if rows else ("?", "?", "?")
+    lines = [f"Published version {version} ({published_at} UTC, git {str(revision)[:12]}) to {serving.serving_file}:"]
+    lines += [f"  {schema}.{name:<44} {count:>12,} rows" for *_, schema, name, count in rows]
+    marts = [(schema, name) for *_, schema, name, _ in rows if schema == "marts"]
+    sample = f"SELECT * FROM marts.{marts[0][1]} LIMIT 10;" if marts else FALLBACK_QUERY
     duckdb_bin = Path(sys.executable).with_name("duckdb")
+    command = shell_command(Path(_shown(serving.serving_file)), _shown(duckdb_bin))
     lines += [
         "",
+        f"Parquet exports: {_shown(serving.exports_current)}/<schema>/<table>.parquet "
+        f"(-> {os.readlink(serving.exports_current) if serving.exports_current.is_symlink() else 'none'})",
         f"Lake: {layout.lake}   Quarantine (rejected rows with reasons): {layout.quarantine}",
         "",
-        "Next: open the warehouse read-only in the DuckDB shell and try a query:",
-        f"  {shlex.quote(str(duckdb_bin.relative_to(Path.cwd()) if duckdb_bin.is_relative_to(Path.cwd()) else duckdb_bin))}"
-        f" -readonly {shlex.quote(os.path.relpath(warehouse))}",
-        f"  D {SAMPLE_QUERY}",
-        "Close the shell before the next `make demo` or `dbt build`: DuckDB allows one writer or many readers.",
+        "Open the serving file read-only in the DuckDB shell (external access off, settings locked):",
+        "  " + shlex.join(command),
+        f"  D {sample}",
+        "Connect a BI tool to the same file, read-only (README, 'Connect a BI tool'), e.g. Superset:",
+        f"  SQLAlchemy URI {sqlalchemy_url(serving.serving_file)}",
+        '  engine parameters {"connect_args": {"read_only": true, "config": '
+        '{"enable_external_access": false, "lock_configuration": true}}}',
+        "Readers never block the next `make demo`: dbt writes the build file, `shop-analytics publish` swaps",
+        "in a new serving file atomically, and open connections keep reading the version they opened.",
     ]
     return "\n".join(lines)
 
 
 def main() -> int:
-    """Print the summary for the warehouse named by $SHOP_ANALYTICS_WAREHOUSE."""
-    warehouse = Path(os.environ.get("SHOP_ANALYTICS_WAREHOUSE", "warehouse/shop_analytics.duckdb"))
-    if not warehouse.exists():
-        print(f"no warehouse at {warehouse}; run `make demo`", file=sys.stderr)
+    """Print the summary for the serving file next to $SHOP_ANALYTICS_WAREHOUSE."""
+    serving = ServingLayout.from_env()
+    if not serving.serving_file.exists():
+        print(f"no serving file at {serving.serving_file}; run `make demo` (or `shop-analytics publish`)",
+              file=sys.stderr)
         return 1
-    print(summary(warehouse, DataLayout.from_env()))
+    print(summary(serving, DataLayout.from_env()))
     return 0
 
 

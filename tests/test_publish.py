@@ -1,0 +1,251 @@
+"""publish / rollback on tiny build files: versions, _publication, exports, checks, locks, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from shop_analytics.cli import main as cli_main
+from shop_analytics.publish import (BuildFileLockedError, ChecksFailedError, PublishError, ServingLayout, SqlCheck,
+                                    connect_serving, default_checks, load_checks, publish, read_publication, rollback,
+                                    status)
+from shop_analytics.publish.checks import FiniteFloatingColumns, NonEmptyTables, run_checks
+from shop_analytics.publish.sql import Relation
+from shop_analytics.publish.versions import publish_lock
+
+
+def make_build(path: Path, marts_rows: int = 50) -> Path:
+    """A build file like dbt's: a mart table, a seed, a staging view over Parquet, an intermediate view."""
+    lake = path.parent / "lake.parquet"
+    duckdb.sql(f"COPY (SELECT range AS id, range * 1.5 AS amount FROM range(30)) TO '{lake}' (FORMAT parquet)")
+    path.unlink(missing_ok=True)
+    with duckdb.connect(str(path)) as con:
+        for schema in ("marts", "reference", "staging", "intermediate"):
+            con.execute(f"CREATE SCHEMA {schema}")
+        con.execute(f"CREATE TABLE marts.fct_orders AS SELECT range AS order_id, range % 3 AS shop, "
+                    f"range / 7.0 AS revenue, DATE '2017-01-01' + range::INT AS order_date FROM range({marts_rows})")
+        con.execute("COMMENT ON TABLE marts.fct_orders IS 'one row per order'")
+        con.execute("COMMENT ON COLUMN marts.fct_orders.revenue IS 'order revenue in EUR'")
+        con.execute("CREATE TABLE reference.countries AS SELECT * FROM (VALUES ('US'), ('DE')) t(country_code)")
+        con.execute(f"CREATE VIEW staging.stg_lake AS SELECT * FROM read_parquet('{lake}')")
+        con.execute("CREATE VIEW intermediate.int_x AS SELECT 1 AS x")
+        con.execute("CREATE TABLE marts.fct_orders__dbt_backup AS SELECT 1 AS leftover")
+    return path
+
+
+def serve(build: Path, layout: ServingLayout, **kwargs) -> object:
+    """publish with test defaults (no progress bars)."""
+    return publish(build, layout, progress=False, **kwargs)
+
+
+@pytest.fixture()
+def build(tmp_path: Path) -> Path:
+    return make_build(tmp_path / "build.duckdb")
+
+
+@pytest.fixture()
+def layout(tmp_path: Path) -> ServingLayout:
+    return ServingLayout(tmp_path / "warehouse")
+
+
+def build_counts(build: Path, relations: list[str]) -> dict[str, int]:
+    with duckdb.connect(str(build), read_only=True) as con:
+        return {r: con.execute(f"SELECT count(*) FROM {r}").fetchone()[0] for r in relations}
+
+
+def test_publish_materializes_plain_tables_and_records_publication(build: Path, layout: ServingLayout) -> None:
+    result = serve(build, layout, schemas=["marts", "reference", "staging"])
+    expected = build_counts(build, ["marts.fct_orders", "reference.countries", "staging.stg_lake"])
+    assert result.row_counts == expected
+    with connect_serving(layout.serving_file) as con:
+        kinds = con.execute("SELECT table_schema || '.' || table_name, table_type FROM information_schema.tables "
+                            "ORDER BY 1").fetchall()
+        assert kinds == [("main._publication", "BASE TABLE"), *((r, "BASE TABLE") for r in sorted(expected))]
+        assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'fct_orders'").fetchone() \
+            == ("one row per order",)
+        assert con.execute("SELECT comment FROM duckdb_columns() WHERE column_name = 'revenue'").fetchone() \
+            == ("order revenue in EUR",)
+        # Types survive: DATE stays DATE, the view's DOUBLE stays DOUBLE.
+        assert con.execute("SELECT data_type FROM duckdb_columns() WHERE column_name = 'order_date'").fetchone() \
+            == ("DATE",)
+    rows = read_publication(layout.serving_file)
+    assert {(r[5] + "." + r[6], r[7]) for r in rows} == set(expected.items())
+    assert {r[0] for r in rows} == {result.version} == {1}
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent).stdout.strip()
+    assert all(r[3].removesuffix("-dirty") == head for r in rows)
+    assert not Path(f"{layout.serving_file}.wal").exists()
+    assert layout.serving_file.samefile(layout.version_file(1))
+    assert stat.S_IMODE(layout.version_file(1).stat().st_mode) == 0o444
+
+
+def test_default_schemas_skip_missing_and_never_publish_dbt_leftovers(tmp_path: Path, layout: ServingLayout) -> None:
+    build = make_build(tmp_path / "build.duckdb")
+    result = serve(build, layout, schemas=["marts", "reference", "nope"])
+    assert sorted(result.row_counts) == ["marts.fct_orders", "reference.countries"]
+    assert any("'nope'" in w for w in result.warnings)
+    with pytest.raises(PublishError, match="no tables or views"):
+        serve(build, layout, schemas=["nope"])
+
+
+def test_exports_match_serving_tables_and_current_points_at_version(build: Path, layout: ServingLayout) -> None:
+    serve(build, layout, schemas=["marts", "reference"])
+    result = serve(build, layout, schemas=["marts", "reference"])
+    assert os.readlink(layout.exports_current) == "v000002"
+    manifest = json.loads((layout.exports_current / "manifest.json").read_text())
+    assert manifest["version"] == 2
+    with connect_serving(layout.serving_file) as con:
+        for entry in manifest["tables"]:
+            table = pq.read_table(layout.exports_current / entry["file"])
+            served = con.execute(f"SELECT * FROM {entry['schema']}.{entry['table']}").to_arrow_table()
+            assert table.num_rows == entry["rows"] == result.row_counts[f"{entry['schema']}.{entry['table']}"]
+            assert table.sort_by(table.column_names[0]).equals(served.sort_by(served.column_names[0]))
+    assert pq.read_table(layout.exports_current / "_publication.parquet").column("version").to_pylist() == [2, 2]
+    assert not [p for p in layout.exports_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_keep_prunes_old_versions_and_rollback_swaps_back(build: Path, layout: ServingLayout) -> None:
+    for rows in (10, 20, 30, 40):
+        make_build(build, marts_rows=rows)
+        serve(build, layout, schemas=["marts"], keep=2)
+    assert status(layout) == [(3, False, True), (4, True, True)]
+    with connect_serving(layout.serving_file) as con:
+        assert con.execute("SELECT count(*) FROM marts.fct_orders").fetchone()[0] == 40
+
+    assert rollback(layout) == 3
+    assert os.readlink(layout.exports_current) == "v000003"
+    with connect_serving(layout.serving_file) as con:
+        assert con.execute("SELECT count(*), max(version) FROM marts.fct_orders, _publication").fetchone() == (30, 3)
+    with pytest.raises(PublishError, match="no kept version older"):
+        rollback(layout)
+    with pytest.raises(PublishError, match="not kept"):
+        rollback(layout, to_version=1)
+    assert rollback(layout, to_version=4) == 4
+    # Numbers are never reused, even after a rollback.
+    assert serve(build, layout, schemas=["marts"], keep=2).version == 5
+
+
+def test_build_file_locked_by_a_writer_is_refused_clearly(build: Path, layout: ServingLayout) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)"),
+        str(build)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with pytest.raises(BuildFileLockedError, match="is `dbt build` running"):
+            serve(build, layout, schemas=["marts"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not layout.serving_file.exists()
+
+
+def test_failing_checks_stop_publication_with_a_report(build: Path, layout: ServingLayout) -> None:
+    serve(build, layout, schemas=["marts"])
+    with duckdb.connect(str(build)) as con:
+        con.execute("CREATE TABLE marts.fct_bad AS SELECT * FROM (VALUES ('nan'::DOUBLE, 1.0::FLOAT), "
+                    "(2.0, 'inf'::FLOAT), (3.0, 2.0)) t(a, b)")
+        con.execute("CREATE TABLE marts.fct_empty (id INTEGER)")
+    with pytest.raises(ChecksFailedError) as caught:
+        serve(build, layout, schemas=["marts"])
+    report = caught.value.report
+    assert "marts.fct_empty has no rows" in report
+    assert "marts.fct_bad.a: 1 NaN or infinite values" in report
+    assert "marts.fct_bad.b: 1 NaN or infinite values" in report
+    assert status(layout) == [(1, True, True)]  # nothing new published, nothing left behind
+    assert not [p for p in layout.versions_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_extra_sql_and_callable_checks_plug_in(build: Path, layout: ServingLayout) -> None:
+    negative = SqlCheck("no_negative_revenue", "SELECT order_id, revenue FROM marts.fct_orders WHERE revenue > 5")
+
+    class Explodes:
+        name = "explodes"
+
+        def __call__(self, con, relations):
+            raise ValueError("boom")
+
+    with pytest.raises(ChecksFailedError) as caught:
+        serve(build, layout, schemas=["marts"], checks=[*default_checks(), negative, Explodes()])
+    assert "no_negative_revenue: 14 failure(s)" in caught.value.report  # orders 36..49 have revenue > 5
+    assert "order_id=36, revenue=" in caught.value.report
+    assert "explodes: 1 failure(s)" in caught.value.report and "ValueError: boom" in caught.value.report
+    assert serve(build, layout, schemas=["marts"], checks=[SqlCheck("ok", "SELECT 1 WHERE false")]).version == 1
+
+
+def test_generic_checks_pass_on_clean_relations(build: Path) -> None:
+    with duckdb.connect(str(build), read_only=True) as con:
+        relations = [Relation("marts", "fct_orders", "table"), Relation("staging", "stg_lake", "view")]
+        results = run_checks(con, relations, [NonEmptyTables(), FiniteFloatingColumns()])
+    assert [(r.name, r.passed) for r in results] == [("non_empty_tables", True), ("finite_floating_columns", True)]
+
+
+def test_load_checks_from_module_spec() -> None:
+    assert [c.name for c in load_checks("shop_analytics.publish.checks:default_checks")] == \
+        ["non_empty_tables", "finite_floating_columns"]
+    with pytest.raises(ValueError, match="package.module:attribute"):
+        load_checks("no_colon")
+    with pytest.raises(ValueError, match="cannot load check"):
+        load_checks("shop_analytics.publish.checks:missing")
+
+
+def test_second_publish_waits_for_no_one_it_fails_fast(build: Path, layout: ServingLayout) -> None:
+    with publish_lock(layout):
+        with pytest.raises(PublishError, match="another publish"):
+            serve(build, layout, schemas=["marts"])
+
+
+def test_stale_wal_next_to_serving_file_is_refused(build: Path, layout: ServingLayout) -> None:
+    serve(build, layout, schemas=["marts"])
+    Path(f"{layout.serving_file}.wal").write_bytes(b"junk")
+    with pytest.raises(PublishError, match="opened the serving file read-write"):
+        serve(build, layout, schemas=["marts"])
+    with connect_serving(layout.serving_file) as con:  # still serving version 1
+        assert con.execute("SELECT DISTINCT version FROM _publication").fetchall() == [(1,)]
+
+
+def test_cli_publish_list_rollback_and_exit_codes(build: Path, layout: ServingLayout,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["publish", "--build-file", str(build), "--serving-root", str(layout.root), "--no-progress"]
+    assert cli_main([*base, "--schemas", "marts,reference"]) == 0
+    assert "published version 1" in capsys.readouterr().out
+    assert cli_main([*base, "--schemas", "marts", "--keep", "3"]) == 0
+    assert cli_main(["publish", "--serving-root", str(layout.root), "--list"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == ["  v000001  +parquet", "  v000002  served  +parquet"]
+    assert cli_main(["publish", "--serving-root", str(layout.root), "--rollback"]) == 0
+    assert "now serving version 1" in capsys.readouterr().out
+    assert cli_main([*base, "--schemas", "marts", "--check", "tests.test_publish:FAILING"]) == 3
+    assert "always_fails: 1 failure(s)" in capsys.readouterr().err
+    assert cli_main([*base, "--keep", "0"]) == 2
+    assert cli_main(["publish", "--serving-root", str(layout.root), "--to-version", "1"]) == 2
+
+
+FAILING = SqlCheck("always_fails", "SELECT 'planted failure' AS why")
+
+
+def test_demo_summary_points_at_the_serving_file(build: Path, layout: ServingLayout, tmp_path: Path) -> None:
+    from shop_analytics.demo_summary import summary
+    from shop_analytics.paths import DataLayout
+
+    serve(build, layout, schemas=["marts", "reference"])
+    text = summary(layout, DataLayout(tmp_path / "data"))
+    assert "Published version 1" in text and str(layout.serving_file) in text
+    assert "marts.fct_orders" in text and "SELECT * FROM marts.fct_orders LIMIT 10;" in text
+    assert "-readonly -cmd 'SET enable_external_access = false; SET lock_configuration = true;'" in text
+    assert f"duckdb:///{layout.serving_file}" in text
+    assert str(build) not in text  # readers are never sent to the dbt build file
+
+
+def test_cli_serves_next_to_the_given_build_file(build: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("SHOP_ANALYTICS_SERVING_ROOT", raising=False)
+    assert cli_main(["publish", "--build-file", str(build), "--schemas", "marts", "--no-progress"]) == 0
+    assert (build.parent / "serving" / "shop_analytics.duckdb").exists()
+    assert (build.parent / "exports" / "current" / "marts" / "fct_orders.parquet").exists()
