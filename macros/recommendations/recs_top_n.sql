@@ -20,7 +20,7 @@
     score(u, j) = sum_i a(u, i) * jaccard(i, j) over u's items i.
 
   "Seen" means any interaction in `affinity` (rated, viewed or bought): never
-  recommended. Ties: score desc, then support (knn: sum of |sim|; popularity:
+  recommended. Ties (after rounding away float noise): score desc, then support (knn: sum of |sim|; popularity:
   none; co-occurrence: none), then item_id ascending.
 -#}
 {% macro recs_top_n(similarity, centred_ratings, rating_stats, affinity, target_users, n) %}
@@ -206,7 +206,9 @@
             score,
             predicted_rating,
             row_number() over (
-                partition by recommender, user_id order by score desc, support desc, item_id
+                -- Scores equal up to float noise tie (rounded to 10 decimals).
+                partition by recommender, user_id
+                order by round(score, 10) desc, round(support, 10) desc, item_id
             ) as recommendation_rank
         from unseen
         qualify recommendation_rank <= {{ n }}

@@ -8,7 +8,8 @@
      `similarity_candidate_cap` raters per item. Join rows are bounded by
      cap * (ratings of the bucket) instead of sum_i raters_i^2. Each sampled rating
      is weighted by raters_i / sampled_i (Horvitz-Thompson), so the candidate score
-     is an unbiased estimate of the similarity; the best
+     is an unbiased estimate of the similarity (and the weights sum to an
+     estimate of the co-rated count, which prunes pairs below min_co_rated); the best
      `similarity_candidates_per_user` candidates per user are kept.
   2. Exact re-scoring. Each candidate pair is scored on all of its co-rated items,
      driving the join from whichever of the two users has fewer ratings.
@@ -56,8 +57,8 @@
         select
             user_id,
             item_id,
-            centred_rating / user_norm
-                * (cast(item_raters as double) / least(item_raters, {{ cap }})) as estimate_weight
+            cast(item_raters as double) / least(item_raters, {{ cap }}) as inclusion_weight,
+            centred_rating / user_norm * inclusion_weight as estimate_weight
         from centred
         where rater_sample_rank <= {{ cap }}
 
@@ -73,6 +74,9 @@
         inner join sampled_raters on query_ratings.item_id = sampled_raters.item_id
         where sampled_raters.user_id <> query_ratings.user_id
         group by query_ratings.user_id, sampled_raters.user_id
+        -- Estimated co-rated count (exact when no item is capped): pairs that cannot
+        -- reach min_co_rated must not take a candidate slot.
+        having sum(sampled_raters.inclusion_weight) >= {{ min_co_rated }} - 1e-9
 
     ),
 
@@ -146,9 +150,15 @@
             neighbour_id,
             similarity,
             n_co_rated,
-            row_number() over (partition by user_id order by similarity desc, neighbour_id) as neighbour_rank
+            -- Similarities equal up to float noise (1e-12) tie, and the smaller id wins:
+            -- the same sum in another order must not reorder neighbours.
+            row_number() over (
+                partition by user_id order by round(similarity, 12) desc, neighbour_id
+            ) as neighbour_rank
         from scored
-        where similarity > 0
+        -- Positive beyond float noise: a dot product that is 0 in exact arithmetic
+        -- can come out as +-1e-17 depending on summation order.
+        where round(similarity, 12) > 0
         qualify neighbour_rank <= {{ k }}
 
     )
