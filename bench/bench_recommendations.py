@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from shop_analytics.benchmarking import measure, measurement_dict, write_result
 from shop_analytics.datagen import GeneratorConfig, generate
@@ -90,6 +91,11 @@ def _dbt_env(layout: DataLayout) -> dict[str, str]:
         "DBT_PROFILES_DIR": str(ROOT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+def _project_vars() -> dict:
+    """The vars block of dbt_project.yml (the defaults the dbt run used)."""
+    return yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]
 
 
 def _join_sizes(con: duckdb.DuckDBPyConnection, cap: int) -> dict[str, int]:
@@ -201,8 +207,9 @@ def main() -> None:
     print(f"(c) naive: projected {naive['projected_seconds']:.0f} s", flush=True)
 
     con = duckdb.connect(str(WORK / "warehouse.duckdb"), read_only=True)
-    cap = overrides.get("similarity_candidate_cap", 200)
-    per_user = overrides.get("similarity_candidates_per_user", 400)
+    project_vars = _project_vars()
+    cap = overrides.get("similarity_candidate_cap", project_vars["similarity_candidate_cap"])
+    per_user = overrides.get("similarity_candidates_per_user", project_vars["similarity_candidates_per_user"])
     sizes = _join_sizes(con, cap)
     pairs = _candidate_pairs(con, cap, per_user)
     recall = _recall(con, exact_path)

@@ -10,6 +10,8 @@ unchanged.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,3 +100,47 @@ def _empty(source: Source) -> str:
 
 def _literal(text: str) -> str:
     return text.replace("'", "''")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `ratings-to-landing` subcommand to the `shop-analytics` parser."""
+    parser = subparsers.add_parser("ratings-to-landing",
+                                   help="turn a (user, item, rating, timestamp) file into landing batches")
+    _arguments(parser)
+    parser.set_defaults(run=_run)
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ratings_file", type=Path, help=".csv, .parquet or .json with one rating per row")
+    parser.add_argument("--landing", type=Path, required=True, help="landing folder to write into")
+    for name, default in vars(RatingColumns()).items():
+        parser.add_argument(f"--{name}-column", default=default, dest=f"{name}_column",
+                            help=f"input column holding the {name} (default {default})")
+    parser.add_argument("--country", default="US", help="country_code given to every user (default US)")
+    parser.add_argument("--category", default="books", help="category given to every item (default books)")
+    parser.add_argument("--batch-id", help="batch id (default: date of the earliest rating)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    columns = RatingColumns(args.user_column, args.item_column, args.rating_column, args.timestamp_column)
+    counts = ratings_to_landing(args.ratings_file, args.landing, columns, args.country, args.category,
+                                args.batch_id)
+    for name, rows in counts.items():
+        print(f"  {name:<11} {rows:>12,} rows")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point: python -m shop_analytics.byo_ratings FILE --landing DIR."""
+    parser = argparse.ArgumentParser(prog="python -m shop_analytics.byo_ratings", description=__doc__)
+    _arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
