@@ -105,8 +105,8 @@ def affinity(views: pd.DataFrame, purchases: pd.DataFrame, current: pd.DataFrame
     t_ref = events["t"].max() if reference is None else reference
     age_days = (t_ref - events["t"]).dt.total_seconds() / 86400.0
     events = events.assign(a=events["w"] * np.power(2.0, -age_days / settings.half_life_days))
-    out = events.groupby(["user_id", "item_id"], as_index=False)["a"].sum()
-    return out.rename(columns={"a": "affinity"}).astype({"user_id": "int64", "item_id": "int64"})
+    out = events.groupby(["user_id", "item_id"], as_index=False).agg(affinity=("a", "sum"), last_t=("t", "max"))
+    return out.astype({"user_id": "int64", "item_id": "int64"})
 
 
 def knn_recommendations(current: pd.DataFrame, neighbours: pd.DataFrame, seen: set[tuple[int, int]],
@@ -149,6 +149,36 @@ def popularity_recommendations(affinity_rows: pd.DataFrame, users: list[int],
     for user in users:
         mine = seen.get(user, set())
         out[int(user)] = [(int(i), float(c)) for i, c in ranked if i not in mine][:n]
+    return out
+
+
+def cooccurrence_recommendations(affinity_rows: pd.DataFrame, n: int, k_items: int = 50, max_items: int = 100,
+                                 min_users: int = 2) -> dict[int, list[tuple[int, float]]]:
+    """SAR item-item: Jaccard over users' most recent items, score = sum of affinity x Jaccard."""
+    recent = (affinity_rows.sort_values(["user_id", "last_t", "item_id"], ascending=[True, False, True])
+              .groupby("user_id").head(max_items))
+    baskets = recent.groupby("user_id")["item_id"].agg(list)
+    item_users = recent.groupby("item_id").size().to_dict()
+    pair_counts: dict[tuple[int, int], int] = {}
+    for items in baskets:
+        for i in items:
+            for j in items:
+                if i != j:
+                    pair_counts[(i, j)] = pair_counts.get((i, j), 0) + 1
+    similar: dict[int, list[tuple[int, float]]] = {}
+    for (i, j), c in pair_counts.items():
+        if c >= min_users:
+            similar.setdefault(i, []).append((j, c / (item_users[i] + item_users[j] - c)))
+    similar = {i: sorted(js, key=lambda x: (-x[1], x[0]))[:k_items] for i, js in similar.items()}
+    out = {}
+    for user, group in affinity_rows.groupby("user_id"):
+        seen = set(group["item_id"])
+        scores: dict[int, float] = {}
+        for item, a in group[["item_id", "affinity"]].itertuples(index=False):
+            for j, jac in similar.get(item, []):
+                scores[j] = scores.get(j, 0.0) + a * jac
+        ranked = sorted(((j, s, 0.0) for j, s in scores.items() if j not in seen), key=_tie_rule)
+        out[int(user)] = [(int(j), float(s)) for j, s, _ in ranked[:n]]
     return out
 
 

@@ -149,6 +149,13 @@ def test_popularity_recommendations_match(con: duckdb.DuckDBPyConnection, raw: d
     assert_lists_equal(_sql_lists(con, "marts.rpt_recommendations", "popularity"), exact)
 
 
+def test_item_cooccurrence_recommendations_match(con: duckdb.DuckDBPyConnection, raw: dict,
+                                                 current: pd.DataFrame) -> None:
+    aff = oracle.affinity(raw["views"], raw["purchases"], current, SETTINGS)
+    exact = oracle.cooccurrence_recommendations(aff, SETTINGS.n_recommendations)
+    assert_lists_equal(_sql_lists(con, "marts.rpt_recommendations", "item_cooccurrence"), exact)
+
+
 def test_recommendations_exclude_seen_items(con: duckdb.DuckDBPyConnection) -> None:
     leaked = con.execute("""
         select count(*) from marts.rpt_recommendations r

@@ -140,3 +140,17 @@ def test_handmade_evaluation_builds_without_test_data(handmade: duckdb.DuckDBPyC
     # All events are after the default cutoff, so training is empty: the report is empty, not an error.
     assert handmade.execute("select count(*) from marts.rpt_recommendation_evaluation").fetchone()[0] == 0
     assert handmade.execute("select count(*) from intermediate.int_recommendations__train").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("row, message", [
+    ("1,10,4.5,2020-01-01 00:00:00", "integer rating 1..5"),
+    ("1,10,6,2020-01-01 00:00:00", "integer rating 1..5"),
+    ("x,10,4,2020-01-01 00:00:00", "integer user/item id"),
+    ("1,10,4,", "timestamp"),
+])
+def test_converter_refuses_rows_it_cannot_land(tmp_path: Path, row: str, message: str) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text("user_id,item_id,rating,rated_at\n1,11,3,2020-01-01 00:00:00\n" + row + "\n")
+    with pytest.raises(ValueError, match=message):
+        ratings_to_landing(csv, tmp_path / "landing")
+    assert not (tmp_path / "landing").exists()

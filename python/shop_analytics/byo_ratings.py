@@ -17,11 +17,10 @@ from pathlib import Path
 
 import duckdb
 
+from shop_analytics.ingest.batches import duckdb_type
 from shop_analytics.sources import PAGE_VIEWS, PURCHASES, Source
 
 _READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".json": "read_json", ".jsonl": "read_json"}
-_DUCKDB_TYPES = {"int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT", "double": "DOUBLE",
-                 "string": "VARCHAR", "timestamp[us]": "TIMESTAMP"}
 
 
 @dataclass(frozen=True)
@@ -94,7 +93,7 @@ def ratings_to_landing(source_file: Path, landing: Path, columns: RatingColumns 
 
 
 def _empty(source: Source) -> str:
-    cols = ", ".join(f"NULL::{_DUCKDB_TYPES[str(f.type)]} AS {f.name}" for f in source.schema)
+    cols = ", ".join(f"NULL::{duckdb_type(f.type)} AS {f.name}" for f in source.schema)
     return f"SELECT {cols} WHERE false"
 
 
