@@ -81,14 +81,30 @@ def _prepare(ratings: int) -> DataLayout:
     return layout
 
 
+# The project's profile, except that temp_directory is set once when the database
+# opens (config_options) instead of on every cursor: once a query has spilled,
+# DuckDB refuses `SET temp_directory` on the cursor dbt opens at the end of the run.
+BENCH_PROFILE = """
+shop_analytics:
+  target: bench
+  outputs:
+    bench:
+      type: duckdb
+      path: "{warehouse}"
+      threads: 2
+      settings: {{memory_limit: "{memory_limit}", threads: "2", preserve_insertion_order: false, TimeZone: UTC}}
+      config_options: {{temp_directory: "{temp}"}}
+"""
+
+
 def _dbt_env(layout: DataLayout) -> dict[str, str]:
+    profiles = WORK / "profiles"
+    profiles.mkdir(exist_ok=True)
+    (profiles / "profiles.yml").write_text(BENCH_PROFILE.format(
+        warehouse=WORK / "warehouse.duckdb", memory_limit=MEMORY_LIMIT, temp=WORK / "tmp"))
     return {
         "SHOP_ANALYTICS_LAKE_DIR": str(layout.lake),
-        "SHOP_ANALYTICS_WAREHOUSE": str(WORK / "warehouse.duckdb"),
-        "SHOP_ANALYTICS_TEMP_DIR": str(WORK / "tmp"),
-        "SHOP_ANALYTICS_MEMORY_LIMIT": MEMORY_LIMIT,
-        "SHOP_ANALYTICS_DUCKDB_THREADS": "2",
-        "DBT_PROFILES_DIR": str(ROOT),
+        "DBT_PROFILES_DIR": str(profiles),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -108,9 +124,9 @@ def _join_sizes(con: duckdb.DuckDBPyConnection, cap: int) -> dict[str, int]:
 
 
 def _candidate_pairs(con: duckdb.DuckDBPyConnection, cap: int, per_user: int) -> dict[str, int]:
-    """Distinct pairs the capped join proposes, and how many of them are re-scored exactly (untimed)."""
+    """Pairs the capped join proposes and pairs re-scored exactly: a 1/16 user sample x 16 (untimed)."""
     proposed = rescored = 0
-    for bucket in range(16):
+    for bucket in range(1):
         row = con.execute(f"""
             with q as (select user_id, item_id from intermediate.int_ratings__centred
                        where hash(user_id) % 16 = {bucket}),
@@ -121,9 +137,9 @@ def _candidate_pairs(con: duckdb.DuckDBPyConnection, cap: int, per_user: int) ->
                  kept as (select user_id, count(*) filter (where est_co >= 2 - 1e-9) as n from c group by user_id)
             select (select count(*) from c), (select sum(least(n, {per_user})) from kept)
         """).fetchone()
-        proposed += int(row[0] or 0)
-        rescored += int(row[1] or 0)
-    return {"candidate_pairs_proposed": proposed, "candidate_pairs_rescored": rescored}
+        proposed += int(row[0] or 0) * 16
+        rescored += int(row[1] or 0) * 16
+    return {"candidate_pairs_proposed_est": proposed, "candidate_pairs_rescored_est": rescored}
 
 
 def _recall(con: duckdb.DuckDBPyConnection, exact_path: Path) -> dict[str, float]:
@@ -226,7 +242,8 @@ def main() -> None:
     rows = [
         {"competitor": "(a) dbt models (capped candidates + exact re-scoring)",
          "wall_s": round(sql_m.median_seconds, 1), "peak_rss_mib": round(sql_m.peak_rss_mib),
-         "candidate_pairs": pairs["candidate_pairs_rescored"],
+         "candidate_pairs": f"~{pairs['candidate_pairs_rescored_est']:,} re-scored "
+                            f"(~{pairs['candidate_pairs_proposed_est']:,} proposed)",
          "recall_at_50": round(recall["recall_at_50_mean_over_users"], 4)},
         {"competitor": "(b) exact scipy sparse X·Xᵀ, top-50 per row",
          "wall_s": round(exact_m.median_seconds, 1), "peak_rss_mib": round(exact_m.peak_rss_mib),
