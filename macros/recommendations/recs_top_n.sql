@@ -1,5 +1,6 @@
 {#-
-  Top-n unseen items per user from three recommenders, as one long relation
+  Top-n unseen items per user from four recommenders (two user-kNN rankings,
+  popularity, SAR item-item), as one long relation
   (user_id, recommender, recommendation_rank, item_id, score, predicted_rating):
 
   - user_knn_predicted_rating: ranks by the predicted rating
@@ -20,8 +21,8 @@
     score(u, j) = sum_i a(u, i) * jaccard(i, j) over u's items i.
 
   "Seen" means any interaction in `affinity` (rated, viewed or bought): never
-  recommended. Ties (after rounding away float noise): score desc, then support (knn: sum of |sim|; popularity:
-  none; co-occurrence: none), then item_id ascending.
+  recommended. Ties (after rounding away float noise): score desc, then support
+  (knn: sum of |sim|; 0 for the others), then item_id ascending.
 -#}
 {% macro recs_top_n(similarity, centred_ratings, rating_stats, affinity, target_users, n) %}
     {%- set k_items = var('cooccurrence_neighbours_k') | int -%}
