@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("names", nargs="*", help="benchmark names (bench/bench_<name>.py); default: all")
     bench.add_argument("--bench-dir", type=Path, default=Path("bench"))
     bench.set_defaults(run=_bench)
+
+    from shop_analytics import byo_ratings
+
+    byo_ratings.register(sub)
     return parser
 
 

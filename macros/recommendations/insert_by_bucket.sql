@@ -1,0 +1,53 @@
+{#-
+  Materialization `insert_by_bucket`: builds a table in n passes. The model's SQL
+  contains the token __BUCKET__ and the marker __BUCKETS__=n (both written by the
+  `user_bucket_filter` macro); each pass replaces __BUCKET__ with one bucket
+  number and appends that bucket's rows, so a pass holds 1/n of the work in memory.
+  Same pattern as dbt-labs' insert_by_period, with hash buckets instead of dates.
+  The table is built under a temporary name and swapped in at the end, so
+  readers never see a half-built table.
+-#}
+{% materialization insert_by_bucket, adapter="duckdb" %}
+
+  {%- set markers = modules.re.findall('__BUCKETS__=([0-9]+)', compiled_code) | unique | list -%}
+  {%- if '__BUCKET__' not in compiled_code or markers | length != 1 -%}
+    {{ exceptions.raise_compiler_error("insert_by_bucket: model " ~ model.name
+        ~ " needs exactly one bucket count; filter it with user_bucket_filter(column, n_buckets)") }}
+  {%- endif -%}
+  {%- set n_buckets = markers[0] | int -%}
+
+  {%- set existing_relation = load_cached_relation(this) -%}
+  {%- set target_relation = this.incorporate(type='table') -%}
+  {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+  {%- set backup_relation = make_backup_relation(target_relation, 'table') -%}
+  {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+  {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+  {#- Bucket 0 creates the table, which also enforces the model contract. -#}
+  {% call statement('main') -%}
+    {{ create_table_as(False, intermediate_relation, compiled_code | replace('__BUCKET__', '0')) }}
+  {%- endcall %}
+  {% for bucket in range(1, n_buckets) %}
+    {% call statement('bucket_' ~ bucket) -%}
+      insert into {{ intermediate_relation }}
+      select * from ({{ compiled_code | replace('__BUCKET__', bucket | string) }}) as bucket_rows
+    {%- endcall %}
+  {% endfor %}
+  {% do log(model.name ~ ": built in " ~ n_buckets ~ " user-hash buckets", info=True) %}
+
+  {% if existing_relation is not none %}
+    {{ adapter.rename_relation(existing_relation, backup_relation) }}
+  {% endif %}
+  {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+
+  {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {% do persist_docs(target_relation, model) %}
+  {{ adapter.commit() }}
+  {{ drop_relation_if_exists(backup_relation) }}
+  {{ run_hooks(post_hooks, inside_transaction=False) }}
+
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

@@ -1,0 +1,57 @@
+{{ config(materialized='table') }}
+
+-- Held-out truth: per user, the items they engaged with positively on or after the
+-- cutoff (a view, a purchase, or a rating of at least evaluation_min_relevant_rating)
+-- and had not interacted with before it. Only users with training interactions are
+-- evaluated, so every recommender has history to work from.
+with
+
+page_views as (
+
+    select user_id, item_id from {{ ref('stg_shop__page_views') }}
+    where user_id is not null and viewed_at >= cast('{{ var("evaluation_cutoff") }}' as timestamp)
+
+),
+
+purchases as (
+
+    select user_id, item_id from {{ ref('stg_shop__purchases') }}
+    where purchased_at >= cast('{{ var("evaluation_cutoff") }}' as timestamp)
+
+),
+
+ratings as (
+
+    select user_id, item_id from {{ ref('stg_shop__ratings') }}
+    where rated_at >= cast('{{ var("evaluation_cutoff") }}' as timestamp)
+        and rating >= {{ var('evaluation_min_relevant_rating') }}
+
+),
+
+train_affinity as (
+
+    select user_id, item_id from {{ ref('int_user_item_affinity__train') }}
+
+),
+
+test_events as (
+
+    select * from page_views
+    union
+    select * from purchases
+    union
+    select * from ratings
+
+),
+
+relevant as (
+
+    select test_events.user_id, test_events.item_id
+    from test_events
+    semi join train_affinity on test_events.user_id = train_affinity.user_id
+    anti join train_affinity as seen
+        on test_events.user_id = seen.user_id and test_events.item_id = seen.item_id
+
+)
+
+select cast(user_id as bigint) as user_id, cast(item_id as bigint) as item_id from relevant

@@ -1,0 +1,26 @@
+{{ config(materialized='insert_by_bucket') }}
+
+{#- Logs the join-size estimate and picks the bucket count before the build. -#}
+{%- set n_buckets = recs_similarity_plan(ref('int_ratings__train_centred')) %}
+
+with
+
+centred_ratings as (
+
+    select * from {{ ref('int_ratings__train_centred') }}
+
+),
+
+rating_stats as (
+
+    select * from {{ ref('int_users__train_rating_stats') }}
+
+),
+
+similarity as (
+
+    {{ recs_user_similarity('centred_ratings', 'rating_stats', n_buckets) }}
+
+)
+
+select * from similarity
