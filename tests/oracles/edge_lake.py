@@ -28,6 +28,8 @@ PAGE_VIEWS = [
     # rank ties: items 11 and 12 end with the same number of viewers in UTC
     (5, T(2017, 1, 3, 10, 0), 3, 12, "2017-01-03"),
     (6, T(2017, 1, 3, 11, 0), 3, 11, "2017-01-03"),
+    (22, T(2017, 1, 7, 10, 0), 1, 12, "2017-01-07"),
+    (23, T(2017, 1, 8, 10, 0), 7, 12, "2017-01-08"),
     # the same user viewing the same page again counts once as a viewer, twice as views
     (7, T(2017, 1, 3, 12, 0), 3, 11, "2017-01-03"),
     # duplicate event: the same page view delivered again by a later batch
