@@ -4,8 +4,8 @@ Usage: flock /tmp/shop_bench.lock python bench/bench_marts.py [--scale 100] [--k
        [--pandas-limit 1200] [--spark-limit 1500] [--prepare-only]
 
 Stages (each competitor in a fresh process, measured by shop_analytics.benchmarking):
-1. prepare: `shop-analytics generate --scale S` then `shop-analytics ingest` into bench/_work/marts
-   (both timed; reused when the data root already holds a finished run of the same scale);
+1. prepare: `shop-analytics generate --scale S --dirty-rate 0` and a DuckDB COPY of each landing batch
+   into the lake layout, under bench/_work/marts (both timed; reused when already prepared);
 2. dbt build of the five marts and their intermediate models, with all their dbt tests, memory_limit 2GB
    (seeds and the staging views are created first, untimed: they are views, nothing is computed);
 3. dbt run of just the customer purchase summary and the popularity count (what pandas computes);
@@ -43,8 +43,37 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "shop_analytics.cli", "--data-dir", str(WORK / "data"), *args]
 
 
+def write_lake(landing: Path, lake: Path) -> None:
+    """Write every landing batch the marts read into the lake's layout with one DuckDB COPY per batch."""
+    import duckdb
+
+    from shop_analytics.ingest.batches import discover, read_sql
+    from shop_analytics.sources import ITEMS, PAGE_VIEWS, PURCHASES, USERS
+
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET preserve_insertion_order = false")
+    for source in (USERS, ITEMS, PAGE_VIEWS, PURCHASES):
+        columns = ", ".join(f.name for f in source.schema)
+        for batch in discover(landing, source):
+            if source.is_fact:
+                con.execute(f"COPY (SELECT {columns}, CAST({source.event_time} AS DATE) AS event_date "
+                            f"FROM {read_sql(batch)}) TO '{lake / source.name}' (FORMAT parquet, "
+                            f"PARTITION_BY (event_date), FILENAME_PATTERN 'batch_{batch.batch_id}_{{i}}', "
+                            f"OVERWRITE_OR_IGNORE true)")
+            else:
+                (lake / source.name).mkdir(parents=True, exist_ok=True)
+                con.execute(f"COPY (SELECT {columns} FROM {read_sql(batch)}) "
+                            f"TO '{lake / source.name / f'batch_{batch.batch_id}.parquet'}' (FORMAT parquet)")
+
+
 def prepare(scale: float) -> dict:
-    """Generate and ingest the data set once; return the timings (reused when already prepared)."""
+    """Generate clean data and write the lake once; return the timings (reused when already prepared).
+
+    `shop-analytics ingest` is not used here: at scale 100 its per-batch cost grows with the keys
+    already in the lake (see the notes in the results), so the lake is written from clean generated
+    batches (--dirty-rate 0, late rows kept) with plain DuckDB COPY into the same layout.
+    """
     stamp = WORK / "prepared.json"
     if stamp.exists():
         doc = json.loads(stamp.read_text())
@@ -52,13 +81,14 @@ def prepare(scale: float) -> dict:
             return doc
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    gen = measure(_cli("generate", "--scale", str(scale), "--seed", "7", "--workers", "2", "--no-progress"),
-                  repeats=1, cwd=ROOT)
-    manifest = json.loads((WORK / "data" / "landing" / "_manifest.json").read_text())
-    ing = measure(_cli("ingest", "--no-progress", "--memory-limit", MEMORY_LIMIT), repeats=1, cwd=ROOT)
-    shutil.rmtree(WORK / "data" / "landing")  # disk is shared; the lake is all the marts read
-    doc = {"scale": scale, "rows": {k: v["rows"] for k, v in manifest["sources"].items()},
-           "generate": measurement_dict(gen), "ingest": measurement_dict(ing)}
+    gen = measure(_cli("generate", "--scale", str(scale), "--seed", "7", "--workers", "2", "--dirty-rate", "0",
+                       "--ratings", "1000", "--no-progress"), repeats=1, cwd=ROOT)
+    landing = WORK / "data" / "landing"
+    manifest = json.loads((landing / "_manifest.json").read_text())
+    lake = measure([sys.executable, __file__, "--write-lake"], repeats=1, cwd=ROOT)
+    shutil.rmtree(landing)  # disk is shared; the lake is all the marts read
+    doc = {"scale": scale, "rows": {k: v["rows"] for k, v in manifest["sources"].items() if k != "ratings"},
+           "generate": measurement_dict(gen), "write_lake": measurement_dict(lake)}
     stamp.write_text(json.dumps(doc, indent=2))
     return doc
 
@@ -156,9 +186,13 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=100.0)
     parser.add_argument("--prepare-only", action="store_true")
     parser.add_argument("--keep-data", action="store_true")
+    parser.add_argument("--write-lake", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--pandas-limit", type=float, default=1200.0)
     parser.add_argument("--spark-limit", type=float, default=1500.0)
     args = parser.parse_args()
+    if args.write_lake:
+        write_lake(WORK / "data" / "landing", WORK / "data" / "lake")
+        return
     prepared = prepare(args.scale)
     print(json.dumps(prepared, indent=2), flush=True)
     if args.prepare_only:
@@ -177,8 +211,9 @@ def main() -> None:
             spark_row, pandas_row]
     rows.insert(0, {"competitor": "prepare: shop-analytics generate", "wall_s": prepared["generate"]["median_seconds"],
                     "peak_rss_mib": round(prepared["generate"]["peak_rss_mib"]), "note": "untimed in ratios"})
-    rows.insert(1, {"competitor": "prepare: shop-analytics ingest", "wall_s": prepared["ingest"]["median_seconds"],
-                    "peak_rss_mib": round(prepared["ingest"]["peak_rss_mib"]), "note": "untimed in ratios"})
+    rows.insert(1, {"competitor": "prepare: landing -> lake with DuckDB COPY",
+                    "wall_s": prepared["write_lake"]["median_seconds"],
+                    "peak_rss_mib": round(prepared["write_lake"]["peak_rss_mib"]), "note": "untimed in ratios"})
     spark_ratio = spark_s / build.median_seconds
     pandas_ratio = pandas_s / subset.median_seconds
     rss_cap = MEMORY_LIMIT_MIB + RSS_ALLOWANCE_MIB

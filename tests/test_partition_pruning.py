@@ -34,6 +34,7 @@ def _lake_files(lake: Path, source: str, since: dt.date | None = None) -> int:
 def _files_read(warehouse: Path, sql: str, profile: Path, source: str) -> list[int]:
     """Total Files Read of every Parquet scan of lake/`source` in the profiled run of `sql`."""
     con = duckdb.connect(str(warehouse), read_only=True)
+    con.execute("SET enable_progress_bar = false")
     con.execute("PRAGMA enable_profiling = 'json'")
     con.execute(f"PRAGMA profiling_output = '{profile}'")
     con.execute(sql).fetchall()

@@ -146,6 +146,7 @@ def main() -> None:
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.shuffle.partitions", str(max(8, 4 * (os.cpu_count() or 1))))
              .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
              .config("spark.local.dir", str(args.out / "_spark_tmp"))
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")

@@ -1,10 +1,11 @@
 {{ config(
     pre_hook="set preserve_insertion_order = true",
-    post_hook="reset preserve_insertion_order"
+    post_hook="set preserve_insertion_order = false"
 ) }}
 {#- The table is stored in the source document's order (view count, then user;
     the page path breaks the remaining ties), so a plain scan returns it in that
-    order; insertion order is preserved only while this model is written. -#}
+    order. Insertion order is kept only while this model is written; the
+    post-hook restores the profile's setting. -#}
 with
 
 audience_views as (

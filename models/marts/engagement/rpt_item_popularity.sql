@@ -1,6 +1,6 @@
 {{ config(
     pre_hook="set preserve_insertion_order = true",
-    post_hook="reset preserve_insertion_order"
+    post_hook="set preserve_insertion_order = false"
 ) }}
 with
 
