@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import Warehouse
-from oracles.dbt_runs import build_marts, read_rows
-from oracles.edge_lake import write_edge_lake
+from oracles.dbt_runs import assert_same_rows, build_marts, read_rows
+from oracles.edge_lake import edge_lake_root
 from oracles.engagement import Audience, item_popularity, item_trends, user_item_views
 from oracles.lake import Lake, read_lake
 
@@ -25,17 +25,12 @@ DEFAULT_TRENDS = {"since": dt.date(2018, 1, 1), "window_days": 7}
 EDGE_TRENDS = {"since": dt.date(2017, 1, 3), "window_days": 3}
 
 
-def _assert_same_rows(actual: list[tuple], expected: list[tuple]) -> None:
-    assert len(actual) == len(expected)
-    missing, extra = Counter(expected) - Counter(actual), Counter(actual) - Counter(expected)
-    assert not missing and not extra, f"missing: {list(missing)[:5]}\nextra: {list(extra)[:5]}"
-
 
 def _check(warehouse: Path, lake: Lake, audience: Audience, trends: dict) -> None:
     # Both audience marts are stored in a defined order, so the order is compared too.
     assert read_rows(warehouse, "fct_user_item_views") == user_item_views(lake, audience)
     assert read_rows(warehouse, "rpt_item_popularity") == item_popularity(lake, audience)
-    _assert_same_rows(read_rows(warehouse, "rpt_item_trends"),
+    assert_same_rows(read_rows(warehouse, "rpt_item_trends"),
                       item_trends(lake, trends["since"], trends["window_days"], audience.zone))
 
 
@@ -47,16 +42,14 @@ def test_engagement_marts_match_oracle_on_generated_data(warehouse: Warehouse) -
 
 @pytest.fixture(scope="module")
 def edge_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("edge_engagement")
-    write_edge_lake(root / "lake")
-    return root
+    return edge_lake_root(tmp_path_factory.mktemp("edge_engagement"))
 
 
 @pytest.mark.parametrize("zone", [UTC, NEW_YORK], ids=["UTC", "America-New_York"])
 def test_engagement_marts_match_oracle_on_edge_cases(edge_root: Path, zone: ZoneInfo) -> None:
     dbt_vars = {"timezone": zone.key, "popularity_country": "us", "popularity_since": "2017-01-01",
                 "trends_since": EDGE_TRENDS["since"].isoformat(), "trend_window_days": EDGE_TRENDS["window_days"]}
-    warehouse = build_marts(edge_root, edge_root / f"dbt_{zone.key.replace('/', '_')}", MODELS, dbt_vars)
+    warehouse = build_marts(edge_root, MODELS, dbt_vars)
     _check(warehouse, read_lake(edge_root / "lake"), Audience("us", dt.date(2017, 1, 1), zone), EDGE_TRENDS)
 
 

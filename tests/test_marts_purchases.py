@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from conftest import Warehouse
-from oracles.dbt_runs import build_marts, read_rows
-from oracles.edge_lake import write_edge_lake
+from oracles.dbt_runs import assert_same_rows, build_marts, read_rows
+from oracles.edge_lake import edge_lake_root
 from oracles.lake import Lake, read_lake
 from oracles.purchases import customer_purchase_summary, same_day_repeat_purchases
 
@@ -20,15 +19,10 @@ UTC = ZoneInfo("UTC")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def _assert_same_rows(actual: list[tuple], expected: list[tuple]) -> None:
-    assert len(actual) == len(expected)
-    missing, extra = Counter(expected) - Counter(actual), Counter(actual) - Counter(expected)
-    assert not missing and not extra, f"missing: {list(missing)[:5]}\nextra: {list(extra)[:5]}"
-
 
 def _check(warehouse: Path, lake: Lake, zone: ZoneInfo) -> None:
-    _assert_same_rows(read_rows(warehouse, "fct_same_day_repeat_purchases"), same_day_repeat_purchases(lake, zone))
-    _assert_same_rows(read_rows(warehouse, "dim_customer_purchase_summary"), customer_purchase_summary(lake, zone))
+    assert_same_rows(read_rows(warehouse, "fct_same_day_repeat_purchases"), same_day_repeat_purchases(lake, zone))
+    assert_same_rows(read_rows(warehouse, "dim_customer_purchase_summary"), customer_purchase_summary(lake, zone))
 
 
 def test_purchase_marts_match_oracle_on_generated_data(warehouse: Warehouse) -> None:
@@ -39,15 +33,12 @@ def test_purchase_marts_match_oracle_on_generated_data(warehouse: Warehouse) -> 
 
 @pytest.fixture(scope="module")
 def edge_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("edge_purchases")
-    write_edge_lake(root / "lake")
-    return root
+    return edge_lake_root(tmp_path_factory.mktemp("edge_purchases"))
 
 
 @pytest.mark.parametrize("zone", [UTC, NEW_YORK], ids=["UTC", "America-New_York"])
 def test_purchase_marts_match_oracle_on_edge_cases(edge_root: Path, zone: ZoneInfo) -> None:
-    warehouse = build_marts(edge_root, edge_root / f"dbt_{zone.key.replace('/', '_')}", MODELS,
-                            {"timezone": zone.key})
+    warehouse = build_marts(edge_root, MODELS, {"timezone": zone.key})
     _check(warehouse, read_lake(edge_root / "lake"), zone)
 
 

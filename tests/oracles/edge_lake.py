@@ -111,3 +111,9 @@ def write_edge_lake(lake: Path) -> Path:
                                                ("quantity", pa.int32()), ("amount", pa.float64())]),
                  PURCHASES, 1)
     return lake
+
+
+def edge_lake_root(root: Path) -> Path:
+    """`root` with the edge-case lake written to `root`/lake (a DataLayout root)."""
+    write_edge_lake(root / "lake")
+    return root
