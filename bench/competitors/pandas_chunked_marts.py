@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -39,13 +40,27 @@ def _latest_snapshot(lake: Path, source: str, key: str) -> pd.DataFrame:
     return frame.drop_duplicates(key, keep="last").drop(columns="_batch")
 
 
+def _chunks(dataset: ds.Dataset, columns: list[str], chunk_rows: int,
+            flt: ds.Expression | None = None) -> Iterator[pd.DataFrame]:
+    """DataFrames of about `chunk_rows` rows (the lake's files are smaller than a chunk)."""
+    pending, rows = [], 0
+    for batch in dataset.to_batches(columns=columns, filter=flt, batch_size=chunk_rows):
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= chunk_rows:
+            yield pa.Table.from_batches(pending).to_pandas()
+            pending, rows = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending).to_pandas()
+
+
 def purchase_summary(lake: Path, chunk_rows: int, progress: Path | None, total: int) -> pd.DataFrame:
     """Per chunk: partial aggregates per (customer, UTC day); merged across chunks, then per customer."""
     dataset = _dataset(lake, "purchases")
     done, partials = 0, []
     columns = ["user_id", "purchased_at", "amount", "quantity"]
-    for batch in dataset.to_batches(columns=columns, batch_size=chunk_rows):
-        chunk = batch.to_pandas()
+    for chunk in _chunks(dataset, columns, chunk_rows):
+        rows_read = len(chunk)
         chunk = chunk[chunk["user_id"].notna()]
         chunk["amount_cents"] = (chunk["amount"] * 100).round().astype("int64")
         chunk["purchase_date"] = chunk["purchased_at"].dt.floor("D")
@@ -54,7 +69,7 @@ def purchase_summary(lake: Path, chunk_rows: int, progress: Path | None, total: 
             total_cents=("amount_cents", "sum"), min_cents=("amount_cents", "min"),
             max_cents=("amount_cents", "max"), first_purchased_at=("purchased_at", "min"),
             last_purchased_at=("purchased_at", "max")).reset_index())
-        done += batch.num_rows
+        done += rows_read
         _write_progress(progress, done, total)
     # Cross-chunk merge: one customer-day may span chunks, so partials are combined, not concatenated.
     days = pd.concat(partials).groupby(["user_id", "purchase_date"]).agg(
@@ -83,12 +98,12 @@ def item_popularity(lake: Path, since: dt.date, country: str, chunk_rows: int,
     flt = (ds.field("event_date") >= since) & ds.field("user_id").is_valid()
     pairs = pd.DataFrame({"item_id": pd.Series(dtype="int64"), "user_id": pd.Series(dtype="int64")})
     done = 0
-    for batch in dataset.to_batches(columns=["item_id", "user_id", "viewed_at"], filter=flt, batch_size=chunk_rows):
-        chunk = batch.to_pandas()
+    for chunk in _chunks(dataset, ["item_id", "user_id", "viewed_at"], chunk_rows, flt):
+        rows_read = len(chunk)
         chunk = chunk[chunk["user_id"].isin(audience)]
         # Distinct counts do not add up across chunks: keep the distinct pairs and merge them.
         pairs = pd.concat([pairs, chunk[["item_id", "user_id"]].drop_duplicates()]).drop_duplicates()
-        done += batch.num_rows
+        done += rows_read
         _write_progress(progress, offset + done, total)
     items = _latest_snapshot(lake, "items", "item_id")[["item_id", "page_url_path"]]
     counts = pairs.groupby("item_id").size().rename("viewer_count").reset_index()
