@@ -251,7 +251,8 @@ def main() -> None:
     if args.prepare_only:
         return
     env = _dbt_env()
-    (WORK / "warehouse.duckdb").unlink(missing_ok=True)
+    for stale in ("warehouse.duckdb", "warehouse.duckdb.wal"):
+        (WORK / stale).unlink(missing_ok=True)
     for setup in (_dbt("seed"), _dbt("run", "--select", "path:models/staging")):
         subprocess.run(setup, check=True, env={**os.environ, **env}, cwd=ROOT)
     build = measure(_dbt("build", "--select", *INTERMEDIATE, *MARTS), repeats=1, env=env, cwd=ROOT)
