@@ -154,6 +154,8 @@ def _dbt_env() -> dict[str, str]:
             "SHOP_ANALYTICS_WAREHOUSE": str(WORK / "warehouse.duckdb"),
             "SHOP_ANALYTICS_TEMP_DIR": str(WORK / "duckdb_tmp"),
             "SHOP_ANALYTICS_MEMORY_LIMIT": MEMORY_LIMIT, "SHOP_ANALYTICS_TARGET": "dev",
+            # One model at a time: two big models side by side split the 2GB and ran out of memory.
+            "SHOP_ANALYTICS_DBT_THREADS": "1",
             "DBT_PROFILES_DIR": str(_bench_profiles_dir()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
