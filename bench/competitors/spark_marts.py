@@ -1,0 +1,174 @@
+"""PySpark local[*] running the marts' SQL (staging dedup included) on the same lake Parquet files.
+
+Usage: python spark_marts.py LAKE_DIR OUT_DIR [--driver-memory 2g] [--only purchases_summary,popularity]
+The queries are the dbt models' SQL in Spark's dialect (UTC dates, the default vars); each mart is
+written to OUT_DIR/<mart> as Parquet, as dbt materializes each mart as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+SINCE, COUNTRY, TRENDS_SINCE, WINDOW_DAYS = "2017-01-01", "US", "2018-01-01", 7
+
+STAGING = {
+    "stg_shop__users": """
+        select user_id, upper(country_code) as country_code from (
+            select *, row_number() over (partition by user_id order by batch_file desc) as rn
+            from (select user_id, country_code, input_file_name() as batch_file from users_raw))
+        where rn = 1""",
+    "stg_shop__items": """
+        select item_id, category, page_url_path from (
+            select *, row_number() over (partition by item_id order by batch_file desc) as rn
+            from (select item_id, category, page_url_path, input_file_name() as batch_file from items_raw))
+        where rn = 1""",
+    "stg_shop__page_views": """
+        select page_view_id, user_id, item_id, viewed_at, event_date from (
+            select *, row_number() over (partition by event_date, page_view_id order by batch_file) as rn
+            from (select *, input_file_name() as batch_file from page_views_raw))
+        where rn = 1""",
+    "stg_shop__purchases": """
+        select purchase_id, user_id, item_id, purchased_at, event_date, quantity,
+               cast(amount as decimal(12, 2)) as amount from (
+            select *, row_number() over (partition by event_date, purchase_id order by batch_file) as rn
+            from (select *, input_file_name() as batch_file from purchases_raw))
+        where rn = 1""",
+}
+
+CUSTOMER_DAYS = """
+    select user_id as customer_id, to_date(purchased_at) as purchase_date, count(*) as purchase_count,
+           cast(sum(quantity) as bigint) as total_quantity, cast(sum(amount) as decimal(18, 2)) as total_amount,
+           min(amount) as min_amount, max(amount) as max_amount,
+           min(purchased_at) as first_purchased_at, max(purchased_at) as last_purchased_at
+    from stg_shop__purchases where user_id is not null
+    group by user_id, to_date(purchased_at)"""
+
+MARTS = {
+    "fct_same_day_repeat_purchases": "select * from customer_days where purchase_count > 1",
+    "dim_customer_purchase_summary": """
+        select p.*, u.country_code, cast(p.total_amount as double) / p.purchase_count as avg_amount from (
+            select customer_id, cast(sum(purchase_count) as bigint) as purchase_count,
+                   cast(sum(total_quantity) as bigint) as total_quantity,
+                   cast(sum(total_amount) as decimal(18, 2)) as total_amount,
+                   min(min_amount) as min_amount, max(max_amount) as max_amount,
+                   min(first_purchased_at) as first_purchased_at, max(last_purchased_at) as last_purchased_at,
+                   min(purchase_date) as first_purchase_date, max(purchase_date) as last_purchase_date,
+                   count(*) as purchase_days, count_if(purchase_count > 1) as repeat_purchase_days
+            from customer_days group by customer_id) p
+        left join stg_shop__users u on p.customer_id = u.user_id""",
+    "fct_user_item_views": f"""
+        select v.user_id, v.item_id, i.page_url_path, v.view_count, v.first_viewed_at, v.last_viewed_at from (
+            select pv.user_id, pv.item_id, count(*) as view_count,
+                   min(pv.viewed_at) as first_viewed_at, max(pv.viewed_at) as last_viewed_at
+            from stg_shop__page_views pv
+            join stg_shop__users u on pv.user_id = u.user_id
+            where pv.event_date >= date '{SINCE}' and pv.user_id is not null and u.country_code = '{COUNTRY}'
+            group by pv.user_id, pv.item_id) v
+        join stg_shop__items i on v.item_id = i.item_id
+        order by v.view_count, v.user_id, i.page_url_path""",
+    "rpt_item_popularity": f"""
+        select p.item_id, i.page_url_path, i.category, p.viewer_count, p.view_count,
+               rank() over (order by p.viewer_count desc) as popularity_rank
+        from (select item_id, count(*) as viewer_count, cast(sum(view_count) as bigint) as view_count
+              from fct_user_item_views group by item_id) p
+        join stg_shop__items i on p.item_id = i.item_id
+        order by popularity_rank, page_url_path""",
+    "rpt_item_trends": f"""
+        with item_days as (
+            select item_id, to_date(viewed_at) as view_date, count(*) as view_count
+            from stg_shop__page_views
+            where event_date >= date_sub(date '{TRENDS_SINCE}', {WINDOW_DAYS})
+            group by item_id, to_date(viewed_at)),
+        spans as (
+            select d.*, least({WINDOW_DAYS}, datediff(coalesce(
+                       lead(view_date) over (partition by item_id order by view_date),
+                       date_add(e.last_view_date, 1)), view_date)) as days_to_next
+            from item_days d cross join (select max(view_date) as last_view_date from item_days) e),
+        grid as (
+            select item_id, view_date, view_count from spans
+            union all
+            select item_id, date_add(view_date, k), cast(0 as bigint)
+            from (select item_id, view_date, explode(sequence(1, days_to_next - 1)) as k
+                  from spans where days_to_next > 1)),
+        windowed as (
+            select *, cast(sum(view_count) over (partition by item_id order by datediff(view_date, date '1970-01-01')
+                       range between {WINDOW_DAYS - 1} preceding and current row) as bigint) as window_view_count
+            from grid),
+        ranked as (
+            select *, case when view_count > 0
+                           then rank() over (partition by view_date order by view_count desc) end as daily_rank,
+                   rank() over (partition by view_date order by window_view_count desc) as window_rank
+            from windowed where view_date >= date_sub(date '{TRENDS_SINCE}', 1)),
+        compared as (
+            select *, lag(view_date) over (partition by item_id order by view_date) as prev_date,
+                   lag(window_rank) over (partition by item_id order by view_date) as prev_rank
+            from ranked)
+        select item_id, view_date, view_count, window_view_count, daily_rank, window_rank,
+               case when prev_date = date_sub(view_date, 1) then prev_rank end as previous_window_rank,
+               case when prev_date = date_sub(view_date, 1) then prev_rank - window_rank end as window_rank_change
+        from compared where view_date >= date '{TRENDS_SINCE}'""",
+}
+
+
+def _stop_after(spark: SparkSession, seconds: float, marker: Path) -> None:
+    """Kill the JVM and exit after `seconds`, leaving `marker`, so a time-limited run still ends cleanly."""
+    def stop() -> None:
+        marker.write_text(f"stopped after {seconds:.0f} s\n")
+        gateway = spark.sparkContext._gateway  # the JVM child process, which must not outlive us
+        if gateway is not None and getattr(gateway, "proc", None) is not None:
+            gateway.proc.kill()
+        os._exit(0)
+
+    timer = threading.Timer(max(seconds, 0.0), stop)
+    timer.daemon = True
+    timer.start()
+
+
+def main() -> None:
+    """Register the lake, run every mart, write each one."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("lake", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--driver-memory", default="2g")
+    parser.add_argument("--only", default="", help="comma-separated marts (default: all)")
+    parser.add_argument("--time-limit", type=float, help="stop after this many seconds; writes OUT_DIR/_stopped")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    spark = (SparkSession.builder.master("local[*]").appName("shop_analytics_marts")
+             .config("spark.driver.memory", args.driver_memory)
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.sql.shuffle.partitions", str(max(8, 4 * (os.cpu_count() or 1))))
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
+             .config("spark.local.dir", str(args.out / "_spark_tmp"))
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    if args.time_limit:
+        _stop_after(spark, args.time_limit - (time.perf_counter() - started), args.out / "_stopped")
+    lake = args.lake.resolve()
+    for name in ("users", "items"):
+        spark.read.parquet(str(lake / name)).createOrReplaceTempView(f"{name}_raw")
+    for name in ("page_views", "purchases"):
+        (spark.read.option("basePath", str(lake / name)).parquet(str(lake / name))
+         .createOrReplaceTempView(f"{name}_raw"))
+    for name, sql in STAGING.items():
+        spark.sql(sql).createOrReplaceTempView(name)
+    spark.sql(CUSTOMER_DAYS).createOrReplaceTempView("customer_days")
+    wanted = [m for m in args.only.split(",") if m] or list(MARTS)
+    for name in MARTS:
+        if name in wanted or (name == "fct_user_item_views" and "rpt_item_popularity" in wanted):
+            spark.sql(MARTS[name]).write.mode("overwrite").parquet(str(args.out / name))
+            # Later marts read earlier ones from their written tables, as dbt's do.
+            spark.read.parquet(str(args.out / name)).createOrReplaceTempView(name)
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()

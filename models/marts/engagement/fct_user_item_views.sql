@@ -1,0 +1,57 @@
+{{ config(
+    pre_hook="set preserve_insertion_order = true",
+    post_hook="set preserve_insertion_order = false"
+) }}
+{#- The table is stored in the source document's order (view count, then user;
+    the page path breaks the remaining ties), so a plain scan returns it in that
+    order. Insertion order is kept only while this model is written; the
+    post-hook restores the profile's setting. -#}
+with
+
+audience_views as (
+
+    select * from {{ ref('int_page_views__filtered_to_audience') }}
+
+),
+
+items as (
+
+    select * from {{ ref('stg_shop__items') }}
+
+),
+
+user_items as (
+
+    -- Staging keeps one row per page_view_id (tested unique), so count(*) is
+    -- the number of distinct page views without a costly count(distinct).
+    select
+        user_id,
+        item_id,
+        count(*) as view_count,
+        min(viewed_at) as first_viewed_at,
+        max(viewed_at) as last_viewed_at
+
+    from audience_views
+    group by user_id, item_id
+
+),
+
+named as (
+
+    -- Joined after aggregating: items is unique on item_id (tested), so the
+    -- join neither fans out nor touches the raw view rows.
+    select
+        user_items.user_id,
+        user_items.item_id,
+        items.page_url_path,
+        user_items.view_count,
+        user_items.first_viewed_at,
+        user_items.last_viewed_at
+
+    from user_items
+    inner join items on user_items.item_id = items.item_id
+
+)
+
+select * from named
+order by view_count, user_id, page_url_path

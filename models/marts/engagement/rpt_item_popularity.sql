@@ -1,0 +1,50 @@
+{{ config(
+    pre_hook="set preserve_insertion_order = true",
+    post_hook="set preserve_insertion_order = false"
+) }}
+with
+
+user_items as (
+
+    -- One row per (audience user, item): distinct viewers are simply rows.
+    select * from {{ ref('fct_user_item_views') }}
+
+),
+
+items as (
+
+    select * from {{ ref('stg_shop__items') }}
+
+),
+
+per_item as (
+
+    select
+        item_id,
+        count(*) as viewer_count,
+        cast(sum(view_count) as bigint) as view_count
+
+    from user_items
+    group by item_id
+
+),
+
+ranked as (
+
+    select
+        per_item.item_id,
+        items.page_url_path,
+        items.category,
+        per_item.viewer_count,
+        per_item.view_count,
+        rank() over (order by per_item.viewer_count desc) as popularity_rank,
+        cast(upper('{{ var("popularity_country") }}') as varchar) as audience_country_code,
+        {{ date_var('popularity_since') }} as audience_since
+
+    from per_item
+    inner join items on per_item.item_id = items.item_id
+
+)
+
+select * from ranked
+order by popularity_rank, page_url_path

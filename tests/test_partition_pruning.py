@@ -1,0 +1,84 @@
+"""A date filter on event_date reads only the matching hive partitions, as DuckDB's own profiler reports.
+
+The check reads the READ_PARQUET operator's "Total Files Read" from DuckDB's JSON
+profiling output and compares it with the number of lake files whose
+event_date=... folder matches the filter, counted from the file system. A control
+query without the filter must read every file, so the test fails if the filter
+is removed or stops pushing down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import Warehouse
+
+# Defaults from dbt_project.yml vars; the warehouse fixture builds with them.
+POPULARITY_SINCE = dt.date(2017, 1, 1)
+TRENDS_SINCE, TREND_WINDOW_DAYS = dt.date(2018, 1, 1), 7
+
+
+def _lake_files(lake: Path, source: str, since: dt.date | None = None) -> int:
+    files = 0
+    for folder in (lake / source).glob("event_date=*"):
+        if since is None or dt.date.fromisoformat(folder.name.split("=", 1)[1]) >= since:
+            files += len(list(folder.glob("*.parquet")))
+    return files
+
+
+def _files_read(warehouse: Path, sql: str, profile: Path, source: str) -> list[int]:
+    """Total Files Read of every Parquet scan of lake/`source` in the profiled run of `sql`."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    con.execute("SET enable_progress_bar = false")
+    con.execute("PRAGMA enable_profiling = 'json'")
+    con.execute(f"PRAGMA profiling_output = '{profile}'")
+    con.execute(sql).fetchall()
+    con.execute("PRAGMA disable_profiling")
+    con.close()
+    counts: list[int] = []
+
+    def walk(node: dict) -> None:
+        info = node.get("extra_info", {})
+        is_scan = node.get("operator_name") == "READ_PARQUET" or info.get("Function") == "READ_PARQUET"
+        if is_scan and f"/{source}/" in str(info.get("Filename(s)", "")):
+            counts.append(int(info["Total Files Read"]))
+        for child in node.get("children", []):
+            walk(child)
+
+    walk(json.loads(profile.read_text()))
+    assert counts, f"no READ_PARQUET operator over {source} in the profile"
+    return counts
+
+
+@pytest.mark.parametrize("source,view", [("page_views", "stg_shop__page_views"),
+                                         ("purchases", "stg_shop__purchases")])
+def test_event_date_filter_on_staging_reads_only_matching_partitions(warehouse: Warehouse, tmp_path: Path,
+                                                                      source: str, view: str) -> None:
+    lake = warehouse.pipeline.layout.lake
+    cutoff = dt.date(2018, 11, 15)
+    expected, everything = _lake_files(lake, source, cutoff), _lake_files(lake, source)
+    assert 0 < expected < everything
+    filtered = _files_read(warehouse.path, f"SELECT count(*) FROM staging.{view} "
+                                           f"WHERE event_date >= DATE '{cutoff}'", tmp_path / "f.json", source)
+    control = _files_read(warehouse.path, f"SELECT count(*) FROM staging.{view}", tmp_path / "c.json", source)
+    assert filtered == [expected]
+    assert control == [everything]
+
+
+@pytest.mark.parametrize("view,since", [
+    ("int_page_views__filtered_to_audience", POPULARITY_SINCE),
+    ("int_page_views__counted_by_item_day", TRENDS_SINCE - dt.timedelta(days=TREND_WINDOW_DAYS)),
+])
+def test_models_with_a_date_var_read_only_matching_partitions(warehouse: Warehouse, tmp_path: Path,
+                                                               view: str, since: dt.date) -> None:
+    lake = warehouse.pipeline.layout.lake
+    expected = _lake_files(lake, "page_views", since)
+    assert 0 < expected < _lake_files(lake, "page_views")
+    read = _files_read(warehouse.path, f"SELECT count(*) FROM intermediate.{view}", tmp_path / "p.json",
+                       "page_views")
+    assert read == [expected]
