@@ -118,7 +118,7 @@ def iter_range_batches(con: Any, relation: str, columns: Sequence[str], date_col
         cols = ", ".join(columns)
         for first, last in ranges:
             cur.execute(f"select {cols} from {relation} where {date_column} between ? and ?", [first, last])
-            reader = cur.fetch_record_batch(batch_rows)
+            reader = cur.to_arrow_reader(batch_rows)
             yield from reader
     finally:
         cur.close()
