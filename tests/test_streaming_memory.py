@@ -40,8 +40,8 @@ def test_streaming_models_keep_peak_rss_under_budget_on_a_lake_3x_the_memory_lim
     warehouse.parent.mkdir()
     env = {**dbt_env(layout, warehouse), "SHOP_ANALYTICS_MEMORY_LIMIT": f"{MEMORY_LIMIT_MB}MB",
            "SHOP_ANALYTICS_DBT_THREADS": "1"}
-    # Day ranges of ~1M page views keep each streamed query well inside the memory_limit.
-    command = [str(BIN / "dbt"), "run", "--select", *MODELS, "--vars", "{streaming_range_rows: 1000000}",
+    # Day ranges of ~100k page views keep each streamed query and sketch state small.
+    command = [str(BIN / "dbt"), "run", "--select", *MODELS, "--vars", "{streaming_range_rows: 100000}",
                "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
     m = measure(command, repeats=1, env=env, cwd=ROOT, timeout=1800)
     print(f"lake {lake_bytes / 1e6:.0f} MB, memory_limit {MEMORY_LIMIT_MB} MB, "

@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from shop_analytics.sketches.heavy_hitters import HeavyHitters
@@ -174,7 +175,10 @@ def daily_distinct_reader(con: Any, relation: str, group_column: str, value_colu
                 (group_column, pa.int64()), ("view_date", pa.date32()),
                 ("distinct_viewers_estimate", pa.float64()), ("viewer_sketch", pa.binary()),
             ]))
+            del state
             yield from table.to_batches(max_chunksize=batch_rows)
+            # Give the range's freed Arrow memory back before the next one.
+            pa.default_memory_pool().release_unused()
 
     schema = DAILY_DISTINCT_SCHEMA if group_column == "item_id" else pa.schema(
         [(group_column, pa.int64())] + list(DAILY_DISTINCT_SCHEMA)[1:])
@@ -190,15 +194,21 @@ def bloom_filter_table(batches: Iterator[pa.RecordBatch], column: str, expected_
         state = agg.update(state, batch)
     bf = agg.finalize(state)
     blob = bf.to_bytes()
+    params = (bf.n_added, bf.estimated_fpr(), bf.num_bits, bf.num_hashes)
+    # The filter is ~1.2 bytes per key: drop it and wrap the serialized bytes
+    # without another copy, so at most two copies exist while DuckDB stores it.
+    del bf, state
+    blob_array = pa.Array.from_buffers(pa.large_binary(), 1, [
+        None, pa.py_buffer(np.array([0, len(blob)], dtype=np.int64)), pa.py_buffer(blob)])
     return pa.table({
         "key_column": [column],
         "filter_kind": ["bloom"],
-        "keys_inserted": pa.array([bf.n_added], pa.int64()),
+        "keys_inserted": pa.array([params[0]], pa.int64()),
         "expected_keys": pa.array([expected], pa.int64()),
         "target_fpr": pa.array([fpr], pa.float64()),
-        "estimated_fpr": pa.array([bf.estimated_fpr()], pa.float64()),
-        "num_bits": pa.array([bf.num_bits], pa.int64()),
-        "num_hashes": pa.array([bf.num_hashes], pa.int32()),
+        "estimated_fpr": pa.array([params[1]], pa.float64()),
+        "num_bits": pa.array([params[2]], pa.int64()),
+        "num_hashes": pa.array([params[3]], pa.int32()),
         "size_bytes": pa.array([len(blob)], pa.int64()),
-        "bloom_filter": pa.array([blob], pa.binary()),
-    }, schema=EVENT_FILTER_SCHEMA)
+        "bloom_filter": blob_array,
+    }, schema=EVENT_FILTER_SCHEMA.set(9, pa.field("bloom_filter", pa.large_binary())))
