@@ -149,7 +149,8 @@ def make_bloom_contains(cache: FilterCache) -> Callable[[Any, Any], pa.Array]:
         farr, karr = _as_array(filters), _as_array(keys)
         n = len(karr)
         out = np.zeros(n, dtype=np.bool_)
-        null = karr.is_null().to_numpy(zero_copy_only=False) | farr.is_null().to_numpy(zero_copy_only=False)
+        filter_null = farr.is_null().to_numpy(zero_copy_only=False)
+        null = karr.is_null().to_numpy(zero_copy_only=False) | filter_null
         offsets, data = _binary_parts(farr)
         starts, lengths = offsets[:-1], np.diff(offsets)
         live = np.flatnonzero(~null)
@@ -160,7 +161,8 @@ def make_bloom_contains(cache: FilterCache) -> Callable[[Any, Any], pa.Array]:
                 raise ValueError("bloom_contains: filter blob is shorter than a sketch header (not a Bloom filter)")
             hashes_by_seed: dict[int, np.ndarray] = {}
             width = int(lengths[0])
-            if live.size == n and (lengths == width).all():
+            # NULL keys do not matter here: only the filter column must be complete.
+            if not filter_null.any() and (lengths == width).all():
                 # Equal-length rows laid out back to back: compare headers as a strided 2-D view.
                 rows = data[starts[0] : starts[0] + n * width].reshape(n, width)[:, :HEADER_SIZE]
                 same = bool((rows == rows[0]).all())

@@ -1,0 +1,14 @@
+"""A Bloom filter over every page-view id, for "has this event id been seen?" lookups."""
+
+from shop_analytics.streaming_marts import bloom_filter_table, iter_range_batches, plan_date_ranges, relation_sql
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    raw = relation_sql(dbt.source("shop", "page_views"))
+    views = relation_sql(dbt.ref("stg_shop__page_views"))
+    # Sized from the raw row count (cheap: Parquet metadata), an upper bound of the deduplicated ids.
+    expected = session.execute(f"select count(*) from {raw}").fetchone()[0]
+    ranges = plan_date_ranges(session, raw, "event_date", int(dbt.config.get("range_rows")))
+    batches = iter_range_batches(session, views, ["page_view_id"], "event_date", ranges)
+    return bloom_filter_table(batches, "page_view_id", expected, float(dbt.config.get("bloom_fpr")))

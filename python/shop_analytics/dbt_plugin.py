@@ -1,0 +1,47 @@
+"""dbt-duckdb plugin that registers the sketch UDFs (``shop_analytics.udfs``) on every connection.
+
+Declared in profiles.yml::
+
+    plugins:
+      - module: shop_analytics.dbt_plugin
+        config: {udf_cache_size: 8}   # optional: Bloom filters kept deserialized per connection
+
+dbt-duckdb calls ``configure_connection`` once on the parent connection and
+``configure_cursor`` on every cursor it hands to a model. Python UDFs live in
+the database instance's catalog, so cursors normally inherit them;
+registering again on each cursor is a cheap, idempotent safety net (for
+example after an ``ATTACH`` or a reconnect).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from shop_analytics.udfs import register_udfs
+
+DEFAULT_CACHE_SIZE = 8
+
+
+class Plugin(BasePlugin):
+    """Registers stable_hash64, bloom_contains, hll_* and topk_items as vectorized Arrow UDFs."""
+
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        """Read the optional ``udf_cache_size`` (Bloom filters cached per connection)."""
+        raw = plugin_config.get("udf_cache_size", DEFAULT_CACHE_SIZE)
+        try:
+            size = int(raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"shop_analytics.dbt_plugin: udf_cache_size must be an integer, got {raw!r}") from None
+        if size < 1:
+            raise ValueError(f"shop_analytics.dbt_plugin: udf_cache_size must be >= 1, got {size}")
+        self.cache_size = size
+
+    def configure_connection(self, conn: Any) -> None:
+        """Register the UDFs on the parent connection."""
+        register_udfs(conn, cache_size=self.cache_size)
+
+    def configure_cursor(self, cursor: Any) -> None:
+        """Make sure a cursor sees the UDFs (a no-op when it already does)."""
+        register_udfs(cursor, cache_size=self.cache_size)
