@@ -14,7 +14,12 @@ from shop_analytics.ingest import seen
 
 DB = "cat"
 _DDL = """
-CREATE TABLE IF NOT EXISTS {db}.seen_keys (source VARCHAR NOT NULL, key BIGINT NOT NULL);
+-- seq: commit sequence per source (the Bloom filter checkpoint covers seq <= covered_seq).
+CREATE TABLE IF NOT EXISTS {db}.seen_keys (source VARCHAR NOT NULL, key BIGINT NOT NULL, seq BIGINT NOT NULL DEFAULT 0);
+-- Batches whose files are being renamed into the lake but not yet committed: a later
+-- run must first remove what such an attempt left behind.
+CREATE TABLE IF NOT EXISTS {db}.publish_intents (source VARCHAR NOT NULL, batch_id VARCHAR NOT NULL,
+                                                 PRIMARY KEY (source, batch_id));
 CREATE TABLE IF NOT EXISTS {db}.ingest_audit (
     source VARCHAR NOT NULL,
     batch_id VARCHAR NOT NULL,
@@ -36,6 +41,7 @@ CREATE TABLE IF NOT EXISTS {db}.ingest_audit (
 """
 # Catalogs written before the quality gate lack these columns.
 _MIGRATIONS = (
+    "ALTER TABLE {db}.seen_keys ADD COLUMN IF NOT EXISTS seq BIGINT DEFAULT 0",
     "ALTER TABLE {db}.ingest_audit ADD COLUMN IF NOT EXISTS status VARCHAR DEFAULT 'ingested'",
     "ALTER TABLE {db}.ingest_audit ADD COLUMN IF NOT EXISTS file_format VARCHAR",
     "ALTER TABLE {db}.ingest_audit ADD COLUMN IF NOT EXISTS contract_status VARCHAR",
@@ -61,6 +67,26 @@ def previous_batch(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -
     row = con.execute(f"SELECT content_hash, status FROM {DB}.ingest_audit WHERE source = ? AND batch_id = ?",
                       [source, batch_id]).fetchone()
     return (row[0], row[1]) if row else None
+
+
+def begin_publish(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> bool:
+    """Record that `batch_id`'s files are about to be published; True if an earlier attempt was interrupted."""
+    row = con.execute(f"SELECT 1 FROM {DB}.publish_intents WHERE source = ? AND batch_id = ?",
+                      [source, batch_id]).fetchone()
+    if row is None:
+        con.execute(f"INSERT INTO {DB}.publish_intents VALUES (?, ?)", [source, batch_id])
+    return row is not None
+
+
+def end_publish(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> None:
+    """Clear the intent (inside the batch's commit transaction)."""
+    con.execute(f"DELETE FROM {DB}.publish_intents WHERE source = ? AND batch_id = ?", [source, batch_id])
+
+
+def insert_keys(con: duckdb.DuckDBPyConnection, source: str, select_sql: str) -> None:
+    """Append admitted keys (`select_sql` yields one column `key`) under the next commit sequence number."""
+    con.execute(f"INSERT INTO {DB}.seen_keys SELECT ?, key, (SELECT coalesce(max(seq), 0) + 1 FROM {DB}.seen_keys "
+                f"WHERE source = ?) FROM ({select_sql})", [source, source])
 
 
 def insert_audit(con: duckdb.DuckDBPyConnection, values: dict) -> None:

@@ -82,6 +82,7 @@ class IngestSettings:
     data_docs_dir: Path | None = None  # build GX Data Docs here after the run
     bloom_capacity: int = 10_000_000  # event ids per source before the filter is rebuilt bigger
     bloom_fpr: float = 0.01
+    group_rows: int = 5_000_000  # batches of one source validated by one GX run, up to about this many rows
 
 
 @dataclass
@@ -116,17 +117,36 @@ def ingest(layout: DataLayout, settings: IngestSettings | None = None,
         con.execute("SET preserve_insertion_order = false")
         catalog.attach(con, layout.catalog)
         gate = _Gate(con, layout, settings, countries, Publisher(layout.staging_area / "scratch"))
-        reports = [BatchReport("?", "?", "rejected", message=p) for p in landing_problems(layout.landing, sources)]
+        reports = [BatchReport("?", "?", "rejected", message=p) for p in landing_problems(layout.landing)]
+        for report in reports:
+            tqdm.write(f"REJECTED {report.message}")
         ordered = sorted(sources, key=lambda s: s.is_fact)
-        batches = [b for s in ordered for b in discover(layout.landing, s)]
-        bar = None if settings.progress is None else not settings.progress
-        for batch in tqdm(batches, desc="ingest", unit="batch", disable=bar):
-            report = _ingest_batch(gate, batch)
-            reports.append(report)
-            if report.status == "rejected":
-                tqdm.write(f"REJECTED {batch.source.name} batch {batch.batch_id}: {report.message}")
-                if settings.strict:
+        total = sum(len(discover(layout.landing, s)) for s in ordered)
+        bar = tqdm(total=total, desc="ingest", unit="batch",
+                   disable=None if settings.progress is None else not settings.progress)
+        stop = False
+        for source in ordered:
+            staged: list[_Staged] = []
+            for batch in discover(layout.landing, source):
+                outcome = _prepare(gate, batch, f"batch_{len(staged)}")
+                if isinstance(outcome, BatchReport):
+                    reports.append(outcome)
+                    bar.update()
+                    if outcome.status == "rejected":
+                        tqdm.write(f"REJECTED {source.name} batch {batch.batch_id}: {outcome.message}")
+                        stop = settings.strict
+                else:
+                    staged.append(outcome)
+                if stop:
                     break
+            for group in _groups(staged, settings.group_rows):
+                reports.extend(_gate_group(gate, source, group))
+                bar.update(len(group))
+            for item in staged:
+                _drop(gate.con, item.loaded.name)
+            if stop:
+                break
+        bar.close()
         if settings.data_docs_dir is not None and gate.context is not None:
             from shop_analytics.quality.data_docs import build_data_docs
 
@@ -137,7 +157,20 @@ def ingest(layout: DataLayout, settings: IngestSettings | None = None,
         shutil.rmtree(layout.staging_area, ignore_errors=True)
 
 
-def _ingest_batch(gate: _Gate, batch: LandingBatch) -> BatchReport:
+@dataclass(frozen=True)
+class _Staged:
+    """A readable batch whose schema the contract accepted, waiting for the row gate."""
+
+    batch: LandingBatch
+    loaded: BatchRelation
+    check: ContractCheck
+    audit: dict
+    started: float
+    rows: int
+
+
+def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _Staged:
+    """Skip, reject (whole batch) or stage one batch: hash, read, schema contract."""
     source, con = batch.source, gate.con
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -150,28 +183,49 @@ def _ingest_batch(gate: _Gate, batch: LandingBatch) -> BatchReport:
             raise BatchConflictError(
                 f"{source.name} batch {batch.batch_id} was already ingested with different content "
                 f"(hash {previous[0][:12]} before, {content_hash[:12]} now); land corrected data as a new batch id")
-        # A rejected batch may be re-delivered fixed under the same id.
+        # A rejected batch may be re-delivered, fixed, under the same id.
     audit = {"source": source.name, "batch_id": batch.batch_id, "content_hash": content_hash,
              "files": len(batch.files), "started_at": started_at, "file_format": batch.file_format}
-    relation = "batch_" + re.sub(r"\W", "_", f"{source.name}_{batch.batch_id}")
     try:
         if batch.file_format == MIXED:
             raise UnreadableBatchError("mixed_formats", f"{batch.files[0].parent}: a batch holds files of one "
                                        f"format (.parquet, .csv or .json); found {[p.name for p in batch.files]}")
         loaded = load_batch(con, batch, relation, gate.settings.contracts_dir)
+        rows = _count(con, relation)
     except UnreadableBatchError as exc:
+        _drop(con, relation)
         return _reject_batch(gate, batch, audit, started, exc.rule, None, str(exc), [])
+    except duckdb.Error as exc:  # e.g. a file that fails only when its data pages are read
+        _drop(con, relation)
+        return _reject_batch(gate, batch, audit, started, "unreadable_file", None,
+                             f"cannot read {batch.files[0].parent}: {str(exc).splitlines()[0]}", [])
     check = check_columns_contract(loaded.columns, source, gate.settings.contracts_dir)
     if not check.accepted:
-        rows = _count(con, relation)
+        _drop(con, relation)
         violations = [asdict(v) for v in check.violations]
         return _reject_batch(gate, batch, audit, started, check.violations[0].rule, check, check.message(),
                              violations, rows)
-    try:
-        return _gate_rows(gate, batch, loaded, check, audit, started)
-    finally:
-        con.execute(f"DROP VIEW IF EXISTS {quote_ident(relation)}")
-        con.execute(f"DROP TABLE IF EXISTS {quote_ident(relation)}")
+    return _Staged(batch, loaded, check, audit, started, rows)
+
+
+def _drop(con: duckdb.DuckDBPyConnection, relation: str) -> None:
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ? "
+                       "AND table_catalog = current_database()", [relation]).fetchone()
+    if kind:
+        con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {quote_ident(relation)}")
+
+
+def _groups(staged: list[_Staged], max_rows: int) -> list[list[_Staged]]:
+    """Consecutive batches validated together: same reader columns, at most ~max_rows rows."""
+    groups: list[list[_Staged]] = []
+    for item in staged:
+        last = groups[-1] if groups else None
+        if (last and last[0].loaded.cast_columns == item.loaded.cast_columns
+                and sum(x.rows for x in last) + item.rows <= max_rows):
+            last.append(item)
+        else:
+            groups.append([item])
+    return groups
 
 
 def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
@@ -200,12 +254,27 @@ def _key_array(con: duckdb.DuckDBPyConnection, sql: str, key: str) -> np.ndarray
     return column.to_numpy() if len(column) else np.empty(0, dtype=np.int64)
 
 
-def _gate_rows(gate: _Gate, batch: LandingBatch, loaded: BatchRelation, check: ContractCheck, audit: dict,
-               started: float) -> BatchReport:
+def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[BatchReport]:
+    """One GX validation over consecutive batches of `source`, then per batch: write, audit, commit.
+
+    GX costs a fixed overhead per run (suite, datasource, ~20 queries), so a source's
+    batches are validated together; row numbers run on across batches in landing order,
+    so a duplicate of an id from an earlier batch of the same run is caught as a
+    duplicate, and each batch is a row-number range of the group.
+    """
     from shop_analytics.quality.gx_duckdb import new_context  # GX loads once per run, only if needed
     from shop_analytics.quality.validate import validate_batch
 
-    source, con, relation = batch.source, gate.con, loaded.name
+    con = gate.con
+    relation = f"gate_{source.name}"
+    offsets, parts, offset = [], [], 0
+    for item in group:
+        offsets.append(offset)
+        parts.append(f"SELECT * REPLACE ({ROW_NUMBER} + {offset} AS {ROW_NUMBER}) "
+                     f"FROM {quote_ident(item.loaded.name)}")
+        offset += item.rows
+    # Materialized once: GX's check table, the key lookup and every batch's split read it.
+    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(relation)} AS " + " UNION ALL BY NAME ".join(parts))
     if source.is_fact and gate.references_stale:
         _refresh_references(gate)
     lookup = None
@@ -221,36 +290,58 @@ def _gate_rows(gate: _Gate, batch: LandingBatch, loaded: BatchRelation, check: C
         known_users="gate_known_users" if source.is_fact and source.user_ref else None,
         known_items="gate_known_items" if source.is_fact and source.item_ref else None,
         seen_keys="gate_seen_keys" if source.is_fact else None,
-        cast_columns=loaded.cast_columns)
+        cast_columns=group[0].loaded.cast_columns)
     if gate.context is None:
         gate.context = new_context()
     reasons = f"{relation}__reasons"
     validation = validate_batch(con, relation, source, params, context=gate.context, reasons_table=reasons)
+    reports = []
+    for item, lo in zip(group, offsets):
+        view = f"{relation}__part"
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(view)} AS SELECT * FROM {quote_ident(relation)} "
+                    f"WHERE {ROW_NUMBER} >= {lo} AND {ROW_NUMBER} < {lo + item.rows}")
+        reports.append(_finish_batch(gate, item, view, reasons, lo, lookup))
+    con.execute(f"DROP VIEW IF EXISTS {quote_ident(relation + '__part')}")
+    con.execute(f"DROP TABLE {quote_ident(relation)}")
+    if source.is_fact:
+        _seen_filter(gate, source).save()
+    if sum(r.rows_quarantined for r in reports) != validation.failed_rows:
+        raise RuntimeError(f"{source.name}: quarantined rows {sum(r.rows_quarantined for r in reports)} "
+                           f"differ from GX failed rows {validation.failed_rows}")
+    return reports
 
-    rows_in = _count(con, relation)
+
+def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, lookup: Any) -> BatchReport:
+    """Write one batch's admitted and rejected rows, then commit keys, filter and audit together."""
+    source, con, batch, loaded, check = item.batch.source, gate.con, item.batch, item.loaded, item.check
     columns = ", ".join(quote_ident(c) for c in loaded.data_columns)
-    admitted = f"SELECT {columns} FROM ({admitted_sql(relation, reasons)})"
+    admitted = f"SELECT {columns} FROM ({admitted_sql(view, reasons)})"
     rows_admitted = _write_admitted(gate, source, batch.batch_id, admitted)
     keep = ", ".join(quote_ident(c) for c in (*loaded.data_columns, *loaded.raw_columns))
-    rejected = (f"SELECT {ROW_NUMBER}, {keep}, reasons AS {REASONS_COLUMN} "
-                f"FROM ({quarantined_sql(relation, reasons)}) ORDER BY {ROW_NUMBER}")
+    # row_number in quarantine is the row's position within its own batch.
+    rejected = (f"SELECT {ROW_NUMBER} - {lo} AS {ROW_NUMBER}, {keep}, reasons AS {REASONS_COLUMN} "
+                f"FROM ({quarantined_sql(view, reasons)}) ORDER BY {ROW_NUMBER}")
     rows_quarantined = _write_rejected_rows(gate, source, batch.batch_id, rejected)
-    if rows_in != rows_admitted + rows_quarantined or rows_quarantined != validation.failed_rows:
-        raise RuntimeError(f"{source.name} batch {batch.batch_id} does not reconcile: in {rows_in}, admitted "
-                           f"{rows_admitted}, quarantined {rows_quarantined}, GX failed rows {validation.failed_rows}")
-    by_reason = dict(sorted(validation.counts_by_reason.items()))
-    report = BatchReport(source.name, batch.batch_id, "ingested", rows_in, rows_admitted, rows_quarantined, by_reason,
-                         round(time.perf_counter() - started, 3), check.version, check.status, check.message(),
-                         lookup.maybe_seen if lookup else 0, int(lookup.confirmed.size) if lookup else 0)
+    if item.rows != rows_admitted + rows_quarantined:
+        raise RuntimeError(f"{source.name} batch {batch.batch_id} does not reconcile: in {item.rows}, "
+                           f"admitted {rows_admitted}, quarantined {rows_quarantined}")
+    by_reason = dict(con.execute(
+        f"SELECT reason, count(*) FROM {quote_ident(reasons)} WHERE {ROW_NUMBER} >= ? AND {ROW_NUMBER} < ? "
+        f"GROUP BY reason ORDER BY reason", [lo, lo + item.rows]).fetchall())
+    keys = _key_array(con, admitted, source.key)
+    seen_here = 0
+    if lookup is not None and lookup.confirmed.size:
+        seen_here = int(con.execute(
+            f"SELECT count(*) FROM {quote_ident(view)} WHERE {quote_ident(source.key)} IN "
+            f"(SELECT key FROM gate_seen_keys)").fetchone()[0])
+    report = BatchReport(source.name, batch.batch_id, "ingested", item.rows, rows_admitted, rows_quarantined,
+                         by_reason, round(time.perf_counter() - item.started, 3), check.version, check.status,
+                         check.message(), lookup.maybe_seen if lookup else 0, seen_here)
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"INSERT INTO {DB}.seen_keys SELECT ?, key FROM (SELECT {quote_ident(source.key)} AS key "
-                    f"FROM ({admitted}))", [source.name])
-        if source.is_fact:
-            seen = _seen_filter(gate, source)
-            seen.add(_key_array(con, admitted, source.key))
-            seen.save()
-        catalog.insert_audit(con, {**audit, "rows_in": rows_in, "rows_admitted": rows_admitted,
+        catalog.insert_keys(con, source.name, f"SELECT {quote_ident(source.key)} AS key FROM ({admitted})")
+        catalog.end_publish(con, source.name, batch.batch_id)
+        catalog.insert_audit(con, {**item.audit, "rows_in": item.rows, "rows_admitted": rows_admitted,
                                    "rows_quarantined": rows_quarantined,
                                    "quarantined_by_reason": json.dumps(by_reason, sort_keys=True),
                                    "contract_version": check.version, "seconds": report.seconds,
@@ -261,7 +352,9 @@ def _gate_rows(gate: _Gate, batch: LandingBatch, loaded: BatchRelation, check: C
         con.execute("ROLLBACK")
         gate.filters.pop(source.name, None)  # reload the committed filter next time
         raise
-    if not source.is_fact:
+    if source.is_fact:
+        _seen_filter(gate, source).add(keys)
+    else:
         gate.references_stale = True
     return report
 
@@ -278,7 +371,8 @@ def _write_admitted(gate: _Gate, source: Source, batch_id: str, admitted: str) -
     else:
         rows = gate.con.execute(f"COPY ({admitted} ORDER BY {quote_ident(source.key)}) "
                                 f"TO '{out / f'batch_{batch_id}.parquet'}' (FORMAT parquet)").fetchone()[0]
-    remove_batch_files(target, batch_id)  # leftovers of an interrupted attempt at this batch
+    if catalog.begin_publish(gate.con, source.name, batch_id):
+        remove_batch_files(target, batch_id)  # leftovers of an interrupted attempt at this batch
     gate.publisher.publish_tree(out, target)
     return int(rows)
 
