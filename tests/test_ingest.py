@@ -15,9 +15,14 @@ from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import BatchConflictError, IngestSettings, audit_rows, ingest
 from shop_analytics.paths import DataLayout
 
-# Generated data conforms to contract v1, so these runs never write to contracts/.
-SETTINGS = IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", contracts_dir=ROOT / "contracts",
-                          progress=False)
+
+
+def _settings(tmp_path: Path) -> IngestSettings:
+    """Settings with a private copy of the contracts (ingest appends new versions to them)."""
+    contracts = tmp_path / "contracts"
+    if not contracts.exists():
+        shutil.copytree(ROOT / "contracts", contracts)
+    return IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", contracts_dir=contracts, progress=False)
 GROUND_TRUTH_ONLY = {"anonymous_views", "same_day_repeat_rows", "revision_rows", "late_arriving"}
 
 
@@ -66,9 +71,9 @@ def test_lake_partitions_match_event_dates(pipeline: Pipeline) -> None:
 def test_reingest_same_content_is_a_no_op(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path)
     generate(GeneratorConfig(scale=0.002, seed=3), layout.landing, progress=False)
-    first = ingest(layout, SETTINGS)
+    first = ingest(layout, _settings(tmp_path))
     lake_files = sorted(p.relative_to(tmp_path) for p in layout.lake.rglob("*.parquet"))
-    second = ingest(layout, SETTINGS)
+    second = ingest(layout, _settings(tmp_path))
     assert {r.status for r in first} == {"ingested"}
     assert {r.status for r in second} == {"skipped"}
     assert sorted(p.relative_to(tmp_path) for p in layout.lake.rglob("*.parquet")) == lake_files
@@ -77,14 +82,14 @@ def test_reingest_same_content_is_a_no_op(tmp_path: Path) -> None:
 def test_changed_content_under_same_batch_id_is_refused(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path)
     generate(GeneratorConfig(scale=0.002, seed=3), layout.landing, progress=False)
-    ingest(layout, SETTINGS)
+    ingest(layout, _settings(tmp_path))
     other = tmp_path / "other"
     generate(GeneratorConfig(scale=0.002, seed=4), other, progress=False)
     batch = "purchases/batch_date=2017-03-01"
     shutil.rmtree(layout.landing / batch)
     shutil.copytree(other / batch, layout.landing / batch)
     with pytest.raises(BatchConflictError, match="already ingested with different content"):
-        ingest(layout, SETTINGS)
+        ingest(layout, _settings(tmp_path))
 
 
 def test_csv_landing_gives_the_same_lake_as_parquet(tmp_path: Path) -> None:
@@ -92,7 +97,7 @@ def test_csv_landing_gives_the_same_lake_as_parquet(tmp_path: Path) -> None:
     for fmt in ("parquet", "csv"):
         layout = DataLayout(tmp_path / fmt)
         generate(GeneratorConfig(scale=0.002, seed=5, file_format=fmt), layout.landing, progress=False)
-        ingest(layout, SETTINGS)
+        ingest(layout, _settings(tmp_path))
         con = duckdb.connect()
         counts[fmt] = con.execute(
             f"SELECT * FROM read_parquet('{layout.lake}/purchases/*/*.parquet', hive_partitioning = true) "

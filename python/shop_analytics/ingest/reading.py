@@ -86,11 +86,11 @@ def _text_scan(batch: LandingBatch, columns: dict[str, str] | None = None) -> st
     files = "[" + ", ".join(quote_literal(str(p)) for p in batch.files) + "]"
     if batch.file_format == "csv":
         # Everything as text: sniffing picks delimiter and quoting, casting is ours.
-        return f"read_csv({files}, header = true, all_varchar = true)"
+        return f"read_csv({files}, header = true, all_varchar = true, hive_partitioning = false)"
     if columns is None:
-        return f"read_json({files}, format = 'auto')"
+        return f"read_json({files}, format = 'auto', hive_partitioning = false)"
     spec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
-    return f"read_json({files}, format = 'auto', columns = {spec})"
+    return f"read_json({files}, format = 'auto', hive_partitioning = false, columns = {spec})"
 
 
 def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str,
@@ -99,6 +99,12 @@ def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str,
         if path.stat().st_size == 0:
             raise UnreadableBatchError("empty_file", f"{path} is empty (0 bytes); expected at least a header")
     names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {_text_scan(batch)}").fetchall()]
+    if batch.file_format == "csv" and len(names) == 1 and any(d in names[0] for d in ",;|\t"):
+        # The sniffer found no dialect that fits every line (e.g. a truncated last row) and
+        # fell back to one column holding the whole line.
+        raise UnreadableBatchError(
+            "unparsable_csv", f"{batch.files[0].parent}: no CSV dialect fits every line (the header came back as "
+            f"one column {names[0][:80]!r}); is the file truncated or are rows inconsistent?")
     if len(set(names)) != len(names):
         raise UnreadableBatchError("duplicate_column", f"{batch.files[0].parent}: duplicate column names {names}")
     scan = _text_scan(batch, dict.fromkeys(names, "VARCHAR")) if batch.file_format == "json" else _text_scan(batch)

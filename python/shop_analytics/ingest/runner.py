@@ -367,7 +367,7 @@ def _write_admitted(gate: _Gate, source: Source, batch_id: str, admitted: str) -
         rows = gate.con.execute(
             f"COPY (SELECT *, CAST({time_col} AS DATE) AS event_date FROM ({admitted}) ORDER BY {time_col}) "
             f"TO '{out}' (FORMAT parquet, PARTITION_BY (event_date), FILENAME_PATTERN 'batch_{batch_id}_{{i}}', "
-            f"OVERWRITE_OR_IGNORE true)").fetchone()[0]
+            f"OVERWRITE_OR_IGNORE true)").fetchone()[0] or 0
     else:
         rows = gate.con.execute(f"COPY ({admitted} ORDER BY {quote_ident(source.key)}) "
                                 f"TO '{out / f'batch_{batch_id}.parquet'}' (FORMAT parquet)").fetchone()[0]
