@@ -67,19 +67,14 @@ def check_view_sql(relation: str, rules: tuple[Rule, ...]) -> str:
             derived.append(
                 f"CAST(CASE WHEN {col} IS NULL THEN NULL WHEN {alias}.{ROW_NUMBER} IS NULL THEN 1 ELSE 2 END "
                 f"AS UTINYINT) AS {quote_ident(occurrence_column(rule))}")
-        elif rule.check == KNOWN_REF:
+        elif rule.check in (KNOWN_REF, NOT_IN_REF):
+            # 1 when the row passes: the reference is known (KNOWN_REF) / the key is new (NOT_IN_REF).
             assert rule.ref_relation and rule.ref_column
             ref = quote_ident(rule.ref_column)
-            derived.append(
-                f"CAST(CASE WHEN {col} IS NULL OR {col} IN (SELECT {ref} FROM {quote_ident(rule.ref_relation)} "
-                f"WHERE {ref} IS NOT NULL) THEN 1 END AS UTINYINT) AS {quote_ident(known_column(rule))}")
-        elif rule.check == NOT_IN_REF:
-            assert rule.ref_relation and rule.ref_column
-            ref = quote_ident(rule.ref_column)
-            derived.append(
-                f"CAST(CASE WHEN {col} IS NULL OR NOT ({col} IN (SELECT {ref} FROM "
-                f"{quote_ident(rule.ref_relation)} WHERE {ref} IS NOT NULL)) THEN 1 END AS UTINYINT) "
-                f"AS {quote_ident(unseen_column(rule))}")
+            member = f"{col} IN (SELECT {ref} FROM {quote_ident(rule.ref_relation)} WHERE {ref} IS NOT NULL)"
+            passes = member if rule.check == KNOWN_REF else f"NOT ({member})"
+            derived.append(f"CAST(CASE WHEN {col} IS NULL OR {passes} THEN 1 END AS UTINYINT) "
+                           f"AS {quote_ident(checked_column(rule))}")
     select = ", ".join(["b.*", *derived])
     return f"SELECT {select} FROM {quote_ident(relation)} b {' '.join(joins)}"
 

@@ -54,6 +54,15 @@ def _missing(name: str, *relations: tuple[str, str, dict[str, str]]) -> CheckRes
     return None
 
 
+def _bad_rows(con: duckdb.DuckDBPyConnection, name: str, query: str, fail: str, ok: str) -> CheckResult:
+    """FAIL with the count and a few rows of `query` if it returns any rows, else PASS with `ok`."""
+    n = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
+    if n:
+        examples = con.execute(f"SELECT * FROM ({query}) ORDER BY ALL LIMIT {_EXAMPLES}").fetchall()
+        return CheckResult(name, FAIL, fail.format(n=n), tuple(examples))
+    return CheckResult(name, PASS, ok)
+
+
 def check_similarity_range(con: duckdb.DuckDBPyConnection) -> CheckResult:
     """Every similarity in marts.rpt_user_similarity lies within [-1, 1] and is not NULL/NaN."""
     name = "similarities within [-1, 1]"
@@ -65,13 +74,10 @@ def check_similarity_range(con: duckdb.DuckDBPyConnection) -> CheckResult:
         return CheckResult(name, NOT_APPLICABLE, f"no numeric *similarity* column in marts.rpt_user_similarity "
                                                  f"(columns: {', '.join(cols)})")
     bad = " OR ".join(f'"{c}" IS NULL OR isnan("{c}"::DOUBLE) OR "{c}" < -1 OR "{c}" > 1' for c in sims)
-    n = con.execute(f"SELECT count(*) FROM marts.rpt_user_similarity WHERE {bad}").fetchone()[0]
     total = con.execute("SELECT count(*) FROM marts.rpt_user_similarity").fetchone()[0]
-    if n:
-        examples = con.execute(f"SELECT * FROM marts.rpt_user_similarity WHERE {bad} LIMIT {_EXAMPLES}").fetchall()
-        return CheckResult(name, FAIL, f"{n:,} of {total:,} rows have {', '.join(sims)} outside [-1, 1] or NULL/NaN",
-                           tuple(examples))
-    return CheckResult(name, PASS, f"{total:,} rows, {', '.join(sims)} all within [-1, 1]")
+    return _bad_rows(con, name, f"SELECT * FROM marts.rpt_user_similarity WHERE {bad}",
+                     f"{{n:,}} of {total:,} rows have {', '.join(sims)} outside [-1, 1] or NULL/NaN",
+                     f"{total:,} rows, {', '.join(sims)} all within [-1, 1]")
 
 
 def check_recommendations_unseen(con: duckdb.DuckDBPyConnection) -> CheckResult:
@@ -89,13 +95,10 @@ def check_recommendations_unseen(con: duckdb.DuckDBPyConnection) -> CheckResult:
     seen = " UNION ".join(f"SELECT user_id, item_id FROM staging.{t} WHERE user_id IS NOT NULL" for t in events)
     query = (f"SELECT r.user_id, r.item_id FROM marts.rpt_recommendations r "
              f"SEMI JOIN ({seen}) s ON r.user_id = s.user_id AND r.item_id = s.item_id")
-    n = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
     total = con.execute("SELECT count(*) FROM marts.rpt_recommendations").fetchone()[0]
-    if n:
-        examples = con.execute(f"{query} ORDER BY ALL LIMIT {_EXAMPLES}").fetchall()
-        return CheckResult(name, FAIL, f"{n:,} of {total:,} recommendations name an item the user already "
-                                       f"interacted with ({', '.join(events)})", tuple(examples))
-    return CheckResult(name, PASS, f"{total:,} recommendations, none already seen ({', '.join(events)})")
+    return _bad_rows(con, name, query, f"{{n:,}} of {total:,} recommendations name an item the user already "
+                                       f"interacted with ({', '.join(events)})",
+                     f"{total:,} recommendations, none already seen ({', '.join(events)})")
 
 
 def check_popularity_bounded(con: duckdb.DuckDBPyConnection) -> CheckResult:
@@ -114,12 +117,9 @@ def check_popularity_bounded(con: duckdb.DuckDBPyConnection) -> CheckResult:
                                                  f"(columns: {', '.join(cols)})")
     distinct_users = con.execute("SELECT count(DISTINCT user_id) FROM staging.stg_shop__users").fetchone()[0]
     bad = " OR ".join(f'"{c}" > {distinct_users} OR "{c}" < 0' for c in counts)
-    n = con.execute(f"SELECT count(*) FROM marts.rpt_item_popularity WHERE {bad}").fetchone()[0]
-    if n:
-        examples = con.execute(f"SELECT * FROM marts.rpt_item_popularity WHERE {bad} LIMIT {_EXAMPLES}").fetchall()
-        return CheckResult(name, FAIL, f"{n:,} items have {', '.join(counts)} above the {distinct_users:,} "
-                                       f"distinct users (or negative)", tuple(examples))
-    return CheckResult(name, PASS, f"{', '.join(counts)} <= {distinct_users:,} distinct users for every item")
+    return _bad_rows(con, name, f"SELECT * FROM marts.rpt_item_popularity WHERE {bad}",
+                     f"{{n:,}} items have {', '.join(counts)} above the {distinct_users:,} distinct users "
+                     f"(or negative)", f"{', '.join(counts)} <= {distinct_users:,} distinct users for every item")
 
 
 def check_purchase_summary_reconciles(con: duckdb.DuckDBPyConnection) -> CheckResult:
