@@ -281,9 +281,10 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
     if source.is_fact:
         lookup = _seen_filter(gate, source).lookup(_key_array(con, f"SELECT * FROM {quote_ident(relation)}",
                                                               source.key))
-        con.execute("CREATE OR REPLACE TABLE gate_seen_keys (key BIGINT)")
-        if lookup.confirmed.size:
-            con.execute("INSERT INTO gate_seen_keys SELECT unnest(?::BIGINT[])", [lookup.confirmed.tolist()])
+        for table, keys in (("gate_seen_keys", lookup.confirmed), ("gate_maybe_seen", lookup.maybe)):
+            con.execute(f"CREATE OR REPLACE TABLE {table} (key BIGINT)")
+            if keys.size:
+                con.execute(f"INSERT INTO {table} SELECT unnest(?::BIGINT[])", [keys.tolist()])
     params = RuleParams(
         today=gate.settings.today or dt.datetime.now(dt.timezone.utc).date(),
         countries=gate.countries if source.name == "users" else None,
@@ -334,14 +335,15 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
         f"SELECT reason, count(*) FROM {quote_ident(reasons)} WHERE {ROW_NUMBER} >= ? AND {ROW_NUMBER} < ? "
         f"GROUP BY reason ORDER BY reason", [lo, lo + item.rows]).fetchall())
     keys = _key_array(con, admitted, source.key)
-    seen_here = 0
-    if lookup is not None and lookup.confirmed.size:
-        seen_here = int(con.execute(
-            f"SELECT count(*) FROM {quote_ident(view)} WHERE {quote_ident(source.key)} IN "
-            f"(SELECT key FROM gate_seen_keys)").fetchone()[0])
+    maybe_here = seen_here = 0
+    if lookup is not None and lookup.maybe.size:
+        key = quote_ident(source.key)
+        maybe_here, seen_here = con.execute(
+            f"SELECT count(*) FILTER ({key} IN (SELECT key FROM gate_maybe_seen)), "
+            f"count(*) FILTER ({key} IN (SELECT key FROM gate_seen_keys)) FROM {quote_ident(view)}").fetchone()
     report = BatchReport(source.name, batch.batch_id, "ingested", item.rows, rows_admitted, rows_quarantined,
                          by_reason, round(time.perf_counter() - item.started, 3), check.version, check.status,
-                         check.message(), lookup.maybe_seen if lookup else 0, seen_here)
+                         check.message(), int(maybe_here), int(seen_here))
     con.execute("BEGIN TRANSACTION")
     try:
         catalog.insert_keys(con, source.name, f"SELECT {quote_ident(source.key)} AS key FROM ({admitted})")

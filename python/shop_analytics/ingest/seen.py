@@ -35,9 +35,9 @@ CREATE TABLE IF NOT EXISTS {db}.key_filters (
 
 @dataclass(frozen=True)
 class SeenLookup:
-    """Outcome of one lookup: how many keys the filter flagged, and the exactly confirmed ones."""
+    """Outcome of one lookup: the keys the filter flagged, and the exactly confirmed ones."""
 
-    maybe_seen: int
+    maybe: np.ndarray  # distinct int64 keys the filter says may have been seen
     confirmed: np.ndarray  # int64 keys that are really in seen_keys
 
 
@@ -73,11 +73,12 @@ class SeenKeys:
 
     def lookup(self, keys: np.ndarray) -> SeenLookup:
         """Which of `keys` (non-null int64) are already admitted: filter first, then an exact check."""
+        empty = np.empty(0, dtype=np.int64)
         if keys.size == 0:
-            return SeenLookup(0, np.empty(0, dtype=np.int64))
+            return SeenLookup(empty, empty)
         maybe = np.unique(keys[self.filter.contains(keys)])
         if maybe.size == 0:
-            return SeenLookup(0, np.empty(0, dtype=np.int64))
+            return SeenLookup(empty, empty)
         # Only the maybe-seen subset is joined against seen_keys.
         candidates = pa.table({"key": pa.array(maybe, type=pa.int64())})
         self._con.register("_maybe_seen", candidates)
@@ -88,7 +89,7 @@ class SeenKeys:
         finally:
             self._con.unregister("_maybe_seen")
         confirmed = found.to_numpy() if len(found) else np.empty(0, dtype=np.int64)
-        return SeenLookup(int(maybe.size), confirmed)
+        return SeenLookup(maybe, confirmed)
 
     def add(self, keys: np.ndarray) -> None:
         """Record newly admitted keys; grow (rebuild from seen_keys) past capacity.
