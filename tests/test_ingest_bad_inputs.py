@@ -195,7 +195,8 @@ def test_mixed_formats_in_one_batch(case: Case) -> None:
 
 def test_files_of_one_batch_disagree_on_schema(case: Case) -> None:
     case.land({"part-0.parquet": case.base.purchases,
-               "part-1.parquet": case.base.purchases.append_column("coupon", pa.array(["x"] * case.base.purchases.num_rows))})
+               "part-1.parquet": case.base.purchases.append_column(
+                   "coupon", pa.array(["x"] * case.base.purchases.num_rows))})
     _assert_batch_rejected(case, _one(case.ingest()), "files_disagree")
 
 
@@ -337,7 +338,8 @@ def _contract_versions(case: Case) -> list[dict]:
 
 
 def test_added_nullable_column_is_a_new_version(case: Case) -> None:
-    case.land({"part-0.parquet": case.base.purchases.append_column("coupon_code", pa.array(["SPRING"] * case.base.purchases.num_rows))})
+    coupons = pa.array(["SPRING"] * case.base.purchases.num_rows)
+    case.land({"part-0.parquet": case.base.purchases.append_column("coupon_code", coupons)})
     report = _one(case.ingest())
     assert (report.status, report.contract_status, report.contract_version) == ("ingested", "new_version", 2)
     assert _contract_versions(case)[-1]["changes"] == ["added nullable column coupon_code VARCHAR"]

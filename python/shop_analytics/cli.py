@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check", help="post-build checks on the marts (after dbt build); exit 1 on failure")
     chk.add_argument("--warehouse", type=Path, default=None,
-                     help="DuckDB warehouse file (default: $SHOP_ANALYTICS_WAREHOUSE or warehouse/shop_analytics.duckdb)")
+                     help="DuckDB warehouse file "
+                          "(default: $SHOP_ANALYTICS_WAREHOUSE or warehouse/shop_analytics.duckdb)")
     chk.set_defaults(run=_check)
 
     bench = sub.add_parser("bench", help="run benchmarks under bench/ and refresh bench/RESULTS.md")

@@ -39,7 +39,8 @@ class CheckResult:
 
 def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
     rows = con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                       "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", [schema, table]).fetchall()
+                       "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                       [schema, table]).fetchall()
     return {name: dtype.upper() for name, dtype in rows}
 
 
