@@ -47,15 +47,17 @@ demo: $(STAMP)
 	$(BIN)/shop-analytics generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --overwrite
 	@# The demo rebuilds the lake from scratch so that a re-run gives the same result.
 	rm -rf "$(SHOP_ANALYTICS_DATA_DIR)/lake" "$(SHOP_ANALYTICS_DATA_DIR)/quarantine" \
-	  "$(SHOP_ANALYTICS_DATA_DIR)/ingest_catalog.duckdb"
+	  "$(SHOP_ANALYTICS_DATA_DIR)/ingest_catalog.duckdb" "$(SHOP_ANALYTICS_DATA_DIR)/quality"
 	@$(MAKE) --no-print-directory pipeline
 
 pipeline: $(STAMP)
-	@echo "==> ingesting landing batches into the lake"
+	@echo "==> ingesting landing batches through the quality gate (GX Data Docs: data/quality/data_docs/index.html)"
 	$(BIN)/shop-analytics ingest
 	@echo "==> dbt build (seeds, models, tests)"
 	@mkdir -p "$(dir $(SHOP_ANALYTICS_WAREHOUSE))"
 	$(BIN)/dbt build
+	@echo "==> post-build checks on the marts (a failure stops publication)"
+	$(BIN)/shop-analytics check
 	@echo "==> publishing the read-only serving file and Parquet exports"
 	$(BIN)/shop-analytics publish
 	@$(BIN)/python -m shop_analytics.demo_summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,14 @@ from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import BatchConflictError, IngestSettings, audit_rows, ingest
 from shop_analytics.paths import DataLayout
 
-SETTINGS = IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", progress=False)
+
+
+def _settings(tmp_path: Path) -> IngestSettings:
+    """Settings with a private copy of the contracts (ingest appends new versions to them)."""
+    contracts = tmp_path / "contracts"
+    if not contracts.exists():
+        shutil.copytree(ROOT / "contracts", contracts)
+    return IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", contracts_dir=contracts, progress=False)
 GROUND_TRUTH_ONLY = {"anonymous_views", "same_day_repeat_rows", "revision_rows", "late_arriving"}
 
 
@@ -26,7 +34,10 @@ def test_audit_reconciles_and_matches_manifest(pipeline: Pipeline) -> None:
         assert row["rows_in"] == row["rows_admitted"] + row["rows_quarantined"]
         by_source[row["source"]]["rows_in"] += row["rows_in"]
         by_source[row["source"]]["admitted"] += row["rows_admitted"]
-        by_source[row["source"]].update(__import__("json").loads(row["quarantined_by_reason"]))
+        # Reasons are '<kind>:<column>'; the manifest counts kinds. Generated dirty rows
+        # carry exactly one defect each, so per-kind reason counts equal row counts.
+        for reason, count in json.loads(row["quarantined_by_reason"]).items():
+            by_source[row["source"]][reason.split(":", 1)[0]] += count
     for source, entry in pipeline.manifest["sources"].items():
         got = by_source[source]
         assert got["rows_in"] == entry["rows"]
@@ -60,9 +71,9 @@ def test_lake_partitions_match_event_dates(pipeline: Pipeline) -> None:
 def test_reingest_same_content_is_a_no_op(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path)
     generate(GeneratorConfig(scale=0.002, seed=3), layout.landing, progress=False)
-    first = ingest(layout, SETTINGS)
+    first = ingest(layout, _settings(tmp_path))
     lake_files = sorted(p.relative_to(tmp_path) for p in layout.lake.rglob("*.parquet"))
-    second = ingest(layout, SETTINGS)
+    second = ingest(layout, _settings(tmp_path))
     assert {r.status for r in first} == {"ingested"}
     assert {r.status for r in second} == {"skipped"}
     assert sorted(p.relative_to(tmp_path) for p in layout.lake.rglob("*.parquet")) == lake_files
@@ -71,14 +82,14 @@ def test_reingest_same_content_is_a_no_op(tmp_path: Path) -> None:
 def test_changed_content_under_same_batch_id_is_refused(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path)
     generate(GeneratorConfig(scale=0.002, seed=3), layout.landing, progress=False)
-    ingest(layout, SETTINGS)
+    ingest(layout, _settings(tmp_path))
     other = tmp_path / "other"
     generate(GeneratorConfig(scale=0.002, seed=4), other, progress=False)
     batch = "purchases/batch_date=2017-03-01"
     shutil.rmtree(layout.landing / batch)
     shutil.copytree(other / batch, layout.landing / batch)
     with pytest.raises(BatchConflictError, match="already ingested with different content"):
-        ingest(layout, SETTINGS)
+        ingest(layout, _settings(tmp_path))
 
 
 def test_csv_landing_gives_the_same_lake_as_parquet(tmp_path: Path) -> None:
@@ -86,10 +97,31 @@ def test_csv_landing_gives_the_same_lake_as_parquet(tmp_path: Path) -> None:
     for fmt in ("parquet", "csv"):
         layout = DataLayout(tmp_path / fmt)
         generate(GeneratorConfig(scale=0.002, seed=5, file_format=fmt), layout.landing, progress=False)
-        ingest(layout, SETTINGS)
+        ingest(layout, _settings(tmp_path))
         con = duckdb.connect()
         counts[fmt] = con.execute(
             f"SELECT * FROM read_parquet('{layout.lake}/purchases/*/*.parquet', hive_partitioning = true) "
             "ORDER BY purchase_id").fetchall()
     assert len(counts["parquet"]) > 100
     assert counts["csv"] == counts["parquet"]
+
+
+def test_quarantined_rows_carry_machine_readable_reasons(pipeline: Pipeline) -> None:
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT _reject_reasons FROM read_parquet('{pipeline.layout.quarantine}/*/*/rejected.parquet')"
+                       ).fetchall()
+    assert rows
+    kinds = {"null_key", "invalid_value", "duplicate_event_id", "unknown_user", "unknown_item",
+             "timestamp_out_of_range", "missing_value", "unknown_country", "invalid_type", "duplicate_in_lake"}
+    for (reasons,) in rows:
+        assert reasons, "every quarantined row has at least one reason"
+        for reason in reasons:
+            kind, column = reason.split(":", 1)
+            assert kind in kinds and column
+
+
+def test_audit_records_contract_version_and_status(pipeline: Pipeline) -> None:
+    audit = audit_rows(pipeline.layout)
+    assert {row["status"] for row in audit} == {"ingested"}
+    assert {row["contract_version"] for row in audit} == {1}
+    assert {row["contract_status"] for row in audit} == {"accepted"}

@@ -14,7 +14,9 @@ renamed as (
         cast(page_url_path as varchar) as page_url_path,
         cast(price as decimal(12, 2)) as price,
         cast(created_at as timestamp) as created_at,
-        regexp_extract(filename, 'batch_([^/]+)\.parquet$', 1) as batch_id
+        regexp_extract(filename, 'batch_([^/]+)\.parquet$', 1) as batch_id,
+        -- Columns added by an accepted contract version pass through unchanged.
+        source.* exclude (item_id, category, page_url_path, price, created_at, filename)
 
     from source
 

@@ -14,7 +14,9 @@ renamed as (
         cast(item_id as bigint) as item_id,
         cast(viewed_at as timestamp) as viewed_at,
         cast(event_date as date) as event_date,
-        {{ lake_batch_id('filename') }} as batch_id
+        {{ lake_batch_id('filename') }} as batch_id,
+        -- Columns added by an accepted contract version pass through unchanged.
+        source.* exclude (page_view_id, user_id, item_id, viewed_at, event_date, filename)
 
     from source
 

@@ -16,7 +16,9 @@ renamed as (
         cast(event_date as date) as event_date,
         cast(quantity as integer) as quantity,
         cast(amount as decimal(12, 2)) as amount,
-        {{ lake_batch_id('filename') }} as batch_id
+        {{ lake_batch_id('filename') }} as batch_id,
+        -- Columns added by an accepted contract version pass through unchanged.
+        source.* exclude (purchase_id, user_id, item_id, purchased_at, event_date, quantity, amount, filename)
 
     from source
 

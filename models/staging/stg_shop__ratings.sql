@@ -15,7 +15,9 @@ renamed as (
         cast(rated_at as timestamp) as rated_at,
         cast(event_date as date) as event_date,
         cast(rating as smallint) as rating,
-        {{ lake_batch_id('filename') }} as batch_id
+        {{ lake_batch_id('filename') }} as batch_id,
+        -- Columns added by an accepted contract version pass through unchanged.
+        source.* exclude (rating_id, user_id, item_id, rated_at, event_date, rating, filename)
 
     from source
 

@@ -12,7 +12,9 @@ renamed as (
         cast(user_id as bigint) as user_id,
         upper(cast(country_code as varchar)) as country_code,
         cast(signup_at as timestamp) as signed_up_at,
-        regexp_extract(filename, 'batch_([^/]+)\.parquet$', 1) as batch_id
+        regexp_extract(filename, 'batch_([^/]+)\.parquet$', 1) as batch_id,
+        -- Columns added by an accepted contract version pass through unchanged.
+        source.* exclude (user_id, country_code, signup_at, filename)
 
     from source
 

@@ -1,4 +1,4 @@
-"""The `shop-analytics` command: generate, ingest, publish and bench."""
+"""The `shop-analytics` command: generate, ingest, check, publish, bench and ratings-to-landing."""
 
 from __future__ import annotations
 
@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--countries", type=Path, default=Path("seeds/countries.csv"),
                      help="CSV with a country_code column (default: seeds/countries.csv)")
     ing.add_argument("--memory-limit", default="2GB")
+    ing.add_argument("--contracts", type=Path, default=Path("contracts"),
+                     help="schema contracts folder, <source>.yml each (default: contracts)")
+    ing.add_argument("--strict", action="store_true",
+                     help="stop at the first rejected batch (default: quarantine it, go on, exit 1 at the end)")
+    ing.add_argument("--data-docs", type=Path, default=None,
+                     help="build GX Data Docs here (default: <data-dir>/quality/data_docs)")
+    ing.add_argument("--no-data-docs", action="store_true", help="skip building GX Data Docs")
     ing.add_argument("--no-progress", action="store_true")
     ing.set_defaults(run=_ingest)
 
@@ -71,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--list", action="store_true", help="list kept versions and exit")
     pub.add_argument("--no-progress", action="store_true")
     pub.set_defaults(run=_publish)
+
+    chk = sub.add_parser("check", help="post-build checks on the marts (after dbt build); exit 1 on failure")
+    chk.add_argument("--warehouse", type=Path, default=None,
+                     help="DuckDB warehouse file "
+                          "(default: $SHOP_ANALYTICS_WAREHOUSE or warehouse/shop_analytics.duckdb)")
+    chk.set_defaults(run=_check)
 
     bench = sub.add_parser("bench", help="run benchmarks under bench/ and refresh bench/RESULTS.md")
     bench.add_argument("names", nargs="*", help="benchmark names (bench/bench_<name>.py); default: all")
@@ -110,8 +123,10 @@ def _ingest(args: argparse.Namespace) -> int:
     layout = DataLayout.from_env(args.data_dir)
     if not args.countries.exists():
         raise FileNotFoundError(f"{args.countries} not found; run from the project folder or pass --countries")
-    settings = IngestSettings(countries_csv=args.countries, memory_limit=args.memory_limit,
-                              progress=False if args.no_progress else None)
+    docs = None if args.no_data_docs else (args.data_docs or layout.root / "quality" / "data_docs")
+    settings = IngestSettings(countries_csv=args.countries, contracts_dir=args.contracts,
+                              memory_limit=args.memory_limit, progress=False if args.no_progress else None,
+                              strict=args.strict, data_docs_dir=docs)
     reports = ingest(layout, settings)
     totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for report in reports:
@@ -124,10 +139,21 @@ def _ingest(args: argparse.Namespace) -> int:
             total[f"  {reason}"] += count
     print(f"lake: {layout.lake}\nquarantine: {layout.quarantine}")
     for source, total in totals.items():
-        print(f"  {source:<11} batches ingested {total['ingested']}, skipped {total['skipped']} (already in); "
-              f"rows in {total['rows_in']:,} = admitted {total['admitted']:,} + quarantined {total['quarantined']:,}")
+        print(f"  {source:<11} batches ingested {total['ingested']}, skipped {total['skipped']} (already in), "
+              f"rejected {total['rejected']}")
+        balanced = total["rows_in"] == total["admitted"] + total["quarantined"]
+        print(f"      reconciliation: rows in {total['rows_in']:,} = admitted {total['admitted']:,} + "
+              f"quarantined {total['quarantined']:,}: {'OK' if balanced else 'MISMATCH'}")
         for key in sorted(k for k in total if k.startswith("  ")):
-            print(f"      {key.strip():<24} {total[key]:>10,}")
+            print(f"      {key.strip():<36} {total[key]:>10,}")
+    if docs is not None and (docs / "index.html").exists():
+        print(f"GX Data Docs: {docs / 'index.html'}")
+    rejected = [r for r in reports if r.status == "rejected"]
+    for report in rejected:
+        print(f"REJECTED {report.source} batch {report.batch_id}: {report.message}", file=sys.stderr)
+    if rejected:
+        print(f"{len(rejected)} batch(es) rejected whole; see quarantine/<source>/<batch>/reason.json", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -167,6 +193,14 @@ def _publish(args: argparse.Namespace) -> int:
     if result.pruned:
         print(f"pruned old versions: {', '.join(map(str, result.pruned))}")
     return 0
+
+def _check(args: argparse.Namespace) -> int:
+    from shop_analytics.quality.post_build import format_report, run_checks
+
+    warehouse = args.warehouse or Path(os.environ.get("SHOP_ANALYTICS_WAREHOUSE", "warehouse/shop_analytics.duckdb"))
+    results = run_checks(warehouse)
+    print(format_report(results))
+    return 1 if any(r.failed for r in results) else 0
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Landing -> lake or quarantine: batch discovery, row rules and the audited ingest runner."""
+"""Landing -> quality gate -> lake or quarantine: discovery, reading, key filter, atomic publish, audit."""
 
 from shop_analytics.ingest.runner import BatchConflictError, BatchReport, IngestSettings, audit_rows, ingest
 

@@ -1,4 +1,4 @@
-"""Finding landing batches and reading them into DuckDB with the contract's types."""
+"""Finding landing batches: one folder per batch, its files, format and content hash."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-
-from shop_analytics.sources import Source
+from shop_analytics.sources import ALL_SOURCES, Source
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 BATCH_PREFIX = "batch_date="
+MIXED = "mixed"  # file_format of a batch whose files are not all of one known format
 
 
 @dataclass(frozen=True)
@@ -35,53 +34,42 @@ class LandingBatch:
 
 
 def discover(landing: Path, source: Source) -> list[LandingBatch]:
-    """All batches of `source` under `landing`, oldest first; raises on unreadable layouts."""
+    """All well-named batches of `source` under `landing`, oldest first (see landing_problems for the rest).
+
+    A batch whose files are not all of one known format gets file_format MIXED; the
+    gate rejects it as a whole.
+    """
     root = landing / source.name
     if not root.exists():
         return []
     batches = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if not folder.name.startswith(BATCH_PREFIX):
-            raise ValueError(f"{folder}: landing folders must be named {BATCH_PREFIX}<id>")
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(BATCH_PREFIX)):
         files = tuple(sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")))
         if not files:
             continue
         formats = {FORMATS.get(p.suffix.lower()) for p in files}
-        if None in formats or len(formats) != 1:
-            names = ", ".join(p.name for p in files)
-            raise ValueError(f"{folder}: a batch holds files of one format (.parquet, .csv or .json); found {names}")
-        batches.append(LandingBatch(source, folder.name[len(BATCH_PREFIX):], files, formats.pop()))
+        file_format = formats.pop() if len(formats) == 1 and None not in formats else MIXED
+        batches.append(LandingBatch(source, folder.name[len(BATCH_PREFIX):], files, file_format))
     return batches
 
 
-_DUCKDB_TYPES = {
-    pa.int16(): "SMALLINT",
-    pa.int32(): "INTEGER",
-    pa.int64(): "BIGINT",
-    pa.float64(): "DOUBLE",
-    pa.string(): "VARCHAR",
-    pa.timestamp("us"): "TIMESTAMP",
-}
-
-
-def duckdb_type(arrow_type: pa.DataType) -> str:
-    """DuckDB type name for a contract column type."""
-    try:
-        return _DUCKDB_TYPES[arrow_type]
-    except KeyError as exc:
-        raise ValueError(f"no DuckDB type mapping for {arrow_type}") from exc
-
-
-def read_sql(batch: LandingBatch) -> str:
-    """A DuckDB table function reading the batch's files, typed by the contract for text formats."""
-    files = "[" + ", ".join(_quote(str(p)) for p in batch.files) + "]"
-    if batch.file_format == "parquet":
-        return f"read_parquet({files}, union_by_name = true)"
-    columns = "{" + ", ".join(f"{_quote(f.name)}: {_quote(duckdb_type(f.type))}" for f in batch.source.schema) + "}"
-    if batch.file_format == "csv":
-        return f"read_csv({files}, header = true, columns = {columns})"
-    return f"read_json({files}, columns = {columns})"
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def landing_problems(landing: Path, sources: tuple[Source, ...] = ALL_SOURCES) -> list[str]:
+    """What ingest cannot take from `landing`: unknown source folders, badly named batch folders, stray files."""
+    if not landing.exists():
+        return []
+    known = {s.name for s in sources}
+    problems = []
+    for entry in sorted(landing.iterdir()):
+        if entry.name.startswith(("_", ".")):
+            continue  # the generator's _manifest.json and hidden files
+        if not entry.is_dir():
+            problems.append(f"{entry}: stray file in the landing root; files belong in <source>/{BATCH_PREFIX}<id>/")
+        elif entry.name not in known:
+            problems.append(f"{entry}: unknown source folder {entry.name!r}; known sources: {', '.join(sorted(known))}")
+        else:
+            for child in sorted(entry.iterdir()):
+                if child.name.startswith("."):
+                    continue
+                if not child.is_dir() or not child.name.startswith(BATCH_PREFIX):
+                    problems.append(f"{child}: landing batches must be folders named {BATCH_PREFIX}<id>")
+    return problems

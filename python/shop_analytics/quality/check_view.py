@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import duckdb
 
-from shop_analytics.quality.rules import FIRST_OCCURRENCE, KNOWN_REF, ROW_NUMBER, Rule
+from shop_analytics.quality.rules import CASTS, FIRST_OCCURRENCE, KNOWN_REF, NOT_IN_REF, ROW_NUMBER, Rule
 from shop_analytics.quality.sql import quote_ident
 
 
@@ -28,12 +28,26 @@ def known_column(rule: Rule) -> str:
     return f"{rule.column}__known"
 
 
+def unseen_column(rule: Rule) -> str:
+    """Derived column: 1 if the key is NULL or not yet in the lake, NULL if it was admitted before."""
+    return f"{rule.column}__unseen"
+
+
+def cast_ok_column(column: str) -> str:
+    """Reader-provided column: 1 if `column`'s text value was NULL or cast cleanly, NULL if not."""
+    return f"_gate_cast_ok__{column}"
+
+
 def checked_column(rule: Rule) -> str:
     """The column of the check view that GX's expectation for `rule` looks at."""
     if rule.check == FIRST_OCCURRENCE:
         return occurrence_column(rule)
     if rule.check == KNOWN_REF:
         return known_column(rule)
+    if rule.check == NOT_IN_REF:
+        return unseen_column(rule)
+    if rule.check == CASTS:
+        return cast_ok_column(rule.column)
     return rule.column
 
 
@@ -53,12 +67,14 @@ def check_view_sql(relation: str, rules: tuple[Rule, ...]) -> str:
             derived.append(
                 f"CAST(CASE WHEN {col} IS NULL THEN NULL WHEN {alias}.{ROW_NUMBER} IS NULL THEN 1 ELSE 2 END "
                 f"AS UTINYINT) AS {quote_ident(occurrence_column(rule))}")
-        elif rule.check == KNOWN_REF:
+        elif rule.check in (KNOWN_REF, NOT_IN_REF):
+            # 1 when the row passes: the reference is known (KNOWN_REF) / the key is new (NOT_IN_REF).
             assert rule.ref_relation and rule.ref_column
             ref = quote_ident(rule.ref_column)
-            derived.append(
-                f"CAST(CASE WHEN {col} IS NULL OR {col} IN (SELECT {ref} FROM {quote_ident(rule.ref_relation)} "
-                f"WHERE {ref} IS NOT NULL) THEN 1 END AS UTINYINT) AS {quote_ident(known_column(rule))}")
+            member = f"{col} IN (SELECT {ref} FROM {quote_ident(rule.ref_relation)} WHERE {ref} IS NOT NULL)"
+            passes = member if rule.check == KNOWN_REF else f"NOT ({member})"
+            derived.append(f"CAST(CASE WHEN {col} IS NULL OR {passes} THEN 1 END AS UTINYINT) "
+                           f"AS {quote_ident(checked_column(rule))}")
     select = ", ".join(["b.*", *derived])
     return f"SELECT {select} FROM {quote_ident(relation)} b {' '.join(joins)}"
 

@@ -163,9 +163,18 @@ def check_schema(contract: Contract, columns: tuple[Column, ...]) -> ContractChe
 
 def check_batch_contract(con: duckdb.DuckDBPyConnection, files: Sequence[Path], source: Source,
                          contracts_dir: Path, *, write: bool = True) -> ContractCheck:
-    """Check a landing batch against contracts/<source>.yml; append a new version if accepted with changes.
+    """Check a Parquet landing batch against contracts/<source>.yml; append a new version if accepted with changes.
 
     A missing contract file is created as version 1 from sources.py (when `write`).
+    """
+    return check_columns_contract(batch_schema(con, files), source, contracts_dir, write=write)
+
+
+def check_columns_contract(columns: tuple[Column, ...], source: Source, contracts_dir: Path, *,
+                           write: bool = True) -> ContractCheck:
+    """Check a batch schema from any reader (e.g. DESCRIBE of a CSV/JSON scan) against the contract.
+
+    Same policy and side effects as check_batch_contract.
     """
     path = contract_path(contracts_dir, source.name)
     contract = load_contract(path) if path.exists() else initial_contract(source)
@@ -173,7 +182,14 @@ def check_batch_contract(con: duckdb.DuckDBPyConnection, files: Sequence[Path], 
         save_contract(contract, path)
     if contract.source != source.name:
         raise ValueError(f"{path} is the contract of {contract.source!r}, not {source.name!r}")
-    result = check_schema(contract, batch_schema(con, files))
+    result = check_schema(contract, columns)
     if result.new_version is not None and write:
         save_contract(Contract(contract.source, contract.versions + (result.new_version,)), path)
     return result
+
+
+def latest_columns(source: Source, contracts_dir: Path) -> tuple[Column, ...]:
+    """The newest contract version's columns (version 1 from sources.py if no file exists yet)."""
+    path = contract_path(contracts_dir, source.name)
+    contract = load_contract(path) if path.exists() else initial_contract(source)
+    return contract.latest.columns

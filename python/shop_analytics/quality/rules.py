@@ -21,6 +21,8 @@ UNKNOWN_ITEM = "unknown_item"
 TIMESTAMP_OUT_OF_RANGE = "timestamp_out_of_range"
 MISSING_VALUE = "missing_value"  # a required non-key column is NULL
 UNKNOWN_COUNTRY = "unknown_country"
+INVALID_TYPE = "invalid_type"  # a text-format value that does not cast to the contract type
+DUPLICATE_IN_LAKE = "duplicate_in_lake"  # the event id was admitted by an earlier batch
 
 # Check kinds a rule can have; suites.py and rules_sql.py implement each one.
 NOT_NULL = "not_null"
@@ -28,6 +30,8 @@ BETWEEN = "between"
 IN_SET = "in_set"
 FIRST_OCCURRENCE = "first_occurrence"  # duplicates: every copy after the first fails
 KNOWN_REF = "known_ref"  # a non-null reference must exist in the known ids
+NOT_IN_REF = "not_in_ref"  # a non-null key must NOT exist in the reference ids (already admitted)
+CASTS = "casts"  # the batch's cast-ok flag column for this column is 1 (set by the reader)
 
 EARLIEST_PLAUSIBLE = dt.datetime(2000, 1, 1)
 ROW_NUMBER = "row_number"  # the batch relation's deterministic row id column
@@ -63,6 +67,8 @@ class RuleParams:
     countries: tuple[str, ...] | None = None  # accepted country codes; None skips the check
     known_users: str | None = None  # relation with a user_id column; None skips the check
     known_items: str | None = None  # relation with an item_id column; None skips the check
+    seen_keys: str | None = None  # relation with a `key` column of ids already in the lake; None skips
+    cast_columns: tuple[str, ...] = ()  # columns read from text and cast (CSV/JSON); see CASTS
 
     @property
     def latest(self) -> dt.datetime:
@@ -70,10 +76,13 @@ class RuleParams:
         return dt.datetime.combine(self.today + dt.timedelta(days=1), dt.time())
 
 
-# Value rules per source: (column, min, max, strict_min, strict_max).
+# Value rules per source: (column, min, max, strict_min, strict_max). Money has an upper
+# bound too: besides absurd values it catches NaN and +Infinity, which DuckDB orders
+# above every number (so "> 0" alone would admit them).
+MAX_MONEY = 1_000_000.0
 _VALUE_RANGES: dict[str, tuple[tuple[str, float | None, float | None, bool, bool], ...]] = {
-    "items": (("price", 0, None, True, False),),
-    "purchases": (("amount", 0, None, True, False), ("quantity", 1, None, False, False)),
+    "items": (("price", 0, MAX_MONEY, True, False),),
+    "purchases": (("amount", 0, MAX_MONEY, True, False), ("quantity", 1, None, False, False)),
     "ratings": (("rating", 1, 5, False, False),),
 }
 _TIME_COLUMNS = {"users": "signup_at", "items": "created_at"}
@@ -81,7 +90,7 @@ _TIME_COLUMNS = {"users": "signup_at", "items": "created_at"}
 
 def rules_for(source: Source, params: RuleParams) -> tuple[Rule, ...]:
     """All row-level rules for `source`, in a stable order."""
-    rules: list[Rule] = []
+    rules: list[Rule] = [Rule(INVALID_TYPE, c, CASTS) for c in params.cast_columns]
     required_refs = [c for c in (source.user_ref, source.item_ref) if c]
     if source.user_ref_nullable and source.user_ref:
         required_refs.remove(source.user_ref)
@@ -95,6 +104,9 @@ def rules_for(source: Source, params: RuleParams) -> tuple[Rule, ...]:
         if f.name in must_have and f.name not in (source.key, *required_refs):
             rules.append(Rule(MISSING_VALUE, f.name, NOT_NULL))
     rules.append(Rule(DUPLICATE_EVENT_ID, source.key, FIRST_OCCURRENCE))
+    if params.seen_keys:
+        rules.append(Rule(DUPLICATE_IN_LAKE, source.key, NOT_IN_REF, ref_relation=params.seen_keys,
+                          ref_column="key"))
     time_column = source.event_time or _TIME_COLUMNS.get(source.name)
     if time_column:
         rules.append(Rule(TIMESTAMP_OUT_OF_RANGE, time_column, BETWEEN, min_value=params.earliest,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import duckdb
 
+from shop_analytics.quality.check_view import cast_ok_column
 from shop_analytics.quality.rules import (
-    BETWEEN, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_NULL, ROW_NUMBER, Rule,
+    BETWEEN, CASTS, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_IN_REF, NOT_NULL, ROW_NUMBER, Rule,
 )
 from shop_analytics.quality.sql import quote_ident, quote_literal, sql_value
 
@@ -43,6 +44,13 @@ def failure_condition(rule: Rule) -> str:
         # delim join. NULLs are filtered out of the list so NOT IN cannot turn NULL.
         return (f"({col} IS NOT NULL AND NOT ({col} IN (SELECT k.{ref} FROM {quote_ident(rule.ref_relation)} k "
                 f"WHERE k.{ref} IS NOT NULL)))")
+    if rule.check == NOT_IN_REF:
+        assert rule.ref_relation and rule.ref_column
+        ref = quote_ident(rule.ref_column)
+        return (f"({col} IS NOT NULL AND {col} IN (SELECT k.{ref} FROM {quote_ident(rule.ref_relation)} k "
+                f"WHERE k.{ref} IS NOT NULL))")
+    if rule.check == CASTS:
+        return f"b.{quote_ident(cast_ok_column(rule.column))} IS NULL"
     raise ValueError(f"no SQL for check {rule.check!r} (rule {rule.reason})")
 
 
