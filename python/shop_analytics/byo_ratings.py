@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from shop_analytics.ingest.batches import duckdb_type
+from shop_analytics.quality.duckdb_types import duckdb_type_names
 from shop_analytics.sources import PAGE_VIEWS, PURCHASES, Source
 
 _READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".json": "read_json", ".jsonl": "read_json"}
@@ -93,7 +93,8 @@ def ratings_to_landing(source_file: Path, landing: Path, columns: RatingColumns 
 
 
 def _empty(source: Source) -> str:
-    cols = ", ".join(f"NULL::{duckdb_type(f.type)} AS {f.name}" for f in source.schema)
+    types = duckdb_type_names(source.schema)
+    cols = ", ".join(f"NULL::{t} AS {f.name}" for f, t in zip(source.schema, types))
     return f"SELECT {cols} WHERE false"
 
 
