@@ -135,7 +135,10 @@
         select
             co_rated.user_id,
             co_rated.neighbour_id,
-            co_rated.centred_dot / (query_user.centred_norm * neighbour.centred_norm) as similarity,
+            -- Cauchy-Schwarz bounds the cosine by 1; clamp the last-bit rounding excess.
+            least(1.0, greatest(-1.0,
+                co_rated.centred_dot / (query_user.centred_norm * neighbour.centred_norm)
+            )) as similarity,
             co_rated.n_co_rated
         from co_rated
         inner join users as query_user on co_rated.user_id = query_user.user_id
