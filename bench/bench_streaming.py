@@ -427,12 +427,13 @@ def main(argv: list[str] | None = None) -> int:
         if bloom_lib else None,
         "runs": runs,
         "rerun_only": args.only,
-        "notes": [
+        "notes": " ".join([
             f"Load average {load_start} at start and {os.getloadavg()} at end on a 2-core machine shared with "
             "other engineers: absolute times are inflated; compare ratios within this run.",
             "doc001 runs on a sample and is extrapolated linearly to all rows.",
             "mode_streaming updates one record at a time on a small sample (see modes).",
-        ],
+            "--only re-runs keep the other competitors' figures from the last full run (runs.*.from_previous_run).",
+        ]),
     })
     print(json.dumps({"rows": rows, "ratios": ratios, "targets": targets}, indent=1, default=str))
     return 0
