@@ -273,7 +273,7 @@ def main() -> None:
     rows = [_row("DuckDB: dbt build of the 5 marts + intermediates, with their dbt tests", build),
             {"competitor": "DuckDB: the purchase summary + popularity tables within that build",
              "wall_s": round(subset_seconds, 1), "peak_rss_mib": "", "note": "sum of the 3 models' execution "
-             "times in dbt's run_results.json (summed although 2 threads overlap them: conservative)"},
+             "times in dbt's run_results.json (one dbt thread, so they ran one after another)"},
             spark_row, pandas_row]
     rows.insert(0, {"competitor": "prepare: shop-analytics generate", "wall_s": prepared["generate"]["median_seconds"],
                     "peak_rss_mib": round(prepared["generate"]["peak_rss_mib"]), "note": "untimed in ratios"})
