@@ -138,7 +138,7 @@ def render_results(bench_dir: Path) -> Path:
 
 def _render_one(doc: dict) -> list[str]:
     machine = doc.get("machine", {})
-    lines = [f"## {doc.get('title', doc['benchmark'])}", "",
+    lines = [f"## {doc.get('title', doc.get('benchmark', '?'))}", "",
              f"Command: `{doc.get('command', '')}` · ran {doc.get('ran_at', '?')} on "
              f"{machine.get('cores')} cores, {machine.get('ram_gib')} GiB RAM ({machine.get('cpu', '')})", ""]
     if doc.get("inputs"):
@@ -151,14 +151,21 @@ def _render_one(doc: dict) -> list[str]:
         lines.append("")
     if doc.get("ratios"):
         lines += ["Ratios: " + "; ".join(f"{k} = {_cell(v)}" for k, v in doc["ratios"].items()), ""]
-    for check in doc.get("targets", []):
+    for check in _targets(doc.get("targets", [])):
         mark = "met" if check["met"] else "NOT met"
-        lines.append(f"- {check['target']}: measured {_cell(check['measured'])} — **{mark}**")
+        lines.append(f"- {check['target']}: measured {_cell(check.get('measured', ''))} — **{mark}**")
     if doc.get("targets"):
         lines.append("")
     if doc.get("notes"):
         lines += [doc["notes"], ""]
     return lines
+
+
+def _targets(targets: list | dict) -> list[dict]:
+    # Older results files store targets as {name: met}; newer ones as a list of dicts.
+    if isinstance(targets, dict):
+        return [{"target": name, "measured": "see rows", "met": bool(met)} for name, met in targets.items()]
+    return targets
 
 
 def _cell(value: object) -> str:
