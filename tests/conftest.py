@@ -52,6 +52,8 @@ def dbt_env(layout: DataLayout, warehouse: Path) -> dict[str, str]:
         "SHOP_ANALYTICS_TARGET": "test",
         "DBT_PROFILES_DIR": str(ROOT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # Partial builds (--select) must not pull in tests of marts they did not build.
+        "DBT_INDIRECT_SELECTION": "cautious",
     }
 
 
