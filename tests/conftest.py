@@ -6,6 +6,7 @@ Expensive fixtures are session-scoped and built once under pytest's temp dir.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -66,12 +67,20 @@ def run_dbt(args: list[str], env: dict[str, str], tmp: Path) -> subprocess.Compl
     return result
 
 
+def ingest_settings(tmp: Path) -> IngestSettings:
+    """Ingest settings for tests: a private copy of the schema contracts, so new versions never touch the repo."""
+    contracts = tmp / "contracts"
+    if not contracts.exists():
+        shutil.copytree(ROOT / "contracts", contracts)
+    return IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", contracts_dir=contracts, progress=False)
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     """SMALL generated, then ingested."""
     layout = DataLayout(tmp_path_factory.mktemp("pipeline"))
     manifest = generate(SMALL, layout.landing, workers=2, progress=False)
-    ingest(layout, IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", progress=False))
+    ingest(layout, ingest_settings(layout.root))
     return Pipeline(layout, manifest)
 
 

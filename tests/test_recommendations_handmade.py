@@ -13,9 +13,9 @@ import pytest
 import recs_oracle as oracle
 from test_recommendations import assert_lists_equal, assert_similarity_equal
 
-from conftest import ROOT, dbt_env, run_dbt
+from conftest import ROOT, dbt_env, run_dbt, ingest_settings
 from shop_analytics.byo_ratings import RatingColumns, ratings_to_landing
-from shop_analytics.ingest import IngestSettings, ingest
+from shop_analytics.ingest import ingest
 from shop_analytics.paths import DataLayout
 from shop_analytics.sources import PAGE_VIEWS, PURCHASES
 
@@ -67,7 +67,7 @@ def handmade(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnect
     counts = ratings_to_landing(csv, layout.landing, RatingColumns("user", "item", "stars", "ts"))
     assert counts["ratings"] == len(RATINGS)
     _land_events(layout.landing, T0.strftime("%Y-%m-%d"))
-    ingest(layout, IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", progress=False))
+    ingest(layout, ingest_settings(layout.root))
     path = root / "warehouse.duckdb"
     env = dbt_env(layout, path)
     run_dbt(["seed"], env, root)

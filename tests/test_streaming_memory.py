@@ -7,11 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import BIN, ROOT, dbt_env
+from conftest import BIN, ROOT, dbt_env, ingest_settings
 
 from shop_analytics.benchmarking import measure
 from shop_analytics.datagen import GeneratorConfig, generate
-from shop_analytics.ingest import IngestSettings, ingest
+from shop_analytics.ingest import ingest
 from shop_analytics.paths import DataLayout
 
 MEMORY_LIMIT_MB = 128
@@ -37,7 +37,7 @@ def test_streaming_models_keep_peak_rss_under_budget_on_a_lake_3x_the_memory_lim
     config = GeneratorConfig(seed=3, chunk_rows=2_000_000, overrides=(
         ("page_views", PAGE_VIEWS), ("users", 400_000), ("items", 200_000), ("purchases", 1_000), ("ratings", 1_000)))
     generate(config, layout.landing, workers=2, progress=False)
-    ingest(layout, IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", progress=False))
+    ingest(layout, ingest_settings(layout.root))
     lake_bytes = _bytes_under(layout.lake / "page_views")
     assert lake_bytes >= 3 * MEMORY_LIMIT_MB * 10**6, f"lake is only {lake_bytes / 1e6:.0f} MB"
 
