@@ -57,7 +57,8 @@ def _land_events(landing: Path, batch: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def handmade(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnection:
+def handmade_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], Path]:
+    """The hand-made cases landed, ingested and built: (project root, dbt env, warehouse path)."""
     root = tmp_path_factory.mktemp("handmade")
     csv = root / "my_ratings.csv"
     frame = pd.DataFrame(RATINGS, columns=["user", "item", "stars", "minutes"])
@@ -72,9 +73,26 @@ def handmade(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnect
     env = dbt_env(layout, path)
     run_dbt(["seed"], env, root)
     run_dbt(["build", "-s", "+rpt_recommendations", "+rpt_recommendation_evaluation", "--vars", VARS], env, root)
-    connection = duckdb.connect(str(path), read_only=True)
+    return root, env, path
+
+
+@pytest.fixture(scope="module")
+def handmade(handmade_build: tuple[Path, dict[str, str], Path]) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect(str(handmade_build[2]), read_only=True)
     connection.execute("SET TimeZone = 'UTC'")
     return connection
+
+
+@pytest.fixture(scope="module")
+def handmade_self_join(handmade_build: tuple[Path, dict[str, str], Path],
+                       handmade: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """The similarity rebuilt, in a copy of the warehouse, by the SQL self_join engine."""
+    root, env, path = handmade_build
+    copy = root / "self_join.duckdb"
+    copy.write_bytes(path.read_bytes())
+    run_dbt(["run", "-s", "int_user_similarity", "rpt_user_similarity", "--vars",
+             VARS.rstrip("}") + ", similarity_engine: self_join}"], {**env, "SHOP_ANALYTICS_WAREHOUSE": str(copy)}, root)
+    return duckdb.connect(str(copy), read_only=True)
 
 
 def _current() -> pd.DataFrame:
@@ -84,12 +102,16 @@ def _current() -> pd.DataFrame:
     return oracle.current_ratings(frame)
 
 
-def test_handmade_similarity_equals_brute_force(handmade: duckdb.DuckDBPyConnection) -> None:
-    sql = handmade.execute("select * from marts.rpt_user_similarity").df()
+@pytest.mark.parametrize("engine", ["sparse", "self_join"])
+def test_handmade_similarity_equals_brute_force(engine: str, request: pytest.FixtureRequest) -> None:
+    built = request.getfixturevalue("handmade" if engine == "sparse" else "handmade_self_join")
+    sql = built.execute("select * from marts.rpt_user_similarity").df()
     assert_similarity_equal(sql, oracle.similarity(_current(), SETTINGS))
 
 
-def test_handmade_edge_cases(handmade: duckdb.DuckDBPyConnection) -> None:
+@pytest.mark.parametrize("engine", ["sparse", "self_join"])
+def test_handmade_edge_cases(engine: str, request: pytest.FixtureRequest) -> None:
+    handmade = request.getfixturevalue("handmade" if engine == "sparse" else "handmade_self_join")
     pairs = {(u, v): (s, n) for u, v, s, n in handmade.execute(
         "select user_id, neighbour_id, similarity, n_co_rated from marts.rpt_user_similarity").fetchall()}
     users = {u for u, _ in pairs} | {v for _, v in pairs}

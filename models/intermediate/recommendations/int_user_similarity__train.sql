@@ -1,4 +1,5 @@
-{{ config(materialized='insert_by_bucket') }}
+{#- self_join engine; the default is similarity_sparse/int_user_similarity__train.py. -#}
+{{ config(materialized='insert_by_bucket', enabled=var('similarity_engine', 'sparse') == 'self_join') }}
 
 {#- Logs the join-size estimate and picks the bucket count before the build. -#}
 {%- set n_buckets = recs_similarity_plan(ref('int_ratings__train_centred')) %}

@@ -1,26 +1,15 @@
-{{ config(materialized='insert_by_bucket') }}
-
-{#- Logs the join-size estimate and picks the bucket count before the build. -#}
-{%- set n_buckets = recs_similarity_plan(ref('int_ratings__centred')) %}
-
 with
-
-centred_ratings as (
-
-    select * from {{ ref('int_ratings__centred') }}
-
-),
-
-rating_stats as (
-
-    select * from {{ ref('int_users__rating_stats') }}
-
-),
 
 similarity as (
 
-    {{ recs_user_similarity('centred_ratings', 'rating_stats', n_buckets) }}
+    select * from {{ ref('int_user_similarity') }}
 
 )
 
-select * from similarity
+select
+    user_id,
+    neighbour_id,
+    similarity,
+    n_co_rated,
+    neighbour_rank
+from similarity

@@ -1,0 +1,1 @@
+"""Recommendation building blocks that run inside dbt Python models."""
