@@ -10,6 +10,8 @@ BENCH_STAMP := $(VENV)/.bench-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 DEMO_SCALE ?= 0.2
 DEMO_SEED ?= 42
+# 20 ratings per demo user: enough co-ratings for user-kNN to beat popularity (docs/recommendations.md).
+DEMO_RATINGS ?= 200000
 PYTEST_ARGS ?=
 
 # Absolute paths, so that dbt's views and the DuckDB shell resolve the lake from anywhere.
@@ -43,8 +45,8 @@ $(STAMP): requirements/main.lock pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	@echo "==> generating demo data (scale $(DEMO_SCALE), seed $(DEMO_SEED))"
-	$(BIN)/shop-analytics generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --overwrite
+	@echo "==> generating demo data (scale $(DEMO_SCALE), $(DEMO_RATINGS) ratings, seed $(DEMO_SEED))"
+	$(BIN)/shop-analytics generate --scale $(DEMO_SCALE) --seed $(DEMO_SEED) --ratings $(DEMO_RATINGS) --overwrite
 	@# The demo rebuilds the lake from scratch so that a re-run gives the same result.
 	rm -rf "$(SHOP_ANALYTICS_DATA_DIR)/lake" "$(SHOP_ANALYTICS_DATA_DIR)/quarantine" \
 	  "$(SHOP_ANALYTICS_DATA_DIR)/ingest_catalog.duckdb" "$(SHOP_ANALYTICS_DATA_DIR)/quality"
