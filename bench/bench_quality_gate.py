@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from shop_analytics.benchmarking import write_result
+
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "_work" / "quality_gate"
 DUCKDB_MEMORY_LIMIT = "500MB"
@@ -174,10 +176,8 @@ def main() -> None:
                     "peak_rss_below_1_gib": all(r["peak_rss_mib"] < 1024 for r in rows if r["competitor"] == "gate")},
         "reasons": counts["sql"],
         "manifest_counts": {k: v for k, v in manifest.items()},
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    (BENCH / "results").mkdir(exist_ok=True)
-    (BENCH / "results" / "quality_gate.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(BENCH / "results", "quality_gate", result)
     print(json.dumps({"ratios": result["ratios"], "targets": result["targets"], "rows": rows}, indent=2))
     shutil.rmtree(WORK / "spill_gate", ignore_errors=True)
 
