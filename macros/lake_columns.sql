@@ -9,3 +9,47 @@
 {% macro is_late_arriving(event_date_column, batch_id_column) -%}
     coalesce({{ event_date_column }} < try_cast({{ batch_id_column }} as date), false)
 {%- endmacro %}
+
+{#- The rows of `renamed_sql` (a select over `lake`, with event_date and
+    batch_id) with one row per (event_date, `key`): the one from the earliest
+    batch. A replayed event repeats its timestamp, so duplicates share
+    event_date.
+
+    Replays are rare (ingest refuses them), so the ordered dedup runs only on
+    the keys that occur more than once; every other row passes through a join
+    against that small key set. A window or arg_min over every row instead
+    costs a sort or a per-group copy of each row of the lake: at 100M page
+    views that took minutes and ran out of memory at a 2GB memory_limit.
+
+    The lake is read in subqueries, not in a CTE referenced three times: DuckDB
+    materializes such a CTE (a stored view loses a NOT MATERIALIZED hint), that
+    is, the whole lake. A date filter on the view reaches every scan (partition
+    pruning): DuckDB pushes it through the event_date equality of a left or
+    inner join into the key aggregate as well, not into the right side of an
+    anti or semi join. `is not distinct from` deduplicates NULL keys per date
+    as a window partition would. -#}
+{% macro deduplicate_events(renamed_sql, lake, key) -%}
+{%- set replayed_keys -%}
+        select cast(event_date as date) as event_date, cast({{ key }} as bigint) as {{ key }}
+        from {{ lake }}
+        group by all
+        having count(*) > 1
+{%- endset -%}
+    select single_copies.*
+    from ({{ renamed_sql }}) as single_copies
+    left join ({{ replayed_keys }}) as replayed_keys
+        on single_copies.event_date = replayed_keys.event_date
+        and single_copies.{{ key }} is not distinct from replayed_keys.{{ key }}
+    where replayed_keys.event_date is null
+
+    union all
+
+    select * from (
+        select replays.*
+        from ({{ renamed_sql }}) as replays
+        inner join ({{ replayed_keys }}) as replayed_keys
+            on replays.event_date = replayed_keys.event_date
+            and replays.{{ key }} is not distinct from replayed_keys.{{ key }}
+        qualify row_number() over (partition by replays.event_date, replays.{{ key }} order by replays.batch_id) = 1
+    )
+{%- endmacro %}

@@ -4,7 +4,10 @@ The check reads the READ_PARQUET operator's "Total Files Read" from DuckDB's JSO
 profiling output and compares it with the number of lake files whose
 event_date=... folder matches the filter, counted from the file system. A control
 query without the filter must read every file, so the test fails if the filter
-is removed or stops pushing down.
+is removed or stops pushing down. Staging reads the lake more than once (the
+replayed-key check and the rows; see macro deduplicate_events): every one of
+those scans must be pruned, and the row scan reads every matching file (a scan
+that finds nothing to join with may stop after its first file).
 """
 
 from __future__ import annotations
@@ -29,6 +32,11 @@ def _lake_files(lake: Path, source: str, since: dt.date | None = None) -> int:
         if since is None or dt.date.fromisoformat(folder.name.split("=", 1)[1]) >= since:
             files += len(list(folder.glob("*.parquet")))
     return files
+
+
+def _assert_pruned(counts: list[int], expected: int) -> None:
+    """Every scan read at most the `expected` matching files, and one of them read all of them."""
+    assert max(counts) == expected and all(count <= expected for count in counts), (counts, expected)
 
 
 def _files_read(warehouse: Path, sql: str, profile: Path, source: str) -> list[int]:
@@ -66,8 +74,8 @@ def test_event_date_filter_on_staging_reads_only_matching_partitions(warehouse: 
     filtered = _files_read(warehouse.path, f"SELECT count(*) FROM staging.{view} "
                                            f"WHERE event_date >= DATE '{cutoff}'", tmp_path / "f.json", source)
     control = _files_read(warehouse.path, f"SELECT count(*) FROM staging.{view}", tmp_path / "c.json", source)
-    assert filtered == [expected]
-    assert control == [everything]
+    _assert_pruned(filtered, expected)
+    _assert_pruned(control, everything)
 
 
 @pytest.mark.parametrize("view,since", [
@@ -81,4 +89,4 @@ def test_models_with_a_date_var_read_only_matching_partitions(warehouse: Warehou
     assert 0 < expected < _lake_files(lake, "page_views")
     read = _files_read(warehouse.path, f"SELECT count(*) FROM intermediate.{view}", tmp_path / "p.json",
                        "page_views")
-    assert read == [expected]
+    _assert_pruned(read, expected)

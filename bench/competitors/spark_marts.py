@@ -17,6 +17,25 @@ from pyspark.sql import SparkSession
 
 SINCE, COUNTRY, TRENDS_SINCE, WINDOW_DAYS = "2017-01-01", "US", "2018-01-01", 7
 
+
+def _deduplicated(raw: str, key: str, columns: list[str]) -> str:
+    """The staging dedup of macro deduplicate_events: rows of replayed keys are ranked, the rest pass a join."""
+    renamed = f"select {', '.join(columns)}, input_file_name() as batch_file from {raw}"
+    replayed = f"select event_date, {key} from {raw} group by event_date, {key} having count(*) > 1"
+    names = [c.split(" as ")[-1] for c in columns]
+    return f"""
+        select {", ".join("single." + n for n in names)} from ({renamed}) single
+        left join ({replayed}) replayed on single.event_date = replayed.event_date and single.{key} <=> replayed.{key}
+        where replayed.event_date is null
+        union all
+        select {", ".join(names)} from (
+            select replays.*, row_number() over (partition by replays.event_date, replays.{key}
+                                                 order by replays.batch_file) as rn
+            from ({renamed}) replays
+            join ({replayed}) replayed on replays.event_date = replayed.event_date and replays.{key} <=> replayed.{key})
+        where rn = 1"""
+
+
 STAGING = {
     "stg_shop__users": """
         select user_id, upper(country_code) as country_code from (
@@ -28,18 +47,20 @@ STAGING = {
             select *, row_number() over (partition by item_id order by batch_file desc) as rn
             from (select item_id, category, page_url_path, input_file_name() as batch_file from items_raw))
         where rn = 1""",
-    "stg_shop__page_views": """
-        select page_view_id, user_id, item_id, viewed_at, event_date from (
-            select *, row_number() over (partition by event_date, page_view_id order by batch_file) as rn
-            from (select *, input_file_name() as batch_file from page_views_raw))
-        where rn = 1""",
-    "stg_shop__purchases": """
-        select purchase_id, user_id, item_id, purchased_at, event_date, quantity,
-               cast(amount as decimal(12, 2)) as amount from (
-            select *, row_number() over (partition by event_date, purchase_id order by batch_file) as rn
-            from (select *, input_file_name() as batch_file from purchases_raw))
-        where rn = 1""",
+    "stg_shop__page_views": _deduplicated("page_views_raw", "page_view_id",
+                                          ["page_view_id", "user_id", "item_id", "viewed_at", "event_date"]),
+    "stg_shop__purchases": _deduplicated("purchases_raw", "purchase_id",
+                                         ["purchase_id", "user_id", "item_id", "purchased_at", "event_date", "quantity",
+                                          "cast(amount as decimal(12, 2)) as amount"]),
 }
+
+# int_page_views__counted_by_item_day, a temp view as it is a dbt view. Not a CTE: a CTE over
+# input_file_name() (non-deterministic) referenced twice fails Spark's ReplaceCTERefWithRepartition rule.
+ITEM_DAYS = f"""
+    select item_id, to_date(viewed_at) as view_date, count(*) as view_count
+    from stg_shop__page_views
+    where event_date >= date_sub(date '{TRENDS_SINCE}', {WINDOW_DAYS})
+    group by item_id, to_date(viewed_at)"""
 
 CUSTOMER_DAYS = """
     select user_id as customer_id, to_date(purchased_at) as purchase_date, count(*) as purchase_count,
@@ -48,6 +69,14 @@ CUSTOMER_DAYS = """
            min(purchased_at) as first_purchased_at, max(purchased_at) as last_purchased_at
     from stg_shop__purchases where user_id is not null
     group by user_id, to_date(purchased_at)"""
+
+# rpt_item_trends' window sums as the dbt model computes them: lags of the previous viewed days of the item.
+_LAGS = ",\n".join(f"datediff(d.view_date, lag(d.view_date, {k}) over by_item) as days_since_{k}, "
+                   f"lag(d.view_count, {k}) over by_item as count_{k}" for k in range(1, WINDOW_DAYS))
+_WINDOW_COUNTS = ", ".join(
+    "view_count" + "".join(f" + case when days_since_{k} <= {WINDOW_DAYS - 1 - j} then count_{k} else 0 end"
+                           for k in range(1, WINDOW_DAYS))
+    for j in range(WINDOW_DAYS))
 
 MARTS = {
     "fct_same_day_repeat_purchases": "select * from customer_days where purchase_count > 1",
@@ -80,31 +109,27 @@ MARTS = {
         join stg_shop__items i on p.item_id = i.item_id
         order by popularity_rank, page_url_path""",
     "rpt_item_trends": f"""
-        with item_days as (
-            select item_id, to_date(viewed_at) as view_date, count(*) as view_count
-            from stg_shop__page_views
-            where event_date >= date_sub(date '{TRENDS_SINCE}', {WINDOW_DAYS})
-            group by item_id, to_date(viewed_at)),
-        spans as (
-            select d.*, least({WINDOW_DAYS}, datediff(coalesce(
-                       lead(view_date) over (partition by item_id order by view_date),
-                       date_add(e.last_view_date, 1)), view_date)) as days_to_next
-            from item_days d cross join (select max(view_date) as last_view_date from item_days) e),
-        grid as (
-            select item_id, view_date, view_count from spans
-            union all
-            select item_id, date_add(view_date, k), cast(0 as bigint)
-            from (select item_id, view_date, explode(sequence(1, days_to_next - 1)) as k
-                  from spans where days_to_next > 1)),
+        with neighbours as (
+            select d.item_id, d.view_date, d.view_count,
+                   least({WINDOW_DAYS}, datediff(coalesce(lead(d.view_date) over by_item,
+                                                          date_add(e.last_view_date, 1)), d.view_date)) as days_to_next,
+                   {_LAGS},
+                   rank() over (partition by d.view_date order by d.view_count desc) as daily_rank
+            from item_days d cross join (select max(view_date) as last_view_date from item_days) e
+            window by_item as (partition by d.item_id order by d.view_date)),
+        viewed_days as (
+            select item_id, view_date, view_count, days_to_next, daily_rank, array({_WINDOW_COUNTS}) as window_counts
+            from neighbours),
         windowed as (
-            select *, cast(sum(view_count) over (partition by item_id order by datediff(view_date, date '1970-01-01')
-                       range between {WINDOW_DAYS - 1} preceding and current row) as bigint) as window_view_count
-            from grid),
+            select item_id, date_add(view_date, k) as view_date,
+                   case when k = 0 then view_count else cast(0 as bigint) end as view_count,
+                   cast(window_counts[k] as bigint) as window_view_count,
+                   case when k = 0 then daily_rank end as daily_rank
+            from (select *, explode(sequence(0, days_to_next - 1)) as k from viewed_days)
+            where date_add(view_date, k) >= date_sub(date '{TRENDS_SINCE}', 1)),
         ranked as (
-            select *, case when view_count > 0
-                           then rank() over (partition by view_date order by view_count desc) end as daily_rank,
-                   rank() over (partition by view_date order by window_view_count desc) as window_rank
-            from windowed where view_date >= date_sub(date '{TRENDS_SINCE}', 1)),
+            select *, rank() over (partition by view_date order by window_view_count desc) as window_rank
+            from windowed),
         compared as (
             select *, lag(view_date) over (partition by item_id order by view_date) as prev_date,
                    lag(window_rank) over (partition by item_id order by view_date) as prev_rank
@@ -160,7 +185,10 @@ def main() -> None:
          .createOrReplaceTempView(f"{name}_raw"))
     for name, sql in STAGING.items():
         spark.sql(sql).createOrReplaceTempView(name)
-    spark.sql(CUSTOMER_DAYS).createOrReplaceTempView("customer_days")
+    # Written once and read back, as dbt materializes int_purchases__aggregated_to_customer_days as a table.
+    spark.sql(CUSTOMER_DAYS).write.mode("overwrite").parquet(str(args.out / "customer_days"))
+    spark.read.parquet(str(args.out / "customer_days")).createOrReplaceTempView("customer_days")
+    spark.sql(ITEM_DAYS).createOrReplaceTempView("item_days")
     wanted = [m for m in args.only.split(",") if m] or list(MARTS)
     for name in MARTS:
         if name in wanted or (name == "fct_user_item_views" and "rpt_item_popularity" in wanted):

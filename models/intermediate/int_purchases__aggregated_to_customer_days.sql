@@ -1,5 +1,8 @@
 {#- One row per (customer, local purchase date): the shared first pass of both
-    purchase marts, so 10M purchases are grouped once per mart by a narrow key. -#}
+    purchase marts. A table, so the lake's purchases are read and deduplicated
+    once for both marts instead of once per mart (the lake holds one small
+    file per batch and day, and each scan pays for every file). -#}
+{{ config(materialized='table') }}
 with
 
 purchases as (

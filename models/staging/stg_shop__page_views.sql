@@ -1,13 +1,7 @@
-with
-
-source as (
-
-    select * from {{ source('shop', 'page_views') }}
-
-),
-
-renamed as (
-
+{#- Import CTEs are not used here: the lake is read three times by
+    deduplicate_events (see there why not through a shared CTE). -#}
+{%- set lake = source('shop', 'page_views') -%}
+{%- set renamed -%}
     select
         cast(page_view_id as bigint) as page_view_id,
         cast(user_id as bigint) as user_id,
@@ -18,18 +12,13 @@ renamed as (
         -- Columns added by an accepted contract version pass through unchanged.
         source.* exclude (page_view_id, user_id, item_id, viewed_at, event_date, filename)
 
-    from source
-
-),
+    from {{ lake }} as source
+{%- endset %}
+with
 
 deduplicated as (
 
-    -- A replayed event repeats its timestamp, so duplicates share event_date.
-    -- Partitioning by it keeps date filters pushed down to the partition scan.
-    select * from renamed
-    qualify row_number() over (
-        partition by event_date, page_view_id order by batch_id
-    ) = 1
+    {{ deduplicate_events(renamed, lake, 'page_view_id') }}
 
 )
 

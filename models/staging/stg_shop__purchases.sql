@@ -1,13 +1,7 @@
-with
-
-source as (
-
-    select * from {{ source('shop', 'purchases') }}
-
-),
-
-renamed as (
-
+{#- Import CTEs are not used here: the lake is read three times by
+    deduplicate_events (see there why not through a shared CTE). -#}
+{%- set lake = source('shop', 'purchases') -%}
+{%- set renamed -%}
     select
         cast(purchase_id as bigint) as purchase_id,
         cast(user_id as bigint) as user_id,
@@ -20,16 +14,13 @@ renamed as (
         -- Columns added by an accepted contract version pass through unchanged.
         source.* exclude (purchase_id, user_id, item_id, purchased_at, event_date, quantity, amount, filename)
 
-    from source
-
-),
+    from {{ lake }} as source
+{%- endset %}
+with
 
 deduplicated as (
 
-    select * from renamed
-    qualify row_number() over (
-        partition by event_date, purchase_id order by batch_id
-    ) = 1
+    {{ deduplicate_events(renamed, lake, 'purchase_id') }}
 
 )
 

@@ -1,13 +1,7 @@
-with
-
-source as (
-
-    select * from {{ source('shop', 'ratings') }}
-
-),
-
-renamed as (
-
+{#- Import CTEs are not used here: the lake is read three times by
+    deduplicate_events (see there why not through a shared CTE). -#}
+{%- set lake = source('shop', 'ratings') -%}
+{%- set renamed -%}
     select
         cast(rating_id as bigint) as rating_id,
         cast(user_id as bigint) as user_id,
@@ -19,16 +13,13 @@ renamed as (
         -- Columns added by an accepted contract version pass through unchanged.
         source.* exclude (rating_id, user_id, item_id, rated_at, event_date, rating, filename)
 
-    from source
-
-),
+    from {{ lake }} as source
+{%- endset %}
+with
 
 deduplicated as (
 
-    select * from renamed
-    qualify row_number() over (
-        partition by event_date, rating_id order by batch_id
-    ) = 1
+    {{ deduplicate_events(renamed, lake, 'rating_id') }}
 
 )
 
