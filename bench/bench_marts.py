@@ -303,7 +303,8 @@ def main() -> None:
     write_result(BENCH / "results", "marts", {
         "title": "Purchase and engagement marts: dbt + DuckDB vs PySpark local vs chunked pandas",
         "command": "flock /tmp/shop_bench.lock python bench/bench_marts.py"
-                   + (f" --scale {args.scale:g}" if args.scale != 100 else ""),
+                   + (f" --scale {args.scale:g}" if args.scale != 100 else "")
+                   + f" --spark-limit {args.spark_limit:g} --pandas-limit {args.pandas_limit:g}",
         "inputs": {"scale": args.scale, **{f"{k}_rows": v for k, v in prepared["rows"].items()},
                    "duckdb_memory_limit": MEMORY_LIMIT, "spark_driver_memory": "2g", "timezone": "UTC",
                    "popularity": "US since 2017-01-01", "trends": "since 2018-01-01, 7-day window"},
