@@ -33,7 +33,7 @@ import sys
 
 import numpy as np
 
-from shop_analytics.sketches.envelope import SketchFormatError, unwrap, wrap
+from shop_analytics.sketches.envelope import SketchFormatError, unwrap, wrap_parts
 from shop_analytics.sketches.hashing import KeyArray, hash_keys
 
 KIND = b"BF"
@@ -234,7 +234,7 @@ class BloomFilter:
     def to_bytes(self) -> bytes:
         """Serialize with the versioned envelope (kind BF, version 1)."""
         params = _PARAMS.pack(self.num_bits, self.num_hashes, 0, self.seed, self.n_added)
-        return wrap(KIND, VERSION, params + self.words.astype("<u8", copy=False).tobytes())
+        return wrap_parts(KIND, VERSION, [params, memoryview(self.words.astype("<u8", copy=False))])
 
     @classmethod
     def from_bytes(cls, blob: bytes | memoryview) -> BloomFilter:

@@ -51,6 +51,20 @@ def wrap(kind: bytes, version: int, payload: bytes) -> bytes:
     return HEADER.pack(MAGIC, kind, version, len(payload), digest(payload)) + payload
 
 
+def wrap_parts(kind: bytes, version: int, parts: list[bytes | memoryview]) -> bytes:
+    """wrap(kind, version, b"".join(parts)) with one copy of the parts instead of three.
+
+    For large payloads (a Bloom filter's words): the digest is computed part by
+    part and the blob is assembled by a single join.
+    """
+    views = [memoryview(p).cast("B") for p in parts]
+    h = hashlib.blake2b(digest_size=16)
+    for v in views:
+        h.update(v)
+    length = sum(v.nbytes for v in views)
+    return b"".join([HEADER.pack(MAGIC, kind, version, length, h.digest()), *views])
+
+
 def read_header(blob: bytes | memoryview, kind: bytes, versions: tuple[int, ...]) -> Header:
     """Decode and check the header only (no payload digest check)."""
     if not isinstance(blob, (bytes, bytearray, memoryview)):
