@@ -200,3 +200,14 @@ def test_event_id_filter_through_the_plugin_udfs(warehouse: Warehouse) -> None:
 def test_plugin_rejects_a_bad_cache_size(bad: object) -> None:
     with pytest.raises(ValueError, match="udf_cache_size"):
         Plugin(name="dbt_plugin", plugin_config={"udf_cache_size": bad})
+
+
+def test_plugin_sets_the_configured_arrow_memory_pool_and_rejects_unknown_ones() -> None:
+    before = pa.default_memory_pool()
+    try:
+        Plugin(name="dbt_plugin", plugin_config={"arrow_memory_pool": "system"})
+        assert pa.default_memory_pool().backend_name == "system"
+        with pytest.raises(ValueError, match="arrow_memory_pool"):
+            Plugin(name="dbt_plugin", plugin_config={"arrow_memory_pool": "tcmalloc"})
+    finally:
+        pa.set_memory_pool(before)
