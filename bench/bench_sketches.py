@@ -3,7 +3,7 @@
 Usage: PYTHONPATH=python python bench/bench_sketches.py [--rows N] [--repeats R] [--out PATH]
 
 Compares, on the same keys and machine:
-- Bloom filter: ours (standard and cache-line blocked, vectorized NumPy) vs rbloom vs
+- Bloom filter: ours (standard and split-block, vectorized NumPy) vs rbloom vs
   fastbloom-rs at equal target FPR
   (build time, lookups/s for present and absent keys, measured FPR, bits/element);
 - distinct count: our HyperLogLog vs Apache DataSketches HLL at lg_k = p = 12

@@ -22,7 +22,8 @@ Memory: the filter is num_bits/8 bytes. A large insert batch (k * keys >=
 num_bits / 8) into a filter of at most 2**28 bits temporarily uses one byte
 per filter bit (8x the filter, at most 256 MiB) to set bits without a
 scatter-OR; other batches use ``np.bitwise_or.at`` (slower, no extra memory).
-See ``blocked_bloom`` for the cache-line blocked variant.
+See ``blocked_bloom`` for the split-block variant (one block of k words per key,
++4.5% bits at 1% FPR, several times faster to build and query).
 """
 
 from __future__ import annotations

@@ -86,8 +86,8 @@ class DistinctAggregator:
 class BloomAggregator:
     """Bloom filter over one column, sized for expected_items at fpr; finalize returns the filter.
 
-    blocked=True builds the cache-line blocked variant (faster lookups on
-    large filters, a few percent more bits; see sketches.blocked_bloom).
+    blocked=True builds the split-block variant (one block per key: faster
+    inserts and lookups, 4.5% more bits at 1% FPR; see sketches.blocked_bloom).
     """
 
     def __init__(self, column: str, expected_items: int, fpr: float = 0.01, blocked: bool = False) -> None:
