@@ -12,8 +12,8 @@ random ones, and every step of an insert or lookup is a plain NumPy op over
 contiguous arrays (no ``ufunc.at``): the k bit masks are ``1 << slice``, laid
 out as one k-word row per key, and an insert is one gather, one OR and one
 scatter of k-word rows. Inserts sort the hashes first, so the rows are
-visited in filter order and keys that share a block are neighbours; a fancy
-OR would keep only one of them, so they go in successive rounds.
+visited in filter order and keys that share a block are neighbours, whose
+masks are OR-ed together (``reduceat``) before the scatter.
 
 Price: keys spread over blocks unevenly (Poisson) and each word holds one bit
 per key, so for the same false-positive rate the filter needs more bits than
@@ -95,7 +95,7 @@ def _remix(h: np.ndarray) -> np.ndarray:
 class BlockedBloomFilter:
     """Split-block Bloom filter (k words per block, one bit per word); see module docstring for bounds."""
 
-    __slots__ = ("num_blocks", "num_hashes", "seed", "words", "n_added", "_store", "_shift_pattern")
+    __slots__ = ("num_blocks", "num_hashes", "seed", "words", "n_added", "_shift_pattern")
 
     def __init__(self, num_blocks: int, num_hashes: int, seed: int = 0) -> None:
         if not 1 <= num_blocks <= _MAX_BLOCKS:
@@ -105,10 +105,7 @@ class BlockedBloomFilter:
         if not 0 <= seed < 1 << 64:
             raise ValueError(f"seed must be a uint64, got {seed}")
         self.num_blocks, self.num_hashes, self.seed = int(num_blocks), int(num_hashes), int(seed)
-        # One scratch block after the filter absorbs the writes of keys that wait
-        # for their turn in add_hashes; words is the filter proper.
-        self._store = np.zeros((self.num_blocks + 1) * self.num_hashes, dtype=np.uint64)
-        self.words = self._store[: -self.num_hashes]
+        self.words = np.zeros(self.num_blocks * self.num_hashes, dtype=np.uint64)
         self.n_added = 0
         self._shift_pattern = np.zeros(0, dtype=np.uint64)
 
@@ -164,8 +161,7 @@ class BlockedBloomFilter:
         if hashes.size == 0:
             return
         k = self.num_hashes
-        rows = self._store.view(np.dtype((np.void, 8 * k)))  # one element per block
-        scratch = self.num_blocks
+        rows = self.words.view(np.dtype((np.void, 8 * k)))  # one element per block
         shifts = self._shifts(min(hashes.size, _STEP))
         # Sorted hashes give sorted blocks: the gathers and scatters sweep the filter
         # in order, and keys that share a block are neighbours.
@@ -174,22 +170,15 @@ class BlockedBloomFilter:
             for start in range(0, hashes.size, _STEP):
                 chunk = hashes[start : start + _STEP]
                 block, masks = self._blocks(chunk), self._masks(chunk, shifts)
-                while block.size:
-                    # A fancy OR keeps only the last of the keys that share a block, so
-                    # only the first key of each run of equal blocks goes this round; the
-                    # others write into the scratch block and retry.
-                    repeat = np.empty(block.size, dtype=np.bool_)
-                    repeat[0] = False
-                    np.equal(block[1:], block[:-1], out=repeat[1:])
-                    any_repeat = bool(repeat.any())
-                    target = np.where(repeat, scratch, block) if any_repeat else block
-                    got = rows.take(target).view(np.uint64).reshape(-1, k)
-                    got |= masks
-                    rows[target] = got.view(rows.dtype).reshape(-1)
-                    if not any_repeat:
-                        break
-                    again = np.flatnonzero(repeat)
-                    block, masks = block[again], masks[again]
+                # A fancy OR keeps only the last of the keys that share a block, so
+                # neighbours with the same block are OR-ed together first (one row per block).
+                if block.size > 1 and bool((block[1:] == block[:-1]).any()):
+                    first = np.flatnonzero(np.concatenate([[True], block[1:] != block[:-1]]))
+                    masks = np.bitwise_or.reduceat(masks, first, axis=0)
+                    block = block[first]
+                got = rows.take(block).view(np.uint64).reshape(-1, k)
+                got |= masks
+                rows[block] = got.view(rows.dtype).reshape(-1)
         self.n_added += int(hashes.size)
 
     def add(self, keys: KeyArray) -> None:
