@@ -3,7 +3,7 @@
 Usage: PYTHONPATH=python python bench/bench_sketches.py [--rows N] [--repeats R] [--out PATH]
 
 Compares, on the same keys and machine:
-- Bloom filter: ours (standard and cache-line blocked, vectorized NumPy) vs rbloom vs
+- Bloom filter: ours (standard and split-block, vectorized NumPy) vs rbloom vs
   fastbloom-rs at equal target FPR
   (build time, lookups/s for present and absent keys, measured FPR, bits/element);
 - distinct count: our HyperLogLog vs Apache DataSketches HLL at lg_k = p = 12
@@ -20,7 +20,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -35,6 +34,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shop_analytics.benchmarking import write_result
 from shop_analytics.sketches import BlockedBloomFilter, BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
 from shop_analytics.udfs import register_udfs
 
@@ -55,20 +55,57 @@ def rss_mib() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def machine() -> dict[str, Any]:
-    """Machine and library description for the results file."""
-    import datasketches  # noqa: F401 - version probe
+def software() -> dict[str, Any]:
+    """Load and library versions for the results file (cores, RAM and CPU come from write_result)."""
     from importlib.metadata import version
 
     return {
-        "logical_cores": os.cpu_count(),
-        "physical_cores": psutil.cpu_count(logical=False),
-        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "load_average_at_start": os.getloadavg(),
-        "platform": platform.platform(),
-        "python": sys.version.split()[0],
         "versions": {p: version(p) for p in ("numpy", "pyarrow", "duckdb", "datasketches", "rbloom", "fastbloom-rs")},
     }
+
+
+def summary(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Table rows (one per implementation) and target checks for RESULTS.md."""
+    rows: list[dict[str, Any]] = []
+    targets: list[dict[str, Any]] = []
+    bloom = results.get("bloom")
+    if bloom:
+        for name in ("ours", "ours_blocked", "rbloom", "fastbloom_rs"):
+            r = bloom[name]
+            rows.append({"sketch": "bloom", "implementation": {"ours": "ours BloomFilter", "ours_blocked":
+                         "ours BlockedBloomFilter (split block)"}.get(name, name),
+                         "build keys/s": round(r["build_keys_per_s"]),
+                         "lookups/s present": round(r["lookup_present_keys_per_s"]),
+                         "lookups/s absent": round(r["lookup_absent_keys_per_s"]),
+                         "measured FPR": round(r["measured_fpr"], 5), "bits/element": round(r["bits_per_element"], 2)})
+        for mine in ("ours", "ours_blocked"):
+            sp = bloom[f"ratio_{mine}_vs_rbloom"]
+            worst = min(sp["build_speedup"], sp["lookup_present_speedup"], sp["lookup_absent_speedup"])
+            targets.append({"target": f"Python Bloom API ({mine}) faster than rbloom at equal FPR",
+                            "measured": f"build {sp['build_speedup']:.2f}x, lookups {sp['lookup_present_speedup']:.2f}x "
+                                        f"(present) / {sp['lookup_absent_speedup']:.2f}x (absent)",
+                            "met": worst > 1.0})
+    hll = results.get("hll")
+    if hll:
+        for name in ("ours", "datasketches_HLL_8", "datasketches_HLL_4"):
+            rows.append({"sketch": "distinct (p = lg_k = 12)", "implementation": name,
+                         "update keys/s": round(hll[name]["keys_per_s"]),
+                         "rel. error": round(hll[name]["rel_error_full_n"], 4)})
+    hh = results.get("heavy_hitters")
+    if hh:
+        for name in ("ours", "datasketches_weighted", "datasketches_per_item"):
+            rows.append({"sketch": f"heavy hitters ({hh['counters']} counters)", "implementation": name,
+                         "update keys/s": round(hh[name]["items_per_s"]),
+                         "top-100 recall": hh[name].get("top100_recall", "")})
+    udf = results.get("duckdb_udf")
+    if udf:
+        rows.append({"sketch": "bloom via SQL UDF", "implementation": "bloom_contains(bloom_ref(split block), k)",
+                     "lookups/s present": round(udf["blocked_filter_keys_per_s"]),
+                     "measured FPR": round(udf["blocked_measured_fpr"], 5)})
+        rows.append({"sketch": "bloom via SQL UDF", "implementation": "empty arrow UDF (ceiling)",
+                     "lookups/s present": round(udf["noop_arrow_udf_rows_per_s"])})
+    return rows, targets
 
 
 def keys_for(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -361,12 +398,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     sections = args.only or ["bloom", "hll", "heavy_hitters", "duckdb_udf"]
     previous = json.loads(args.out.read_text()) if args.only and args.out.exists() else {}
+    command = " ".join(["PYTHONPATH=python python", "bench/bench_sketches.py", *(argv if argv is not None else sys.argv[1:])])
     results: dict[str, Any] = {
-        **previous,
-        "command": " ".join(["python", *sys.argv]),
+        **{k: previous[k] for k in ("bloom", "hll", "heavy_hitters", "duckdb_udf") if k in previous},
         "inputs": {"rows": args.rows, "repeats": args.repeats, "fpr": args.fpr, "hll_trials": args.hll_trials},
-        "machine": machine(),
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "software": software(),
     }
     runners = {
         "bloom": lambda: bench_bloom(args.rows, args.fpr, args.repeats),
@@ -380,13 +416,21 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = runners[name]()
         results[name]["section_wall_s"] = time.perf_counter() - t0
         results[name]["load_average_after"] = os.getloadavg()
-        results[name]["command"] = results["command"]
+        results[name]["command"] = command
         print(json.dumps(results[name], indent=1, default=float)[:2000], flush=True)
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["load_average_at_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    print(f"[bench] wrote {args.out}")
+    rows, targets = summary(results)
+    path = write_result(args.out.parent, args.out.stem, {
+        "title": "Sketches vs libraries: Bloom (rbloom, fastbloom-rs), HLL and heavy hitters (DataSketches)",
+        "command": command, "inputs": results.pop("inputs"), "rows": rows, "targets": targets,
+        "notes": (f"Load average {results['software']['load_average_at_start']} at start and "
+                  f"{results['load_average_at_end']} at end on a 2-core machine shared with other jobs: absolute "
+                  "rates are inflated, compare within a section. --only re-runs keep the other sections' figures "
+                  "(each section records its own command). Library-vs-own decisions: sketches_decisions.md."),
+        **results,
+    })
+    print(f"[bench] wrote {path}")
     return 0
 
 

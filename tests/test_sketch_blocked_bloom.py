@@ -1,4 +1,4 @@
-"""Cache-line blocked Bloom filter: stated FPR and space trade, merge, serialization, SQL."""
+"""Split-block Bloom filter: stated FPR and space trade, merge, serialization, SQL."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import pytest
 
 from shop_analytics.sketches import BlockedBloomFilter, BloomFilter, SketchFormatError
 from shop_analytics.sketches.blocked_bloom import blocked_fpr
+from shop_analytics.sketches.envelope import HEADER_SIZE, wrap
 from shop_analytics.streaming import BloomAggregator, run
 from shop_analytics.udfs import register_udfs
 
 # The space the module docstring states it trades for one-cache-line lookups.
-STATED_OVERHEAD = {0.05: 0.012, 0.01: 0.033, 0.001: 0.077}
+STATED_OVERHEAD = {0.05: 0.028, 0.01: 0.045, 0.001: 0.071}
 
 
 @pytest.mark.parametrize("fpr", sorted(STATED_OVERHEAD))
@@ -63,6 +64,41 @@ def test_serialization_and_errors() -> None:
         BlockedBloomFilter.for_capacity(10, 0.0)
 
 
+def test_version_1_blobs_are_refused_with_a_clear_error() -> None:
+    blob = BlockedBloomFilter.for_capacity(500, 0.02).to_bytes()
+    payload = blob[HEADER_SIZE:]
+    v1 = wrap(b"BB", 1, payload)
+    with pytest.raises(SketchFormatError, match="version 1 .* no longer readable.*Rebuild"):
+        BlockedBloomFilter.from_bytes(v1)
+    with pytest.raises(SketchFormatError, match="unsupported BB sketch version 3"):
+        BlockedBloomFilter.from_bytes(wrap(b"BB", 3, payload))
+
+
+def test_insert_order_and_batching_do_not_change_the_bits() -> None:
+    # Inserts sort each batch and resolve keys that share a block in rounds;
+    # the result must be the plain union of every key's bits.
+    rng = np.random.default_rng(4)
+    keys = rng.integers(0, 10**12, 50_000)
+    keys[::7] = keys[0]  # many repeats of one key: one block hit many times in a step
+    tiny = BlockedBloomFilter(3, 7)  # 3 blocks: nearly every step has shared blocks
+    one_by_one, shuffled, whole = (BlockedBloomFilter.for_capacity(20_000, 0.01) for _ in range(3))
+    whole.add(keys)
+    for start in range(0, keys.size, 333):
+        one_by_one.add(keys[start : start + 333])
+    shuffled.add(rng.permutation(keys))
+    assert whole == one_by_one == shuffled
+    tiny.add(keys)
+    expected = np.zeros_like(tiny.words)
+    for key in keys[:2000]:  # reference: OR each key's masks into its block, one key at a time
+        ref = BlockedBloomFilter(3, 7)
+        ref.add(np.array([key]))
+        expected |= ref.words
+    tiny_part = BlockedBloomFilter(3, 7)
+    tiny_part.add(keys[:2000])
+    assert np.array_equal(tiny_part.words, expected)
+    assert tiny.contains(keys).all()
+
+
 def test_aggregator_and_udf_accept_blocked_filters() -> None:
     keys = pa.table({"k": pa.array(np.arange(0, 20_000, 2, dtype=np.int64))})
     bf = run(BloomAggregator("k", expected_items=10_000, blocked=True), keys, batch_rows=999, progress=False)
@@ -73,4 +109,4 @@ def test_aggregator_and_udf_accept_blocked_filters() -> None:
     hits = con.sql("SELECT count(*) FROM range(20000) t(k) WHERE bloom_contains((SELECT bloom_ref(blob) FROM f), k)")
     n_hits = hits.fetchone()[0]
     assert 10_000 <= n_hits < 10_000 * (1 + 0.01 * 1.5) + 5
-    assert math.isclose(bf.num_bits / 10_000, -math.log(0.01) / math.log(2) ** 2 * 1.033, rel_tol=0.01)
+    assert math.isclose(bf.num_bits / 10_000, -math.log(0.01) / math.log(2) ** 2 * 1.045, rel_tol=0.01)

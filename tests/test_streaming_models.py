@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from shop_analytics.dbt_plugin import Plugin
-from shop_analytics.sketches import BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
+from shop_analytics.sketches import BlockedBloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
 from shop_analytics.streaming_marts import (
     DAILY_DISTINCT_SCHEMA,
     EVENT_FILTER_SCHEMA,
@@ -165,7 +165,9 @@ def test_event_id_filter_has_no_false_negatives_and_the_stated_fpr(con: duckdb.D
     row = con.execute("select * from marts.stream_event_id_filter").to_arrow_table().to_pylist()
     assert len(row) == 1
     meta = row[0]
-    bf = BloomFilter.from_bytes(meta["bloom_filter"])
+    assert meta["filter_kind"] == "split_block"
+    bf = BlockedBloomFilter.from_bytes(meta["bloom_filter"])
+    assert meta["num_bits"] == bf.num_bits and meta["num_hashes"] == bf.num_hashes
     ids = con.execute(f"select page_view_id from {PV}").to_arrow_table().column(0)
     assert meta["keys_inserted"] == len(ids) <= meta["expected_keys"]
     assert bf.contains(ids).all()
@@ -198,3 +200,14 @@ def test_event_id_filter_through_the_plugin_udfs(warehouse: Warehouse) -> None:
 def test_plugin_rejects_a_bad_cache_size(bad: object) -> None:
     with pytest.raises(ValueError, match="udf_cache_size"):
         Plugin(name="dbt_plugin", plugin_config={"udf_cache_size": bad})
+
+
+def test_plugin_sets_the_configured_arrow_memory_pool_and_rejects_unknown_ones() -> None:
+    before = pa.default_memory_pool()
+    try:
+        Plugin(name="dbt_plugin", plugin_config={"arrow_memory_pool": "system"})
+        assert pa.default_memory_pool().backend_name == "system"
+        with pytest.raises(ValueError, match="arrow_memory_pool"):
+            Plugin(name="dbt_plugin", plugin_config={"arrow_memory_pool": "tcmalloc"})
+    finally:
+        pa.set_memory_pool(before)

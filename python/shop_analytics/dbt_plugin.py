@@ -4,19 +4,29 @@ Declared in profiles.yml::
 
     plugins:
       - module: shop_analytics.dbt_plugin
-        config: {udf_cache_size: 8}   # optional: Bloom filters kept deserialized per connection
+        config:
+          udf_cache_size: 8           # optional: Bloom filters kept deserialized per connection
+          arrow_memory_pool: system   # optional: Arrow allocator of the dbt process (see below)
 
 dbt-duckdb calls ``configure_connection`` once on the parent connection and
 ``configure_cursor`` on every cursor it hands to a model. Python UDFs live in
 the database instance's catalog, so cursors normally inherit them;
 registering again on each cursor is a cheap, idempotent safety net (for
 example after an ``ATTACH`` or a reconnect).
+
+``arrow_memory_pool`` (system, jemalloc or mimalloc; unset keeps pyarrow's
+default) picks the allocator of Arrow buffers in the dbt process. The
+streaming Python models allocate and free Arrow buffers range after range;
+pyarrow's default mimalloc pool keeps about 20 to 40 MiB of freed pages
+resident, while the system allocator hands them back, which is what keeps
+the streaming models under their 500 MB budget (docs/streaming.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 
 from shop_analytics.udfs import register_udfs
@@ -37,6 +47,15 @@ class Plugin(BasePlugin):
         if size < 1:
             raise ValueError(f"shop_analytics.dbt_plugin: udf_cache_size must be >= 1, got {size}")
         self.cache_size = size
+        pool = plugin_config.get("arrow_memory_pool")
+        if pool is not None:
+            makers = {"system": pa.system_memory_pool, "jemalloc": pa.jemalloc_memory_pool,
+                      "mimalloc": pa.mimalloc_memory_pool}
+            if pool not in makers:
+                raise ValueError(f"shop_analytics.dbt_plugin: arrow_memory_pool must be one of {sorted(makers)}, "
+                                 f"got {pool!r}")
+            # Process-wide by nature: Arrow has one default pool per process.
+            pa.set_memory_pool(makers[pool]())
 
     def configure_connection(self, conn: Any) -> None:
         """Register the UDFs on the parent connection."""

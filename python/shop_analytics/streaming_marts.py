@@ -185,10 +185,16 @@ def daily_distinct_reader(con: Any, relation: str, group_column: str, value_colu
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def bloom_filter_table(batches: Iterator[pa.RecordBatch], column: str, expected_keys: int, fpr: float) -> pa.Table:
-    """One-row table: a Bloom filter over one column, its parameters and its measured fill."""
+def bloom_filter_table(batches: Iterator[pa.RecordBatch], column: str, expected_keys: int, fpr: float,
+                       blocked: bool = True) -> pa.Table:
+    """One-row table: a Bloom filter over one column, its parameters and its measured fill.
+
+    blocked=True (the default) builds the split-block filter (``filter_kind``
+    split_block: several times faster to build and to query, +4.5% bits at
+    1% FPR); blocked=False the standard one (``bloom``).
+    """
     expected = max(int(expected_keys), 1)
-    agg = BloomAggregator(column, expected, fpr)
+    agg = BloomAggregator(column, expected, fpr, blocked=blocked)
     state = agg.init()
     for batch in batches:
         state = agg.update(state, batch)
@@ -202,7 +208,7 @@ def bloom_filter_table(batches: Iterator[pa.RecordBatch], column: str, expected_
         None, pa.py_buffer(np.array([0, len(blob)], dtype=np.int64)), pa.py_buffer(blob)])
     return pa.table({
         "key_column": [column],
-        "filter_kind": ["bloom"],
+        "filter_kind": ["split_block" if blocked else "bloom"],
         "keys_inserted": pa.array([params[0]], pa.int64()),
         "expected_keys": pa.array([expected], pa.int64()),
         "target_fpr": pa.array([fpr], pa.float64()),

@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 from shop_analytics.sketches.blocked_bloom import BlockedBloomFilter
 from shop_analytics.sketches.bloom import BloomFilter
 from shop_analytics.sketches.envelope import HEADER_SIZE, MAGIC, SketchFormatError, read_header, wrap
-from shop_analytics.sketches.hashing import hash_keys
+from shop_analytics.sketches.hashing import hash_int64, hash_keys, int64_values
 from shop_analytics.sketches.heavy_hitters import HeavyHitters
 from shop_analytics.sketches.hll import decode_registers, encode_registers, estimate_from_histograms
 
@@ -51,6 +51,8 @@ _BLOOM_CLASSES: dict[bytes, type[BloomFilter] | type[BlockedBloomFilter]] = {
     b"BF": BloomFilter,
     b"BB": BlockedBloomFilter,
 }
+# Versions whose header is accepted here; from_bytes refuses BB version 1 with its own message.
+_BLOOM_VERSIONS = {b"BF": (1,), b"BB": (1, 2)}
 TOPK_TYPE = pa.list_(pa.struct([("item", pa.string()), ("lower", pa.int64()), ("upper", pa.int64())]))
 
 
@@ -136,51 +138,76 @@ def _resolve_header(blob: memoryview) -> tuple[bytes, bool]:
         return bytes(blob[HEADER_SIZE:]), True
     kind = bytes(blob[4:6]) if len(blob) >= 6 and bytes(blob[4:6]) in _BLOOM_CLASSES else b"BF"
     try:
-        read_header(blob, kind, (1,))
+        read_header(blob, kind, _BLOOM_VERSIONS[kind])
     except SketchFormatError as exc:
         raise ValueError(f"bloom_contains: {exc}") from None
     return bytes(blob[:HEADER_SIZE]), False
 
 
+def _shared_filter(farr: pa.Array, offsets: np.ndarray, data: np.ndarray) -> memoryview | None:
+    """The filter blob when every row of the chunk holds the same one (the usual case), else None."""
+    n = len(farr)
+    if farr.null_count or n == 0:
+        return None
+    start, width = int(offsets[0]), int(offsets[1] - offsets[0])
+    if width < HEADER_SIZE or int(offsets[-1]) - start != n * width or not (np.diff(offsets) == width).all():
+        return None
+    # Equal-length rows back to back: compare their headers (which carry a digest of
+    # the payload) as a strided 2-D view, without touching the payloads; as 64-bit
+    # words when the row width allows (a bloom_ref blob is 56 bytes).
+    rows = data[start : start + n * width]
+    if width % 8 == 0:
+        heads = rows.view(np.uint64).reshape(n, width // 8)[:, : HEADER_SIZE // 8]
+    else:
+        heads = rows.reshape(n, width)[:, :HEADER_SIZE]
+    if not (heads == heads[0]).all():
+        return None
+    return memoryview(data[start : start + width])
+
+
+def _bool_result(hit: np.ndarray, keys: pa.Array) -> pa.Array:
+    """hit as an Arrow boolean array that is NULL where the key is NULL (key validity reused)."""
+    bits = pa.py_buffer(np.packbits(hit, bitorder="little"))
+    if keys.null_count == 0:
+        return pa.Array.from_buffers(pa.bool_(), len(hit), [None, bits], null_count=0)
+    if keys.offset == 0:
+        return pa.Array.from_buffers(pa.bool_(), len(hit), [keys.buffers()[0], bits], null_count=keys.null_count)
+    return pa.array(hit, pa.bool_(), mask=keys.is_null().to_numpy(zero_copy_only=False))
+
+
 def make_bloom_contains(cache: FilterCache) -> Callable[[Any, Any], pa.Array]:
     """Build the vectorized bloom_contains(filter_or_ref, key) bound to a cache."""
+
+    def lookup(blob: memoryview, karr: pa.Array, rows: np.ndarray | None, hashes: dict[int, np.ndarray]) -> np.ndarray:
+        key, is_ref = _resolve_header(blob)
+        bf = _bloom_for(key, blob, is_ref, cache)
+        if bf.seed not in hashes:
+            # int64 keys (the common case) are hashed in place, without a validity pass.
+            hashes[bf.seed] = (hash_int64(int64_values(karr), bf.seed) if karr.type == pa.int64() and len(karr)
+                               else hash_keys(karr, bf.seed)[0])
+        return bf.contains_hashes(hashes[bf.seed] if rows is None else hashes[bf.seed][rows])
 
     def bloom_contains(filters: pa.Array | pa.ChunkedArray, keys: pa.Array | pa.ChunkedArray) -> pa.Array:
         farr, karr = _as_array(filters), _as_array(keys)
         n = len(karr)
-        out = np.zeros(n, dtype=np.bool_)
-        filter_null = farr.is_null().to_numpy(zero_copy_only=False)
-        null = karr.is_null().to_numpy(zero_copy_only=False) | filter_null
         offsets, data = _binary_parts(farr)
+        shared = _shared_filter(farr, offsets, data)
+        if shared is not None:
+            # Fast path: one filter for the chunk, keys hashed in place, key validity reused.
+            return _bool_result(lookup(shared, karr, None, {}), karr)
+        out = np.zeros(n, dtype=np.bool_)
+        null = karr.is_null().to_numpy(zero_copy_only=False) | farr.is_null().to_numpy(zero_copy_only=False)
         starts, lengths = offsets[:-1], np.diff(offsets)
         live = np.flatnonzero(~null)
         if live.size:
-            # The common case is one filter for the whole chunk: compare the
-            # 32 header bytes of every row against the first row's.
             if not (lengths[live] >= HEADER_SIZE).all():
                 raise ValueError("bloom_contains: filter blob is shorter than a sketch header (not a Bloom filter)")
-            hashes_by_seed: dict[int, np.ndarray] = {}
-            width = int(lengths[0])
-            # NULL keys do not matter here: only the filter column must be complete.
-            if not filter_null.any() and (lengths == width).all():
-                # Equal-length rows laid out back to back: compare headers as a strided 2-D view.
-                rows = data[starts[0] : starts[0] + n * width].reshape(n, width)[:, :HEADER_SIZE]
-                same = bool((rows == rows[0]).all())
-            else:
-                same = False
-            if same:
-                groups = [live]
-            else:
-                heads = data[starts[live, None] + np.arange(HEADER_SIZE)]
-                groups = [live[(heads == u).all(axis=1)] for u in np.unique(heads, axis=0)]
-            for rows in groups:
+            heads = data[starts[live, None] + np.arange(HEADER_SIZE)]
+            hashes: dict[int, np.ndarray] = {}
+            for u in np.unique(heads, axis=0):
+                rows = live[(heads == u).all(axis=1)]
                 r = int(rows[0])
-                blob = memoryview(data[starts[r] : starts[r] + lengths[r]])
-                key, is_ref = _resolve_header(blob)
-                bf = _bloom_for(key, blob, is_ref, cache)
-                if bf.seed not in hashes_by_seed:
-                    hashes_by_seed[bf.seed] = hash_keys(karr, bf.seed)[0]
-                out[rows] = bf.contains_hashes(hashes_by_seed[bf.seed][rows])
+                out[rows] = lookup(memoryview(data[starts[r] : starts[r] + lengths[r]]), karr, rows, hashes)
         return pa.array(out, pa.bool_(), mask=null)
 
     return bloom_contains

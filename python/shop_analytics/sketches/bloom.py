@@ -22,7 +22,8 @@ Memory: the filter is num_bits/8 bytes. A large insert batch (k * keys >=
 num_bits / 8) into a filter of at most 2**28 bits temporarily uses one byte
 per filter bit (8x the filter, at most 256 MiB) to set bits without a
 scatter-OR; other batches use ``np.bitwise_or.at`` (slower, no extra memory).
-See ``blocked_bloom`` for the cache-line blocked variant.
+See ``blocked_bloom`` for the split-block variant (one block of k words per key,
++4.5% bits at 1% FPR, several times faster to build and query).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import sys
 
 import numpy as np
 
-from shop_analytics.sketches.envelope import SketchFormatError, unwrap, wrap
+from shop_analytics.sketches.envelope import SketchFormatError, unwrap, wrap_parts
 from shop_analytics.sketches.hashing import KeyArray, hash_keys
 
 KIND = b"BF"
@@ -234,7 +235,7 @@ class BloomFilter:
     def to_bytes(self) -> bytes:
         """Serialize with the versioned envelope (kind BF, version 1)."""
         params = _PARAMS.pack(self.num_bits, self.num_hashes, 0, self.seed, self.n_added)
-        return wrap(KIND, VERSION, params + self.words.astype("<u8", copy=False).tobytes())
+        return wrap_parts(KIND, VERSION, [params, memoryview(self.words.astype("<u8", copy=False))])
 
     @classmethod
     def from_bytes(cls, blob: bytes | memoryview) -> BloomFilter:

@@ -198,6 +198,15 @@ def _binary_hash(arr: pa.Array, seed: int) -> np.ndarray:
 KeyArray = pa.Array | pa.ChunkedArray | np.ndarray
 
 
+def int64_values(keys: pa.Array) -> np.ndarray:
+    """The values buffer of a non-empty int64 Arrow array, zero-copy.
+
+    Slots under nulls hold arbitrary values: callers discard their hashes
+    with the validity mask.
+    """
+    return np.frombuffer(keys.buffers()[1], dtype=np.int64, count=len(keys), offset=8 * keys.offset)
+
+
 def hash_keys(keys: KeyArray, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
     """Hash a column of int or string keys; returns (uint64 hashes, validity mask or None).
 
@@ -223,6 +232,8 @@ def hash_keys(keys: KeyArray, seed: int = 0) -> tuple[np.ndarray, np.ndarray | N
     if keys.null_count:
         valid = keys.is_valid().to_numpy(zero_copy_only=False)
     t = keys.type
+    if t == pa.int64() and len(keys):
+        return hash_int64(int64_values(keys), seed), valid
     if pa.types.is_integer(t) or pa.types.is_boolean(t):
         ints = pc.fill_null(keys, 0).cast(pa.int64()) if keys.null_count else keys.cast(pa.int64())
         return hash_int64(ints.to_numpy(zero_copy_only=False), seed), valid

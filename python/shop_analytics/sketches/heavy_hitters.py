@@ -77,13 +77,23 @@ class HeavyHitters:
         else:
             if items.type != self.items.type:
                 raise TypeError(f"heavy-hitter key type changed from {self.items.type} to {items.type}")
-            all_items = pa.concat_arrays([self.items, items])
-            all_counts = np.concatenate([self.counts, counts])
+            # Sum the counters of items in both (distinct) lists: look the incoming
+            # items up in the small summary instead of grouping the union.
+            pos = pc.index_in(items, value_set=self.items)
+            counts = counts.copy()
+            if pos.null_count < len(pos):
+                hit = pos.is_valid().to_numpy(zero_copy_only=False)
+                where = pos.drop_null().to_numpy()
+                counts[hit] += self.counts[where]
+                rest = np.ones(len(self.items), dtype=np.bool_)
+                rest[where] = False
+                kept_items, kept_counts = self.items.filter(pa.array(rest)), self.counts[rest]
+            else:
+                kept_items, kept_counts = self.items, self.counts
+            all_items = pa.concat_arrays([kept_items, items])
+            all_counts = np.concatenate([kept_counts, counts])
         table = pa.table({"item": all_items, "count": pa.array(all_counts, pa.int64())})
-        if self.items is not None and len(items):
-            summed = table.group_by("item", use_threads=False).aggregate([("count", "sum")])
-            table = pa.table({"item": summed.column("item"), "count": summed.column("count_sum")})
-        counts_np = table.column("count").to_numpy()
+        counts_np = all_counts
         cut = 0
         if counts_np.size > self.capacity:
             # The (k+1)-th largest counter: subtracting it leaves <= k positive counters.

@@ -52,13 +52,17 @@ def bucket_and_rho(hashes: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
     """Register index (int64) and register value (uint8, 1..65-p) for each hash."""
     q = 64 - p
     hashes = np.asarray(hashes, dtype=np.uint64)
-    idx = (hashes >> np.uint64(q)).astype(np.int64)
+    idx = (hashes >> np.uint64(q)).view(np.int64)
     # A sentinel bit at position q caps the run length at q (value q+1).
-    rest = (hashes & np.uint64((1 << q) - 1)) | np.uint64(1 << q)
-    lowest = rest & (~rest + np.uint64(1))
-    # lowest is a power of two, exact in float64, so frexp gives its log2 exactly.
-    _, exp = np.frexp(lowest.astype(np.float64))
-    return idx, exp.astype(np.uint8)
+    rest = hashes & np.uint64((1 << q) - 1)
+    rest |= np.uint64(1 << q)
+    # (rest & -rest) - 1 has exactly "trailing zeros of rest" bits set.
+    low = np.negative(rest)
+    low &= rest
+    low -= np.uint64(1)
+    rho = np.bitwise_count(low)
+    rho += np.uint8(1)
+    return idx, rho
 
 
 def _sigma(x: np.ndarray) -> np.ndarray:
@@ -127,7 +131,10 @@ class HyperLogLog:
         if len(hashes) == 0:
             return
         idx, rho = bucket_and_rho(hashes, self.p)
-        np.maximum.at(self.registers, idx, rho)
+        # Once the registers fill up, few keys raise one: scatter only those.
+        rises = rho > self.registers[idx]
+        if rises.any():
+            np.maximum.at(self.registers, idx[rises], rho[rises])
 
     def update(self, keys: KeyArray) -> None:
         """Add int or string keys (NumPy/Arrow array); nulls are skipped."""

@@ -86,8 +86,8 @@ class DistinctAggregator:
 class BloomAggregator:
     """Bloom filter over one column, sized for expected_items at fpr; finalize returns the filter.
 
-    blocked=True builds the cache-line blocked variant (faster lookups on
-    large filters, a few percent more bits; see sketches.blocked_bloom).
+    blocked=True builds the split-block variant (one block per key: faster
+    inserts and lookups, 4.5% more bits at 1% FPR; see sketches.blocked_bloom).
     """
 
     def __init__(self, column: str, expected_items: int, fpr: float = 0.01, blocked: bool = False) -> None:
@@ -168,7 +168,7 @@ class GroupedDistinctAggregator:
         """Register-wise max across the two states."""
         return self._inner.merge(a, b)
 
-    def finalize(self, state: GroupedState, chunk_groups: int = 65_536) -> pa.Table:
+    def finalize(self, state: GroupedState, chunk_groups: int = 4096) -> pa.Table:
         """One row per group with the estimate and the serialized sketch."""
         regs = self._inner.finalize(state)  # sorted by keys then register
         if regs.num_rows == 0:
@@ -184,7 +184,8 @@ class GroupedDistinctAggregator:
         m = 1 << self.p
         estimates = np.empty(sizes.size, dtype=np.float64)
         blobs = []
-        # Groups are processed in slices so temporaries stay O(slice), not O(all registers).
+        # Groups are processed in slices so temporaries stay O(slice), not O(all registers):
+        # the (groups, 66-p) histogram is 54 int64 per group at p = 12.
         for g0 in range(0, sizes.size, chunk_groups):
             g1 = min(g0 + chunk_groups, sizes.size)
             lo, hi = bounds[g0], bounds[g1]

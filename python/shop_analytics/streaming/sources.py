@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 Source = Any  # str | Path | ds.Dataset | pa.Table | pa.RecordBatchReader | DuckDB relation | Iterable[RecordBatch]
 
 # Small readahead: the scanner otherwise buffers many batches ahead of us.
-_SCAN_OPTIONS = {"batch_readahead": 1, "fragment_readahead": 1, "use_threads": True}
+_SCAN_OPTIONS = {"batch_readahead": 1, "fragment_readahead": 1}
 
 
 def open_dataset(path: str | Path) -> ds.Dataset:
@@ -51,8 +51,13 @@ def iter_batches(
     batch_rows: int = 65_536,
     columns: Sequence[str] | None = None,
     filter: ds.Expression | None = None,  # noqa: A002 - mirrors pyarrow's name
+    use_threads: bool = True,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield record batches of at most batch_rows rows from any supported source."""
+    """Yield record batches of at most batch_rows rows from any supported source.
+
+    use_threads=False decodes Parquet on the calling thread only, for callers
+    that already run one process per core.
+    """
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be >= 1, got {batch_rows}")
     cols = list(columns) if columns is not None else None
@@ -60,7 +65,7 @@ def iter_batches(
         source = open_dataset(source)
     if isinstance(source, ds.Dataset):
         raw: Iterable[pa.RecordBatch] = source.to_batches(
-            columns=cols, filter=filter, batch_size=max(batch_rows, 1024), **_SCAN_OPTIONS
+            columns=cols, filter=filter, batch_size=max(batch_rows, 1024), use_threads=use_threads, **_SCAN_OPTIONS
         )
     elif isinstance(source, pa.Table):
         t = source.select(cols) if cols else source
@@ -100,7 +105,7 @@ def iter_micro_batches(
             # A scanner over one fragment keeps the hive partition columns.
             scanner = ds.Scanner.from_fragment(
                 fragment, schema=source.schema, columns=list(columns) if columns else None,
-                batch_size=max(batch_rows, 1024), **_SCAN_OPTIONS,
+                batch_size=max(batch_rows, 1024), use_threads=True, **_SCAN_OPTIONS,
             )
             yield (s for b in scanner.to_batches() for s in _slices(b, batch_rows))
         return
