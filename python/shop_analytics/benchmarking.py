@@ -137,11 +137,9 @@ def render_results(bench_dir: Path) -> Path:
 
 
 def _render_one(doc: dict) -> list[str]:
-    # Older result files kept their run time as generated_at and the core count under inputs.
-    machine = doc.get("machine") or {"cores": doc.get("inputs", {}).get("machine", {}).get("cpus")}
-    ran_at = doc.get("ran_at") or doc.get("generated_at") or "(time not recorded)"
+    machine = doc.get("machine", {})
     lines = [f"## {doc.get('title', doc.get('benchmark', '?'))}", "",
-             f"Command: `{doc.get('command', '')}` · ran {ran_at} on "
+             f"Command: `{doc.get('command', '')}` · ran {doc.get('ran_at', '?')} on "
              f"{machine.get('cores', '?')} cores, {machine.get('ram_gib', '?')} GiB RAM ({machine.get('cpu', '')})", ""]
     if doc.get("inputs"):
         lines += ["Inputs: " + ", ".join(f"{k}={v}" for k, v in doc["inputs"].items()), ""]

@@ -20,7 +20,6 @@ by the smaller neighbour id.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -102,8 +101,7 @@ def _block(w: sp.csr_matrix, wt: sp.csr_matrix, b: sp.csr_matrix, bt: sp.csr_mat
 
 
 def top_k_neighbours(ratings: pa.Table, k: int, min_co_rated: int,
-                     block_cells: int = DEFAULT_BLOCK_CELLS, threads: int = 2,
-                     on_block: Callable[[int, int], None] | None = None) -> pa.Table:
+                     block_cells: int = DEFAULT_BLOCK_CELLS, threads: int = 2) -> pa.Table:
     """Top-k positive neighbours per user from centred ratings (user_id, item_id, centred_rating, user_norm)."""
     if k < 1 or min_co_rated < 1:
         raise ValueError(f"need k >= 1 and min_co_rated >= 1, got k={k}, min_co_rated={min_co_rated}")
@@ -115,14 +113,9 @@ def top_k_neighbours(ratings: pa.Table, k: int, min_co_rated: int,
     wt, bt = w.T.tocsr(), b.T.tocsr()
     block = max(1, block_cells // max(n, 1))
     bounds = [(start, min(start + block, n)) for start in range(0, n, block)]
-    parts: list[pa.RecordBatch] = []
     # scipy's sparse product and NumPy's partition release the GIL, so threads
     # use every core; each holds one block.
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for batch, (_, stop) in zip(pool.map(
-                lambda bound: _block(w, wt, b, bt, user_ids, bound[0], bound[1], k, min_co_rated), bounds),
-                bounds):
-            parts.append(batch)
-            if on_block is not None:
-                on_block(stop, n)
+        parts = list(pool.map(lambda bound: _block(w, wt, b, bt, user_ids, bound[0], bound[1], k, min_co_rated),
+                              bounds))
     return pa.Table.from_batches(parts, schema=NEIGHBOURS_SCHEMA)
