@@ -11,15 +11,23 @@
 {%- endmacro %}
 
 {#- The rows of `renamed_sql` (a select over `lake`, with event_date and
-    batch_id) with one row per (event_date, `key`): the one from the earliest
-    batch. A replayed event repeats its timestamp, so duplicates share
-    event_date.
+    batch_id), deduplicated only when var('deduplicate_lake_events') is true.
 
-    Replays are rare (ingest refuses them), so the ordered dedup runs only on
-    the keys that occur more than once; every other row passes through a join
-    against that small key set. A window or arg_min over every row instead
-    costs a sort or a per-group copy of each row of the lake: at 100M page
-    views that took minutes and ran out of memory at a 2GB memory_limit.
+    By default the lake is trusted to hold each event id once: ingest, its
+    only writer, quarantines replays (`duplicate_event_id`,
+    `duplicate_in_lake`), and the staging yml tests `unique` on the key, so a
+    lake written some other way fails `dbt build` instead of double counting.
+    Deduplicating again on every read costs a key aggregate over the whole
+    lake: at 100M page views that was more than half of each mart's time.
+
+    With the var set (a lake written around ingest, e.g. a migration), staging
+    keeps one row per (event_date, `key`): the one from the earliest batch. A
+    replayed event repeats its timestamp, so duplicates share event_date. The
+    ordered dedup runs only on the keys that occur more than once; every other
+    row passes through a join against that small key set. A window or arg_min
+    over every row instead costs a sort or a per-group copy of each row of the
+    lake: at 100M page views that took minutes and ran out of memory at a 2GB
+    memory_limit.
 
     The lake is read in subqueries, not in a CTE referenced three times: DuckDB
     materializes such a CTE (a stored view loses a NOT MATERIALIZED hint), that
@@ -29,6 +37,9 @@
     anti or semi join. `is not distinct from` deduplicates NULL keys per date
     as a window partition would. -#}
 {% macro deduplicate_events(renamed_sql, lake, key) -%}
+{%- if not var('deduplicate_lake_events', false) -%}
+    select * from ({{ renamed_sql }}) as trusted_unique
+{%- else -%}
 {%- set replayed_keys -%}
         select cast(event_date as date) as event_date, cast({{ key }} as bigint) as {{ key }}
         from {{ lake }}
@@ -52,4 +63,5 @@
             and replays.{{ key }} is not distinct from replayed_keys.{{ key }}
         qualify row_number() over (partition by replays.event_date, replays.{{ key }} order by replays.batch_id) = 1
     )
+{%- endif -%}
 {%- endmacro %}

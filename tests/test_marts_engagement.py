@@ -11,7 +11,7 @@ import pytest
 
 from conftest import Warehouse
 from oracles.dbt_runs import assert_same_rows, build_marts, read_rows
-from oracles.edge_lake import edge_lake_root
+from oracles.edge_lake import EDGE_DBT_VARS, edge_lake_root
 from oracles.engagement import Audience, item_popularity, item_trends, user_item_views
 from oracles.lake import Lake, read_lake
 
@@ -47,7 +47,7 @@ def edge_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("zone", [UTC, NEW_YORK], ids=["UTC", "America-New_York"])
 def test_engagement_marts_match_oracle_on_edge_cases(edge_root: Path, zone: ZoneInfo) -> None:
-    dbt_vars = {"timezone": zone.key, "popularity_country": "us", "popularity_since": "2017-01-01",
+    dbt_vars = {**EDGE_DBT_VARS, "timezone": zone.key, "popularity_country": "us", "popularity_since": "2017-01-01",
                 "trends_since": EDGE_TRENDS["since"].isoformat(), "trend_window_days": EDGE_TRENDS["window_days"]}
     warehouse = build_marts(edge_root, MODELS, dbt_vars)
     _check(warehouse, read_lake(edge_root / "lake"), Audience("us", dt.date(2017, 1, 1), zone), EDGE_TRENDS)

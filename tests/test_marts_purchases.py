@@ -10,7 +10,7 @@ import pytest
 
 from conftest import Warehouse
 from oracles.dbt_runs import assert_same_rows, build_marts, read_rows
-from oracles.edge_lake import edge_lake_root
+from oracles.edge_lake import EDGE_DBT_VARS, edge_lake_root
 from oracles.lake import Lake, read_lake
 from oracles.purchases import customer_purchase_summary, same_day_repeat_purchases
 
@@ -38,7 +38,7 @@ def edge_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("zone", [UTC, NEW_YORK], ids=["UTC", "America-New_York"])
 def test_purchase_marts_match_oracle_on_edge_cases(edge_root: Path, zone: ZoneInfo) -> None:
-    warehouse = build_marts(edge_root, MODELS, {"timezone": zone.key})
+    warehouse = build_marts(edge_root, MODELS, {**EDGE_DBT_VARS, "timezone": zone.key})
     _check(warehouse, read_lake(edge_root / "lake"), zone)
 
 

@@ -4,10 +4,11 @@ The check reads the READ_PARQUET operator's "Total Files Read" from DuckDB's JSO
 profiling output and compares it with the number of lake files whose
 event_date=... folder matches the filter, counted from the file system. A control
 query without the filter must read every file, so the test fails if the filter
-is removed or stops pushing down. Staging reads the lake more than once (the
-replayed-key check and the rows; see macro deduplicate_events): every one of
-those scans must be pruned, and the row scan reads every matching file (a scan
-that finds nothing to join with may stop after its first file).
+is removed or stops pushing down. With var deduplicate_lake_events staging
+reads the lake more than once (the replayed-key check and the rows; see macro
+deduplicate_events): every one of those scans must be pruned, and the row scan
+reads every matching file (a scan that finds nothing to join with may stop
+after its first file).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import Warehouse
+from conftest import Warehouse, dbt_env, run_dbt
 
 # Defaults from dbt_project.yml vars; the warehouse fixture builds with them.
 POPULARITY_SINCE = dt.date(2017, 1, 1)
@@ -63,19 +64,40 @@ def _files_read(warehouse: Path, sql: str, profile: Path, source: str) -> list[i
     return counts
 
 
-@pytest.mark.parametrize("source,view", [("page_views", "stg_shop__page_views"),
-                                         ("purchases", "stg_shop__purchases")])
-def test_event_date_filter_on_staging_reads_only_matching_partitions(warehouse: Warehouse, tmp_path: Path,
-                                                                      source: str, view: str) -> None:
-    lake = warehouse.pipeline.layout.lake
+@pytest.fixture(scope="module")
+def deduplicating_staging(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The staging views over the same lake built with deduplicate_lake_events (three scans per view)."""
+    work = tmp_path_factory.mktemp("dedup_staging")
+    path = work / "warehouse.duckdb"
+    run_dbt(["run", "--select", "path:models/staging", "--vars", '{"deduplicate_lake_events": true}'],
+            dbt_env(warehouse.pipeline.layout, path), work)
+    return path
+
+
+def _check_staging(warehouse_path: Path, lake: Path, tmp_path: Path, source: str, view: str) -> None:
     cutoff = dt.date(2018, 11, 15)
     expected, everything = _lake_files(lake, source, cutoff), _lake_files(lake, source)
     assert 0 < expected < everything
-    filtered = _files_read(warehouse.path, f"SELECT count(*) FROM staging.{view} "
+    filtered = _files_read(warehouse_path, f"SELECT count(*) FROM staging.{view} "
                                            f"WHERE event_date >= DATE '{cutoff}'", tmp_path / "f.json", source)
-    control = _files_read(warehouse.path, f"SELECT count(*) FROM staging.{view}", tmp_path / "c.json", source)
+    control = _files_read(warehouse_path, f"SELECT count(*) FROM staging.{view}", tmp_path / "c.json", source)
     _assert_pruned(filtered, expected)
     _assert_pruned(control, everything)
+
+
+STAGED_FACTS = [("page_views", "stg_shop__page_views"), ("purchases", "stg_shop__purchases")]
+
+
+@pytest.mark.parametrize("source,view", STAGED_FACTS)
+def test_event_date_filter_on_staging_reads_only_matching_partitions(warehouse: Warehouse, tmp_path: Path,
+                                                                      source: str, view: str) -> None:
+    _check_staging(warehouse.path, warehouse.pipeline.layout.lake, tmp_path, source, view)
+
+
+@pytest.mark.parametrize("source,view", STAGED_FACTS)
+def test_deduplicating_staging_prunes_every_scan(warehouse: Warehouse, deduplicating_staging: Path, tmp_path: Path,
+                                                 source: str, view: str) -> None:
+    _check_staging(deduplicating_staging, warehouse.pipeline.layout.lake, tmp_path, source, view)
 
 
 @pytest.mark.parametrize("view,since", [

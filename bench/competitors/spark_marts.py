@@ -1,4 +1,4 @@
-"""PySpark local[*] running the marts' SQL (staging dedup included) on the same lake Parquet files.
+"""PySpark local[*] running the marts' SQL on the same lake Parquet files (default vars: no staging dedup).
 
 Usage: python spark_marts.py LAKE_DIR OUT_DIR [--driver-memory 2g] [--only purchases_summary,popularity]
 The queries are the dbt models' SQL in Spark's dialect (UTC dates, the default vars); each mart is
@@ -18,24 +18,6 @@ from pyspark.sql import SparkSession
 SINCE, COUNTRY, TRENDS_SINCE, WINDOW_DAYS = "2017-01-01", "US", "2018-01-01", 7
 
 
-def _deduplicated(raw: str, key: str, columns: list[str]) -> str:
-    """The staging dedup of macro deduplicate_events: rows of replayed keys are ranked, the rest pass a join."""
-    renamed = f"select {', '.join(columns)}, input_file_name() as batch_file from {raw}"
-    replayed = f"select event_date, {key} from {raw} group by event_date, {key} having count(*) > 1"
-    names = [c.split(" as ")[-1] for c in columns]
-    return f"""
-        select {", ".join("single." + n for n in names)} from ({renamed}) single
-        left join ({replayed}) replayed on single.event_date = replayed.event_date and single.{key} <=> replayed.{key}
-        where replayed.event_date is null
-        union all
-        select {", ".join(names)} from (
-            select replays.*, row_number() over (partition by replays.event_date, replays.{key}
-                                                 order by replays.batch_file) as rn
-            from ({renamed}) replays
-            join ({replayed}) replayed on replays.event_date = replayed.event_date and replays.{key} <=> replayed.{key})
-        where rn = 1"""
-
-
 STAGING = {
     "stg_shop__users": """
         select user_id, upper(country_code) as country_code from (
@@ -47,11 +29,12 @@ STAGING = {
             select *, row_number() over (partition by item_id order by batch_file desc) as rn
             from (select item_id, category, page_url_path, input_file_name() as batch_file from items_raw))
         where rn = 1""",
-    "stg_shop__page_views": _deduplicated("page_views_raw", "page_view_id",
-                                          ["page_view_id", "user_id", "item_id", "viewed_at", "event_date"]),
-    "stg_shop__purchases": _deduplicated("purchases_raw", "purchase_id",
-                                         ["purchase_id", "user_id", "item_id", "purchased_at", "event_date", "quantity",
-                                          "cast(amount as decimal(12, 2)) as amount"]),
+    # Ingest admits each event id once, so staging reads the lake as is (var deduplicate_lake_events: false).
+    "stg_shop__page_views": "select page_view_id, user_id, item_id, viewed_at, event_date from page_views_raw",
+    "stg_shop__purchases": """
+        select purchase_id, user_id, item_id, purchased_at, event_date, quantity,
+               cast(amount as decimal(12, 2)) as amount
+        from purchases_raw""",
 }
 
 # int_page_views__counted_by_item_day, a temp view as it is a dbt view. Not a CTE: a CTE over
@@ -61,6 +44,13 @@ ITEM_DAYS = f"""
     from stg_shop__page_views
     where event_date >= date_sub(date '{TRENDS_SINCE}', {WINDOW_DAYS})
     group by item_id, to_date(viewed_at)"""
+
+# int_page_views__filtered_to_audience, a temp view as it is a dbt view.
+AUDIENCE_VIEWS = f"""
+    select pv.user_id, pv.item_id, pv.viewed_at
+    from stg_shop__page_views pv
+    join stg_shop__users u on pv.user_id = u.user_id
+    where pv.event_date >= date '{SINCE}' and pv.user_id is not null and u.country_code = '{COUNTRY}'"""
 
 CUSTOMER_DAYS = """
     select user_id as customer_id, to_date(purchased_at) as purchase_date, count(*) as purchase_count,
@@ -91,21 +81,20 @@ MARTS = {
                    count(*) as purchase_days, count_if(purchase_count > 1) as repeat_purchase_days
             from customer_days group by customer_id) p
         left join stg_shop__users u on p.customer_id = u.user_id""",
-    "fct_user_item_views": f"""
+    "fct_user_item_views": """
         select v.user_id, v.item_id, i.page_url_path, v.view_count, v.first_viewed_at, v.last_viewed_at from (
-            select pv.user_id, pv.item_id, count(*) as view_count,
-                   min(pv.viewed_at) as first_viewed_at, max(pv.viewed_at) as last_viewed_at
-            from stg_shop__page_views pv
-            join stg_shop__users u on pv.user_id = u.user_id
-            where pv.event_date >= date '{SINCE}' and pv.user_id is not null and u.country_code = '{COUNTRY}'
-            group by pv.user_id, pv.item_id) v
+            select user_id, item_id, count(*) as view_count,
+                   min(viewed_at) as first_viewed_at, max(viewed_at) as last_viewed_at
+            from audience_views
+            group by user_id, item_id) v
         join stg_shop__items i on v.item_id = i.item_id
         order by v.view_count, v.user_id, i.page_url_path""",
     "rpt_item_popularity": f"""
         select p.item_id, i.page_url_path, i.category, p.viewer_count, p.view_count,
                rank() over (order by p.viewer_count desc) as popularity_rank
         from (select item_id, count(*) as viewer_count, cast(sum(view_count) as bigint) as view_count
-              from fct_user_item_views group by item_id) p
+              from (select item_id, user_id, count(*) as view_count from audience_views group by item_id, user_id)
+              group by item_id) p
         join stg_shop__items i on p.item_id = i.item_id
         order by popularity_rank, page_url_path""",
     "rpt_item_trends": f"""
@@ -189,9 +178,10 @@ def main() -> None:
     spark.sql(CUSTOMER_DAYS).write.mode("overwrite").parquet(str(args.out / "customer_days"))
     spark.read.parquet(str(args.out / "customer_days")).createOrReplaceTempView("customer_days")
     spark.sql(ITEM_DAYS).createOrReplaceTempView("item_days")
+    spark.sql(AUDIENCE_VIEWS).createOrReplaceTempView("audience_views")
     wanted = [m for m in args.only.split(",") if m] or list(MARTS)
     for name in MARTS:
-        if name in wanted or (name == "fct_user_item_views" and "rpt_item_popularity" in wanted):
+        if name in wanted:
             spark.sql(MARTS[name]).write.mode("overwrite").parquet(str(args.out / name))
             # Later marts read earlier ones from their written tables, as dbt's do.
             spark.read.parquet(str(args.out / name)).createOrReplaceTempView(name)

@@ -10,6 +10,9 @@ import pyarrow.parquet as pq
 
 T = dt.datetime
 FIRST_BATCH, LATER_BATCH = "2016-01-01", "2017-06-01"
+# The edge lake is written around ingest, replays included, so staging must deduplicate it
+# (by default it trusts ingest and its unique tests fail on this lake: test_staging_uniqueness.py).
+EDGE_DBT_VARS = {"deduplicate_lake_events": True}
 
 USERS = [  # (user_id, country_code, batch)
     (1, "US", FIRST_BATCH), (2, "us", FIRST_BATCH), (3, "US", FIRST_BATCH), (6, "US", FIRST_BATCH),

@@ -4,16 +4,30 @@
 ) }}
 with
 
-user_items as (
+audience_views as (
 
-    -- One row per (audience user, item): distinct viewers are simply rows.
-    select * from {{ ref('fct_user_item_views') }}
+    select * from {{ ref('int_page_views__filtered_to_audience') }}
 
 ),
 
 items as (
 
     select * from {{ ref('stg_shop__items') }}
+
+),
+
+user_items as (
+
+    -- One row per (audience user, item): distinct viewers are then simply rows.
+    -- Aggregated here rather than read from fct_user_item_views, which pays
+    -- for a sort into its stored order that this count does not need.
+    select
+        item_id,
+        user_id,
+        count(*) as view_count
+
+    from audience_views
+    group by item_id, user_id
 
 ),
 
