@@ -5,8 +5,8 @@ Usage: python pandas_chunked_marts.py LAKE_DIR OUT_DIR [--since 2017-01-01] [--c
 Computes the customer purchase summary and the item popularity count (distinct audience viewers per
 page) and writes them as Parquet. Progress (share of input rows done) goes to --progress-file so that
 a run stopped by a time limit can be extrapolated. The lake's event ids are unique (ingest enforces
-it with its seen-keys catalog), so no cross-chunk deduplication of events is attempted: a
-simplification in this competitor's favour.
+it with its seen-keys catalog), so no cross-chunk deduplication of events is attempted; the dbt
+staging views do not deduplicate either unless var deduplicate_lake_events is set.
 """
 
 from __future__ import annotations

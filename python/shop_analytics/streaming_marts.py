@@ -4,11 +4,12 @@ Each model streams a dbt relation (a DuckDB view over the Parquet lake) as
 Arrow record batches and folds them into a sketch, so memory is one batch
 plus the sketch state whatever the size of the lake.
 
-The page-view staging view deduplicates with a window partitioned by
-``event_date``. Reading it in one query would make DuckDB materialize the
-whole lake for that window, so the relation is read in ranges of whole days
-(``plan_date_ranges``): the date filter is pushed below the window to the
-partition scan and each query only holds a few million rows.
+The relation is read in ranges of whole days (``plan_date_ranges``), one
+query per range. By default staging is a plain scan of the lake and a range
+costs nothing extra; with ``deduplicate_lake_events`` staging aggregates the
+keys it reads, and one query over the whole lake would make DuckDB hold every
+key at once, while a range's date filter is pushed down to the partition scan
+and each query holds a few million rows.
 
 Every table built here is readable without the UDFs: sketches are BLOB
 columns next to plain estimate columns.
