@@ -62,7 +62,10 @@ CUSTOMER_DAYS = """
 
 # rpt_item_trends' window sums as the dbt model computes them: lags of the previous viewed days of the item.
 _LAGS = ",\n".join(f"datediff(d.view_date, lag(d.view_date, {k}) over by_item) as days_since_{k}, "
-                   f"lag(d.view_count, {k}) over by_item as count_{k}" for k in range(1, WINDOW_DAYS))
+                   f"lag(d.view_count, {k}) over by_item as count_{k}" for k in range(1, WINDOW_DAYS + 1))
+# The window ending the day before a viewed day: the previous viewed days 1 to WINDOW_DAYS days back.
+_PREVIOUS_DAY_COUNT = "0" + "".join(f" + case when days_since_{k} <= {WINDOW_DAYS} then count_{k} else 0 end"
+                                    for k in range(1, WINDOW_DAYS + 1))
 _WINDOW_COUNTS = ", ".join(
     "view_count" + "".join(f" + case when days_since_{k} <= {WINDOW_DAYS - 1 - j} then count_{k} else 0 end"
                            for k in range(1, WINDOW_DAYS))
@@ -102,31 +105,40 @@ MARTS = {
             select d.item_id, d.view_date, d.view_count,
                    least({WINDOW_DAYS}, datediff(coalesce(lead(d.view_date) over by_item,
                                                           date_add(e.last_view_date, 1)), d.view_date)) as days_to_next,
-                   {_LAGS},
-                   rank() over (partition by d.view_date order by d.view_count desc) as daily_rank
+                   {_LAGS}
             from item_days d cross join (select max(view_date) as last_view_date from item_days) e
             window by_item as (partition by d.item_id order by d.view_date)),
         viewed_days as (
-            select item_id, view_date, view_count, days_to_next, daily_rank, array({_WINDOW_COUNTS}) as window_counts
+            select item_id, view_date, view_count, days_to_next, array({_WINDOW_COUNTS}) as window_counts,
+                   {_PREVIOUS_DAY_COUNT} as previous_day_window_count
             from neighbours),
         windowed as (
             select item_id, date_add(view_date, k) as view_date,
                    case when k = 0 then view_count else cast(0 as bigint) end as view_count,
                    cast(window_counts[k] as bigint) as window_view_count,
-                   case when k = 0 then daily_rank end as daily_rank
+                   cast(case when k = 0 then previous_day_window_count else window_counts[k - 1] end as bigint)
+                       as previous_window_view_count
             from (select *, explode(sequence(0, days_to_next - 1)) as k from viewed_days)
             where date_add(view_date, k) >= date_sub(date '{TRENDS_SINCE}', 1)),
-        ranked as (
-            select *, rank() over (partition by view_date order by window_view_count desc) as window_rank
-            from windowed),
-        compared as (
-            select *, lag(view_date) over (partition by item_id order by view_date) as prev_date,
-                   lag(window_rank) over (partition by item_id order by view_date) as prev_rank
-            from ranked)
-        select item_id, view_date, view_count, window_view_count, daily_rank, window_rank,
-               case when prev_date = date_sub(view_date, 1) then prev_rank end as previous_window_rank,
-               case when prev_date = date_sub(view_date, 1) then prev_rank - window_rank end as window_rank_change
-        from compared where view_date >= date '{TRENDS_SINCE}'""",
+        window_count_ranks as (
+            select view_date, window_view_count,
+                   1 + coalesce(sum(items) over (partition by view_date order by window_view_count desc
+                                                 rows between unbounded preceding and 1 preceding), 0) as window_rank
+            from (select view_date, window_view_count, count(*) as items from windowed group by 1, 2)),
+        daily_count_ranks as (
+            select view_date, view_count,
+                   1 + coalesce(sum(items) over (partition by view_date order by view_count desc
+                                                 rows between unbounded preceding and 1 preceding), 0) as daily_rank
+            from (select view_date, view_count, count(*) as items from item_days
+                  where view_date >= date '{TRENDS_SINCE}' group by 1, 2))
+        select w.item_id, w.view_date, w.view_count, w.window_view_count, d.daily_rank, r.window_rank,
+               p.window_rank as previous_window_rank, p.window_rank - r.window_rank as window_rank_change
+        from windowed w
+        join window_count_ranks r on r.view_date = w.view_date and r.window_view_count = w.window_view_count
+        left join window_count_ranks p on p.view_date = date_sub(w.view_date, 1)
+                                      and p.window_view_count = w.previous_window_view_count
+        left join daily_count_ranks d on d.view_date = w.view_date and d.view_count = w.view_count
+        where w.view_date >= date '{TRENDS_SINCE}'""",
 }
 
 

@@ -1,7 +1,8 @@
 {#- Trending items per local day: the daily (tumbling) view count, the count
     over a sliding window of var('trend_window_days') days ending that day, the
     item's rank by each, and the change of its window rank since the previous
-    day's window. Window functions only (lead/lag/rank); no self-join per day.
+    day's window. The sliding sums are window functions (lead/lag); no
+    self-join of the views or daily counts across days.
 
     Row set: (item, day) where the item has at least one view inside the
     window ending that day. Days with views come from the daily counts; the
@@ -13,10 +14,13 @@
     viewed every day.
 
     Cost: the window sums come from one pass over the viewed days only (lag of
-    the previous window - 1 viewed days); the quiet days take the sum of the
-    viewed day before them. Only the rank by day and the rank change (lag per
-    item) pass over the full row set. A RANGE frame per row, on all rows, was
-    the slowest step of this model at 100M page views. -#}
+    the previous window viewed days); the quiet days take the sums of the
+    viewed day before them, including the window of the day before (for the
+    rank change). No window function passes over the full row set: a rank is
+    1 + the number of items with a larger count that day, read from a small
+    (day, count) histogram by a join, for the current day and for the day
+    before. Two sorts of every (item, day) row (rank per day, then lag per
+    item) were most of this model's time at 100M page views. -#}
 {%- set window_days = var('trend_window_days') | int -%}
 {%- if window_days < 1 -%}
     {{ exceptions.raise_compiler_error("var 'trend_window_days' must be >= 1") }}
@@ -39,7 +43,7 @@ data_end as (
 neighbours as (
 
     -- Per viewed day: the next viewed day of the item and the previous
-    -- window - 1 ones (date and count), in one sort by item and day.
+    -- window ones (date and count), in one sort by item and day.
     select
         item_days.item_id,
         item_days.view_date,
@@ -48,13 +52,10 @@ neighbours as (
             {{ window_days }},
             coalesce(lead(item_days.view_date) over by_item, data_end.last_view_date + 1) - item_days.view_date
         ) as days_to_next,
-        {%- for k in range(1, window_days) %}
+        {%- for k in range(1, window_days + 1) %}
         item_days.view_date - lag(item_days.view_date, {{ k }}) over by_item as days_since_{{ k }},
-        lag(item_days.view_count, {{ k }}) over by_item as count_{{ k }},
+        lag(item_days.view_count, {{ k }}) over by_item as count_{{ k }}{{ "," if not loop.last }}
         {%- endfor %}
-        -- Quiet rows (0 views) rank below every viewed item, so ranking the
-        -- viewed days alone gives the same daily rank on fewer rows.
-        rank() over (partition by item_days.view_date order by item_days.view_count desc) as daily_rank
 
     from item_days
     cross join data_end
@@ -73,7 +74,6 @@ viewed_days as (
         view_date,
         view_count,
         days_to_next,
-        daily_rank,
         [
         {%- for j in range(window_days) %}
             view_count
@@ -81,7 +81,13 @@ viewed_days as (
             + case when days_since_{{ k }} <= {{ window_days - 1 - j }} then count_{{ k }} else 0 end
             {%- endfor %}{{ "," if not loop.last }}
         {%- endfor %}
-        ] as window_counts
+        ] as window_counts,
+        -- The window ending the day before view_date: the previous viewed days
+        -- 1 to window days back.
+        0
+        {%- for k in range(1, window_days + 1) %}
+        + case when days_since_{{ k }} <= {{ window_days }} then count_{{ k }} else 0 end
+        {%- endfor %} as previous_day_window_count
 
     from neighbours
 
@@ -99,56 +105,95 @@ offsets as (
 
 windowed as (
 
-    -- From the day before the first reported day, so that day has a previous rank.
+    -- From the day before the first reported day: that day's ranks are the
+    -- previous ranks of the first reported day.
     select
         item_id,
         view_date + cast(day_offset as integer) as view_date,
         case when day_offset = 0 then view_count else 0 end as view_count,
         cast(window_counts[day_offset + 1] as bigint) as window_view_count,
-        case when day_offset = 0 then daily_rank end as daily_rank
+        -- 0 when the item had no view in the previous day's window.
+        cast(
+            case when day_offset = 0 then previous_day_window_count else window_counts[day_offset] end
+            as bigint
+        ) as previous_window_view_count
 
     from offsets
     where view_date + cast(day_offset as integer) >= {{ date_var('trends_since') }} - 1
 
 ),
 
-ranked as (
+window_count_ranks as (
 
+    -- rank() by window count per day: 1 + the items with a larger count. Every
+    -- row has a count > 0, so an item absent from a day's window finds no rank.
     select
-        *,
-        rank() over (partition by view_date order by window_view_count desc) as window_rank
+        view_date,
+        window_view_count,
+        cast(1 + coalesce(
+            sum(items) over (
+                partition by view_date order by window_view_count desc
+                rows between unbounded preceding and 1 preceding
+            ),
+            0
+        ) as bigint) as window_rank
 
-    from windowed
+    from (
+        select view_date, window_view_count, count(*) as items
+        from windowed
+        group by view_date, window_view_count
+    ) as counts_per_day
 
 ),
 
-compared as (
+daily_count_ranks as (
 
+    -- The same on the viewed days: quiet days (0 views) rank below every
+    -- viewed item, so they get no daily rank.
     select
-        *,
-        lag(view_date) over (partition by item_id order by view_date) as previous_view_date,
-        lag(window_rank) over (partition by item_id order by view_date) as previous_row_rank
+        view_date,
+        view_count,
+        cast(1 + coalesce(
+            sum(items) over (
+                partition by view_date order by view_count desc
+                rows between unbounded preceding and 1 preceding
+            ),
+            0
+        ) as bigint) as daily_rank
 
-    from ranked
+    from (
+        select view_date, view_count, count(*) as items
+        from item_days
+        where view_date >= {{ date_var('trends_since') }}
+        group by view_date, view_count
+    ) as counts_per_day
 
 ),
 
 trends as (
 
     select
-        item_id,
-        view_date,
-        view_count,
-        window_view_count,
-        daily_rank,
-        window_rank,
+        windowed.item_id,
+        windowed.view_date,
+        windowed.view_count,
+        windowed.window_view_count,
+        daily_count_ranks.daily_rank,
+        window_count_ranks.window_rank,
         -- NULL when the item had no views in the previous window (it entered the chart).
-        case when previous_view_date = view_date - 1 then previous_row_rank end as previous_window_rank,
-        case when previous_view_date = view_date - 1 then previous_row_rank - window_rank end
-            as window_rank_change
+        previous_ranks.window_rank as previous_window_rank,
+        previous_ranks.window_rank - window_count_ranks.window_rank as window_rank_change
 
-    from compared
-    where view_date >= {{ date_var('trends_since') }}
+    from windowed
+    inner join window_count_ranks
+        on windowed.view_date = window_count_ranks.view_date
+        and windowed.window_view_count = window_count_ranks.window_view_count
+    left join window_count_ranks as previous_ranks
+        on windowed.view_date - 1 = previous_ranks.view_date
+        and windowed.previous_window_view_count = previous_ranks.window_view_count
+    left join daily_count_ranks
+        on windowed.view_date = daily_count_ranks.view_date
+        and windowed.view_count = daily_count_ranks.view_count
+    where windowed.view_date >= {{ date_var('trends_since') }}
 
 )
 
