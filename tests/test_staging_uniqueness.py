@@ -31,14 +31,18 @@ def edge_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return edge_lake_root(tmp_path_factory.mktemp("edge_uniqueness"))
 
 
+def _fresh_warehouse(edge_root: Path, name: str) -> tuple[Path, dict[str, str]]:
+    warehouse = edge_root / name / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    return warehouse, dbt_env(DataLayout(edge_root), warehouse)
+
+
 def test_edge_lake_holds_replays() -> None:
     assert _replayed(PAGE_VIEWS) and _replayed(PURCHASES)
 
 
 def test_default_staging_fails_its_unique_tests_on_replays(edge_root: Path) -> None:
-    warehouse = edge_root / "trusting" / "warehouse.duckdb"
-    warehouse.parent.mkdir()
-    env = dbt_env(DataLayout(edge_root), warehouse)
+    warehouse, env = _fresh_warehouse(edge_root, "trusting")
     with pytest.raises(AssertionError) as failed:
         run_dbt(["build", "--select", *STAGING], env, warehouse.parent)
     output = str(failed.value)
@@ -51,9 +55,7 @@ def test_default_staging_fails_its_unique_tests_on_replays(edge_root: Path) -> N
 
 
 def test_deduplicating_staging_passes_them(edge_root: Path) -> None:
-    warehouse = edge_root / "deduplicating" / "warehouse.duckdb"
-    warehouse.parent.mkdir()
-    env = dbt_env(DataLayout(edge_root), warehouse)
+    warehouse, env = _fresh_warehouse(edge_root, "deduplicating")
     # The edge lake also holds purchases without a user, which staging's not_null test rejects.
     run_dbt(["build", "--select", *STAGING, "--exclude", "test_name:not_null", "--vars", json.dumps(EDGE_DBT_VARS)],
             env, warehouse.parent)

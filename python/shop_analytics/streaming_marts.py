@@ -5,11 +5,10 @@ Arrow record batches and folds them into a sketch, so memory is one batch
 plus the sketch state whatever the size of the lake.
 
 The relation is read in ranges of whole days (``plan_date_ranges``), one
-query per range. By default staging is a plain scan of the lake and a range
-costs nothing extra; with ``deduplicate_lake_events`` staging aggregates the
-keys it reads, and one query over the whole lake would make DuckDB hold every
-key at once, while a range's date filter is pushed down to the partition scan
-and each query holds a few million rows.
+query per range of a few million rows. With ``deduplicate_lake_events``
+staging aggregates the keys it reads, and the range's date filter reaches
+that aggregate through partition pruning, so no query holds every key of the
+lake. By default staging is a plain scan and the ranges cost nothing extra.
 
 Every table built here is readable without the UDFs: sketches are BLOB
 columns next to plain estimate columns.

@@ -125,48 +125,19 @@ windowed as (
 
 window_count_ranks as (
 
-    -- rank() by window count per day: 1 + the items with a larger count. Every
-    -- row has a count > 0, so an item absent from a day's window finds no rank.
-    select
-        view_date,
-        window_view_count,
-        cast(1 + coalesce(
-            sum(items) over (
-                partition by view_date order by window_view_count desc
-                rows between unbounded preceding and 1 preceding
-            ),
-            0
-        ) as bigint) as window_rank
-
-    from (
-        select view_date, window_view_count, count(*) as items
-        from windowed
-        group by view_date, window_view_count
-    ) as counts_per_day
+    -- Every row has a window count > 0, so an item absent from a day's
+    -- window finds no rank there.
+    {{ rank_by_count_per_day('select view_date, window_view_count from windowed',
+                             'window_view_count', 'window_rank') }}
 
 ),
 
 daily_count_ranks as (
 
-    -- The same on the viewed days: quiet days (0 views) rank below every
-    -- viewed item, so they get no daily rank.
-    select
-        view_date,
-        view_count,
-        cast(1 + coalesce(
-            sum(items) over (
-                partition by view_date order by view_count desc
-                rows between unbounded preceding and 1 preceding
-            ),
-            0
-        ) as bigint) as daily_rank
-
-    from (
-        select view_date, view_count, count(*) as items
-        from item_days
-        where view_date >= {{ date_var('trends_since') }}
-        group by view_date, view_count
-    ) as counts_per_day
+    -- Viewed days only: quiet days (0 views) rank below every viewed item,
+    -- so they find no daily rank.
+    {{ rank_by_count_per_day('select view_date, view_count from item_days where view_date >= '
+                             ~ date_var('trends_since'), 'view_count', 'daily_rank') }}
 
 ),
 
