@@ -23,7 +23,7 @@ export DBT_PROFILES_DIR ?= $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help venv demo pipeline test test-fast test-known-failing bench lock clean
+.PHONY: help venv demo pipeline test test-fast bench lock clean
 
 help:
 	@echo "make demo   build the environment if missing, generate demo data, run the pipeline"
@@ -67,11 +67,8 @@ pipeline: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-known-failing: $(STAMP)
-	$(BIN)/python -m pytest -m known_failing $(PYTEST_ARGS)
-
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow and not known_failing" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 $(BENCH_STAMP): $(STAMP) requirements/bench.lock
 	$(PIP) install --require-hashes --no-deps -r requirements/bench.lock

@@ -36,9 +36,9 @@ ROOT = BENCH.parent
 # Overridable so that a small trial run can go beside a queued full run.
 WORK = Path(os.environ.get("SHOP_BENCH_MARTS_WORK", BENCH / "_work" / "marts"))
 BIN = Path(sys.executable).parent
-MEMORY_LIMIT = "2GB"
-MEMORY_LIMIT_MIB = 2048
-RSS_ALLOWANCE_MIB = 500
+MEMORY_LIMIT = "2GB"  # DuckDB reads GB as 10**9 bytes (it shows this limit as 1.8 GiB)
+# The issue's cap: memory_limit + 500 MB, in bytes as DuckDB and the issue count them.
+RSS_CAP_MIB = (2 * 10**9 + 500 * 10**6) / 2**20
 
 
 def _cli(*args: str) -> list[str]:
@@ -129,12 +129,12 @@ def prepare(scale: float) -> dict:
 MARTS = ["fct_same_day_repeat_purchases", "dim_customer_purchase_summary", "fct_user_item_views",
          "rpt_item_popularity", "rpt_item_trends"]
 INTERMEDIATE = ["int_purchases__aggregated_to_customer_days", "int_page_views__filtered_to_audience",
-                "int_page_views__counted_by_item_day"]
+                "int_page_views__aggregated_to_user_items", "int_page_views__counted_by_item_day"]
 # The tables that hold what pandas computes, with the upstream work they need: the customer-day table
-# (purchases read from the lake), the purchase summary, and the popularity table, whose query reads and
-# filters the page views (the audience step is a view computed inside it).
+# (purchases read from the lake), the purchase summary, the (user, item) table, whose query reads and
+# filters the page views (the audience step is a view computed inside it), and the popularity table.
 PANDAS_SUBSET = ["int_purchases__aggregated_to_customer_days", "dim_customer_purchase_summary",
-                 "rpt_item_popularity"]
+                 "int_page_views__aggregated_to_user_items", "rpt_item_popularity"]
 
 
 def _bench_profiles_dir() -> Path:
@@ -299,7 +299,6 @@ def main() -> None:
                                "note": "untimed in ratios" + (f"; {figures['note']}" if figures.get("note") else "")})
     spark_ratio = spark_s / build.median_seconds
     pandas_ratio = pandas_s / subset_seconds
-    rss_cap = MEMORY_LIMIT_MIB + RSS_ALLOWANCE_MIB
     write_result(BENCH / "results", "marts", {
         "title": "Purchase and engagement marts: dbt + DuckDB vs PySpark local vs chunked pandas",
         "command": "flock /tmp/shop_bench.lock python bench/bench_marts.py"
@@ -319,8 +318,8 @@ def main() -> None:
              "met": spark_ratio >= 5},
             {"target": "DuckDB >= 20x faster than chunked pandas", "measured": f"{pandas_ratio:.1f}x",
              "met": pandas_ratio >= 20},
-            {"target": f"dbt build peak RSS <= memory_limit + {RSS_ALLOWANCE_MIB} MiB ({rss_cap} MiB)",
-             "measured": f"{build.peak_rss_mib:.0f} MiB", "met": build.peak_rss_mib <= rss_cap},
+            {"target": f"dbt build peak RSS <= memory_limit + 500 MB (2.5e9 bytes = {RSS_CAP_MIB:.0f} MiB)",
+             "measured": f"{build.peak_rss_mib:.0f} MiB", "met": build.peak_rss_mib <= RSS_CAP_MIB},
         ],
         "notes": ("DuckDB's dbt build also runs the marts' dbt tests and is still compared with Spark, which runs "
                   "no tests. Results agree (counts and sums vs the DuckDB marts): "

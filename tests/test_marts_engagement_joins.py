@@ -24,6 +24,9 @@ def test_item_joins_keep_one_row_per_aggregate(warehouse: Warehouse) -> None:
     pairs = _one(con, "SELECT count(*) FROM (SELECT DISTINCT user_id, item_id "
                       "FROM intermediate.int_page_views__filtered_to_audience)")
     items = _one(con, "SELECT count(DISTINCT item_id) FROM intermediate.int_page_views__filtered_to_audience")
+    assert _one(con, "SELECT count(*) FROM intermediate.int_page_views__aggregated_to_user_items") == pairs > 0
+    assert _one(con, "SELECT sum(view_count) FROM intermediate.int_page_views__aggregated_to_user_items") \
+        == audience_views
     assert _one(con, "SELECT count(*) FROM marts.fct_user_item_views") == pairs > 0
     assert _one(con, "SELECT sum(view_count) FROM marts.fct_user_item_views") == audience_views
     assert _one(con, "SELECT count(*) FROM marts.rpt_item_popularity") == items > 0

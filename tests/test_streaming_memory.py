@@ -14,9 +14,13 @@ from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import ingest
 from shop_analytics.paths import DataLayout
 
-MEMORY_LIMIT_MB = 128
-RSS_BUDGET_MIB = 500
-# About 16 bytes per page view in the lake's Parquet files: ~28M views give >= 3x 128 MB.
+# The budget is "peak RSS under 500 MB", read strictly: 500 * 10**6 bytes (476.8 MiB).
+RSS_BUDGET_MIB = 500 * 10**6 / 2**20
+# DuckDB's memory_limit for the run; the lake must be at least 3x it. 96 MB rather than 128 MB: a
+# tighter limit is the harder case for the lake-to-memory ratio (~5x here), and it is what keeps
+# DuckDB's share of the budget small (docs/streaming.md has the measurements).
+MEMORY_LIMIT_MB = 96
+# About 16 bytes per page view in the lake's Parquet files: ~28M views give a ~476 MB lake.
 PAGE_VIEWS = int(os.environ.get("SHOP_ANALYTICS_MEMORY_TEST_PAGE_VIEWS", "28000000"))
 MODELS = ["stg_shop__page_views", "stream_item_heavy_hitters", "stream_item_daily_distinct_viewers",
           "stream_event_id_filter"]
@@ -26,14 +30,9 @@ def _bytes_under(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*.parquet"))
 
 
-# Known to fail the 500 MiB budget: measured 548 MiB (2026-11-21 04:13 UTC, 28M views, 476 MB lake,
-# 128 MB memory_limit, 100k-row ranges, system Arrow pool), 550 MiB before; 548 MiB again at 06:22 with
-# staging no longer deduplicating (the daily distinct model alone peaks at 541 MiB: docs/streaming.md). Per model on a 4M-view lake the
-# peaks are 345 (Bloom), 482 (daily HLL) and 363 MiB (heavy hitters); one dbt run of all three keeps more
-# resident (docs/streaming.md). It takes 10-25 minutes, so `make test` deselects the known_failing marker;
-# run it with `make test-known-failing`.
+# Runs for 5-10 minutes (generation, ingest and three streaming models over 28M page views), so it is
+# marked slow: `make test` runs it, `make test-fast` does not.
 @pytest.mark.slow
-@pytest.mark.known_failing
 def test_streaming_models_keep_peak_rss_under_budget_on_a_lake_3x_the_memory_limit(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path / "data")
     config = GeneratorConfig(seed=3, chunk_rows=2_000_000, overrides=(
@@ -52,7 +51,8 @@ def test_streaming_models_keep_peak_rss_under_budget_on_a_lake_3x_the_memory_lim
                "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")]
     m = measure(command, repeats=1, env=env, cwd=ROOT, timeout=1800)
     print(f"lake {lake_bytes / 1e6:.0f} MB, memory_limit {MEMORY_LIMIT_MB} MB, "
-          f"dbt run {m.median_seconds:.0f} s, peak RSS of the dbt process tree {m.peak_rss_mib:.0f} MiB")
+          f"dbt run {m.median_seconds:.0f} s, peak RSS of the dbt process tree {m.peak_rss_mib:.0f} MiB "
+          f"(budget {RSS_BUDGET_MIB:.1f} MiB)")
     assert m.peak_rss_mib < RSS_BUDGET_MIB
 
     con = duckdb.connect(str(warehouse), read_only=True)

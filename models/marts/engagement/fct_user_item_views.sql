@@ -8,9 +8,9 @@
     post-hook restores the profile's setting. -#}
 with
 
-audience_views as (
+user_items as (
 
-    select * from {{ ref('int_page_views__filtered_to_audience') }}
+    select * from {{ ref('int_page_views__aggregated_to_user_items') }}
 
 ),
 
@@ -20,26 +20,10 @@ items as (
 
 ),
 
-user_items as (
-
-    -- Staging keeps one row per page_view_id (tested unique), so count(*) is
-    -- the number of distinct page views without a costly count(distinct).
-    select
-        user_id,
-        item_id,
-        count(*) as view_count,
-        min(viewed_at) as first_viewed_at,
-        max(viewed_at) as last_viewed_at
-
-    from audience_views
-    group by user_id, item_id
-
-),
-
 named as (
 
-    -- Joined after aggregating: items is unique on item_id (tested), so the
-    -- join neither fans out nor touches the raw view rows.
+    -- items is unique on item_id (tested), so the join neither fans out nor
+    -- touches the raw view rows.
     select
         user_items.user_id,
         user_items.item_id,

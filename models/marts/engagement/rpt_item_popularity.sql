@@ -4,30 +4,16 @@
 ) }}
 with
 
-audience_views as (
+user_items as (
 
-    select * from {{ ref('int_page_views__filtered_to_audience') }}
+    -- One row per (audience user, item): distinct viewers are then simply rows.
+    select * from {{ ref('int_page_views__aggregated_to_user_items') }}
 
 ),
 
 items as (
 
     select * from {{ ref('stg_shop__items') }}
-
-),
-
-user_items as (
-
-    -- One row per (audience user, item): distinct viewers are then simply rows.
-    -- Aggregated here rather than read from fct_user_item_views, which pays
-    -- for a sort into its stored order that this count does not need.
-    select
-        item_id,
-        user_id,
-        count(*) as view_count
-
-    from audience_views
-    group by item_id, user_id
 
 ),
 
