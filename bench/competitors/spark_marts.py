@@ -72,6 +72,17 @@ _LAGS = ",\n".join(f"datediff(d.view_date, lag(d.view_date, {k}) over by_item) a
 # The window ending the day before a viewed day: the previous viewed days 1 to WINDOW_DAYS days back.
 _PREVIOUS_DAY_COUNT = "0" + "".join(f" + case when days_since_{k} <= {WINDOW_DAYS} then count_{k} else 0 end"
                                     for k in range(1, WINDOW_DAYS + 1))
+
+
+def _rank_by_count_per_day(rows_sql: str, count_column: str, rank_column: str) -> str:
+    """Spark twin of macro rank_by_count_per_day: 1 + the rows with a larger count that day, per (day, count)."""
+    return f"""
+            select view_date, {count_column},
+                   1 + coalesce(sum(items) over (partition by view_date order by {count_column} desc
+                                                 rows between unbounded preceding and 1 preceding), 0) as {rank_column}
+            from (select view_date, {count_column}, count(*) as items from ({rows_sql}) group by 1, 2)"""
+
+
 _WINDOW_COUNTS = ", ".join(
     "view_count" + "".join(f" + case when days_since_{k} <= {WINDOW_DAYS - 1 - j} then count_{k} else 0 end"
                            for k in range(1, WINDOW_DAYS))
@@ -122,17 +133,11 @@ MARTS = {
                        as previous_window_view_count
             from (select *, explode(sequence(0, days_to_next - 1)) as k from viewed_days)
             where date_add(view_date, k) >= date_sub(date '{TRENDS_SINCE}', 1)),
-        window_count_ranks as (
-            select view_date, window_view_count,
-                   1 + coalesce(sum(items) over (partition by view_date order by window_view_count desc
-                                                 rows between unbounded preceding and 1 preceding), 0) as window_rank
-            from (select view_date, window_view_count, count(*) as items from windowed group by 1, 2)),
-        daily_count_ranks as (
-            select view_date, view_count,
-                   1 + coalesce(sum(items) over (partition by view_date order by view_count desc
-                                                 rows between unbounded preceding and 1 preceding), 0) as daily_rank
-            from (select view_date, view_count, count(*) as items from item_days
-                  where view_date >= date '{TRENDS_SINCE}' group by 1, 2))
+        window_count_ranks as ({_rank_by_count_per_day(
+            "select view_date, window_view_count from windowed", "window_view_count", "window_rank")}),
+        daily_count_ranks as ({_rank_by_count_per_day(
+            f"select view_date, view_count from item_days where view_date >= date '{TRENDS_SINCE}'",
+            "view_count", "daily_rank")})
         select w.item_id, w.view_date, w.view_count, w.window_view_count, d.daily_rank, r.window_rank,
                p.window_rank as previous_window_rank, p.window_rank - r.window_rank as window_rank_change
         from windowed w
