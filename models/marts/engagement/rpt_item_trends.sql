@@ -22,21 +22,19 @@
     before. Two sorts of every (item, day) row (rank per day, then lag per
     item) were most of this model's time at 100M page views.
 
-    Memory: the (item, day) rows are read twice (the rank histogram, then the
-    joins to it), and DuckDB materializes a CTE read more than once. At 100M
-    page views that copy was 51.6M rows, or the 11.6M lag rows (15 lag columns)
-    when only the last CTE was inlined: either filled memory_limit (2GB) and
-    spilled. Only the daily counts (20 bytes a row) are kept; the lags and the
-    day expansion are recomputed for the second read, which costs no more time
-    than writing and reading the copy (peak RSS of the query alone 2,052 ->
-    1,186 MiB, 40 s either way). -#}
+    Memory: `windowed` is read twice (the rank histogram, then the joins to
+    it), so DuckDB materializes it: 51.6M rows at 100M page views, which fill
+    a 2GB memory_limit and spill. Recomputing it instead (only the daily
+    counts materialized, the rest NOT MATERIALIZED) cut the query's peak RSS
+    from about 2.1 to 1.2 GiB but cost 10 to 50% more CPU, and the build's
+    peak did not fall, as other models fill the pool too. -#}
 {%- set window_days = var('trend_window_days') | int -%}
 {%- if window_days < 1 -%}
     {{ exceptions.raise_compiler_error("var 'trend_window_days' must be >= 1") }}
 {%- endif %}
 with
 
-item_days as materialized (
+item_days as (
 
     select * from {{ ref('int_page_views__counted_by_item_day') }}
 
@@ -49,7 +47,7 @@ data_end as (
 
 ),
 
-neighbours as not materialized (
+neighbours as (
 
     -- Per viewed day: the next viewed day of the item and the previous
     -- window ones (date and count), in one sort by item and day.
@@ -72,7 +70,7 @@ neighbours as not materialized (
 
 ),
 
-viewed_days as not materialized (
+viewed_days as (
 
     -- window_counts[j + 1]: views in the window ending j days after view_date,
     -- for a day before the item's next viewed day. No view falls in between,
@@ -102,7 +100,7 @@ viewed_days as not materialized (
 
 ),
 
-offsets as not materialized (
+offsets as (
 
     select
         *,
@@ -112,7 +110,7 @@ offsets as not materialized (
 
 ),
 
-windowed as not materialized (
+windowed as (
 
     -- From the day before the first reported day: that day's ranks are the
     -- previous ranks of the first reported day.
