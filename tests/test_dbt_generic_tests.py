@@ -67,6 +67,7 @@ def test_unique_key_date_fails_on_every_repeated_pair(broken_run: tuple[Path, di
         rows = con.execute(f"SELECT {key}, {date} FROM marts.{model}").fetchall()
     expected = _duplicate_blocks(rows)
     assert len(expected) == 2  # the copied row and the pre-1970 pair; the near misses add none
-    [result] = [r for r in run_results["results"] if r["unique_id"].startswith(f"test.shop_analytics.unique_key_date_{model}_")]
+    prefix = f"test.shop_analytics.unique_key_date_{model}_"
+    [result] = [r for r in run_results["results"] if r["unique_id"].startswith(prefix)]
     assert result["status"] == "fail"
     assert result["failures"] == len(expected)
