@@ -6,6 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.dev-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 DEMO_SCALE ?= 0.2
@@ -42,7 +43,11 @@ $(STAMP): requirements/main.lock pyproject.toml
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 
-venv: $(STAMP)
+$(DEV_STAMP): $(STAMP) requirements/dev.lock
+	$(PIP) install --require-hashes --no-deps -r requirements/dev.lock
+	@touch $@
+
+venv: $(STAMP) $(DEV_STAMP)
 
 demo: $(STAMP)
 	@echo "==> generating demo data (scale $(DEMO_SCALE), $(DEMO_RATINGS) ratings, seed $(DEMO_SEED))"
@@ -64,10 +69,10 @@ pipeline: $(STAMP)
 	$(BIN)/shop-analytics publish
 	@$(BIN)/python -m shop_analytics.demo_summary
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 $(BENCH_STAMP): $(STAMP) requirements/bench.lock
@@ -83,6 +88,8 @@ lock:
 	  --python-platform x86_64-manylinux_2_28 -o requirements/main.lock requirements/main.in
 	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 -o requirements/bench.lock requirements/bench.in
+	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 -o requirements/dev.lock requirements/dev.in
 	rm -rf .lockenv
 
 clean:
