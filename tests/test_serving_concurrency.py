@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 import duckdb
-
 from shop_analytics.publish import ServingLayout, publish
 from shop_analytics.publish.readload import ReaderPool, consistency_query, queries_between
+from support.build_files import record_invocation
 
 TABLES = [("marts", "fct_a"), ("marts", "fct_b")]
 
@@ -27,6 +27,7 @@ def _build(path: Path, generation: int) -> None:
         con.execute(f"CREATE TABLE marts.fct_a AS SELECT range AS id, {generation} AS generation, "
                     f"random() AS score FROM range({a})")
         con.execute(f"CREATE TABLE marts.fct_b AS SELECT range AS id, {generation} AS generation FROM range({b})")
+    record_invocation(path)
 
 
 def _query() -> str:

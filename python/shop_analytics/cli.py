@@ -1,16 +1,19 @@
-"""The `shop-analytics` command: generate, ingest, check, publish, bench and ratings-to-landing."""
+"""The `shop-analytics` command: generate, ingest, check, publish, shell, bench and ratings-to-landing."""
 
 from __future__ import annotations
 
 import argparse
 import collections
 import datetime as dt
+import errno
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from shop_analytics.exit_codes import ExitCode
 from shop_analytics.paths import DataLayout
 
 
@@ -63,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--no-progress", action="store_true")
     ing.set_defaults(run=_ingest)
 
-    pub = sub.add_parser("publish", help="publish the marts to the read-only serving file and Parquet exports")
+    pub = sub.add_parser("publish", help="publish a complete, checked build to the read-only serving file and "
+                         "Parquet exports (exit 4 operational failure, 5 build incomplete, 6 a check failed)")
     pub.add_argument("--build-file", type=Path, help="dbt build file (default: $SHOP_ANALYTICS_WAREHOUSE)")
     pub.add_argument("--serving-root", type=Path, help="folder for serving/ and exports/ "
                      "(default: $SHOP_ANALYTICS_SERVING_ROOT or the build file's folder)")
@@ -79,11 +83,23 @@ def _parser() -> argparse.ArgumentParser:
     pub.add_argument("--no-progress", action="store_true")
     pub.set_defaults(run=_publish)
 
-    chk = sub.add_parser("check", help="post-build checks on the marts (after dbt build); exit 1 on failure")
-    chk.add_argument("--warehouse", type=Path, default=None,
-                     help="DuckDB warehouse file "
-                          "(default: $SHOP_ANALYTICS_WAREHOUSE or warehouse/shop_analytics.duckdb)")
+    chk = sub.add_parser("check", help="the post-build checks publish runs, as a report (exit 6 on a failure)")
+    chk.add_argument("--warehouse", "--build-file", dest="warehouse", type=Path, default=None,
+                     help="dbt build file (default: $SHOP_ANALYTICS_WAREHOUSE or warehouse/shop_analytics.duckdb)")
+    chk.add_argument("--schemas", help="comma-separated schemas to check "
+                     "(default: $SHOP_ANALYTICS_PUBLISH_SCHEMAS or marts,reference, as publish)")
+    chk.add_argument("--check", action="append", default=[], metavar="MODULE:ATTR",
+                     help="extra checks, as for publish (repeatable)")
     chk.set_defaults(run=_check)
+
+    shell = sub.add_parser("shell", help="the DuckDB shell on the serving file: read-only, safe mode, bounded")
+    shell.add_argument("--serving-root", type=Path, help="folder holding serving/ "
+                       "(default: $SHOP_ANALYTICS_SERVING_ROOT or the build file's folder)")
+    shell.add_argument("--duckdb-bin", help="DuckDB shell to run (default: the one next to this Python, else PATH)")
+    shell.add_argument("--print", action="store_true", help="print the command instead of running it")
+    shell.add_argument("shell_args", nargs=argparse.REMAINDER,
+                       help="after --: more DuckDB shell options, e.g. -- -csv -c 'SELECT 1'")
+    shell.set_defaults(run=_shell)
 
     bench = sub.add_parser("bench", help="run benchmarks under bench/ and refresh bench/RESULTS.md")
     bench.add_argument("names", nargs="*", help="benchmark names (bench/bench_<name>.py); default: all")
@@ -158,6 +174,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
+    import duckdb
+
     from shop_analytics import publish as serving
 
     build_file = (args.build_file or serving.default_build_file()).resolve()
@@ -169,22 +187,34 @@ def _publish(args: argparse.Namespace) -> int:
     if args.list:
         for version, served, exported in serving.status(layout):
             print(f"  v{version:06d}{'  served' if served else ''}{'  +parquet' if exported else ''}")
-        return 0
-    if args.rollback:
-        version = serving.rollback(layout, args.to_version)
-        print(f"now serving version {version}: {layout.serving_file}")
-        return 0
-    checks = serving.default_checks() + [c for spec in args.check for c in serving.load_checks(spec)]
+        return ExitCode.OK
     schemas = [s.strip() for s in args.schemas.split(",") if s.strip()] if args.schemas else None
     try:
-        result = serving.publish(build_file, layout, schemas=schemas,
-                                 keep=args.keep, exports=not args.no_exports, checks=checks,
-                                 progress=False if args.no_progress else None)
+        if args.rollback:
+            version = serving.rollback(layout, args.to_version)
+            print(f"now serving version {version}: {layout.serving_file}")
+            return ExitCode.OK
+        checks = _checks(args.check)
+        result = serving.publish(build_file, layout, schemas=schemas, keep=args.keep, exports=not args.no_exports,
+                                 checks=checks, progress=False if args.no_progress else None)
+    except serving.RollbackError as exc:
+        return _fail("publish", str(exc), ExitCode.USAGE)
+    except serving.BuildIncompleteError as exc:
+        return _fail("publish", f"refused, the build is incomplete: {exc}{_still_served(layout)}",
+                     ExitCode.BUILD_INCOMPLETE)
     except serving.ChecksFailedError as exc:
         print(exc.report, file=sys.stderr)
-        return 3
+        return _fail("publish", f"refused, a post-build check failed{_still_served(layout)}", ExitCode.CHECKS_FAILED)
+    except (OSError, duckdb.IOException, duckdb.PermissionException, serving.BuildFileLockedError,
+            serving.PublishError) as exc:
+        return _fail("publish", f"{_operational(exc)}; nothing was published{_still_served(layout)}",
+                     ExitCode.OPERATIONAL)
+    print(f"build: {result.build}")
+    for note in result.notes:
+        print(f"note: {note}")
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    print(f"checks: {sum(not r.failed for r in result.checks)} of {len(result.checks)} passed or not applicable")
     print(f"published version {result.version} in {result.seconds:.2f} s: {result.serving_file}")
     for table, rows in result.row_counts.items():
         print(f"  {table:<48} {rows:>12,} rows")
@@ -192,15 +222,75 @@ def _publish(args: argparse.Namespace) -> int:
         print(f"parquet: {result.export_dir} (also {layout.exports_current})")
     if result.pruned:
         print(f"pruned old versions: {', '.join(map(str, result.pruned))}")
-    return 0
+    return ExitCode.OK
+
 
 def _check(args: argparse.Namespace) -> int:
-    from shop_analytics.quality.post_build import format_report, run_checks
+    import duckdb
 
-    warehouse = args.warehouse or Path(os.environ.get("SHOP_ANALYTICS_WAREHOUSE", "warehouse/shop_analytics.duckdb"))
-    results = run_checks(warehouse)
-    print(format_report(results))
-    return 1 if any(r.failed for r in results) else 0
+    from shop_analytics import publish as serving
+    from shop_analytics.checks import format_report
+
+    build_file = (args.warehouse or serving.default_build_file()).resolve()
+    schemas = [s.strip() for s in args.schemas.split(",") if s.strip()] if args.schemas else None
+    try:
+        checked = serving.check_build(build_file, schemas=schemas, checks=_checks(args.check))
+    except (OSError, duckdb.IOException, serving.BuildFileLockedError) as exc:
+        return _fail("check", _operational(exc), ExitCode.OPERATIONAL)
+    print(f"build: {checked.verdict.reason}")
+    print(format_report(checked.results))
+    return ExitCode.CHECKS_FAILED if any(r.failed for r in checked.results) else ExitCode.OK
+
+
+def _checks(specs: Sequence[str]) -> list:
+    from shop_analytics.checks import default_checks, load_checks
+
+    return default_checks() + [c for spec in specs for c in load_checks(spec)]
+
+
+def _shell(args: argparse.Namespace) -> int:
+    from shop_analytics import publish as serving
+
+    layout = serving.ServingLayout.from_env(args.serving_root)
+    if not layout.serving_file.exists():
+        return _fail("shell", f"no serving file at {layout.serving_file}; run `shop-analytics publish` first",
+                     ExitCode.USAGE)
+    extra = args.shell_args[1:] if args.shell_args[:1] == ["--"] else args.shell_args
+    command = serving.shell_command(layout.serving_file, args.duckdb_bin or serving.default_duckdb_bin()) + extra
+    if args.print:
+        print(shlex.join(command))
+        return ExitCode.OK
+    sys.stdout.flush()
+    # exec keeps this pid, which names the private spill folder: it is swept once the shell has exited.
+    os.execvp(command[0], command)
+    return ExitCode.OPERATIONAL  # not reached
+
+
+def _fail(command: str, message: str, code: ExitCode) -> int:
+    print(f"shop-analytics {command}: error: {message}", file=sys.stderr)
+    return code
+
+
+def _operational(exc: BaseException) -> str:
+    """One line for an operational failure: disk full, permission denied, I/O error, a lock held."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    errno_ = getattr(exc, "errno", None)
+    lowered = text.lower()
+    if errno_ == errno.ENOSPC or "no space left" in lowered or "could not write all bytes" in lowered:
+        return f"disk full: {text}. Free space (or point SHOP_ANALYTICS_SERVING_ROOT elsewhere) and run it again"
+    if errno_ in (errno.EACCES, errno.EPERM, errno.EROFS) or "permission" in lowered:
+        return f"permission denied: {text}"
+    return text
+
+
+def _still_served(layout: object) -> str:
+    from shop_analytics.publish import versions
+
+    try:
+        current = versions.current_version(layout)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - the message must not fail on a damaged serving folder
+        return ""
+    return f" (still serving version {current}, unchanged)" if current else " (nothing is served yet)"
 
 
 def _bench(args: argparse.Namespace) -> int:

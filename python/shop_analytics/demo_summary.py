@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
 from pathlib import Path
 
 from shop_analytics.paths import DataLayout
-from shop_analytics.publish import ServingLayout, connect_serving, shell_command, sqlalchemy_url
+from shop_analytics.publish import ServingLayout, connect_serving, sqlalchemy_connect_args, sqlalchemy_url
 
 FALLBACK_QUERY = "SELECT table_schema, table_name, row_count FROM _publication ORDER BY ALL;"
 
@@ -28,21 +29,23 @@ def summary(serving: ServingLayout, layout: DataLayout) -> str:
     lines += [f"  {schema}.{name:<44} {count:>12,} rows" for *_, schema, name, count in rows]
     marts = [(schema, name) for *_, schema, name, _ in rows if schema == "marts"]
     sample = f"SELECT * FROM marts.{marts[0][1]} LIMIT 10;" if marts else FALLBACK_QUERY
-    duckdb_bin = Path(sys.executable).with_name("duckdb")
-    command = shell_command(Path(_shown(serving.serving_file)), _shown(duckdb_bin))
+    shell = [_shown(Path(sys.executable).with_name("shop-analytics")), "shell"]
+    if serving.root != ServingLayout.from_env().root:
+        shell += ["--serving-root", _shown(serving.root)]
+    engine_config = json.dumps({"connect_args": sqlalchemy_connect_args()})
     lines += [
         "",
-        f"Parquet exports: {_shown(serving.exports_current)}/<schema>/<table>.parquet "
-        f"(-> {os.readlink(serving.exports_current) if serving.exports_current.is_symlink() else 'none'})",
+        (f"Parquet exports: {_shown(serving.exports_current)}/<schema>/<table>.parquet "
+         f"(-> {os.readlink(serving.exports_current) if serving.exports_current.is_symlink() else 'none'})"),
         f"Lake: {layout.lake}   Quarantine (rejected rows with reasons): {layout.quarantine}",
         "",
-        "Open the serving file read-only in the DuckDB shell (external access off, settings locked):",
-        "  " + shlex.join(command),
+        "Open the serving file in the DuckDB shell: read-only, safe mode (no files, no .open/.sh/.read),",
+        "memory and spill bounded, spill outside serving/ (docs/serving.md, 'Safe readers'):",
+        "  " + shlex.join(shell),
         f"  D {sample}",
         "Connect a BI tool to the same file, read-only (README, 'Connect a BI tool'), e.g. Superset:",
         f"  SQLAlchemy URI {sqlalchemy_url(serving.serving_file)}",
-        '  engine parameters {"connect_args": {"read_only": true, "config": '
-        '{"enable_external_access": false, "lock_configuration": true}}}',
+        f"  engine parameters {engine_config}",
         "Readers never block the next `make demo`: dbt writes the build file, `shop-analytics publish` swaps",
         "in a new serving file atomically, and open connections keep reading the version they opened.",
     ]

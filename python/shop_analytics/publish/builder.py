@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,7 +12,7 @@ from pathlib import Path
 import duckdb
 from tqdm import tqdm
 
-from shop_analytics.publish.sql import Relation, ident, literal
+from shop_analytics.warehouse.sql import Relation, ident, literal, one_row
 
 SERVING_ALIAS = "__serving"
 PUBLICATION_TABLE = "_publication"
@@ -37,14 +38,18 @@ def attached(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[str]:
         yield SERVING_ALIAS
         # Everything lands in the main file, so the published file never comes with a .wal.
         con.execute(f"CHECKPOINT {SERVING_ALIAS}")
-    finally:
-        con.execute(f"DETACH {SERVING_ALIAS}")
+    except BaseException:
+        # The first error says what went wrong (a full disk); DETACH then failing too must not hide it.
+        with contextlib.suppress(duckdb.Error):
+            con.execute(f"DETACH {SERVING_ALIAS}")
+        raise
+    con.execute(f"DETACH {SERVING_ALIAS}")
 
 
 def materialize(con: duckdb.DuckDBPyConnection, alias: str, relations: Sequence[Relation],
                 progress: bool | None = None) -> dict[Relation, int]:
     """Copy each relation into `alias` as a plain table (views are evaluated), with its comments."""
-    source = ident(con.execute("SELECT current_database()").fetchone()[0])
+    source = ident(one_row(con, "SELECT current_database()")[0])
     for schema in sorted({r.schema for r in relations}):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{ident(schema)}")
     counts: dict[Relation, int] = {}
@@ -53,7 +58,7 @@ def materialize(con: duckdb.DuckDBPyConnection, alias: str, relations: Sequence[
         target = f"{alias}.{relation.sql}"
         con.execute(f"CREATE TABLE {target} AS SELECT * FROM {source}.{relation.sql}")
         _copy_comments(con, relation, target)
-        counts[relation] = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+        counts[relation] = one_row(con, f"SELECT count(*) FROM {target}")[0]
     return counts
 
 

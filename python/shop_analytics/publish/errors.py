@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from shop_analytics.warehouse.errors import BuildFileLockedError, BuildIncompleteError
+
 
 class PublishError(RuntimeError):
     """Publishing or rolling back could not be done; nothing visible to readers changed."""
 
 
-class BuildFileLockedError(PublishError):
-    """The dbt build file is held open for writing (a `dbt build` is probably running)."""
+class PublishLockedError(PublishError):
+    """Another publish or rollback holds the publish lock."""
+
+
+class RollbackError(PublishError):
+    """The requested rollback is not possible (no such kept version, or it is already served)."""
 
 
 class ChecksFailedError(PublishError):
@@ -17,3 +23,7 @@ class ChecksFailedError(PublishError):
     def __init__(self, report: str) -> None:
         super().__init__(report)
         self.report = report
+
+
+__all__ = ["BuildFileLockedError", "BuildIncompleteError", "ChecksFailedError", "PublishError",
+           "PublishLockedError", "RollbackError"]

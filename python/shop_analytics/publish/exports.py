@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from shop_analytics.publish.builder import PUBLICATION_TABLE, Provenance
 from shop_analytics.publish.files import fsync_tree
-from shop_analytics.publish.sql import Relation, literal
+from shop_analytics.warehouse.sql import Relation, literal
 
 MANIFEST_NAME = "manifest.json"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -24,28 +25,44 @@ def fsync_tree(root: Path) -> None:
         fsync_path(Path(folder))
 
 
-def swap_in_file(source: Path, target: Path) -> None:
-    """Make `target` name the same file as `source`, atomically: readers see the old or the new file.
+# Hard links fail with these when the file system cannot link (or not this file); anything else,
+# such as ENOSPC or EIO, is a real error and must not turn into a full copy of the file.
+_NO_HARD_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
 
-    A hard link shares the kept version's inode, so publishing costs no copy; where hard links
-    are unavailable the file is copied to a temporary name first. `os.replace` leaves processes
-    that have the old file open reading the old inode.
+
+def stage_file(source: Path, target: Path) -> Path:
+    """A temporary name next to `target` for the same file as `source` (a hard link, or a copy).
+
+    Nothing is left behind on failure. `commit` renames it over `target`.
     """
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     temporary.unlink(missing_ok=True)
     try:
-        os.link(source, temporary)
-    except OSError:
-        shutil.copy2(source, temporary)
-        fsync_path(temporary)
-    os.replace(temporary, target)
-    fsync_path(target.parent)
+        try:
+            os.link(source, temporary)
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINK:
+                raise
+            shutil.copy2(source, temporary)
+            fsync_path(temporary)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
 
 
-def swap_in_symlink(target_name: str, link: Path) -> None:
-    """Point symlink `link` at `target_name` (relative to its folder), atomically."""
+def stage_symlink(target_name: str, link: Path) -> Path:
+    """A temporary symlink to `target_name` next to `link`; `commit` renames it over `link`."""
     temporary = link.with_name(f".{link.name}.{os.getpid()}.tmp")
     temporary.unlink(missing_ok=True)
     os.symlink(target_name, temporary)
-    os.replace(temporary, link)
-    fsync_path(link.parent)
+    return temporary
+
+
+def commit(temporary: Path, target: Path) -> None:
+    """Rename a staged file or symlink over `target` atomically: readers see the old or the new one.
+
+    `os.replace` leaves processes that have the old file open reading the old inode.
+    """
+    os.replace(temporary, target)
+    fsync_path(target.parent)

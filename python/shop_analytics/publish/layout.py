@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from shop_analytics.warehouse.build_file import default_build_file
+
 SERVING_FILE_NAME = "shop_analytics.duckdb"
-WAREHOUSE_ENV = "SHOP_ANALYTICS_WAREHOUSE"
 SERVING_ROOT_ENV = "SHOP_ANALYTICS_SERVING_ROOT"
-DEFAULT_WAREHOUSE = "warehouse/shop_analytics.duckdb"
 _VERSION_NAME = re.compile(r"^v(\d{6,})$")
 
 
@@ -27,11 +27,6 @@ def parse_version(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def default_build_file() -> Path:
-    """The dbt build file: $SHOP_ANALYTICS_WAREHOUSE or warehouse/shop_analytics.duckdb."""
-    return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).resolve()
-
-
 @dataclass(frozen=True)
 class ServingLayout:
     """Folders under one serving root (by default the folder that holds the dbt build file).
@@ -44,7 +39,7 @@ class ServingLayout:
     root: Path
 
     @classmethod
-    def from_env(cls, root: str | os.PathLike[str] | None = None) -> "ServingLayout":
+    def from_env(cls, root: str | os.PathLike[str] | None = None) -> ServingLayout:
         """Layout at `root`, else $SHOP_ANALYTICS_SERVING_ROOT, else the build file's folder."""
         chosen = root or os.environ.get(SERVING_ROOT_ENV) or default_build_file().parent
         return cls(Path(chosen).resolve())

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shop_analytics.publish.sql import ident, literal
+from shop_analytics.warehouse.sql import ident, literal
 
 
 def consistency_query(tables: Sequence[tuple[str, str]]) -> str:

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shop_analytics.publish.errors import PublishError
-from shop_analytics.publish.files import fsync_path, swap_in_file, swap_in_symlink
+from shop_analytics.publish.errors import PublishError, PublishLockedError, RollbackError
+from shop_analytics.publish.files import commit, fsync_path, stage_file, stage_symlink
 from shop_analytics.publish.layout import ServingLayout, parse_version, version_name
 
 READ_ONLY_MODE = 0o444
@@ -24,7 +24,8 @@ def publish_lock(layout: ServingLayout) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise PublishError(f"another publish or rollback is running (it holds {layout.lock_file})") from exc
+            raise PublishLockedError(f"another publish or rollback is running (it holds {layout.lock_file}); "
+                                     "retry when it has finished") from exc
         try:
             yield
         finally:
@@ -110,21 +111,49 @@ def keep(layout: ServingLayout, version: int, staged_file: Path, staged_exports:
 def install(layout: ServingLayout, version: int) -> bool:
     """Make `version` the one readers see: swap the serving file, then exports/current if exported.
 
-    Returns whether exports/current now points at `version` too.
+    Everything that needs disk space (the hard link or copy, the new symlink) is made under
+    temporary names first and removed again on failure, so a full disk leaves the served version
+    as it was; only then two renames swap them in. Returns whether exports/current points at
+    `version` too.
     """
     kept = layout.version_file(version)
     if not kept.exists():
-        raise PublishError(f"version {version} is not kept ({kept} missing); kept: {kept_versions(layout)}")
+        raise RollbackError(f"version {version} is not kept ({kept} missing); kept: {kept_versions(layout)}")
     wal = Path(f"{layout.serving_file}.wal")
     if wal.exists():
         raise PublishError(
             f"{wal} exists: someone opened the serving file read-write. Its WAL would be replayed into the "
             f"new file. Close that process, remove {wal.name}, and open the serving file with -readonly.")
-    swap_in_file(kept, layout.serving_file)
+    staged_file = stage_file(kept, layout.serving_file)
+    staged_link = None
+    try:
+        if layout.export_dir(version).is_dir():
+            staged_link = stage_symlink(version_name(version), layout.exports_current)
+        commit(staged_file, layout.serving_file)
+    except BaseException:
+        staged_file.unlink(missing_ok=True)
+        if staged_link is not None:
+            staged_link.unlink(missing_ok=True)
+        raise
+    if staged_link is None:
+        return False
+    try:
+        commit(staged_link, layout.exports_current)
+    except OSError as exc:
+        staged_link.unlink(missing_ok=True)
+        raise PublishError(f"version {version} is served, but exports/current could not be re-pointed ({exc}); "
+                           "run `shop-analytics publish --rollback --to-version "
+                           f"{version}` to retry") from exc
+    return True
+
+
+def discard(layout: ServingLayout, version: int) -> None:
+    """Remove a kept version that was never served (its install failed); never the served one."""
+    if current_version(layout) == version or exported_current_version(layout) == version:
+        return
+    layout.version_file(version).unlink(missing_ok=True)
     if layout.export_dir(version).is_dir():
-        swap_in_symlink(version_name(version), layout.exports_current)
-        return True
-    return False
+        shutil.rmtree(layout.export_dir(version), ignore_errors=True)
 
 
 def prune(layout: ServingLayout, keep_count: int) -> list[int]:

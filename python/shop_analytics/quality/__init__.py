@@ -9,7 +9,6 @@ does not pull in Great Expectations. Entry points for ingest:
 - split.admitted_sql / split.quarantined_sql(relation, reasons_table) -> SELECT text
 - gx_duckdb.new_context() and data_docs.build_data_docs(context, out_dir) -> index.html
 - rules_sql.row_reasons_sql(relation, rules) -> the single-pass SQL reference
-- post_build.post_build_checks(con) -> list[CheckResult] on the built marts (`shop-analytics check`)
 
 shop_analytics.ingest.runner wires these into `shop-analytics ingest` (docs/quality_gate.md).
 """

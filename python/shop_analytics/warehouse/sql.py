@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import duckdb
 
 
 def ident(name: str) -> str:
@@ -21,7 +24,7 @@ def literal(value: str) -> str:
 
 @dataclass(frozen=True)
 class Relation:
-    """A table or view of the build file that gets published."""
+    """A table or view of the dbt build file (checked, then published)."""
 
     schema: str
     name: str
@@ -40,3 +43,11 @@ class Relation:
     def label(self) -> str:
         """`schema.name` for messages."""
         return f"{self.schema}.{self.name}"
+
+
+def one_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The one row a query returns (an aggregate, a setting); an error if there is none."""
+    row = con.execute(sql).fetchone()
+    if row is None:
+        raise LookupError(f"expected one row from: {sql}")
+    return row

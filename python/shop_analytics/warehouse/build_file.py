@@ -1,4 +1,4 @@
-"""The dbt build file as a publish source: opened read-only, relations of the published schemas."""
+"""The dbt build file: opened read-only with the project's settings, and the relations of chosen schemas."""
 
 from __future__ import annotations
 
@@ -8,13 +8,22 @@ from pathlib import Path
 
 import duckdb
 
-from shop_analytics.publish.errors import BuildFileLockedError, PublishError
-from shop_analytics.publish.sql import Relation, literal
+from shop_analytics.warehouse.errors import BuildFileLockedError, WarehouseError
+from shop_analytics.warehouse.sql import Relation, literal
 
+WAREHOUSE_ENV = "SHOP_ANALYTICS_WAREHOUSE"
+DEFAULT_WAREHOUSE = "warehouse/shop_analytics.duckdb"
 DEFAULT_SCHEMAS: tuple[str, ...] = ("marts", "reference")
 SCHEMAS_ENV = "SHOP_ANALYTICS_PUBLISH_SCHEMAS"
+# Where macros/build_marker.sql records dbt invocations; never checked as data, never published.
+META_SCHEMA = "_shop_meta"
 # dbt-duckdb leaves these behind when a run is interrupted; they are never part of a release.
 _DBT_LEFTOVER_SUFFIXES = ("__dbt_tmp", "__dbt_backup")
+
+
+def default_build_file() -> Path:
+    """The dbt build file: $SHOP_ANALYTICS_WAREHOUSE or warehouse/shop_analytics.duckdb."""
+    return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).resolve()
 
 
 def default_schemas() -> tuple[str, ...]:
@@ -28,7 +37,7 @@ def open_build_file(path: Path) -> duckdb.DuckDBPyConnection:
     """Open the dbt build file read-only, with the project's memory, thread and spill settings."""
     if not path.exists():
         raise FileNotFoundError(f"no dbt build file at {path}; run `dbt build` first")
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "memory_limit": os.environ.get("SHOP_ANALYTICS_MEMORY_LIMIT", "4GB"),
         "threads": int(os.environ.get("SHOP_ANALYTICS_DUCKDB_THREADS", "2")),
     }
@@ -40,18 +49,18 @@ def open_build_file(path: Path) -> duckdb.DuckDBPyConnection:
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise BuildFileLockedError(
-                f"{path} is locked by another process (is `dbt build` running?); publish reads the "
-                f"build file only when no one writes it. Retry once the build has finished.\n  DuckDB: {exc}"
-            ) from exc
+                f"{path} is locked by another process (is `dbt build` running?); the build file is read "
+                f"only when no one writes it. Retry once the build has finished. DuckDB: {exc}") from exc
         raise
     con.execute("SET enable_progress_bar = false")  # publish shows one tqdm bar per table instead
     return con
 
 
 def find_relations(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> list[Relation]:
-    """Tables and views of `schemas` in the build file, ordered by schema and name."""
+    """Tables and views of `schemas` in the build file, ordered by schema and name (never the meta schema)."""
+    schemas = [s for s in schemas if s != META_SCHEMA]
     if not schemas:
-        raise ValueError("no schemas to publish")
+        raise ValueError(f"no schemas to publish or check (schema {META_SCHEMA} is never published)")
     # Inlined, not a list parameter: binding a Python list makes duckdb import pandas (2-3 s).
     wanted = ", ".join(literal(s) for s in schemas)
     rows = con.execute(
@@ -66,8 +75,8 @@ def find_relations(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> li
     relations = [Relation(schema, name, kind) for schema, name, kind in rows
                  if not name.endswith(_DBT_LEFTOVER_SUFFIXES)]
     if not relations:
-        raise PublishError(f"the build file has no tables or views in schemas {', '.join(schemas)}; "
-                           "did `dbt build` run against this file?")
+        raise WarehouseError(f"the build file has no tables or views in schemas {', '.join(schemas)}; "
+                             "did `dbt build` run against this file?")
     return relations
 
 

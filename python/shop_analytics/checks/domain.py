@@ -1,0 +1,165 @@
+"""Checks of what the marts mean: similarity range, nothing seen recommended, bounded popularity, reconciled totals.
+
+Each one applies to one mart. It is 'not applicable' when that mart is not among the checked
+relations (not built yet, or not being published) or lacks the columns it needs, and it reads
+the staging views of the build file for the facts it compares with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from shop_analytics.checks.core import MAX_EXAMPLES, CheckResult
+from shop_analytics.warehouse.sql import ident, literal, one_row
+
+if TYPE_CHECKING:
+    from shop_analytics.warehouse.sql import Relation
+
+NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "UBIGINT",
+           "UINTEGER", "USMALLINT", "UTINYINT")
+MONEY_TOLERANCE = 0.01  # cents: sums of DECIMAL(12,2) amounts must match exactly up to rounding
+SEEN_EVENTS = ("stg_shop__page_views", "stg_shop__purchases", "stg_shop__ratings")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
+    """Column name -> upper-case type of `schema.table` in the build file; empty when it does not exist."""
+    rows = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        f"AND schema_name = {literal(schema)} AND table_name = {literal(table)} ORDER BY column_index").fetchall()
+    return {name: dtype.upper() for name, dtype in rows}
+
+
+def _is_numeric(dtype: str) -> bool:
+    return dtype.split("(")[0] in NUMERIC
+
+
+def _mart(name: str, check: str, con: duckdb.DuckDBPyConnection, relations: Sequence[Relation],
+          staging: str | None = None) -> tuple[dict[str, str], CheckResult | None]:
+    """The mart's columns, or 'not applicable' when it is not checked here or it (or `staging`) does not exist."""
+    if not any(r.schema == "marts" and r.name == name for r in relations):
+        return {}, CheckResult.not_applicable(check, f"marts.{name} is not among the checked relations")
+    columns = _columns(con, "marts", name)
+    if not columns:
+        return {}, CheckResult.not_applicable(check, f"marts.{name} does not exist (yet)")
+    if staging and not _columns(con, "staging", staging):
+        return {}, CheckResult.not_applicable(check, f"staging.{staging} does not exist (yet)")
+    return columns, None
+
+
+def _bad_rows(con: duckdb.DuckDBPyConnection, name: str, mart: str, query: str, fail: str, ok: str) -> CheckResult:
+    """FAIL with the count and a few rows of `query` if it returns any, else PASS with `ok`.
+
+    `fail` and `ok` may name `{n}` (bad rows) and `{total}` (rows of marts.<mart>).
+    """
+    n = one_row(con, f"SELECT count(*) FROM ({query})")[0]
+    total = one_row(con, f"SELECT count(*) FROM marts.{ident(mart)}")[0]
+    if n:
+        examples = con.execute(f"SELECT * FROM ({query}) ORDER BY ALL LIMIT {MAX_EXAMPLES}").fetchall()
+        return CheckResult.failure(name, fail.format(n=n, total=total), n, examples)
+    return CheckResult.passed(name, ok.format(n=n, total=total))
+
+
+@dataclass(frozen=True)
+class SimilarityInRange:
+    """Every similarity in marts.rpt_user_similarity lies within [-1, 1] and is not NULL or NaN."""
+
+    name: str = "similarities within [-1, 1]"
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, relations: Sequence[Relation]) -> CheckResult:
+        """Count rows with a similarity outside [-1, 1], NULL or NaN."""
+        cols, skip = _mart("rpt_user_similarity", self.name, con, relations)
+        if skip:
+            return skip
+        sims = [c for c, t in cols.items() if "similarity" in c.lower() and _is_numeric(t)]
+        if not sims:
+            return CheckResult.not_applicable(self.name, f"no numeric *similarity* column in "
+                                                         f"marts.rpt_user_similarity (columns: {', '.join(cols)})")
+        bad = " OR ".join(f"{ident(c)} IS NULL OR isnan({ident(c)}::DOUBLE) OR {ident(c)} < -1 OR {ident(c)} > 1"
+                          for c in sims)
+        names = ", ".join(sims)
+        return _bad_rows(con, self.name, "rpt_user_similarity", f"SELECT * FROM marts.rpt_user_similarity WHERE {bad}",
+                         "{n:,} of {total:,} rows have " + names + " outside [-1, 1] or NULL/NaN",
+                         "{total:,} rows, " + names + " all within [-1, 1]")
+
+
+@dataclass(frozen=True)
+class RecommendationsUnseen:
+    """No (user, item) in marts.rpt_recommendations was already viewed, purchased or rated by that user."""
+
+    name: str = "no recommended item already seen"
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, relations: Sequence[Relation]) -> CheckResult:
+        """Semi-join the recommendations with every staged event of a known user."""
+        recs, skip = _mart("rpt_recommendations", self.name, con, relations)
+        if skip:
+            return skip
+        if not {"user_id", "item_id"} <= set(recs):
+            return CheckResult.not_applicable(self.name, "marts.rpt_recommendations has no user_id/item_id columns")
+        events = [t for t in SEEN_EVENTS if _columns(con, "staging", t)]
+        if not events:
+            return CheckResult.not_applicable(self.name, "no staging event views to compare with")
+        seen = " UNION ".join(f"SELECT user_id, item_id FROM staging.{t} WHERE user_id IS NOT NULL" for t in events)
+        query = (f"SELECT r.user_id, r.item_id FROM marts.rpt_recommendations r "
+                 f"SEMI JOIN ({seen}) s ON r.user_id = s.user_id AND r.item_id = s.item_id")
+        sources = ", ".join(events)
+        return _bad_rows(con, self.name, "rpt_recommendations", query,
+                         "{n:,} of {total:,} recommendations name an item the user already interacted with (" + sources
+                         + ")", "{total:,} recommendations, none already seen (" + sources + ")")
+
+
+@dataclass(frozen=True)
+class PopularityBounded:
+    """Per-item distinct-user counts in marts.rpt_item_popularity never exceed the number of distinct users."""
+
+    name: str = "popularity counts <= distinct users"
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, relations: Sequence[Relation]) -> CheckResult:
+        """Compare every per-user count column with the distinct users of staging."""
+        cols, skip = _mart("rpt_item_popularity", self.name, con, relations, staging="stg_shop__users")
+        if skip:
+            return skip
+        # Counts of people: viewer_count, buyer_count, ...; view_count counts events, not users.
+        counts = [c for c, t in cols.items() if _is_numeric(t) and c.lower().endswith(
+            ("viewer_count", "buyer_count", "rater_count", "user_count", "users"))]
+        if not counts:
+            return CheckResult.not_applicable(self.name, f"no per-user count column in marts.rpt_item_popularity "
+                                                         f"(columns: {', '.join(cols)})")
+        distinct_users = one_row(con, "SELECT count(DISTINCT user_id) FROM staging.stg_shop__users")[0]
+        bad = " OR ".join(f"{ident(c)} > {distinct_users} OR {ident(c)} < 0" for c in counts)
+        return _bad_rows(con, self.name, "rpt_item_popularity", f"SELECT * FROM marts.rpt_item_popularity WHERE {bad}",
+                         "{n:,} items have " + f"{', '.join(counts)} above the {distinct_users:,} distinct users "
+                         "(or negative)", f"{', '.join(counts)} <= {distinct_users:,} distinct users for every item")
+
+
+@dataclass(frozen=True)
+class PurchaseSummaryReconciles:
+    """marts.dim_customer_purchase_summary totals equal the staged purchases of the customers it covers."""
+
+    name: str = "purchase summary reconciles with staging"
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, relations: Sequence[Relation]) -> CheckResult:
+        """Compare purchase count, amount and quantity totals."""
+        cols, skip = _mart("dim_customer_purchase_summary", self.name, con, relations, staging="stg_shop__purchases")
+        if skip:
+            return skip
+        pairs = [(m, s) for m, s in (("purchase_count", "count(*)"), ("total_amount", "sum(amount)"),
+                                     ("total_quantity", "sum(quantity)")) if m in cols]
+        key = "customer_id" if "customer_id" in cols else "user_id" if "user_id" in cols else None
+        if not pairs or key is None:
+            return CheckResult.not_applicable(self.name, f"no customer key or total columns in the summary "
+                                                         f"(columns: {', '.join(cols)})")
+        mart = one_row(con, f"SELECT {', '.join(f'coalesce(sum({m}), 0)' for m, _ in pairs)} "
+                            f"FROM marts.dim_customer_purchase_summary")
+        # Only purchases of customers the summary covers: it may leave out unknown users.
+        staged = one_row(
+            con, f"SELECT {', '.join(f'coalesce({s}, 0)' for _, s in pairs)} FROM staging.stg_shop__purchases p "
+            f"WHERE p.user_id IN (SELECT {ident(key)} FROM marts.dim_customer_purchase_summary)")
+        diffs = [(m, a, b) for (m, _), a, b in zip(pairs, mart, staged) if abs(float(a) - float(b)) > MONEY_TOLERANCE]
+        if diffs:
+            return CheckResult.failure(self.name, "totals differ: " + "; ".join(
+                f"{m}: mart {a} vs staging {b}" for m, a, b in diffs), len(diffs))
+        return CheckResult.passed(self.name, "; ".join(f"{m} = {a}" for (m, _), a in zip(pairs, mart)))
