@@ -110,6 +110,27 @@ def test_affinity_matches(con: duckdb.DuckDBPyConnection, raw: dict, current: pd
     assert np.abs(merged["affinity"] - merged["affinity_sql"]).max() <= TOL * max(1.0, merged["affinity"].max())
 
 
+def _cutoff(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
+    return pd.Timestamp(con.execute("select max(cutoff) from marts.rpt_recommendation_evaluation").fetchone()[0])
+
+
+def test_train_dataset_is_the_chain_on_data_before_the_cutoff(con: duckdb.DuckDBPyConnection, raw: dict) -> None:
+    # The train rows of each step equal the reference computed from the interactions before the cutoff.
+    cutoff = _cutoff(con)
+    train_current = oracle.current_ratings(raw["ratings"][raw["ratings"]["rated_at"] < cutoff])
+    assert 0 < len(train_current) < len(oracle.current_ratings(raw["ratings"]))
+    similarity = _frame(con, "select * from intermediate.int_user_similarity where dataset = 'train'")
+    assert_similarity_equal(similarity, oracle.similarity(train_current, SETTINGS))
+    exact = oracle.affinity(raw["views"][raw["views"]["viewed_at"] < cutoff],
+                            raw["purchases"][raw["purchases"]["purchased_at"] < cutoff], train_current,
+                            SETTINGS, reference=cutoff)
+    sql = _frame(con, "select user_id, item_id, affinity from intermediate.int_user_item_affinity "
+                      "where dataset = 'train'")
+    merged = exact.merge(sql, on=["user_id", "item_id"], how="outer", suffixes=("", "_sql"), indicator=True)
+    assert (merged["_merge"] == "both").all()
+    assert np.abs(merged["affinity"] - merged["affinity_sql"]).max() <= TOL * max(1.0, merged["affinity"].max())
+
+
 def _sql_lists(con: duckdb.DuckDBPyConnection, table: str, recommender: str) -> dict[int, list[tuple[int, float]]]:
     rows = con.execute(f"select user_id, item_id, score from {table} where recommender = ? "
                        "order by user_id, recommendation_rank", [recommender]).fetchall()
