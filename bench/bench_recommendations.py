@@ -39,6 +39,7 @@ WORK = BENCH / "_work" / "recommendations"
 MEMORY_LIMIT = "1GB"
 K = 50
 NAIVE_SAMPLE_MODULUS = 50
+TRAIN_NOTHING = "1970-01-01"
 
 NAIVE_SQL = """
 SET memory_limit = '{memory_limit}';
@@ -119,7 +120,8 @@ def _project_vars() -> dict:
 def _join_sizes(con: duckdb.DuckDBPyConnection, cap: int) -> dict[str, int]:
     row = con.execute(f"""
         select sum(n * n), sum(n * least(n, {cap})), count(*) filter (where n > {cap}), sum(n)
-        from (select item_id, count(*) as n from intermediate.int_ratings__centred group by item_id)
+        from (select item_id, count(*) as n from intermediate.int_ratings__centred where dataset = 'served'
+              group by item_id)
     """).fetchone()
     return {"naive_join_rows": int(row[0]), "capped_join_rows": int(row[1]), "items_capped": int(row[2]),
             "eligible_ratings": int(row[3])}
@@ -131,9 +133,10 @@ def _candidate_pairs(con: duckdb.DuckDBPyConnection, cap: int, per_user: int) ->
     for bucket in range(1):
         row = con.execute(f"""
             with q as (select user_id, item_id from intermediate.int_ratings__centred
-                       where hash(user_id) % 16 = {bucket}),
+                       where dataset = 'served' and hash(user_id) % 16 = {bucket}),
                  s as (select user_id, item_id, cast(item_raters as double) / least(item_raters, {cap}) as w
-                       from intermediate.int_ratings__centred where rater_sample_rank <= {cap}),
+                       from intermediate.int_ratings__centred
+                       where dataset = 'served' and rater_sample_rank <= {cap}),
                  c as (select q.user_id, s.user_id as v, sum(s.w) as est_co from q join s using (item_id)
                        where q.user_id <> s.user_id group by all),
                  kept as (select user_id, count(*) filter (where est_co >= 2 - 1e-9) as n from c group by user_id)
@@ -164,7 +167,9 @@ def _run_engine(layout: DataLayout, engine: str, overrides: dict, limit: float |
     """`dbt run -s +rpt_user_similarity` from scratch with one similarity engine, and its recall@50."""
     dbt = [str(Path(sys.executable).parent / "dbt"), "run", "-s", "+rpt_user_similarity",
            "--target-path", str(WORK / "target"), "--log-path", str(WORK / "logs"),
-           "--vars", json.dumps({**overrides, "similarity_engine": engine})]
+           # The cutoff before all data leaves the evaluation's train dataset empty: the
+           # models compute the served similarity only, as the competitors do.
+           "--vars", json.dumps({**overrides, "similarity_engine": engine, "evaluation_cutoff": TRAIN_NOTHING})]
     (WORK / "warehouse.duckdb").unlink(missing_ok=True)
     shutil.rmtree(WORK / "tmp", ignore_errors=True)
     env = {**os.environ, **_dbt_env(layout)}

@@ -14,6 +14,8 @@ from conftest import Warehouse, run_dbt
 
 SETTINGS = oracle.Settings()
 TOL = 1e-9
+# The evaluation's lists: the train rows of the recommendation chain.
+TRAIN_RECOMMENDATIONS = "(select * from intermediate.int_recommendations where dataset = 'train')"
 
 
 def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
@@ -57,7 +59,8 @@ def assert_similarity_equal(sql: pd.DataFrame, exact: pd.DataFrame) -> None:
 
 def test_current_ratings_keep_the_latest_revision(con: duckdb.DuckDBPyConnection, raw: dict,
                                                  current: pd.DataFrame) -> None:
-    sql = _frame(con, "select user_id, item_id, rating, rating_id from intermediate.int_ratings__current")
+    sql = _frame(con, "select user_id, item_id, rating, rating_id from intermediate.int_ratings__current "
+                      "where dataset = 'served'")
     merged = current.merge(sql, on=["user_id", "item_id"], suffixes=("", "_sql"), how="outer", indicator=True)
     assert (merged["_merge"] == "both").all()
     assert (merged["rating"] == merged["rating_sql"]).all()
@@ -68,7 +71,8 @@ def test_current_ratings_keep_the_latest_revision(con: duckdb.DuckDBPyConnection
 
 def test_user_rating_stats_match(con: duckdb.DuckDBPyConnection, current: pd.DataFrame) -> None:
     exact = oracle.user_stats(current).sort_values("user_id").reset_index(drop=True)
-    sql = _frame(con, "select * from intermediate.int_users__rating_stats order by user_id")
+    sql = _frame(con, "select * from intermediate.int_users__rating_stats where dataset = 'served' "
+                      "order by user_id")
     assert (sql["user_id"].to_numpy() == exact["user_id"].to_numpy()).all()
     assert (sql["n_ratings"].to_numpy() == exact["n_ratings"].to_numpy()).all()
     assert np.abs(sql["mean_rating"] - exact["mean_rating"]).max() <= TOL
@@ -101,6 +105,27 @@ def test_served_similarity_equals_brute_force(con: duckdb.DuckDBPyConnection, cu
 def test_affinity_matches(con: duckdb.DuckDBPyConnection, raw: dict, current: pd.DataFrame) -> None:
     exact = oracle.affinity(raw["views"], raw["purchases"], current, SETTINGS)
     sql = _frame(con, "select user_id, item_id, affinity from marts.fct_user_item_affinity")
+    merged = exact.merge(sql, on=["user_id", "item_id"], how="outer", suffixes=("", "_sql"), indicator=True)
+    assert (merged["_merge"] == "both").all()
+    assert np.abs(merged["affinity"] - merged["affinity_sql"]).max() <= TOL * max(1.0, merged["affinity"].max())
+
+
+def _cutoff(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
+    return pd.Timestamp(con.execute("select max(cutoff) from marts.rpt_recommendation_evaluation").fetchone()[0])
+
+
+def test_train_dataset_is_the_chain_on_data_before_the_cutoff(con: duckdb.DuckDBPyConnection, raw: dict) -> None:
+    # The train rows of each step equal the reference computed from the interactions before the cutoff.
+    cutoff = _cutoff(con)
+    train_current = oracle.current_ratings(raw["ratings"][raw["ratings"]["rated_at"] < cutoff])
+    assert 0 < len(train_current) < len(oracle.current_ratings(raw["ratings"]))
+    similarity = _frame(con, "select * from intermediate.int_user_similarity where dataset = 'train'")
+    assert_similarity_equal(similarity, oracle.similarity(train_current, SETTINGS))
+    exact = oracle.affinity(raw["views"][raw["views"]["viewed_at"] < cutoff],
+                            raw["purchases"][raw["purchases"]["purchased_at"] < cutoff], train_current,
+                            SETTINGS, reference=cutoff)
+    sql = _frame(con, "select user_id, item_id, affinity from intermediate.int_user_item_affinity "
+                      "where dataset = 'train'")
     merged = exact.merge(sql, on=["user_id", "item_id"], how="outer", suffixes=("", "_sql"), indicator=True)
     assert (merged["_merge"] == "both").all()
     assert np.abs(merged["affinity"] - merged["affinity_sql"]).max() <= TOL * max(1.0, merged["affinity"].max())
@@ -190,7 +215,7 @@ def test_evaluation_metrics_match_an_independent_computation(con: duckdb.DuckDBP
     report = _frame(con, "select * from marts.rpt_recommendation_evaluation").set_index("recommender")
     for recommender, row in report.iterrows():
         lists = {u: [i for i, _ in items] for u, items in
-                 _sql_lists(con, "intermediate.int_recommendations__train", recommender).items()}
+                 _sql_lists(con, TRAIN_RECOMMENDATIONS, recommender).items()}
         metrics = np.array([oracle.ranking_metrics(lists.get(u, []), rel, int(row["k"]))
                             for u, rel in relevant.items()]).mean(axis=0)
         assert row["n_users"] == len(relevant)
@@ -203,9 +228,8 @@ def test_evaluation_metrics_match_an_independent_computation(con: duckdb.DuckDBP
 def test_no_nan_or_infinity_in_any_recommendation_table(con: duckdb.DuckDBPyConnection) -> None:
     tables = ["intermediate.int_users__rating_stats", "intermediate.int_ratings__centred",
               "marts.rpt_user_similarity", "marts.fct_user_item_affinity", "marts.rpt_recommendations",
-              "marts.rpt_recommendation_evaluation", "intermediate.int_user_similarity__train",
-              "intermediate.int_user_similarity",
-              "intermediate.int_recommendations__train"]
+              "marts.rpt_recommendation_evaluation", "intermediate.int_user_similarity",
+              "intermediate.int_recommendations"]
     for table in tables:
         schema, name = table.split(".")
         columns = [c for (c,) in con.execute(

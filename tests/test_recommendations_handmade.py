@@ -117,12 +117,13 @@ def test_handmade_edge_cases(engine: str, request: pytest.FixtureRequest) -> Non
     users = {u for u, _ in pairs} | {v for _, v in pairs}
     # One rating and constant ratings: ineligible, never a neighbour, no NaN anywhere.
     assert 1 not in users and 2 not in users
-    stats = dict(handmade.execute("select user_id, is_similarity_eligible from intermediate.int_users__rating_stats")
+    stats = dict(handmade.execute("select user_id, is_similarity_eligible from intermediate.int_users__rating_stats "
+                               "where dataset = 'served'")
                  .fetchall())
     assert stats[1] is False and stats[2] is False
     # The revision wins: user 3's current rating of item 11 is 1.
     assert handmade.execute("select rating from intermediate.int_ratings__current "
-                            "where user_id = 3 and item_id = 11").fetchone()[0] == 1
+                            "where dataset = 'served' and user_id = 3 and item_id = 11").fetchone()[0] == 1
     # Exactly min_co_rated co-rated items is enough; one fewer is not.
     assert pairs[(3, 4)][1] == 2 and (4, 3) in pairs
     assert (3, 5) not in pairs and (5, 3) not in pairs
@@ -161,7 +162,8 @@ def test_handmade_recommendations(handmade: duckdb.DuckDBPyConnection) -> None:
 def test_handmade_evaluation_builds_without_test_data(handmade: duckdb.DuckDBPyConnection) -> None:
     # All events are after the default cutoff, so training is empty: the report is empty, not an error.
     assert handmade.execute("select count(*) from marts.rpt_recommendation_evaluation").fetchone()[0] == 0
-    assert handmade.execute("select count(*) from intermediate.int_recommendations__train").fetchone()[0] == 0
+    assert handmade.execute("select count(*) from intermediate.int_recommendations "
+                            "where dataset = 'train'").fetchone()[0] == 0
 
 
 @pytest.mark.parametrize("row, message", [

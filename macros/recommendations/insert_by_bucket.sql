@@ -1,8 +1,12 @@
 {#-
-  Materialization `insert_by_bucket`: builds a table in n passes. The model's SQL
+  Materialization `insert_by_bucket`: builds a table in passes. The model's SQL
   contains the token __BUCKET__ and the marker __BUCKETS__=n (both written by the
   `user_bucket_filter` macro); each pass replaces __BUCKET__ with one bucket
   number and appends that bucket's rows, so a pass holds 1/n of the work in memory.
+  With config `bucket_datasets` (a list of dataset names), the model's SQL also
+  contains the token __DATASET__ (e.g. `where dataset = '__DATASET__'`), and the
+  passes build one dataset after the other, each in its n buckets: a pass holds
+  what a pass of a one-dataset model held.
   Same pattern as dbt-labs' insert_by_period, with hash buckets instead of dates.
   The table is built under a temporary name and swapped in at the end, so
   readers never see a half-built table.
@@ -15,6 +19,21 @@
         ~ " needs exactly one bucket count; filter it with user_bucket_filter(column, n_buckets)") }}
   {%- endif -%}
   {%- set n_buckets = markers[0] | int -%}
+  {%- set datasets = config.get('bucket_datasets') -%}
+  {%- if datasets is none -%}
+    {%- set datasets = [none] -%}
+  {%- else -%}
+    {%- if '__DATASET__' not in compiled_code or datasets | length == 0 -%}
+      {{ exceptions.raise_compiler_error("insert_by_bucket: model " ~ model.name
+          ~ " sets bucket_datasets, so its SQL must select one dataset with '__DATASET__'") }}
+    {%- endif -%}
+    {%- for dataset in datasets -%}
+      {%- if not modules.re.fullmatch('[a-z][a-z0-9_]*', dataset | string) -%}
+        {{ exceptions.raise_compiler_error("insert_by_bucket: model " ~ model.name
+            ~ ": dataset names are lower-case identifiers, got " ~ dataset) }}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endif -%}
 
   {%- set existing_relation = load_cached_relation(this) -%}
   {%- set target_relation = this.incorporate(type='table') -%}
@@ -26,17 +45,27 @@
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
-  {#- Bucket 0 creates the table, which also enforces the model contract. -#}
+  {%- set passes = [] -%}
+  {%- for dataset in datasets -%}
+    {%- for bucket in range(n_buckets) -%}
+      {%- set code = compiled_code | replace('__BUCKET__', bucket | string) -%}
+      {%- do passes.append(code if dataset is none else code | replace('__DATASET__', dataset)) -%}
+    {%- endfor -%}
+  {%- endfor -%}
+
+  {#- The first pass creates the table, which also enforces the model contract. -#}
   {% call statement('main') -%}
-    {{ create_table_as(False, intermediate_relation, compiled_code | replace('__BUCKET__', '0')) }}
+    {{ create_table_as(False, intermediate_relation, passes[0]) }}
   {%- endcall %}
-  {% for bucket in range(1, n_buckets) %}
-    {% call statement('bucket_' ~ bucket) -%}
+  {% for code in passes[1:] %}
+    {% call statement('pass_' ~ loop.index) -%}
       insert into {{ intermediate_relation }}
-      select * from ({{ compiled_code | replace('__BUCKET__', bucket | string) }}) as bucket_rows
+      select * from ({{ code }}) as bucket_rows
     {%- endcall %}
   {% endfor %}
-  {% do log(model.name ~ ": built in " ~ n_buckets ~ " user-hash buckets", info=True) %}
+  {% do log(model.name ~ ": built in " ~ passes | length ~ " passes ("
+      ~ (datasets | length ~ " datasets x " if datasets[0] is not none else "")
+      ~ n_buckets ~ " user-hash buckets)", info=True) %}
 
   {% if existing_relation is not none %}
     {{ adapter.rename_relation(existing_relation, backup_relation) }}

@@ -1,9 +1,10 @@
+{#- Held-out truth of the offline evaluation: per user, the items they engaged with
+    positively on or after var evaluation_cutoff (a view, a purchase, or a rating of
+    at least evaluation_min_relevant_rating) and had not interacted with before it.
+    Only users with training interactions (dataset `train`) are evaluated, so every
+    recommender has history to work from. -#}
 {{ config(materialized='table') }}
 
--- Held-out truth: per user, the items they engaged with positively on or after the
--- cutoff (a view, a purchase, or a rating of at least evaluation_min_relevant_rating)
--- and had not interacted with before it. Only users with training interactions are
--- evaluated, so every recommender has history to work from.
 with
 
 page_views as (
@@ -30,7 +31,8 @@ ratings as (
 
 train_affinity as (
 
-    select user_id, item_id from {{ ref('int_user_item_affinity__train') }}
+    select user_id, item_id from {{ ref('int_user_item_affinity') }}
+    where dataset = 'train'
 
 ),
 

@@ -1,27 +1,19 @@
 with
 
-page_views as (
-
-    select * from {{ ref('stg_shop__page_views') }}
-
-),
-
-purchases as (
-
-    select * from {{ ref('stg_shop__purchases') }}
-
-),
-
-current_ratings as (
-
-    select * from {{ ref('int_ratings__current') }}
-
-),
-
 affinity as (
 
-    {{ recs_user_item_affinity('page_views', 'purchases', 'current_ratings') }}
+    select * from {{ ref('int_user_item_affinity') }}
+    where dataset = 'served'
 
 )
 
-select * from affinity
+select
+    user_id,
+    item_id,
+    affinity,
+    n_views,
+    n_purchases,
+    current_rating,
+    first_interacted_at,
+    last_interacted_at
+from affinity

@@ -6,7 +6,8 @@ with
 
 recommendations as (
 
-    select * from {{ ref('int_recommendations__train') }}
+    select * from {{ ref('int_recommendations') }}
+    where dataset = 'train'
 
 ),
 

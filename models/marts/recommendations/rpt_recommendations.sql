@@ -1,40 +1,23 @@
+{#- The lists are ranked from the same served rows as rpt_user_similarity and
+    fct_user_item_affinity (whose items they never recommend). Depending on both
+    marts makes `dbt build --select +rpt_recommendations` rebuild the three
+    together, so the published recommendation marts always agree. -#}
+-- depends_on: {{ ref('rpt_user_similarity') }}
+-- depends_on: {{ ref('fct_user_item_affinity') }}
 with
-
-similarity as (
-
-    select * from {{ ref('rpt_user_similarity') }}
-
-),
-
-centred_ratings as (
-
-    select * from {{ ref('int_ratings__centred') }}
-
-),
-
-rating_stats as (
-
-    select * from {{ ref('int_users__rating_stats') }}
-
-),
-
-affinity as (
-
-    select * from {{ ref('fct_user_item_affinity') }}
-
-),
-
-users as (
-
-    select user_id from {{ ref('stg_shop__users') }}
-
-),
 
 recommendations as (
 
-    {{ recs_top_n('similarity', 'centred_ratings', 'rating_stats', 'affinity', 'users',
-                  var('n_recommendations')) }}
+    select * from {{ ref('int_recommendations') }}
+    where dataset = 'served'
 
 )
 
-select * from recommendations
+select
+    user_id,
+    recommender,
+    recommendation_rank,
+    item_id,
+    score,
+    predicted_rating
+from recommendations

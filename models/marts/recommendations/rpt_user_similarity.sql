@@ -3,6 +3,7 @@ with
 similarity as (
 
     select * from {{ ref('int_user_similarity') }}
+    where dataset = 'served'
 
 )
 

@@ -10,12 +10,12 @@ users (sum over their items of the raters), but in compiled code with no
 per-pair hash aggregation. Memory is the two sparse matrices plus two dense
 blocks of ``block_rows x users``.
 
-The rules are those of the SQL self-join engine (macros/recommendations/
-recs_user_similarity.sql), so the two engines give the same table:
-similarities are clamped to [-1, 1]; a pair needs ``min_co_rated`` co-rated
-items and a similarity that is positive after rounding to 12 decimals; the
-top ``k`` per user are ranked by the similarity rounded to 12 decimals, then
-by the smaller neighbour id.
+The rules are those of the SQL self-join engine (models/intermediate/
+recommendations/similarity_self_join/int_user_similarity.sql), so the two
+engines give the same table: similarities are clamped to [-1, 1]; a pair
+needs ``min_co_rated`` co-rated items and a similarity that is positive after
+rounding to 12 decimals; the top ``k`` per user are ranked by the similarity
+rounded to 12 decimals, then by the smaller neighbour id.
 """
 
 from __future__ import annotations

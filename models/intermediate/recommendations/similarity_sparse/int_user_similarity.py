@@ -1,4 +1,4 @@
-"""Top-K neighbours per user, exact, from a blocked sparse product over the current centred ratings."""
+"""Top-K neighbours per (dataset, user), exact: a blocked sparse product over int_ratings__centred."""
 
 from shop_analytics.recommendations.similarity_model import build_similarity
 

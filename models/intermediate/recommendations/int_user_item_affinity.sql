@@ -1,0 +1,106 @@
+{#-
+  SAR-style user-item affinity per dataset: every interaction adds its event-type
+  weight, decayed by its age relative to the dataset's reference time,
+
+    a(u, i) = sum_e w_type(e) * s(e) * 2 ^ (-(t_ref - t_e) / half_life),
+
+  with s(e) = rating / 5 for ratings (so a 5-star rating counts fully) and 1
+  otherwise. Ratings contribute the dataset's current rating only, so a revision
+  does not count twice. `served` counts every interaction, with t_ref the latest
+  interaction in the data (so the table does not change with the wall clock);
+  `train` counts those before var evaluation_cutoff, decayed to the cutoff.
+  Table: read by fct_user_item_affinity, int_recommendations and the evaluation.
+-#}
+{{ config(materialized='table') }}
+
+{%- set weights = var('affinity_event_weights') -%}
+{%- set half_life = var('affinity_half_life_days') | float -%}
+{%- if half_life <= 0 -%}
+    {{ exceptions.raise_compiler_error("affinity_half_life_days must be positive, got " ~ half_life) }}
+{%- endif %}
+
+with
+
+page_views as (
+
+    select user_id, item_id, viewed_at as interacted_at
+    from {{ ref('stg_shop__page_views') }}
+    where user_id is not null
+
+),
+
+purchases as (
+
+    select user_id, item_id, purchased_at as interacted_at
+    from {{ ref('stg_shop__purchases') }}
+
+),
+
+current_ratings as (
+
+    select dataset, user_id, item_id, rated_at as interacted_at, rating
+    from {{ ref('int_ratings__current') }}
+
+),
+
+views_and_purchases as (
+
+    select user_id, item_id, interacted_at, 'page_view' as event_type,
+        cast({{ weights['page_view'] }} as double) as weight, cast(null as smallint) as rating
+    from page_views
+    union all
+    select user_id, item_id, interacted_at, 'purchase',
+        cast({{ weights['purchase'] }} as double), cast(null as smallint)
+    from purchases
+
+),
+
+events as (
+
+    select cast('served' as {{ recs_dataset_type() }}) as dataset, * from views_and_purchases
+    union all
+    select cast('train' as {{ recs_dataset_type() }}) as dataset, * from views_and_purchases
+    where interacted_at < cast('{{ var("evaluation_cutoff") }}' as timestamp)
+    union all
+    -- int_ratings__current is already split by dataset.
+    select dataset, user_id, item_id, interacted_at, 'rating',
+        {{ weights['rating'] }} * rating / 5.0, rating
+    from current_ratings
+
+),
+
+reference_times as (
+
+    select cast('served' as {{ recs_dataset_type() }}) as dataset, max(interacted_at) as t_ref
+    from events
+    where dataset = 'served'
+    union all
+    select cast('train' as {{ recs_dataset_type() }}), cast('{{ var("evaluation_cutoff") }}' as timestamp)
+
+),
+
+decayed as (
+
+    select
+        events.*,
+        events.weight * pow(
+            2.0,
+            -(epoch(reference_times.t_ref) - epoch(events.interacted_at)) / ({{ half_life }} * 86400.0)
+        ) as decayed_weight
+    from events
+    inner join reference_times on events.dataset = reference_times.dataset
+
+)
+
+select
+    dataset,
+    cast(user_id as bigint) as user_id,
+    cast(item_id as bigint) as item_id,
+    cast(sum(decayed_weight) as double) as affinity,
+    cast(count(*) filter (where event_type = 'page_view') as integer) as n_views,
+    cast(count(*) filter (where event_type = 'purchase') as integer) as n_purchases,
+    cast(max(rating) as smallint) as current_rating,
+    min(interacted_at) as first_interacted_at,
+    max(interacted_at) as last_interacted_at
+from decayed
+group by dataset, user_id, item_id
