@@ -20,7 +20,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import IngestSettings, ingest
 from shop_analytics.ingest.publish import CRASH_AFTER_ENV
@@ -31,11 +31,7 @@ SMALL = GeneratorConfig(scale=0.002, seed=3)
 
 
 def _settings(root: Path, **kw: object) -> IngestSettings:
-    contracts = root / "contracts"
-    if not contracts.exists():
-        shutil.copytree(ROOT / "contracts", contracts)
-    return IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", contracts_dir=contracts, progress=False,
-                          **kw)  # type: ignore[arg-type]
+    return ingest_settings(root, **kw)
 
 
 def _lake_rows(layout: DataLayout) -> dict[str, list[tuple]]:
@@ -60,7 +56,7 @@ def _ingest_subprocess(root: Path, crash_after: int | None) -> int:
         "from shop_analytics.paths import DataLayout\n"
         f"ingest(DataLayout(Path({str(root)!r})), IngestSettings(\n"
         f"    countries_csv=Path({str(ROOT / 'seeds' / 'countries.csv')!r}),\n"
-        f"    contracts_dir=Path({str(root / 'contracts')!r}), progress=False))\n")
+        f"    contracts_dir=Path({str(ROOT / 'contracts')!r}), progress=False))\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
     if crash_after is not None:
         env[CRASH_AFTER_ENV] = str(crash_after)
@@ -83,7 +79,6 @@ def test_killed_ingest_leaves_no_partial_file_and_rerun_converges(reference, tmp
     landing, expected = reference
     root = tmp_path / "data"
     shutil.copytree(landing, root / "landing")
-    _settings(root)
     total_files = sum(1 for _ in (root / "landing").rglob("*.parquet"))
     crash_after = random.Random(seed).randint(5, total_files)  # renames >= files: some batch is mid-flight
     assert _ingest_subprocess(root, crash_after) == -signal.SIGKILL
