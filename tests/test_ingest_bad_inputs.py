@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import ingest_settings
+from handmade_landing import land
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import BatchReport, IngestSettings, audit_rows, ingest
 from shop_analytics.paths import DataLayout
@@ -61,15 +62,7 @@ class Case:
     base: Base
 
     def land(self, files: dict[str, bytes | pa.Table], source: str = "purchases", batch: str = NEW_BATCH) -> Path:
-        folder = self.layout.landing / source / f"batch_date={batch}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, content in files.items():
-            if isinstance(content, pa.Table):
-                pq.write_table(content, folder / name)
-            else:
-                (folder / name).write_bytes(content)
-        (folder / COMPLETION_MARKER).touch()  # last, as a producer must
-        return folder
+        return land(self.layout.root, source, batch, files)  # the completion marker last, as a producer must
 
     def ingest(self, **kw: object) -> list[BatchReport]:
         reports = ingest(self.layout, _settings(self.layout.root, **kw))

@@ -147,8 +147,8 @@ def _ingest(args: argparse.Namespace) -> int:
     try:
         reports = ingest(layout, settings)
     except OperationalError as exc:
-        print(f"shop-analytics ingest: operational error: {exc}; nothing of that batch was committed, "
-              f"re-run after fixing the cause", file=sys.stderr)
+        print(f"shop-analytics ingest: operational error: {exc}; fix the cause and re-run: the next run rolls "
+              f"back what this one left uncommitted and carries on", file=sys.stderr)
         return ExitCode.OPERATIONAL
     totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for report in reports:
@@ -175,7 +175,8 @@ def _ingest(args: argparse.Namespace) -> int:
         if report.status == PENDING:
             print(f"PENDING {report.message}")
         elif report.status in FAILED:
-            print(f"{report.status.upper()} {report.source} batch {report.batch_id}: {report.message}", file=sys.stderr)
+            batch = f" batch {report.batch_id}" if report.batch_id else ""
+            print(f"{report.status.upper()} {report.source}{batch}: {report.message}", file=sys.stderr)
     for report in reports:
         if report.over_threshold:
             print(f"QUARANTINE THRESHOLD {threshold_message(report, args.max_quarantine_share)}", file=sys.stderr)

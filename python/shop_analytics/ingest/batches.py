@@ -90,18 +90,24 @@ class Landing:
     findings: list[Finding] = field(default_factory=list)
 
 
+def shown(text: str | Path) -> str:
+    """`text` for a message: as is if printable, else its repr (a file name cannot smuggle control characters)."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)
+
+
 def open_regular(path: Path) -> BinaryIO:
     """Open `path` for reading only if it is a regular file; never follows a symlink, never blocks on a FIFO."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         if exc.errno == getattr(os, "ELOOP", -1) or os.path.islink(path):
-            raise NotRegularFileError(f"{path} is a symbolic link; symlinks in landing are never followed") from exc
+            raise NotRegularFileError(f"{shown(path)} is a symbolic link; symlinks in landing are never followed") from exc
         raise
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise NotRegularFileError(f"{path} is a {_kind(mode)}, not a regular file")
+        raise NotRegularFileError(f"{shown(path)} is a {_kind(mode)}, not a regular file")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 
@@ -126,7 +132,7 @@ def scan(landing: Path, sources: tuple[Source, ...] = ALL_SOURCES, quiet_seconds
         if entry.name not in known:
             what = "folder" if stat.S_ISDIR(mode) else _kind(mode)
             result.findings.append(Finding(REFUSED, "?", None, path, "unknown_source",
-                f"{path}: unknown source folder {entry.name!r} ({what}); known sources: {', '.join(sorted(known))}"))
+                f"{landing}: unknown source folder {entry.name!r} ({what}); known sources: {', '.join(sorted(known))}"))
         elif not stat.S_ISDIR(mode):
             result.findings.append(Finding(REFUSED, entry.name, None, path, NOT_REGULAR,
                 f"{path}: the source folder is a {_kind(mode)}, not a folder; it is not followed"))
@@ -156,7 +162,8 @@ def _scan_source(source: Source, root: Path, result: Landing, quiet_seconds: flo
         if not entry.name.startswith(BATCH_PREFIX):
             what = "folder" if stat.S_ISDIR(mode) else _kind(mode)
             result.findings.append(Finding(REFUSED, source.name, None, path, "bad_batch_folder_name",
-                f"{path}: {what} is not a batch; landing batches are folders named {BATCH_PREFIX}<batch id>"))
+                f"{root}: {what} {entry.name!r} is not a batch; landing batches are folders named "
+                f"{BATCH_PREFIX}<batch id>"))
             continue
         batch_id = entry.name[len(BATCH_PREFIX):]
         problem = batch_id_problem(batch_id)
@@ -175,7 +182,7 @@ def _scan_source(source: Source, root: Path, result: Landing, quiet_seconds: flo
             continue
         if not stat.S_ISDIR(mode):
             result.batches[source.name].append(LandingBatch(
-                source, batch_id, (), MIXED, path, (f"{path.name} ({_kind(mode)})",)))
+                source, batch_id, (), MIXED, path, (f"{shown(path.name)} ({_kind(mode)})",)))
             continue
         batch = _scan_batch(source, batch_id, path, quiet_seconds, now)
         if isinstance(batch, Finding):
@@ -197,7 +204,7 @@ def _scan_batch(source: Source, batch_id: str, folder: Path, quiet_seconds: floa
                     f"the quiet period of {quiet_seconds:g} s")
             return Finding(PENDING, source.name, batch_id, folder, "incomplete",
                            f"{source.name} batch {batch_id}: {wait}; not ingested yet")
-    irregular = tuple(f"{name} ({_kind(st.st_mode)})" for name, st in entries if not stat.S_ISREG(st.st_mode))
+    irregular = tuple(f"{shown(name)} ({_kind(st.st_mode)})" for name, st in entries if not stat.S_ISREG(st.st_mode))
     files = tuple(folder / name for name, st in entries
                   if stat.S_ISREG(st.st_mode) and not name.startswith((".", "_")))
     formats = {FORMATS.get(p.suffix.lower()) for p in files}

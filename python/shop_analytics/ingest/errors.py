@@ -6,14 +6,23 @@ import errno
 
 import duckdb
 
-# DuckDB reports a full disk, a missing permission or a held file lock as an IOException,
-# and memory_limit as an OutOfMemoryException; corrupt input is an InvalidInputException.
-OPERATIONAL_ERRORS: tuple[type[BaseException], ...] = (OSError, duckdb.IOException, duckdb.OutOfMemoryException)
+# DuckDB reports a full disk, a missing permission or a held file lock as an IOException, a
+# catalog write that fails at COMMIT as a TransactionException ("Failed to commit: Could not
+# write file ..."), and memory_limit as an OutOfMemoryException; corrupt input is an
+# InvalidInputException, which is the data's fault.
+_ALWAYS = (OSError, duckdb.IOException, duckdb.OutOfMemoryException, duckdb.FatalException)
 
 
 class OperationalError(RuntimeError):
-    """Ingest could not do its job (disk full, permission denied, I/O error, catalog locked); nothing was committed
-    for the batch it names, and a re-run after fixing the cause converges."""
+    """Ingest could not do its job (disk full, permission denied, I/O error, catalog locked). What was committed
+    stays; what was not is rolled back by the next run, which then converges."""
+
+
+def is_operational(exc: BaseException) -> bool:
+    """True for errors of the machine (disk, permissions, I/O, locks, memory), not of the data or the code."""
+    if isinstance(exc, _ALWAYS):
+        return True
+    return isinstance(exc, duckdb.TransactionException) and "Failed to commit" in str(exc)
 
 
 def describe(exc: BaseException) -> str:

@@ -22,7 +22,7 @@ import duckdb
 
 from shop_analytics.ingest.batches import LandingBatch
 from shop_analytics.ingest.conversions import parquet_timestamp_sql, text_to_type_sql
-from shop_analytics.ingest.errors import OPERATIONAL_ERRORS
+from shop_analytics.ingest.errors import is_operational
 from shop_analytics.quality.batch import create_batch_view
 from shop_analytics.quality.check_view import cast_ok_column
 from shop_analytics.quality.contracts import Contract, batch_schema
@@ -72,9 +72,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, c
         if batch.file_format == "parquet":
             return _load_parquet(con, batch, name, contract)
         return _load_text(con, batch, name, contract)
-    except (BatchRejectedError, *OPERATIONAL_ERRORS):
+    except BatchRejectedError:
         raise
     except (duckdb.Error, ValueError) as exc:
+        if is_operational(exc):
+            raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BatchRejectedError(
             "unreadable_file", f"cannot read {batch.file_format} batch {batch.folder}: {first}") from exc
@@ -217,6 +219,21 @@ def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, c
     finally:
         con.execute("SET preserve_insertion_order = false")
     return BatchRelation(name, schema, tuple(names), cast, (name,))
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> int:
+    """The batch's row count for the audit of a batch rejected before it was loaded; 0 if the files cannot tell."""
+    files = _files_list(batch)
+    queries = {"parquet": f"SELECT sum(num_rows) FROM parquet_file_metadata({files})",
+               "csv": f"SELECT count(*) FROM read_csv({files}, header = true, all_varchar = true, "
+                      f"hive_partitioning = false)",
+               "json": f"SELECT count(*) FROM read_json_objects({files}, format = 'auto')"}
+    if batch.file_format not in queries or not batch.files:
+        return 0
+    try:
+        return int(con.execute(queries[batch.file_format]).fetchone()[0] or 0)
+    except duckdb.Error:
+        return 0
 
 
 def drop_relations(con: duckdb.DuckDBPyConnection, names: tuple[str, ...] | list[str]) -> None:

@@ -37,9 +37,11 @@ from tqdm import tqdm
 from shop_analytics.ingest import catalog
 from shop_analytics.ingest.batches import EMPTY, MIXED, NOT_REGULAR, Finding, LandingBatch, open_regular, scan
 from shop_analytics.ingest.batches import NotRegularFileError, walk_regular
-from shop_analytics.ingest.errors import OPERATIONAL_ERRORS, OperationalError, describe
+from shop_analytics.ingest.errors import OperationalError, describe, is_operational
 from shop_analytics.ingest.publish import BatchPublisher, FaultHooks, recover
-from shop_analytics.ingest.reading import BatchRejectedError, BatchRelation, drop_relations, load_batch
+from shop_analytics.ingest.reading import (
+    BatchRejectedError, BatchRelation, count_rows, drop_relations, load_batch,
+)
 from shop_analytics.ingest.report import (
     CONFLICT, INGESTED, REFUSED, REJECTED, SKIPPED, BatchReport, is_over_threshold,
 )
@@ -117,7 +119,9 @@ def ingest(layout: DataLayout, settings: IngestSettings | None = None,
         finally:
             con.close()
             shutil.rmtree(layout.staging_area, ignore_errors=True)
-    except OPERATIONAL_ERRORS as exc:
+    except Exception as exc:
+        if not is_operational(exc):
+            raise
         where = gate.where if gate else f"landing {layout.landing}"
         raise OperationalError(f"{where}: {describe(exc)}") from exc
 
@@ -137,7 +141,8 @@ def _open(gate: _Gate) -> None:
         raise
     gate.where = "recovering interrupted batches"
     for source, batch_id, removed in recover(con, layout.root):
-        tqdm.write(f"RECOVERED {source} batch {batch_id}: removed {removed} file(s) of an interrupted run")
+        if removed:
+            tqdm.write(f"RECOVERED {source} batch {batch_id}: removed {removed} file(s) of an interrupted run")
 
 
 def _run(gate: _Gate, findings: list[Finding], batches: dict[str, list[LandingBatch]],
@@ -184,8 +189,8 @@ def _run(gate: _Gate, findings: list[Finding], batches: dict[str, list[LandingBa
 
 
 def _finding_report(finding: Finding) -> BatchReport:
-    return BatchReport(finding.source, finding.batch_id or finding.path.name, finding.status,
-                       message=finding.message, rule=finding.rule)
+    return BatchReport(finding.source, finding.batch_id or "", finding.status, message=finding.message,
+                       rule=finding.rule)
 
 
 @dataclass(frozen=True)
@@ -240,10 +245,10 @@ def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _
     except BatchRejectedError as exc:
         drop_relations(con, [relation, f"{relation}__files"])
         return _reject_batch(gate, batch, audit, started, exc.rule, None, str(exc),
-                             [asdict(v) for v in exc.violations])
-    except OPERATIONAL_ERRORS:
-        raise
+                             [asdict(v) for v in exc.violations], count_rows(con, batch))
     except duckdb.Error as exc:  # e.g. a file that fails only when its data pages are read
+        if is_operational(exc):
+            raise
         drop_relations(con, [relation, f"{relation}__files"])
         return _reject_batch(gate, batch, audit, started, "unreadable_file", None,
                              f"cannot read {batch.folder}: {str(exc).splitlines()[0]}", [])
@@ -428,10 +433,19 @@ def _commit(gate: _Gate, batch: LandingBatch, files: list[str], audit: dict, key
         catalog.insert_audit(con, audit)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        _rollback(con)
         gate.filters.pop(source.name, None)  # reload the committed filter next time
         raise
     gate.publisher.finish(con, source.name, batch.batch_id, garbage)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    # A COMMIT that failed (e.g. the disk filled while writing the catalog) has already ended the
+    # transaction, or invalidated the database: the original error is the one worth reporting.
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def _committed_files(gate: _Gate, batch: LandingBatch) -> list[str]:
