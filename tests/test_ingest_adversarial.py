@@ -487,6 +487,24 @@ def test_quiet_period_counts_every_change_in_the_folder(tmp_path: Path) -> None:
     assert [f.status for f in scan(landing, (PURCHASES,), 5, time.time() + 2).findings] == ["pending"]
 
 
+def test_generator_and_ratings_helper_write_the_marker_last(tmp_path: Path) -> None:
+    from shop_analytics.byo_ratings import ratings_to_landing
+    from shop_analytics.datagen import GeneratorConfig, generate
+
+    generate(GeneratorConfig(scale=0.001, seed=1), tmp_path / "generated", progress=False)
+    csv = tmp_path / "ratings.csv"
+    csv.write_text("user_id,item_id,rating,rated_at\n1,2,5,2018-06-01 10:00:00\n2,2,3,2018-06-02 10:00:00\n")
+    ratings_to_landing(csv, tmp_path / "byo")
+    for landing in (tmp_path / "generated", tmp_path / "byo"):
+        folders = sorted(landing.glob("*/batch_date=*"))
+        assert len(folders) >= 5
+        for folder in folders:
+            marker = folder / "_SUCCESS"
+            assert marker.is_file() and marker.stat().st_size == 0, folder
+            data = [p for p in folder.iterdir() if p.name != "_SUCCESS"]
+            assert data and marker.stat().st_mtime_ns >= max(p.stat().st_mtime_ns for p in data), folder
+
+
 # --- 12. symlinks, FIFOs and devices in landing ---------------------------------------------------------
 
 def _assert_nowhere(root: Path, secret: bytes) -> None:

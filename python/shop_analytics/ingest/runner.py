@@ -149,7 +149,8 @@ def _run(gate: _Gate, findings: list[Finding], batches: dict[str, list[LandingBa
          sources: tuple[Source, ...]) -> list[BatchReport]:
     reports = [_finding_report(f) for f in findings]
     for report in reports:
-        tqdm.write(f"{report.status.upper()} {report.message}")
+        if report.status == REFUSED:
+            tqdm.write(f"REFUSED {report.message}")
     ordered = sorted(sources, key=lambda s: s.is_fact)
     bar = tqdm(total=sum(len(b) for b in batches.values()), desc="ingest", unit="batch",
                disable=None if gate.settings.progress is None else not gate.settings.progress)
