@@ -84,7 +84,7 @@ def _child(kind: str, landing: Path) -> dict:
         phases["row_split_s"] = time.perf_counter() - t
     else:
         t = time.perf_counter()
-        contract = check_batch_contract(con, files, PAGE_VIEWS, WORK / f"contracts_{kind}", write=False)
+        contract = check_batch_contract(con, files, PAGE_VIEWS, WORK / f"contracts_{kind}")
         phases["schema_check_s"] = time.perf_counter() - t
         if not contract.accepted:
             raise SystemExit(contract.message())

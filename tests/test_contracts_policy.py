@@ -1,4 +1,4 @@
-"""Schema contracts: every accept and reject rule, transitivity, yml round trip, reading Parquet."""
+"""Schema contracts: every accept and reject rule, BACKWARD_TRANSITIVE, names, yml and catalog versions, Parquet."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import pytest
 import yaml
 
 from shop_analytics.quality.contracts import (
-    Contract, ContractVersion, batch_schema, check_batch_contract, check_schema, contract_path,
+    Contract, ContractVersion, batch_schema, check_batch_contract, check_schema, contract_path, effective_contract,
     initial_contract, load_contract, save_contract,
 )
 from shop_analytics.quality.duckdb_types import compare, family
 from shop_analytics.quality.schema_policy import (
-    FAMILY_CHANGE, NARROWING, NEW_REQUIRED, NOT_WIDENING, NULLABLE_TO_REQUIRED, REMOVED, RENAMED, Column,
+    DUPLICATE_COLUMN, FAMILY_CHANGE, INVALID_COLUMN_NAME, NARROWING, NEW_REQUIRED, NOT_WIDENING, NULLABLE_TO_REQUIRED,
+    REMOVED, RENAMED, RESERVED_COLUMN, Column,
 )
 from shop_analytics.sources import ALL_SOURCES, PURCHASES, USERS
 
@@ -126,14 +127,28 @@ def test_every_violation_is_reported_at_once() -> None:
 
 
 def test_check_is_transitive_over_all_versions() -> None:
-    # v2 widened n to BIGINT; a batch still sending INTEGER narrows v2 even though it matches v1.
+    # v2 widened n to BIGINT. A batch in v1's shape is still admitted as v1 (BACKWARD_TRANSITIVE) ...
     v2 = ContractVersion(2, _with(n=Column("n", "BIGINT")), ("widened n INTEGER -> BIGINT",))
     contract = Contract("demo", (ContractVersion(1, V1), v2))
-    assert _rules(V1, contract) == [("n", NARROWING)]
-    # A later version that (wrongly) dropped a column still cannot let a batch drop it.
+    result = check_schema(contract, V1)
+    assert (result.status, result.version) == ("accepted", 1)
+    # ... but a new schema built on v1's types narrows v2, so it cannot become v3.
+    assert _rules(V1 + (Column("z", "DATE"),), contract) == [("n", NARROWING)]
+    # A later version that (wrongly) dropped a column still cannot let a new schema drop it.
     v2_dropped = ContractVersion(2, _with(name=None), ())
     dropped = Contract("demo", (ContractVersion(1, V1), v2_dropped))
-    assert _rules(_with(name=None), dropped) == [("name", REMOVED)]
+    assert _rules(_with(name=None) + (Column("z", "DATE"),), dropped) == [("name", REMOVED)]
+
+
+def test_every_registered_shape_stays_admitted() -> None:
+    v2_columns = _with(n=Column("n", "BIGINT")) + (Column("coupon", "VARCHAR"),)
+    contract = Contract("demo", (ContractVersion(1, V1), ContractVersion(2, v2_columns)))
+    for version, columns in ((1, V1), (2, v2_columns), (1, tuple(reversed(V1)))):
+        result = check_schema(contract, columns)
+        assert (result.status, result.version) == ("accepted", version)
+    # A third shape compatible with both (v2 plus a nullable column) becomes v3.
+    v3 = check_schema(contract, v2_columns + (Column("note", "VARCHAR"),))
+    assert (v3.status, v3.version) == ("new_version", 3)
 
 
 def test_type_helpers() -> None:
@@ -208,42 +223,65 @@ def test_files_of_one_batch_must_agree(tmp_path: Path) -> None:
         batch_schema(duckdb.connect(), [f1, f2])
 
 
-def test_check_batch_contract_writes_new_version_and_then_accepts(tmp_path: Path) -> None:
+def test_check_batch_contract_registers_nothing_and_accepts_registered_versions(tmp_path: Path) -> None:
     contracts = tmp_path / "contracts"
     con = duckdb.connect()
     first = check_batch_contract(con, [_write(tmp_path / "a.parquet", _purchases())], PURCHASES, contracts)
     assert first.status == "accepted" and first.version == 1
-    assert load_contract(contract_path(contracts, "purchases")).latest.version == 1
 
     evolved = _purchases({"coupon": pa.array([None, "X"], pa.string())}, quantity_type=pa.int64())
     second = check_batch_contract(con, [_write(tmp_path / "b.parquet", evolved)], PURCHASES, contracts)
-    assert second.status == "new_version" and second.version == 2
-    saved = load_contract(contract_path(contracts, "purchases"))
-    assert [v.version for v in saved.versions] == [1, 2]
-    assert saved.latest.changes == ("widened quantity INTEGER -> BIGINT", "added nullable column coupon VARCHAR")
+    assert second.status == "new_version" and second.version == 2 and second.new_version is not None
+    assert second.new_version.changes == ("widened quantity INTEGER -> BIGINT", "added nullable column coupon VARCHAR")
     assert "accepted as contract v2" in second.message()
+    assert not contracts.exists()  # checking never writes a contract file
 
-    again = check_batch_contract(con, [tmp_path / "b.parquet"], PURCHASES, contracts)
+    # Registered (as ingest does in its catalog), v2 is accepted, and so is the v1 shape.
+    registered = [second.new_version]
+    again = check_batch_contract(con, [tmp_path / "b.parquet"], PURCHASES, contracts, registered)
     assert again.status == "accepted" and again.version == 2
-    old = check_batch_contract(con, [tmp_path / "a.parquet"], PURCHASES, contracts)
-    assert old.status == "rejected"
-    assert sorted((v.column, v.rule) for v in old.violations) == [("coupon", REMOVED), ("quantity", NARROWING)]
-    assert "coupon" in old.message() and "narrows" in old.message()
+    old = check_batch_contract(con, [tmp_path / "a.parquet"], PURCHASES, contracts, registered)
+    assert old.status == "accepted" and old.version == 1
+    # A new shape that drops the registered coupon column and narrows quantity is rejected.
+    dropped = _purchases({"note": pa.array([None, 1], pa.int32())})
+    bad = check_batch_contract(con, [_write(tmp_path / "c.parquet", dropped)], PURCHASES, contracts, registered)
+    assert sorted((v.column, v.rule) for v in bad.violations) == [("coupon", REMOVED), ("quantity", NARROWING)]
+    assert "coupon" in bad.message() and "narrows" in bad.message()
 
 
-def test_rejected_batch_leaves_the_contract_unchanged(tmp_path: Path) -> None:
+def test_rejected_batch_reports_the_rename(tmp_path: Path) -> None:
     contracts = tmp_path / "contracts"
     renamed = _purchases().rename_columns(["purchase_id", "purchased_at", "user_id", "item_id", "qty", "amount"])
     result = check_batch_contract(duckdb.connect(), [_write(tmp_path / "r.parquet", renamed)], PURCHASES, contracts)
     assert [(v.column, v.rule) for v in result.violations] == [("quantity", RENAMED)]
-    assert len(load_contract(contract_path(contracts, "purchases")).versions) == 1
-    assert not (contracts / "purchases.yml.tmp").exists()
-
-
-def test_dry_run_writes_nothing(tmp_path: Path) -> None:
-    contracts = tmp_path / "contracts"
-    evolved = _purchases({"coupon": pa.array([None, "X"])})
-    result = check_batch_contract(duckdb.connect(), [_write(tmp_path / "e.parquet", evolved)], PURCHASES,
-                                  contracts, write=False)
-    assert result.status == "new_version"
     assert not contracts.exists()
+
+
+def test_effective_contract_merges_catalog_versions_and_refuses_conflicts(tmp_path: Path) -> None:
+    contracts = tmp_path / "contracts"
+    base = initial_contract(PURCHASES)
+    v2 = ContractVersion(2, base.latest.columns + (Column("coupon", "VARCHAR"),), ("added nullable column",))
+    assert [v.version for v in effective_contract(PURCHASES, contracts, [v2]).versions] == [1, 2]
+    # The maintainers adopt v2 in the yml: the catalog's copy is dropped, not duplicated.
+    save_contract(base.with_version(v2), contract_path(contracts, "purchases"))
+    assert [v.version for v in effective_contract(PURCHASES, contracts, [v2]).versions] == [1, 2]
+    # A yml v2 that differs from the v2 accepted at run time is a conflict, named.
+    other = ContractVersion(2, base.latest.columns + (Column("note", "VARCHAR"),))
+    save_contract(base.with_version(other), contract_path(contracts, "purchases"))
+    with pytest.raises(ValueError, match="version 2 differs"):
+        effective_contract(PURCHASES, contracts, [v2])
+
+
+def test_reserved_and_invalid_names_are_violations() -> None:
+    contract = Contract("demo", (ContractVersion(1, V1),))
+    cases = {
+        "event_date": RESERVED_COLUMN, "FILENAME": RESERVED_COLUMN, "__gate_row_number": RESERVED_COLUMN,
+        "__GATE_x": RESERVED_COLUMN, "has space": INVALID_COLUMN_NAME, "": INVALID_COLUMN_NAME,
+        "x" * 65: INVALID_COLUMN_NAME, "1abc": INVALID_COLUMN_NAME, "Name": DUPLICATE_COLUMN,
+    }
+    for name, rule in cases.items():
+        result = check_schema(contract, V1 + (Column(name, "VARCHAR"),))
+        assert [(v.column, v.rule) for v in result.violations] == [(name, rule)], name
+    # Legal new names, including the gate's former helper names, are fine.
+    for name in ("row_number", "user_id__known", "_gate_cast_ok__amount", "x" * 64, "_private"):
+        assert check_schema(contract, V1 + (Column(name, "VARCHAR"),)).status == "new_version", name

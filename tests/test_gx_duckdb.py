@@ -124,7 +124,7 @@ def test_gx_pushes_work_down_and_fetches_only_tiny_results(monkeypatch: pytest.M
 
     monkeypatch.setattr(DuckDBExecutionEngine, "execute_query", counting)
     con = duckdb.connect()
-    con.execute("""CREATE VIEW pv AS SELECT range AS row_number, range AS page_view_id,
+    con.execute("""CREATE VIEW pv AS SELECT range AS __gate_row_number, range AS page_view_id,
         TIMESTAMP '2017-01-01' + INTERVAL (range) SECOND AS viewed_at,
         CASE WHEN range % 3 = 0 THEN NULL ELSE range % 100 END AS user_id,
         CASE WHEN range % 1000 = 0 THEN NULL ELSE range % 50 END AS item_id FROM range(200000)""")

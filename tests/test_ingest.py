@@ -8,21 +8,13 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import pytest
 
-from conftest import ROOT, Pipeline
+from conftest import Pipeline, ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
-from shop_analytics.ingest import BatchConflictError, IngestSettings, audit_rows, ingest
+from shop_analytics.ingest import audit_rows, ingest
 from shop_analytics.paths import DataLayout
 
-
-
-def _settings(tmp_path: Path) -> IngestSettings:
-    """Settings with a private copy of the contracts (ingest appends new versions to them)."""
-    contracts = tmp_path / "contracts"
-    if not contracts.exists():
-        shutil.copytree(ROOT / "contracts", contracts)
-    return IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", contracts_dir=contracts, progress=False)
+_settings = ingest_settings
 GROUND_TRUTH_ONLY = {"anonymous_views", "same_day_repeat_rows", "revision_rows", "late_arriving"}
 
 
@@ -88,8 +80,9 @@ def test_changed_content_under_same_batch_id_is_refused(tmp_path: Path) -> None:
     batch = "purchases/batch_date=2017-03-01"
     shutil.rmtree(layout.landing / batch)
     shutil.copytree(other / batch, layout.landing / batch)
-    with pytest.raises(BatchConflictError, match="already ingested with different content"):
-        ingest(layout, _settings(tmp_path))
+    reports = [r for r in ingest(layout, _settings(tmp_path)) if r.status != "skipped"]
+    assert [(r.source, r.batch_id, r.status) for r in reports] == [("purchases", "2017-03-01", "conflict")]
+    assert "already ingested with content hash" in reports[0].message
 
 
 def test_csv_landing_gives_the_same_lake_as_parquet(tmp_path: Path) -> None:
@@ -108,11 +101,12 @@ def test_csv_landing_gives_the_same_lake_as_parquet(tmp_path: Path) -> None:
 
 def test_quarantined_rows_carry_machine_readable_reasons(pipeline: Pipeline) -> None:
     con = duckdb.connect()
-    rows = con.execute(f"SELECT _reject_reasons FROM read_parquet('{pipeline.layout.quarantine}/*/*/rejected.parquet')"
+    rows = con.execute(f"SELECT __gate_reasons FROM read_parquet('{pipeline.layout.quarantine}/*/*/rejected.parquet')"
                        ).fetchall()
     assert rows
     kinds = {"null_key", "invalid_value", "duplicate_event_id", "unknown_user", "unknown_item",
-             "timestamp_out_of_range", "missing_value", "unknown_country", "invalid_type", "duplicate_in_lake"}
+             "timestamp_out_of_range", "missing_value", "unknown_country", "invalid_type", "duplicate_in_lake",
+             "invalid_precision"}
     for (reasons,) in rows:
         assert reasons, "every quarantined row has at least one reason"
         for reason in reasons:

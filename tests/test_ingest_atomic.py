@@ -20,7 +20,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import IngestSettings, ingest
 from shop_analytics.ingest.publish import CRASH_AFTER_ENV
@@ -31,11 +31,7 @@ SMALL = GeneratorConfig(scale=0.002, seed=3)
 
 
 def _settings(root: Path, **kw: object) -> IngestSettings:
-    contracts = root / "contracts"
-    if not contracts.exists():
-        shutil.copytree(ROOT / "contracts", contracts)
-    return IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", contracts_dir=contracts, progress=False,
-                          **kw)  # type: ignore[arg-type]
+    return ingest_settings(root, **kw)
 
 
 def _lake_rows(layout: DataLayout) -> dict[str, list[tuple]]:
@@ -60,7 +56,7 @@ def _ingest_subprocess(root: Path, crash_after: int | None) -> int:
         "from shop_analytics.paths import DataLayout\n"
         f"ingest(DataLayout(Path({str(root)!r})), IngestSettings(\n"
         f"    countries_csv=Path({str(ROOT / 'seeds' / 'countries.csv')!r}),\n"
-        f"    contracts_dir=Path({str(root / 'contracts')!r}), progress=False))\n")
+        f"    contracts_dir=Path({str(ROOT / 'contracts')!r}), progress=False))\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
     if crash_after is not None:
         env[CRASH_AFTER_ENV] = str(crash_after)
@@ -83,7 +79,6 @@ def test_killed_ingest_leaves_no_partial_file_and_rerun_converges(reference, tmp
     landing, expected = reference
     root = tmp_path / "data"
     shutil.copytree(landing, root / "landing")
-    _settings(root)
     total_files = sum(1 for _ in (root / "landing").rglob("*.parquet"))
     crash_after = random.Random(seed).randint(5, total_files)  # renames >= files: some batch is mid-flight
     assert _ingest_subprocess(root, crash_after) == -signal.SIGKILL
@@ -121,3 +116,100 @@ def test_bloom_filter_persists_and_grows(reference, tmp_path: Path) -> None:
     admitted = dict(con.execute("SELECT source, count(*) FROM seen_keys GROUP BY source").fetchall())
     for source in ("page_views", "purchases", "ratings"):
         assert rows[source] >= admitted[source] > 100  # rebuilt bigger than the 100 it started with
+
+
+# --- kill at every step of one batch, next to a committed batch whose id extends it -----------------
+
+KILL_POINTS = ["written", "intent", "rename:1", "rename:2", "rename:3", "renamed", "committed"]
+
+
+def _state(root: Path) -> dict:
+    """Everything ingest is responsible for: files (bytes), audit, admitted keys, batch files, contract versions."""
+    from handmade_landing import snapshot
+
+    con = duckdb.connect(str(root / "ingest_catalog.duckdb"), read_only=True)
+    try:
+        def rows(sql: str) -> list[tuple]:
+            return con.execute(sql).fetchall()
+
+        return {
+            "files": snapshot(root),
+            "audit": rows("SELECT source, batch_id, status, content_hash, rows_in, rows_admitted, rows_quarantined, "
+                          "quarantined_by_reason, contract_version, contract_status FROM ingest_audit ORDER BY ALL"),
+            "keys": rows("SELECT source, key FROM seen_keys ORDER BY ALL"),
+            "batch_files": rows("SELECT * FROM batch_files ORDER BY ALL"),
+            "contracts": rows("SELECT source, version, columns, changes, first_batch FROM contract_versions "
+                              "ORDER BY ALL"),
+            "intents": rows("SELECT * FROM publish_intents"),
+        }
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def colliding(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A baseline with committed batch 2018-12-01_1 and landed, uningested batch 2018-12-01, and the uninterrupted result.
+
+    The new batch adds a column (a new contract version, registered with its commit), spans two
+    event dates (two lake files) and has one invalid row (a quarantine file): three renames.
+    """
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from handmade_landing import NEW_ID, build_baseline, expected_batch_files, land, purchases_table, run_cli, snapshot
+
+    base = tmp_path_factory.mktemp("colliding") / "data"
+    build_baseline(base)
+    table = pa.concat_tables([purchases_table(100, n=10),
+                              purchases_table(200, n=10, purchased_at=[dt.datetime(2018, 6, 2, 8)] * 10),
+                              purchases_table(300, n=1, amount=[-1.0])])
+    land(base, "purchases", NEW_ID, {"part-0.parquet": table.append_column("coupon_code", pa.array(["X"] * 21))})
+    reference = base.parent / "reference"
+    shutil.copytree(base, reference)
+    assert run_cli(reference)[0] == 0
+    state = _state(reference)
+    new = set(state["files"]) - set(snapshot(base))
+    assert len(new) == 3 and expected_batch_files("purchases", NEW_ID, new), sorted(new)
+    return base, state
+
+
+def _assert_no_partial_file(root: Path) -> None:
+    for path in (root / "lake").rglob("*"):
+        if path.is_file():
+            assert path.suffix == ".parquet" and not path.name.startswith("."), path
+            pq.ParquetFile(path).metadata
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", KILL_POINTS)
+def test_kill_at_every_step_next_to_a_colliding_id_converges(colliding, tmp_path: Path, point: str) -> None:
+    from handmade_landing import COMMITTED_ID, run_cli, run_cli_subprocess, snapshot
+
+    base, expected = colliding
+    root = tmp_path / "data"
+    shutil.copytree(base, root)
+    committed = {p: h for p, h in snapshot(root).items()}
+    killed = run_cli_subprocess(root, {"SHOP_ANALYTICS_INGEST_CRASH_AT": point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    _assert_no_partial_file(root)
+    assert {p: h for p, h in snapshot(root).items() if p in committed} == committed  # X_1 untouched
+    code, out, err = run_cli(root)
+    assert code == 0, err
+    assert _state(root) == expected
+    assert any(COMMITTED_ID in p for p in expected["files"])
+    assert not (root / "_tmp").exists()
+
+
+@pytest.mark.slow
+def test_killed_twice_then_converges(colliding, tmp_path: Path) -> None:
+    from handmade_landing import run_cli, run_cli_subprocess
+
+    base, expected = colliding
+    root = tmp_path / "data"
+    shutil.copytree(base, root)
+    for point in ("rename:2", "rename:1"):  # the second attempt first rolls back the first one's files
+        assert run_cli_subprocess(root, {"SHOP_ANALYTICS_INGEST_CRASH_AT": point}).returncode == -signal.SIGKILL
+        _assert_no_partial_file(root)
+    assert run_cli(root)[0] == 0
+    assert _state(root) == expected

@@ -1,13 +1,14 @@
 """Schema evolution end to end: landing -> gate -> lake -> dbt staging (and every model/test dbt builds).
 
 An accepted new nullable column and an accepted widening reach staging without any
-model edit, and `dbt build` (all models, enforced mart contracts, all data tests)
-still passes; a rejected batch (removed column) never reaches the lake or staging.
+model edit; a batch in the old shape landed after them is still admitted
+(BACKWARD_TRANSITIVE), and the lake holding both shapes reads through union_by_name;
+`dbt build` (all models, enforced mart contracts, all data tests) still passes; a
+rejected batch (removed column) never reaches the lake or staging.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -15,19 +16,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT, dbt_env, run_dbt
+from conftest import dbt_env, ingest_settings, run_dbt
 from shop_analytics.datagen import GeneratorConfig, generate
-from shop_analytics.ingest import IngestSettings, ingest
+from shop_analytics.ingest import ingest
 from shop_analytics.paths import DataLayout
+from shop_analytics.sources import COMPLETION_MARKER
 
 
 @pytest.mark.slow
 def test_accepted_changes_reach_staging_and_rejected_batches_do_not(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path / "data")
     generate(GeneratorConfig(scale=0.002, seed=3, dirty_rate=0.0, late_rate=0.0), layout.landing, progress=False)
-    contracts = tmp_path / "contracts"
-    shutil.copytree(ROOT / "contracts", contracts)
-    settings = IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", contracts_dir=contracts, progress=False)
+    settings = ingest_settings()
     ingest(layout, settings)
     clean = pq.read_table(sorted((layout.landing / "purchases").glob("*/*.parquet"))[-1])
     offset = 10_000_000  # new event ids, so nothing is a duplicate
@@ -41,14 +41,22 @@ def test_accepted_changes_reach_staging_and_rejected_batches_do_not(tmp_path: Pa
     reports = {r.batch_id: r for r in ingest(layout, settings) if r.status != "skipped"}
     assert reports["2019-01-01"].status == "ingested" and reports["2019-01-01"].contract_version == 2
     assert reports["2019-02-01"].status == "rejected"
+    # A producer still on v1 after v2 was registered: admitted as v1, not rejected.
+    old_shape = fresh.set_column(0, "purchase_id", pa.array([2 * offset + i for i in range(fresh.num_rows)],
+                                                            pa.int64()))
+    _land(layout, "2019-03-01", old_shape)
+    late = [r for r in ingest(layout, settings) if r.status != "skipped"]
+    assert [(r.batch_id, r.status, r.contract_version, r.rows_admitted) for r in late] == [
+        ("2019-03-01", "ingested", 1, fresh.num_rows)]
 
     warehouse = tmp_path / "warehouse.duckdb"
     env = dbt_env(layout, warehouse)
     run_dbt(["build"], env, tmp_path)
     con = duckdb.connect(str(warehouse), read_only=True)
     coupons = con.execute("SELECT coupon_code, count(*) FROM staging.stg_shop__purchases "
-                          "WHERE purchase_id >= ? GROUP BY ALL", [offset]).fetchall()
-    assert coupons == [("SPRING", fresh.num_rows)]  # the 2019-02 batch's rows are not there
+                          "WHERE purchase_id >= ? GROUP BY ALL ORDER BY ALL", [offset]).fetchall()
+    # v2's rows carry the coupon, the later v1 batch's read it as NULL; the 2019-02 batch's rows are not there.
+    assert coupons == [("SPRING", fresh.num_rows), (None, fresh.num_rows)]
     older = con.execute("SELECT count(*) FROM staging.stg_shop__purchases WHERE purchase_id < ? "
                         "AND coupon_code IS NOT NULL", [offset]).fetchone()[0]
     assert older == 0  # earlier batches read the new column as NULL
@@ -60,3 +68,4 @@ def _land(layout: DataLayout, batch: str, table: pa.Table) -> None:
     folder = layout.landing / "purchases" / f"batch_date={batch}"
     folder.mkdir(parents=True)
     pq.write_table(table, folder / "part-00000.parquet")
+    (folder / COMPLETION_MARKER).touch()

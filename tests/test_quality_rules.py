@@ -30,7 +30,7 @@ FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_use
     (PURCHASES, ["null_key:purchase_id", "null_key:user_id", "null_key:item_id", "missing_value:purchased_at",
                  "missing_value:quantity", "missing_value:amount", "duplicate_event_id:purchase_id",
                  "timestamp_out_of_range:purchased_at", "invalid_value:amount", "invalid_value:quantity",
-                 "unknown_user:user_id", "unknown_item:item_id"]),
+                 "invalid_precision:amount", "unknown_user:user_id", "unknown_item:item_id"]),
     (RATINGS, ["null_key:rating_id", "null_key:user_id", "null_key:item_id", "missing_value:rated_at",
                "missing_value:rating", "duplicate_event_id:rating_id",
                "timestamp_out_of_range:rated_at", "invalid_value:rating", "unknown_user:user_id",
@@ -39,7 +39,7 @@ FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_use
              "duplicate_event_id:user_id", "timestamp_out_of_range:signup_at", "unknown_country:country_code"]),
     (ITEMS, ["null_key:item_id", "missing_value:category", "missing_value:page_url_path", "missing_value:price",
              "missing_value:created_at", "duplicate_event_id:item_id", "timestamp_out_of_range:created_at",
-             "invalid_value:price"]),
+             "invalid_value:price", "invalid_precision:price"]),
 ], ids=lambda x: getattr(x, "name", ""))
 def test_rules_per_source(source, reasons) -> None:
     assert [r.reason for r in rules_for(source, FULL)] == reasons
@@ -61,7 +61,7 @@ def _ratings_con() -> duckdb.DuckDBPyConnection:
         (3, NULL, TIMESTAMP '2017-01-01', NULL, 10, 0::SMALLINT),
         (4, NULL, TIMESTAMP '1970-01-01', 2, 11, 6::SMALLINT),
         (5, 6, TIMESTAMP '2017-01-01', 3, 12, 1::SMALLINT)
-        ) t(row_number, rating_id, rated_at, user_id, item_id, rating)""")
+        ) t(__gate_row_number, rating_id, rated_at, user_id, item_id, rating)""")
     con.execute("CREATE VIEW ku AS SELECT * FROM (VALUES (1), (2), (NULL)) t(user_id)")
     con.execute("CREATE VIEW ki AS SELECT * FROM (VALUES (10), (11)) t(item_id)")
     return con
@@ -70,7 +70,7 @@ def _ratings_con() -> duckdb.DuckDBPyConnection:
 def test_single_pass_sql_reasons_on_its_own() -> None:
     con = _ratings_con()
     write_row_reasons(con, "r", rules_for(RATINGS, FULL), "reasons")
-    got = con.execute("SELECT row_number, reason FROM reasons ORDER BY ALL").fetchall()
+    got = con.execute("SELECT __gate_row_number, reason FROM reasons ORDER BY ALL").fetchall()
     assert got == [
         (1, "duplicate_event_id:rating_id"), (2, "duplicate_event_id:rating_id"),
         (3, "invalid_value:rating"), (3, "null_key:rating_id"), (3, "null_key:user_id"),
@@ -81,8 +81,8 @@ def test_single_pass_sql_reasons_on_its_own() -> None:
 
 def test_check_table_derived_columns() -> None:
     con = _ratings_con()
-    rows = con.execute(f"SELECT row_number, rating_id__occurrence, user_id__known, item_id__known "
-                       f"FROM ({check_view_sql('r', rules_for(RATINGS, FULL))}) ORDER BY row_number").fetchall()
+    rows = con.execute(f"SELECT __gate_row_number, __gate_occurrence__rating_id, __gate_known__user_id, __gate_known__item_id "
+                       f"FROM ({check_view_sql('r', rules_for(RATINGS, FULL))}) ORDER BY __gate_row_number").fetchall()
     assert rows == [(0, 1, 1, 1), (1, 2, 1, 1), (2, 2, 1, 1), (3, None, 1, 1), (4, None, 1, 1), (5, 1, None, None)]
 
 
@@ -129,8 +129,8 @@ def test_split_puts_every_row_in_exactly_one_side() -> None:
     con = _ratings_con()
     write_row_reasons(con, "r", rules_for(RATINGS, FULL), "reasons")
     admitted = con.execute(f"SELECT * FROM ({admitted_sql('r', 'reasons')}) ORDER BY rated_at").fetchall()
-    quarantined = con.execute(f"SELECT row_number, reasons FROM ({quarantined_sql('r', 'reasons')}) "
-                              f"ORDER BY row_number").fetchall()
+    quarantined = con.execute(f"SELECT __gate_row_number, __gate_reasons FROM ({quarantined_sql('r', 'reasons')}) "
+                              f"ORDER BY __gate_row_number").fetchall()
     assert admitted == [(1, dt.datetime(2017, 1, 1), 1, 10, 5)]
     assert [r[0] for r in quarantined] == [1, 2, 3, 4, 5]
     assert quarantined[1] == (2, ["duplicate_event_id:rating_id"])
@@ -141,7 +141,7 @@ def test_split_puts_every_row_in_exactly_one_side() -> None:
 def test_fact_rows_without_event_time_or_value_are_quarantined() -> None:
     con = duckdb.connect()
     con.execute("""CREATE VIEW r AS SELECT * FROM (VALUES (0, 1, NULL::TIMESTAMP, 1, 10, NULL::SMALLINT))
-        t(row_number, rating_id, rated_at, user_id, item_id, rating)""")
+        t(__gate_row_number, rating_id, rated_at, user_id, item_id, rating)""")
     write_row_reasons(con, "r", rules_for(RATINGS, RuleParams(today=dt.date(2026, 11, 20))), "reasons")
     assert con.execute("SELECT * FROM reasons ORDER BY ALL").fetchall() == [
         (0, "missing_value:rated_at"), (0, "missing_value:rating")]

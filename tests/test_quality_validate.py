@@ -71,7 +71,7 @@ def test_single_batch_folder_validates(landing, con) -> None:
     create_batch_view(con, "one_batch", batch_files(batch_dir))
     result = validate_batch(con, "one_batch", PURCHASES, _params())
     assert result.row_count == manifest["sources"]["purchases"]["batches"][batch_dir.name.split("=")[1]]
-    assert result.failed_rows == len(set(result.reasons(con).column("row_number").to_pylist()))
+    assert result.failed_rows == len(set(result.reasons(con).column("__gate_row_number").to_pylist()))
 
 
 def test_accepted_countries_come_from_the_parameter(landing, con) -> None:
@@ -92,14 +92,14 @@ def test_row_number_follows_file_order(tmp_path: Path, landing) -> None:
     con = duckdb.connect()
     create_batch_view(con, "three", files)
     ids = [i for f in files for i in pq.read_table(f, columns=["page_view_id"]).column(0).to_pylist()]
-    rows = con.execute("SELECT row_number, page_view_id FROM three ORDER BY row_number").fetchall()
+    rows = con.execute("SELECT __gate_row_number, page_view_id FROM three ORDER BY __gate_row_number").fetchall()
     assert [r[0] for r in rows] == list(range(len(ids)))
     assert [r[1] for r in rows] == ids
 
 
 def _tiny(con: duckdb.DuckDBPyConnection, rows: str) -> None:
     con.execute(f"""CREATE OR REPLACE VIEW tiny AS SELECT * FROM (VALUES {rows})
-        t(row_number, purchase_id, purchased_at, user_id, item_id, quantity, amount)""")
+        t(__gate_row_number, purchase_id, purchased_at, user_id, item_id, quantity, amount)""")
     con.execute("CREATE OR REPLACE VIEW users_known AS SELECT * FROM (VALUES (1), (2)) t(user_id)")
     con.execute("CREATE OR REPLACE VIEW items_known AS SELECT * FROM (VALUES (10), (20)) t(item_id)")
 
@@ -116,7 +116,7 @@ def test_time_window_bounds_and_several_reasons_per_row(mode: str) -> None:
         (5, 2, TIMESTAMP '2010-01-01 00:00:00', 3, 10, 1, 0.01)""")
     params = RuleParams(today=TODAY, known_users="users_known", known_items="items_known")
     result = validate_batch(con, "tiny", PURCHASES, params, row_reasons=mode)
-    assert [(r["row_number"], r["reason"]) for r in result.reasons(con).to_pylist()] == [
+    assert [(r["__gate_row_number"], r["reason"]) for r in result.reasons(con).to_pylist()] == [
         (0, "timestamp_out_of_range:purchased_at"),
         (3, "timestamp_out_of_range:purchased_at"),
         (4, "invalid_value:amount"),
@@ -140,7 +140,9 @@ def test_reference_checks_are_skipped_without_known_ids() -> None:
 
 def test_gx_failure_to_compute_is_an_error_not_a_verdict() -> None:
     con = duckdb.connect()
-    con.execute("CREATE VIEW broken AS SELECT range AS row_number, range AS purchase_id FROM range(3)")
+    # The columns the check table derives from exist; the ones GX checks directly do not.
+    con.execute("CREATE VIEW broken AS SELECT range AS __gate_row_number, range AS purchase_id, 1.0 AS amount "
+                "FROM range(3)")
     with pytest.raises(GxExecutionError, match="GX could not evaluate"):
         validate_batch(con, "broken", PURCHASES, RuleParams(today=TODAY))
 
@@ -171,13 +173,13 @@ def test_summary_is_json_ready_and_no_progress_bars(capsys: pytest.CaptureFixtur
 
 def test_temp_relations_work_but_files_and_missing_row_numbers_are_refused(tmp_path: Path) -> None:
     con = duckdb.connect()
-    con.execute("CREATE TEMP VIEW t AS SELECT range AS row_number, range AS user_id, 'US' AS country_code, "
+    con.execute("CREATE TEMP VIEW t AS SELECT range AS __gate_row_number, range AS user_id, 'US' AS country_code, "
                 "TIMESTAMP '2010-01-01' AS signup_at FROM range(3)")
     assert validate_batch(con, "t", USERS, RuleParams(today=TODAY)).success
     con.execute("CREATE VIEW no_rows AS SELECT 1 AS user_id")
-    with pytest.raises(ValueError, match="no row_number column"):
+    with pytest.raises(ValueError, match="no __gate_row_number column"):
         validate_batch(con, "no_rows", USERS, RuleParams(today=TODAY))
     on_file = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    on_file.execute("CREATE VIEW t AS SELECT 1 AS row_number")
+    on_file.execute("CREATE VIEW t AS SELECT 1 AS __gate_row_number")
     with pytest.raises(ValueError, match="in-memory DuckDB connection"):
         validate_batch(on_file, "t", USERS, RuleParams(today=TODAY))

@@ -18,7 +18,8 @@ from pathlib import Path
 import duckdb
 
 from shop_analytics.quality.duckdb_types import duckdb_type_names
-from shop_analytics.sources import PAGE_VIEWS, PURCHASES, Source
+from shop_analytics.quality.sql import quote_ident, quote_literal
+from shop_analytics.sources import COMPLETION_MARKER, PAGE_VIEWS, PURCHASES, Source, batch_id_problem
 
 _READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".json": "read_json", ".jsonl": "read_json"}
 
@@ -52,10 +53,10 @@ def ratings_to_landing(source_file: Path, landing: Path, columns: RatingColumns 
     con.execute(f"""
         CREATE TEMP TABLE input AS
         SELECT
-            try_cast("{columns.user}" AS BIGINT) AS user_id,
-            try_cast("{columns.item}" AS BIGINT) AS item_id,
-            try_cast("{columns.rating}" AS DOUBLE) AS rating,
-            try_cast("{columns.timestamp}" AS TIMESTAMP) AS rated_at
+            try_cast({quote_ident(columns.user)} AS BIGINT) AS user_id,
+            try_cast({quote_ident(columns.item)} AS BIGINT) AS item_id,
+            try_cast({quote_ident(columns.rating)} AS DOUBLE) AS rating,
+            try_cast({quote_ident(columns.timestamp)} AS TIMESTAMP) AS rated_at
         FROM raw_input
     """)
     bad = con.execute("""
@@ -70,10 +71,13 @@ def ratings_to_landing(source_file: Path, landing: Path, columns: RatingColumns 
     if total == 0:
         raise ValueError(f"{source_file}: no ratings")
     batch = batch_id or con.execute("SELECT strftime(min(rated_at), '%Y-%m-%d') FROM input").fetchone()[0]
+    problem = batch_id_problem(batch)
+    if problem:
+        raise ValueError(problem)
     queries = {
-        "users": f"""SELECT user_id, '{_literal(country_code)}' AS country_code, min(rated_at) AS signup_at
+        "users": f"""SELECT user_id, {quote_literal(country_code)} AS country_code, min(rated_at) AS signup_at
                      FROM input GROUP BY user_id ORDER BY user_id""",
-        "items": f"""SELECT item_id, '{_literal(category)}' AS category, '/items/' || item_id AS page_url_path,
+        "items": f"""SELECT item_id, {quote_literal(category)} AS category, '/items/' || item_id AS page_url_path,
                             1.0::DOUBLE AS price, min(rated_at) AS created_at
                      FROM input GROUP BY item_id ORDER BY item_id""",
         "ratings": """SELECT row_number() OVER (ORDER BY rated_at, user_id, item_id)::BIGINT AS rating_id,
@@ -87,8 +91,9 @@ def ratings_to_landing(source_file: Path, landing: Path, columns: RatingColumns 
         folder = Path(landing) / name / f"batch_date={batch}"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / "part-0.parquet"
-        con.execute(f"COPY ({query}) TO '{_literal(str(target))}' (FORMAT parquet)")
-        counts[name] = con.execute(f"SELECT count(*) FROM read_parquet('{_literal(str(target))}')").fetchone()[0]
+        con.execute(f"COPY ({query}) TO {quote_literal(str(target))} (FORMAT parquet)")
+        counts[name] = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(target))})").fetchone()[0]
+        (folder / COMPLETION_MARKER).touch()  # last: the batch is complete
     return counts
 
 
@@ -96,10 +101,6 @@ def _empty(source: Source) -> str:
     types = duckdb_type_names(source.schema)
     cols = ", ".join(f"NULL::{t} AS {f.name}" for f, t in zip(source.schema, types))
     return f"SELECT {cols} WHERE false"
-
-
-def _literal(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

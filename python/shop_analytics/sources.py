@@ -6,12 +6,29 @@ docs/raw_data_contract.md describes them for people bringing their own data.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 # Timestamps are UTC instants stored without an offset (naive), in microseconds.
 TIMESTAMP = pa.timestamp("us")
+
+# Landing layout: <source>/batch_date=<batch id>/<files>, complete once the folder holds
+# COMPLETION_MARKER (an empty file the producer writes last: the Hadoop/Spark convention).
+BATCH_PREFIX = "batch_date="
+BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+BATCH_ID_GRAMMAR = ("1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit "
+                    f"(regex {BATCH_ID.pattern})")
+COMPLETION_MARKER = "_SUCCESS"
+
+
+def batch_id_problem(batch_id: str) -> str | None:
+    """Why `batch_id` is not a valid batch id, or None."""
+    if BATCH_ID.fullmatch(batch_id):
+        return None
+    shown = batch_id if len(batch_id) <= 80 else batch_id[:77] + "..."
+    return f"batch id {shown!r} is not valid: a batch id is {BATCH_ID_GRAMMAR}"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Plans and writes a landing folder: batches of hive-partitioned files plus a manifest.
 
-Layout: ``<out>/<source>/batch_date=YYYY-MM-DD/part-NNNNN.<ext>`` and
-``<out>/_manifest.json``. Fact sources get one batch per calendar month;
+Layout: ``<out>/<source>/batch_date=YYYY-MM-DD/part-NNNNN.<ext>``, a ``_SUCCESS``
+marker per batch folder written after its files, and ``<out>/_manifest.json``. Fact sources get one batch per calendar month;
 dimensions are a single snapshot batch. Each chunk is generated from its own
 seed, so output is byte-identical for the same config, in any worker order.
 """
@@ -29,7 +29,7 @@ from shop_analytics.datagen.dirty import inject, null_masks_for
 from shop_analytics.datagen.distributions import TimeSampler, month_starts, period_weights, split_total
 from shop_analytics.datagen.entities import Population, items_table, users_table
 from shop_analytics.datagen.events import GENERATORS
-from shop_analytics.sources import ALL_SOURCES, DIMENSIONS, FACTS, Source
+from shop_analytics.sources import ALL_SOURCES, COMPLETION_MARKER, DIMENSIONS, FACTS, Source
 
 MANIFEST_NAME = "_manifest.json"
 MANIFEST_VERSION = 1
@@ -165,6 +165,9 @@ def generate(config: GeneratorConfig, out: Path, *, workers: int = 1, overwrite:
         for task, result in zip(tasks, _run(config, partial, tasks, workers)):
             _add(manifest["sources"][result.source], task, result)
             bar.update(result.rows)
+    # The completion marker goes in last, once every file of the batch is complete (docs/raw_data_contract.md).
+    for folder in sorted({os.path.dirname(t.path) for t in tasks}):
+        (partial / folder / COMPLETION_MARKER).touch()
     (partial / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     if out.exists():
         shutil.rmtree(out)

@@ -1,25 +1,43 @@
-"""The ingest catalog: a DuckDB file with the audit, the admitted keys and the key filters.
+"""The ingest catalog: a DuckDB file with the audit, admitted keys, key filters, batch files and contract versions.
 
 The gate works in an in-memory DuckDB (GX must not hold a file) and attaches the
-catalog as ``cat``; dbt never opens it.
+catalog as ``cat``; dbt never opens it. Every value goes in as a prepared parameter.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
 
 from shop_analytics.ingest import seen
+from shop_analytics.quality.contracts import ContractVersion
+from shop_analytics.quality.schema_policy import Column
+from shop_analytics.quality.sql import quote_literal
 
 DB = "cat"
 _DDL = """
 -- seq: commit sequence per source (the Bloom filter checkpoint covers seq <= covered_seq).
 CREATE TABLE IF NOT EXISTS {db}.seen_keys (source VARCHAR NOT NULL, key BIGINT NOT NULL, seq BIGINT NOT NULL DEFAULT 0);
--- Batches whose files are being renamed into the lake but not yet committed: a later
--- run must first remove what such an attempt left behind.
+-- Files of a batch that are being renamed into place but are not (or no longer) committed:
+-- the exact paths, relative to the data root. The next run deletes those not in batch_files.
 CREATE TABLE IF NOT EXISTS {db}.publish_intents (source VARCHAR NOT NULL, batch_id VARCHAR NOT NULL,
-                                                 PRIMARY KEY (source, batch_id));
+                                                 paths VARCHAR[], PRIMARY KEY (source, batch_id));
+-- Every lake and quarantine file of a committed batch, relative to the data root.
+CREATE TABLE IF NOT EXISTS {db}.batch_files (source VARCHAR NOT NULL, batch_id VARCHAR NOT NULL,
+                                             path VARCHAR NOT NULL);
+-- Contract versions accepted at run time (the maintainers' versions are in contracts/*.yml).
+CREATE TABLE IF NOT EXISTS {db}.contract_versions (
+    source VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    columns VARCHAR NOT NULL,  -- JSON list of {{name, type, nullable}}
+    changes VARCHAR NOT NULL,  -- JSON list of what changed from the previous version
+    accepted_at TIMESTAMP NOT NULL,
+    first_batch VARCHAR NOT NULL,
+    PRIMARY KEY (source, version)
+);
 CREATE TABLE IF NOT EXISTS {db}.ingest_audit (
     source VARCHAR NOT NULL,
     batch_id VARCHAR NOT NULL,
@@ -47,6 +65,7 @@ _MIGRATIONS = (
     "ALTER TABLE {db}.ingest_audit ADD COLUMN IF NOT EXISTS contract_status VARCHAR",
     "ALTER TABLE {db}.ingest_audit ADD COLUMN IF NOT EXISTS message VARCHAR",
     "ALTER TABLE {db}.ingest_audit ALTER COLUMN contract_version DROP NOT NULL",
+    "ALTER TABLE {db}.publish_intents ADD COLUMN IF NOT EXISTS paths VARCHAR[]",
 )
 AUDIT_COLUMNS = ("source", "batch_id", "content_hash", "files", "rows_in", "rows_admitted", "rows_quarantined",
                  "quarantined_by_reason", "contract_version", "started_at", "seconds", "status", "file_format",
@@ -55,7 +74,7 @@ AUDIT_COLUMNS = ("source", "batch_id", "content_hash", "files", "rows_in", "rows
 
 def attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """Attach the catalog file to `con` as ``cat`` and create or migrate its tables."""
-    con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS {DB}")
+    con.execute(f"ATTACH {quote_literal(str(path))} AS {DB}")
     con.execute(_DDL.format(db=DB))
     con.execute(seen.CATALOG_DDL.format(db=DB))
     for statement in _MIGRATIONS:
@@ -69,18 +88,56 @@ def previous_batch(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -
     return (row[0], row[1]) if row else None
 
 
-def begin_publish(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> bool:
-    """Record that `batch_id`'s files are about to be published; True if an earlier attempt was interrupted."""
-    row = con.execute(f"SELECT 1 FROM {DB}.publish_intents WHERE source = ? AND batch_id = ?",
-                      [source, batch_id]).fetchone()
-    if row is None:
-        con.execute(f"INSERT INTO {DB}.publish_intents VALUES (?, ?)", [source, batch_id])
-    return row is not None
+def case_twin(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> str | None:
+    """An audited batch id of `source` that equals `batch_id` except in case, if any."""
+    row = con.execute(f"SELECT batch_id FROM {DB}.ingest_audit WHERE source = ? AND lower(batch_id) = lower(?) "
+                      f"AND batch_id <> ? LIMIT 1", [source, batch_id, batch_id]).fetchone()
+    return str(row[0]) if row else None
 
 
-def end_publish(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> None:
-    """Clear the intent (inside the batch's commit transaction)."""
+def intents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, list[str] | None]]:
+    """Every (source, batch_id, paths) whose files are not, or no longer, committed (paths None: written before paths were recorded)."""
+    return [(str(s), str(b), None if p is None else [str(x) for x in p]) for s, b, p in con.execute(
+        f"SELECT source, batch_id, paths FROM {DB}.publish_intents ORDER BY source, batch_id").fetchall()]
+
+
+def record_intent(con: duckdb.DuckDBPyConnection, source: str, batch_id: str, paths: list[str]) -> None:
+    """Record the exact files about to be renamed into place for `batch_id` (or left to delete after its commit)."""
+    con.execute(f"INSERT OR REPLACE INTO {DB}.publish_intents VALUES (?, ?, ?)", [source, batch_id, paths])
+
+
+def clear_intent(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> None:
+    """Forget the intent of `batch_id`."""
     con.execute(f"DELETE FROM {DB}.publish_intents WHERE source = ? AND batch_id = ?", [source, batch_id])
+
+
+def batch_files(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> list[str]:
+    """The committed files of `batch_id`, relative to the data root."""
+    return [str(r[0]) for r in con.execute(f"SELECT path FROM {DB}.batch_files WHERE source = ? AND batch_id = ? "
+                                           f"ORDER BY path", [source, batch_id]).fetchall()]
+
+
+def replace_batch_files(con: duckdb.DuckDBPyConnection, source: str, batch_id: str, paths: list[str]) -> None:
+    """Set the committed files of `batch_id` (inside its commit transaction)."""
+    con.execute(f"DELETE FROM {DB}.batch_files WHERE source = ? AND batch_id = ?", [source, batch_id])
+    if paths:
+        con.execute(f"INSERT INTO {DB}.batch_files SELECT ?, ?, unnest(?::VARCHAR[])", [source, batch_id, paths])
+
+
+def accepted_versions(con: duckdb.DuckDBPyConnection, source: str) -> list[ContractVersion]:
+    """Contract versions of `source` accepted at run time, oldest first."""
+    rows = con.execute(f"SELECT version, columns, changes FROM {DB}.contract_versions WHERE source = ? "
+                       f"ORDER BY version", [source]).fetchall()
+    return [ContractVersion(int(v), tuple(Column(c["name"], c["type"], bool(c["nullable"])) for c in json.loads(cols)),
+                            tuple(json.loads(changes))) for v, cols, changes in rows]
+
+
+def register_version(con: duckdb.DuckDBPyConnection, source: str, version: ContractVersion, batch_id: str) -> None:
+    """Record a contract version accepted with `batch_id` (inside that batch's commit transaction)."""
+    columns = json.dumps([{"name": c.name, "type": c.type, "nullable": c.nullable} for c in version.columns])
+    con.execute(f"INSERT INTO {DB}.contract_versions VALUES (?, ?, ?, ?, ?, ?)",
+                [source, version.version, columns, json.dumps(list(version.changes)),
+                 dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), batch_id])
 
 
 def insert_keys(con: duckdb.DuckDBPyConnection, source: str, select_sql: str) -> None:

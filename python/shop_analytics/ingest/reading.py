@@ -1,36 +1,43 @@
-"""Reading one landing batch into the gate's in-memory DuckDB: a relation with row_number, plus its schema.
+"""Reading one landing batch into the gate's in-memory DuckDB: a relation with the gate's row number, plus its schema.
 
-Parquet batches become a view over the files (types from the files themselves).
-CSV and JSON carry no types, so they are read as text (DuckDB sniffs the dialect and
-the header), the contract's columns are cast with TRY_CAST, and a value that does not
-cast leaves a flag column behind that the gate turns into ``invalid_type:<column>``.
-The raw text of every cast column is kept for quarantine, so nothing is lost.
+Column names are checked first, from the files' own headers and schemas (DuckDB
+would silently rename a repeated name to ``a_1``): a reserved, repeated or invalid
+name rejects the batch before anything is read (schema_policy.name_violations).
+
+Parquet batches become a view over the files (types from the files themselves);
+TIMESTAMP WITH TIME ZONE and other timestamp units convert to the contract's
+TIMESTAMP (UTC). CSV and JSON carry no types, so they are read as text (DuckDB sniffs
+the dialect), each contract column is converted exactly (conversions.py) to the type
+of the contract version with the same column names (or the latest types), and a value
+that does not convert leaves a flag column behind that the gate turns into
+``invalid_type:<column>``. The raw text of every converted column is kept for
+quarantine, so nothing is lost.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 
 from shop_analytics.ingest.batches import LandingBatch
+from shop_analytics.ingest.conversions import parquet_timestamp_sql, text_to_type_sql
+from shop_analytics.ingest.errors import is_operational
 from shop_analytics.quality.batch import create_batch_view
 from shop_analytics.quality.check_view import cast_ok_column
-from shop_analytics.quality.contracts import batch_schema, latest_columns
-from shop_analytics.quality.rules import ROW_NUMBER
-from shop_analytics.quality.schema_policy import Column
+from shop_analytics.quality.contracts import Contract, batch_schema
+from shop_analytics.quality.namespace import ROW_NUMBER, gate_column
+from shop_analytics.quality.schema_policy import Column, Violation, name_violations
 from shop_analytics.quality.sql import quote_ident, quote_literal
 
-HELPER_PREFIX = "_gate_"  # columns the gate adds; never written to the lake
 
+class BatchRejectedError(ValueError):
+    """The batch cannot be admitted as a whole; `rule` names the problem for reason.json."""
 
-class UnreadableBatchError(ValueError):
-    """The batch's files cannot be read as one table; `rule` names the problem for reason.json."""
-
-    def __init__(self, rule: str, message: str) -> None:
+    def __init__(self, rule: str, message: str, violations: tuple[Violation, ...] = ()) -> None:
         super().__init__(message)
         self.rule = rule
+        self.violations = violations
 
 
 @dataclass(frozen=True)
@@ -40,91 +47,170 @@ class BatchRelation:
     name: str
     columns: tuple[Column, ...]  # the batch schema the contract is checked against
     data_columns: tuple[str, ...]  # columns written to the lake, in batch order
-    cast_columns: tuple[str, ...] = ()  # text columns cast to contract types (CSV/JSON)
+    cast_columns: tuple[str, ...] = ()  # columns converted with a cast-ok flag (CSV/JSON, Parquet nanoseconds)
+    relations: tuple[str, ...] = ()  # every relation created for it, dropped with it
+    notes: tuple[str, ...] = ()  # conversions applied, for the report
 
     @property
     def raw_columns(self) -> tuple[str, ...]:
-        """Helper columns holding the original text of cast columns (kept in quarantine)."""
+        """Helper columns holding the original values of converted columns (kept in quarantine)."""
         return tuple(raw_column(c) for c in self.cast_columns)
 
 
 def raw_column(column: str) -> str:
-    """Name of the helper column with `column`'s original text."""
-    return f"{HELPER_PREFIX}raw__{column}"
+    """Name of the helper column with `column`'s original value."""
+    return gate_column("raw", column)
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str,
-               contracts_dir: Path) -> BatchRelation:
-    """Create relation `name` for `batch` in `con`; raise UnreadableBatchError with a specific rule."""
+def load_batch(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, contract: Contract) -> BatchRelation:
+    """Create relation `name` for `batch` in `con`; raise BatchRejectedError with a specific rule.
+
+    I/O failures (disk full, permissions, files vanishing) are not the batch's fault and
+    propagate as they are.
+    """
     try:
         if batch.file_format == "parquet":
-            return _load_parquet(con, batch, name)
-        return _load_text(con, batch, name, contracts_dir)
-    except UnreadableBatchError:
+            return _load_parquet(con, batch, name, contract)
+        return _load_text(con, batch, name, contract)
+    except BatchRejectedError:
         raise
     except (duckdb.Error, ValueError) as exc:
+        if is_operational(exc):
+            raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnreadableBatchError(
-            "unreadable_file", f"cannot read {batch.file_format} batch {batch.files[0].parent}: {first}") from exc
+        raise BatchRejectedError(
+            "unreadable_file", f"cannot read {batch.file_format} batch {batch.folder}: {first}") from exc
 
 
-def _load_parquet(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str) -> BatchRelation:
+def _check_names(names: list[str], contract: Contract, batch: LandingBatch) -> None:
+    found = name_violations(names, contract.column_names)
+    if found:
+        raise BatchRejectedError(found[0].rule, f"{batch.source.name} batch {batch.batch_id}: " + " ".join(
+            f"[{v.rule}] {v.message}" for v in found), tuple(found))
+
+
+def _require_non_empty(batch: LandingBatch, expected: str) -> None:
     for path in batch.files:
-        if path.stat().st_size == 0:
-            raise UnreadableBatchError("empty_file", f"{path} is empty (0 bytes); a Parquet file has at least a footer")
+        if path.lstat().st_size == 0:
+            raise BatchRejectedError("empty_file", f"{path} is empty (0 bytes); {expected}")
+
+
+def _load_parquet(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str,
+                  contract: Contract) -> BatchRelation:
+    _require_non_empty(batch, "a Parquet file has at least a footer")
     try:
         columns = batch_schema(con, batch.files)
     except ValueError as exc:
         if "disagree on the schema" in str(exc):
-            raise UnreadableBatchError("files_disagree", str(exc)) from exc
+            raise BatchRejectedError("files_disagree", str(exc)) from exc
         raise
-    create_batch_view(con, name, batch.files)
-    return BatchRelation(name, columns, tuple(c.name for c in columns))
+    _check_names([c.name for c in columns], contract, batch)
+    wanted = {c.name: c.type.strip().upper() for v in contract.versions for c in v.columns}
+    converted = [(c, conv) for c in columns if wanted.get(c.name) == "TIMESTAMP"
+                 and (conv := parquet_timestamp_sql(f"f.{quote_ident(c.name)}", c.type)) is not None]
+    data_columns = tuple(c.name for c in columns)
+    if not converted:
+        create_batch_view(con, name, batch.files)
+        return BatchRelation(name, columns, data_columns, relations=(name,))
+    files_view = f"{name}__files"
+    create_batch_view(con, files_view, batch.files)
+    replace = ", ".join(f"{value} AS {quote_ident(c.name)}" for c, (value, _) in converted)
+    extra = []
+    for c, (_, exact) in converted:
+        if exact is not None:
+            column = f"f.{quote_ident(c.name)}"
+            extra += [f"CAST(CASE WHEN {column} IS NULL OR {exact} THEN 1 END AS UTINYINT) "
+                      f"AS {quote_ident(cast_ok_column(c.name))}",
+                      f"{column} AS {quote_ident(raw_column(c.name))}"]
+    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT f.* REPLACE ({replace})"
+                f"{''.join(', ' + e for e in extra)} FROM {quote_ident(files_view)} f")
+    kinds = {c.name: c.type for c, _ in converted}
+    schema = tuple(Column(c.name, "TIMESTAMP", c.nullable) if c.name in kinds else c for c in columns)
+    cast = tuple(c.name for c, (_, exact) in converted if exact is not None)
+    notes = tuple(f"{n}: {t} converted to TIMESTAMP (UTC)" for n, t in kinds.items())
+    return BatchRelation(name, schema, data_columns, cast, (name, files_view), notes)
 
 
-def _text_scan(batch: LandingBatch, columns: dict[str, str] | None = None) -> str:
-    files = "[" + ", ".join(quote_literal(str(p)) for p in batch.files) + "]"
-    if batch.file_format == "csv":
-        # Everything as text: sniffing picks delimiter and quoting, casting is ours.
-        return f"read_csv({files}, header = true, all_varchar = true, hive_partitioning = false)"
-    if columns is None:
-        return f"read_json({files}, format = 'auto', hive_partitioning = false)"
-    spec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
-    return f"read_json({files}, format = 'auto', hive_partitioning = false, columns = {spec})"
+def _files_list(batch: LandingBatch) -> str:
+    return "[" + ", ".join(quote_literal(str(p)) for p in batch.files) + "]"
 
 
-def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str,
-               contracts_dir: Path) -> BatchRelation:
+def _csv_names(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> list[str]:
+    """The header of every file of a CSV batch, as written (all files must agree)."""
+    headers = []
     for path in batch.files:
-        if path.stat().st_size == 0:
-            raise UnreadableBatchError("empty_file", f"{path} is empty (0 bytes); expected at least a header")
-    names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {_text_scan(batch)}").fetchall()]
-    if batch.file_format == "csv" and len(names) == 1 and any(d in names[0] for d in ",;|\t"):
+        row = con.execute(f"SELECT * FROM read_csv({quote_literal(str(path))}, header = false, all_varchar = true, "
+                          f"hive_partitioning = false) LIMIT 1").fetchone()
+        headers.append([cell if cell is None else str(cell) for cell in (row or ())])
+    first = headers[0]
+    for path, header in zip(batch.files, headers):
+        if header != first:
+            raise BatchRejectedError("files_disagree", f"files of one batch disagree on the header: "
+                                     f"{batch.files[0].name} has {first}, {path.name} has {header}")
+    if len(first) == 1 and first[0] is not None and any(d in first[0] for d in ",;|\t"):
         # The sniffer found no dialect that fits every line (e.g. a truncated last row) and
         # fell back to one column holding the whole line.
-        raise UnreadableBatchError(
-            "unparsable_csv", f"{batch.files[0].parent}: no CSV dialect fits every line (the header came back as "
-            f"one column {names[0][:80]!r}); is the file truncated or are rows inconsistent?")
-    if len(set(names)) != len(names):
-        raise UnreadableBatchError("duplicate_column", f"{batch.files[0].parent}: duplicate column names {names}")
-    scan = _text_scan(batch, dict.fromkeys(names, "VARCHAR")) if batch.file_format == "json" else _text_scan(batch)
-    contract = {c.name: c for c in latest_columns(batch.source, contracts_dir)}
-    # Known columns take the contract's type and nullability (text has neither); new
-    # columns stay text, nullable: the contract check then sees only names change.
-    schema = tuple(contract[n] if n in contract else Column(n, "VARCHAR", True) for n in names)
-    cast = tuple(n for n in names if n in contract and contract[n].type.upper() != "VARCHAR")
+        raise BatchRejectedError(
+            "unparsable_csv", f"{batch.folder}: no CSV dialect fits every line (the header came back as "
+            f"one column {first[0][:80]!r}); is the file truncated or are rows inconsistent?")
+    return [cell or "" for cell in first]
+
+
+def _json_names(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> list[str]:
+    """Every key of every object of a JSON batch, in order of first appearance (repeats kept, to be reported)."""
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        key_lists = con.execute(
+            f"SELECT keys FROM (SELECT json_keys(json) AS keys, row_number() OVER () AS n "
+            f"FROM read_json_objects({_files_list(batch)}, format = 'auto')) "
+            f"WHERE keys IS NOT NULL GROUP BY keys ORDER BY min(n)").fetchall()
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    names: list[str] = []
+    for (keys,) in key_lists:
+        names += [k for k in dict.fromkeys(keys) if k not in names]
+        names += sorted(k for k in set(keys) if keys.count(k) > 1)  # an object repeating a key: a duplicate
+    if not names:
+        raise BatchRejectedError("no_columns", f"{batch.folder}: the JSON batch holds no object with a key")
+    return names
+
+
+def _text_schema(names: list[str], contract: Contract) -> tuple[Column, ...]:
+    """Text has no types: the version with exactly these column names decides them, else the latest types."""
+    match = next((v for v in reversed(contract.versions) if {c.name for c in v.columns} == set(names)), None)
+    types = {c.name: c for c in match.columns} if match else {c.name: c for v in contract.versions for c in v.columns}
+    # A new column stays text, nullable: the contract check then sees only the names change.
+    return tuple(types.get(n, Column(n, "VARCHAR", True)) for n in names)
+
+
+def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, contract: Contract) -> BatchRelation:
+    _require_non_empty(batch, "expected at least a header")
+    files = _files_list(batch)
+    if batch.file_format == "csv":
+        names = _csv_names(con, batch)
+        _check_names(names, contract, batch)
+        scan = f"read_csv({files}, header = true, all_varchar = true, hive_partitioning = false)"
+        read = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+        if read != names:
+            raise BatchRejectedError("unparsable_csv", f"{batch.folder}: the header {names} was read as {read}")
+    else:
+        names = _json_names(con, batch)
+        _check_names(names, contract, batch)
+        spec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in names) + "}"
+        scan = f"read_json({files}, format = 'auto', hive_partitioning = false, columns = {spec})"
+    schema = _text_schema(names, contract)
+    cast = tuple(c.name for c in schema if c.type.upper() != "VARCHAR")
     select = [f"CAST(row_number() OVER () - 1 AS BIGINT) AS {ROW_NUMBER}"]
     for column in schema:
         raw = f"raw.{quote_ident(column.name)}"
+        value = text_to_type_sql(raw, column.type) if column.name in cast else raw
+        select.append(f"{value} AS {quote_ident(column.name)}")
+    for column in schema:
         if column.name in cast:
-            select.append(f"TRY_CAST({raw} AS {column.type}) AS {quote_ident(column.name)}")
-        else:
-            select.append(f"{raw} AS {quote_ident(column.name)}")
-    for column in cast:
-        raw = f"raw.{quote_ident(column)}"
-        select.append(f"CAST(CASE WHEN {raw} IS NULL OR TRY_CAST({raw} AS {contract[column].type}) IS NOT NULL "
-                      f"THEN 1 END AS UTINYINT) AS {quote_ident(cast_ok_column(column))}")
-        select.append(f"{raw} AS {quote_ident(raw_column(column))}")
+            raw = f"raw.{quote_ident(column.name)}"
+            select.append(f"CAST(CASE WHEN {raw} IS NULL OR ({text_to_type_sql(raw, column.type)}) IS NOT NULL "
+                          f"THEN 1 END AS UTINYINT) AS {quote_ident(cast_ok_column(column.name))}")
+            select.append(f"{raw} AS {quote_ident(raw_column(column.name))}")
     # A table, not a view: row numbers must not change between the gate's queries, and
     # GX's own connection must see it (so not TEMP).
     con.execute("SET preserve_insertion_order = true")
@@ -132,4 +218,28 @@ def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str,
         con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT {', '.join(select)} FROM {scan} raw")
     finally:
         con.execute("SET preserve_insertion_order = false")
-    return BatchRelation(name, schema, tuple(names), cast)
+    return BatchRelation(name, schema, tuple(names), cast, (name,))
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> int:
+    """The batch's row count for the audit of a batch rejected before it was loaded; 0 if the files cannot tell."""
+    files = _files_list(batch)
+    queries = {"parquet": f"SELECT sum(num_rows) FROM parquet_file_metadata({files})",
+               "csv": f"SELECT count(*) FROM read_csv({files}, header = true, all_varchar = true, "
+                      f"hive_partitioning = false)",
+               "json": f"SELECT count(*) FROM read_json_objects({files}, format = 'auto')"}
+    if batch.file_format not in queries or not batch.files:
+        return 0
+    try:
+        return int(con.execute(queries[batch.file_format]).fetchone()[0] or 0)
+    except duckdb.Error:
+        return 0
+
+
+def drop_relations(con: duckdb.DuckDBPyConnection, names: tuple[str, ...] | list[str]) -> None:
+    """Drop these views or tables of `con` if they exist (newest first)."""
+    for relation in reversed(list(names)):
+        kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ? "
+                           "AND table_catalog = current_database()", [relation]).fetchone()
+        if kind:
+            con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {quote_ident(relation)}")

@@ -1,28 +1,33 @@
 """Landing -> quality gate -> lake or quarantine, one batch at a time, idempotent and audited.
 
-Per batch: content hash (skip if already ingested) -> read (reading.py) -> schema
-contract (quality.contracts: accepted, new version, or the whole batch rejected) ->
-event ids already in the lake (seen.py: Bloom filter, exact check) -> GX suite
-(quality.validate: GX decides, failing rows get machine-readable reasons) -> admitted
-rows to the lake, rejected rows to ``quarantine/<source>/<batch>/rejected.parquet``,
-both written under scratch names and renamed (publish.py) -> one catalog transaction
-with the admitted keys, the key filter and the audit row. A crash before that commit
-means the batch is redone on the next run, and converges to the same files.
+A run: scan landing (batches.py: ids validated, completion markers, regular files
+only) -> roll back what an interrupted run left (publish.recover) -> per source,
+dimensions first, per batch: content hash (skip if already ingested; conflict if an
+ingested id changed) -> read (reading.py: names checked, exact conversions) ->
+schema contract (quality.contracts: yml versions + versions accepted at run time,
+BACKWARD_TRANSITIVE) -> event ids already in the lake (seen.py) -> GX suite
+(quality.validate) -> admitted rows to the lake, rejected rows to
+``quarantine/<source>/<batch>/rejected.parquet``, written in scratch and renamed into
+place at exactly recorded paths (publish.py) -> one catalog transaction with the
+admitted keys, the batch's files, a new contract version if any, and the audit row.
+A crash before that commit means the batch is redone on the next run, and converges.
 
-A rejected batch (unreadable, mixed formats, schema contract violation) is copied
-whole to ``quarantine/<source>/<batch>/files/`` with a ``reason.json``, audited with
-status 'rejected', and ingest goes on with the other batches (``strict`` stops).
+A batch rejected whole (unreadable, mixed formats, schema contract, reserved column
+names, a file that is not a regular file) is copied to
+``quarantine/<source>/<batch>/files/`` with a ``reason.json``, audited 'rejected', and
+ingest goes on (``strict`` stops). Refused entries, conflicts and pending batches are
+reported and left in landing. Disk, permission and lock failures raise
+OperationalError naming the batch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import duckdb
@@ -30,43 +35,27 @@ import numpy as np
 from tqdm import tqdm
 
 from shop_analytics.ingest import catalog
-from shop_analytics.ingest.batches import MIXED, LandingBatch, discover, landing_problems
-from shop_analytics.ingest.publish import Publisher, remove_batch_files
-from shop_analytics.ingest.reading import BatchRelation, UnreadableBatchError, load_batch
+from shop_analytics.ingest.batches import EMPTY, MIXED, NOT_REGULAR, Finding, LandingBatch, open_regular, scan
+from shop_analytics.ingest.batches import NotRegularFileError, walk_regular
+from shop_analytics.ingest.errors import OperationalError, describe, is_operational
+from shop_analytics.ingest.publish import BatchPublisher, FaultHooks, recover
+from shop_analytics.ingest.reading import (
+    BatchRejectedError, BatchRelation, count_rows, drop_relations, load_batch,
+)
+from shop_analytics.ingest.report import (
+    CONFLICT, INGESTED, REFUSED, REJECTED, SKIPPED, BatchReport, is_over_threshold,
+)
 from shop_analytics.ingest.seen import SeenKeys
 from shop_analytics.paths import DataLayout
-from shop_analytics.quality.contracts import ContractCheck, check_columns_contract
+from shop_analytics.quality.contracts import Contract, ContractCheck, check_schema, effective_contract
 from shop_analytics.quality.countries import load_country_codes
-from shop_analytics.quality.rules import ROW_NUMBER, RuleParams
+from shop_analytics.quality.namespace import REASONS, ROW_NUMBER
+from shop_analytics.quality.rules import RuleParams
 from shop_analytics.quality.split import admitted_sql, quarantined_sql
-from shop_analytics.quality.sql import quote_ident
+from shop_analytics.quality.sql import quote_ident, quote_literal
 from shop_analytics.sources import ALL_SOURCES, Source
 
 DB = catalog.DB
-REASONS_COLUMN = "_reject_reasons"
-
-
-class BatchConflictError(RuntimeError):
-    """A batch id was ingested before with different content."""
-
-
-@dataclass
-class BatchReport:
-    """What happened to one batch."""
-
-    source: str
-    batch_id: str
-    status: str  # "ingested", "skipped" (same content already in), or "rejected" (whole batch)
-    rows_in: int = 0
-    rows_admitted: int = 0
-    rows_quarantined: int = 0
-    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-    contract_version: int | None = None
-    contract_status: str | None = None
-    message: str = ""
-    maybe_seen: int = 0  # event ids the Bloom filter flagged
-    seen_confirmed: int = 0  # ... of which really in the lake
 
 
 @dataclass(frozen=True)
@@ -74,87 +63,135 @@ class IngestSettings:
     """Knobs for one ingest run."""
 
     countries_csv: Path = Path("seeds/countries.csv")
-    contracts_dir: Path = Path("contracts")
+    contracts_dir: Path = Path("contracts")  # the maintainers' contracts; read only
     today: dt.date | None = None  # upper bound of plausible event times; default: today (UTC)
     memory_limit: str = "2GB"
     progress: bool | None = None
-    strict: bool = False  # stop at the first rejected batch
+    strict: bool = False  # stop at the first rejected or conflicting batch
     data_docs_dir: Path | None = None  # build GX Data Docs here after the run
     bloom_capacity: int = 10_000_000  # event ids per source before the filter is rebuilt bigger
     bloom_fpr: float = 0.01
     group_rows: int = 5_000_000  # batches of one source validated by one GX run, up to about this many rows
+    quiet_seconds: float | None = None  # also take batches without _SUCCESS unchanged for this long
+    max_quarantine_share: float = 0.05  # a batch quarantining more (or all of a non-empty batch) is flagged
 
 
 @dataclass
 class _Gate:
-    """Per-run state: the in-memory connection, GX context, key filters, reference tables."""
+    """Per-run state: the in-memory connection, GX context, key filters, reference tables, contracts."""
 
     con: duckdb.DuckDBPyConnection
     layout: DataLayout
     settings: IngestSettings
     countries: tuple[str, ...]
-    publisher: Publisher
+    publisher: BatchPublisher
     context: Any = None
     filters: dict[str, SeenKeys] = field(default_factory=dict)
     references_stale: bool = True
+    contracts: dict[str, Contract] = field(default_factory=dict)
+    where: str = "ingest"  # what is being worked on, for operational error messages
 
 
 def ingest(layout: DataLayout, settings: IngestSettings | None = None,
            sources: tuple[Source, ...] = ALL_SOURCES) -> list[BatchReport]:
-    """Ingest every landing batch not yet in the catalog; dimensions first, then facts."""
+    """Ingest every complete landing batch not yet in the catalog; dimensions first, then facts.
+
+    Raises OperationalError (disk full, permissions, I/O, a locked catalog) naming what it
+    was working on; FileNotFoundError if there is no landing folder.
+    """
     settings = settings or IngestSettings()
     if not layout.landing.exists():
         raise FileNotFoundError(f"no landing folder at {layout.landing}; run `shop-analytics generate` first")
     countries = load_country_codes(settings.countries_csv)
-    for folder in (layout.lake, layout.quarantine):
-        folder.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(layout.staging_area, ignore_errors=True)
-    layout.staging_area.mkdir(parents=True)
-    con = duckdb.connect()  # in-memory: GX validates here and never holds a file
+    gate: _Gate | None = None
     try:
-        con.execute(f"SET memory_limit = '{settings.memory_limit}'")
-        con.execute(f"SET temp_directory = '{layout.staging_area / 'spill'}'")
-        con.execute("SET preserve_insertion_order = false")
+        landing = scan(layout.landing, sources, settings.quiet_seconds)
+        for folder in (layout.lake, layout.quarantine):
+            folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(layout.staging_area, ignore_errors=True)
+        layout.staging_area.mkdir(parents=True)
+        con = duckdb.connect()  # in-memory: GX validates here and never holds a file
+        try:
+            gate = _Gate(con, layout, settings, countries,
+                         BatchPublisher(layout.root, layout.staging_area / "scratch", FaultHooks()))
+            _open(gate)
+            return _run(gate, landing.findings, landing.batches, sources)
+        finally:
+            con.close()
+            shutil.rmtree(layout.staging_area, ignore_errors=True)
+    except Exception as exc:
+        if not is_operational(exc):
+            raise
+        where = gate.where if gate else f"landing {layout.landing}"
+        raise OperationalError(f"{where}: {describe(exc)}") from exc
+
+
+def _open(gate: _Gate) -> None:
+    con, layout, settings = gate.con, gate.layout, gate.settings
+    con.execute(f"SET memory_limit = {quote_literal(settings.memory_limit)}")
+    con.execute(f"SET temp_directory = {quote_literal(str(layout.staging_area / 'spill'))}")
+    con.execute("SET preserve_insertion_order = false")
+    gate.where = f"ingest catalog {layout.catalog}"
+    try:
         catalog.attach(con, layout.catalog)
-        gate = _Gate(con, layout, settings, countries, Publisher(layout.staging_area / "scratch"))
-        reports = [BatchReport("?", "?", "rejected", message=p) for p in landing_problems(layout.landing)]
-        for report in reports:
-            tqdm.write(f"REJECTED {report.message}")
-        ordered = sorted(sources, key=lambda s: s.is_fact)
-        total = sum(len(discover(layout.landing, s)) for s in ordered)
-        bar = tqdm(total=total, desc="ingest", unit="batch",
-                   disable=None if settings.progress is None else not settings.progress)
-        stop = False
-        for source in ordered:
-            staged: list[_Staged] = []
-            for batch in discover(layout.landing, source):
-                outcome = _prepare(gate, batch, f"batch_{len(staged)}")
-                if isinstance(outcome, BatchReport):
-                    reports.append(outcome)
-                    bar.update()
-                    if outcome.status == "rejected":
-                        tqdm.write(f"REJECTED {source.name} batch {batch.batch_id}: {outcome.message}")
-                        stop = settings.strict
-                else:
-                    staged.append(outcome)
-                if stop:
-                    break
-            for group in _groups(staged, settings.group_rows):
-                reports.extend(_gate_group(gate, source, group))
-                bar.update(len(group))
-            for item in staged:
-                _drop(gate.con, item.loaded.name)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise OperationalError(f"ingest catalog {layout.catalog} is locked by another process (is another "
+                                   f"ingest running, or a DuckDB shell holding it open?): {describe(exc)}") from exc
+        raise
+    gate.where = "recovering interrupted batches"
+    for source, batch_id, removed in recover(con, layout.root):
+        if removed:
+            tqdm.write(f"RECOVERED {source} batch {batch_id}: removed {removed} file(s) of an interrupted run")
+
+
+def _run(gate: _Gate, findings: list[Finding], batches: dict[str, list[LandingBatch]],
+         sources: tuple[Source, ...]) -> list[BatchReport]:
+    reports = [_finding_report(f) for f in findings]
+    for report in reports:
+        if report.status == REFUSED:
+            tqdm.write(f"REFUSED {report.message}")
+    ordered = sorted(sources, key=lambda s: s.is_fact)
+    bar = tqdm(total=sum(len(b) for b in batches.values()), desc="ingest", unit="batch",
+               disable=None if gate.settings.progress is None else not gate.settings.progress)
+    stop = False
+    for source in ordered:
+        gate.where = f"{source.name}: contract"
+        gate.contracts[source.name] = effective_contract(source, gate.settings.contracts_dir,
+                                                         catalog.accepted_versions(gate.con, source.name))
+        staged: list[_Staged] = []
+        for batch in batches.get(source.name, []):
+            gate.where = f"{source.name} batch {batch.batch_id}"
+            outcome = _prepare(gate, batch, f"batch_{len(staged)}")
+            if isinstance(outcome, BatchReport):
+                reports.append(outcome)
+                bar.update()
+                if outcome.status in (REJECTED, CONFLICT, REFUSED):
+                    tqdm.write(f"{outcome.status.upper()} {source.name} batch {batch.batch_id}: {outcome.message}")
+                    stop = gate.settings.strict
+            else:
+                staged.append(outcome)
             if stop:
                 break
-        bar.close()
-        if settings.data_docs_dir is not None and gate.context is not None:
-            from shop_analytics.quality.data_docs import build_data_docs
+        for group in _groups(staged, gate.settings.group_rows):
+            reports.extend(_gate_group(gate, source, group))
+            bar.update(len(group))
+        for item in staged:
+            drop_relations(gate.con, item.loaded.relations)
+        if stop:
+            break
+    bar.close()
+    if gate.settings.data_docs_dir is not None and gate.context is not None:
+        from shop_analytics.quality.data_docs import build_data_docs
 
-            build_data_docs(gate.context, settings.data_docs_dir)
-        return reports
-    finally:
-        con.close()
-        shutil.rmtree(layout.staging_area, ignore_errors=True)
+        gate.where = f"GX Data Docs in {gate.settings.data_docs_dir}"
+        build_data_docs(gate.context, gate.settings.data_docs_dir)
+    return reports
+
+
+def _finding_report(finding: Finding) -> BatchReport:
+    return BatchReport(finding.source, finding.batch_id or "", finding.status, message=finding.message,
+                       rule=finding.rule)
 
 
 @dataclass(frozen=True)
@@ -170,57 +207,76 @@ class _Staged:
 
 
 def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _Staged:
-    """Skip, reject (whole batch) or stage one batch: hash, read, schema contract."""
+    """Skip, refuse, reject (whole batch) or stage one batch: hash, read, schema contract."""
     source, con = batch.source, gate.con
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    content_hash = batch.content_hash()
+    twin = catalog.case_twin(con, source.name, batch.batch_id)
+    if twin is not None:
+        return BatchReport(source.name, batch.batch_id, REFUSED, rule="batch_id_case_collision", message=(
+            f"batch id {batch.batch_id!r} differs only in case from the ingested batch {twin!r}; on a "
+            f"case-insensitive file system they would share files. Land it under another id."))
+    try:
+        content_hash: str | None = batch.content_hash()
+        not_regular = _irregular_message(batch) if batch.irregular else None
+    except NotRegularFileError as exc:  # swapped for a symlink or FIFO after the scan
+        content_hash, not_regular = None, str(exc)
     previous = catalog.previous_batch(con, source.name, batch.batch_id)
-    if previous is not None:
-        if previous[0] == content_hash:
-            return BatchReport(source.name, batch.batch_id, "skipped")
-        if previous[1] != "rejected":
-            raise BatchConflictError(
-                f"{source.name} batch {batch.batch_id} was already ingested with different content "
-                f"(hash {previous[0][:12]} before, {content_hash[:12]} now); land corrected data as a new batch id")
-        # A rejected batch may be re-delivered, fixed, under the same id.
-    audit = {"source": source.name, "batch_id": batch.batch_id, "content_hash": content_hash,
+    if previous is not None and previous[0] == content_hash:
+        return BatchReport(source.name, batch.batch_id, SKIPPED)
+    if previous is not None and previous[1] != REJECTED:  # a rejected batch may be re-delivered under its id
+        return BatchReport(source.name, batch.batch_id, CONFLICT, rule="conflict", message=(
+            f"batch {batch.batch_id} was already ingested with content hash {previous[0]}; the folder "
+            f"{batch.folder} now holds content hash {content_hash or '(unhashable: ' + str(not_regular) + ')'}. "
+            f"Ingested batches are immutable: restore the original files, or land the corrected data under a "
+            f"new batch id. Nothing was changed."))
+    audit = {"source": source.name, "batch_id": batch.batch_id, "content_hash": content_hash or "",
              "files": len(batch.files), "started_at": started_at, "file_format": batch.file_format}
+    if not_regular is not None:
+        return _reject_batch(gate, batch, audit, started, NOT_REGULAR, None, not_regular, [])
+    if batch.file_format == EMPTY:
+        return _empty_batch(gate, batch, audit, started)
+    contract = gate.contracts[source.name]
     try:
         if batch.file_format == MIXED:
-            raise UnreadableBatchError("mixed_formats", f"{batch.files[0].parent}: a batch holds files of one "
-                                       f"format (.parquet, .csv or .json); found {[p.name for p in batch.files]}")
-        loaded = load_batch(con, batch, relation, gate.settings.contracts_dir)
+            raise BatchRejectedError("mixed_formats", f"{batch.folder}: a batch holds files of one format "
+                                     f"(.parquet, .csv or .json); found {[p.name for p in batch.files]}")
+        loaded = load_batch(con, batch, relation, contract)
         rows = _count(con, relation)
-    except UnreadableBatchError as exc:
-        _drop(con, relation)
-        return _reject_batch(gate, batch, audit, started, exc.rule, None, str(exc), [])
+    except BatchRejectedError as exc:
+        drop_relations(con, [relation, f"{relation}__files"])
+        return _reject_batch(gate, batch, audit, started, exc.rule, None, str(exc),
+                             [asdict(v) for v in exc.violations], count_rows(con, batch))
     except duckdb.Error as exc:  # e.g. a file that fails only when its data pages are read
-        _drop(con, relation)
+        if is_operational(exc):
+            raise
+        drop_relations(con, [relation, f"{relation}__files"])
         return _reject_batch(gate, batch, audit, started, "unreadable_file", None,
-                             f"cannot read {batch.files[0].parent}: {str(exc).splitlines()[0]}", [])
-    check = check_columns_contract(loaded.columns, source, gate.settings.contracts_dir)
+                             f"cannot read {batch.folder}: {str(exc).splitlines()[0]}", [])
+    check = check_schema(contract, loaded.columns)
     if not check.accepted:
-        _drop(con, relation)
+        drop_relations(con, loaded.relations)
         violations = [asdict(v) for v in check.violations]
         return _reject_batch(gate, batch, audit, started, check.violations[0].rule, check, check.message(),
                              violations, rows)
+    if check.new_version is not None:  # registered in the catalog with this batch's commit
+        gate.contracts[source.name] = contract.with_version(check.new_version)
     return _Staged(batch, loaded, check, audit, started, rows)
 
 
-def _drop(con: duckdb.DuckDBPyConnection, relation: str) -> None:
-    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ? "
-                       "AND table_catalog = current_database()", [relation]).fetchone()
-    if kind:
-        con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {quote_ident(relation)}")
+def _irregular_message(batch: LandingBatch) -> str:
+    return (f"{batch.source.name} batch {batch.batch_id}: {batch.folder} holds entries that are not regular files: "
+            f"{', '.join(batch.irregular)}. Landing takes regular files only; symlinks, folders, FIFOs and "
+            f"devices are never followed or read.")
 
 
 def _groups(staged: list[_Staged], max_rows: int) -> list[list[_Staged]]:
-    """Consecutive batches validated together: same reader columns, at most ~max_rows rows."""
+    """Consecutive batches validated together: same schema and converted columns, at most ~max_rows rows."""
     groups: list[list[_Staged]] = []
     for item in staged:
         last = groups[-1] if groups else None
-        if (last and last[0].loaded.cast_columns == item.loaded.cast_columns
+        if (last and (last[0].loaded.columns, last[0].loaded.cast_columns) == (item.loaded.columns,
+                                                                                 item.loaded.cast_columns)
                 and sum(x.rows for x in last) + item.rows <= max_rows):
             last.append(item)
         else:
@@ -237,7 +293,7 @@ def _refresh_references(gate: _Gate) -> None:
     # own connection to this in-memory database must see them.
     for table, column, dim in (("gate_known_users", "user_id", "users"), ("gate_known_items", "item_id", "items")):
         gate.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT key AS {column} "
-                         f"FROM {DB}.seen_keys WHERE source = '{dim}'")
+                         f"FROM {DB}.seen_keys WHERE source = ?", [dim])
     gate.references_stale = False
 
 
@@ -258,14 +314,13 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
     """One GX validation over consecutive batches of `source`, then per batch: write, audit, commit.
 
     GX costs a fixed overhead per run (suite, datasource, ~20 queries), so a source's
-    batches are validated together; row numbers run on across batches in landing order,
-    so a duplicate of an id from an earlier batch of the same run is caught as a
-    duplicate, and each batch is a row-number range of the group.
+    pending batches are validated together; each batch is a range of row numbers.
     """
     from shop_analytics.quality.gx_duckdb import new_context  # GX loads once per run, only if needed
     from shop_analytics.quality.validate import validate_batch
 
     con = gate.con
+    gate.where = f"{source.name} batches {group[0].batch.batch_id}..{group[-1].batch.batch_id}"
     relation = f"gate_{source.name}"
     offsets, parts, offset = [], [], 0
     for item in group:
@@ -318,16 +373,18 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
 
 
 def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, lookup: Any) -> BatchReport:
-    """Write one batch's admitted and rejected rows, then commit keys, filter and audit together."""
+    """Write one batch's admitted and rejected rows, then commit keys, files, contract and audit together."""
     source, con, batch, loaded, check = item.batch.source, gate.con, item.batch, item.loaded, item.check
+    gate.where = f"{source.name} batch {batch.batch_id}"
+    scratch = gate.publisher.scratch(source.name, batch.batch_id)
     columns = ", ".join(quote_ident(c) for c in loaded.data_columns)
     admitted = f"SELECT {columns} FROM ({admitted_sql(view, reasons)})"
-    rows_admitted = _write_admitted(gate, source, batch.batch_id, admitted)
+    rows_admitted = _write_admitted(gate, source, batch.batch_id, admitted, scratch)
     keep = ", ".join(quote_ident(c) for c in (*loaded.data_columns, *loaded.raw_columns))
-    # row_number in quarantine is the row's position within its own batch.
-    rejected = (f"SELECT {ROW_NUMBER} - {lo} AS {ROW_NUMBER}, {keep}, reasons AS {REASONS_COLUMN} "
+    # The row number in quarantine is the row's position within its own batch.
+    rejected = (f"SELECT {ROW_NUMBER} - {lo} AS {ROW_NUMBER}, {keep}, {REASONS} "
                 f"FROM ({quarantined_sql(view, reasons)}) ORDER BY {ROW_NUMBER}")
-    rows_quarantined = _write_rejected_rows(gate, source, batch.batch_id, rejected)
+    rows_quarantined = _write_rejected_rows(gate, source, batch.batch_id, rejected, scratch)
     if item.rows != rows_admitted + rows_quarantined:
         raise RuntimeError(f"{source.name} batch {batch.batch_id} does not reconcile: in {item.rows}, "
                            f"admitted {rows_admitted}, quarantined {rows_quarantined}")
@@ -341,24 +398,19 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
         maybe_here, seen_here = con.execute(
             f"SELECT count(*) FILTER ({key} IN (SELECT key FROM gate_maybe_seen)), "
             f"count(*) FILTER ({key} IN (SELECT key FROM gate_seen_keys)) FROM {quote_ident(view)}").fetchone()
-    report = BatchReport(source.name, batch.batch_id, "ingested", item.rows, rows_admitted, rows_quarantined,
-                         by_reason, round(time.perf_counter() - item.started, 3), check.version, check.status,
-                         check.message(), int(maybe_here), int(seen_here))
-    con.execute("BEGIN TRANSACTION")
-    try:
-        catalog.insert_keys(con, source.name, f"SELECT {quote_ident(source.key)} AS key FROM ({admitted})")
-        catalog.end_publish(con, source.name, batch.batch_id)
-        catalog.insert_audit(con, {**item.audit, "rows_in": item.rows, "rows_admitted": rows_admitted,
-                                   "rows_quarantined": rows_quarantined,
-                                   "quarantined_by_reason": json.dumps(by_reason, sort_keys=True),
-                                   "contract_version": check.version, "seconds": report.seconds,
-                                   "status": "ingested", "contract_status": check.status,
-                                   "message": check.message()})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        gate.filters.pop(source.name, None)  # reload the committed filter next time
-        raise
+    message = "; ".join([check.message(), *loaded.notes])
+    report = BatchReport(source.name, batch.batch_id, INGESTED, item.rows, rows_admitted, rows_quarantined,
+                         by_reason, 0.0, check.version, check.status, message, int(maybe_here), int(seen_here),
+                         over_threshold=is_over_threshold(item.rows, rows_quarantined,
+                                                          gate.settings.max_quarantine_share))
+    files = gate.publisher.publish(con, source.name, batch.batch_id, scratch)
+    report.seconds = round(time.perf_counter() - item.started, 3)
+    audit = {**item.audit, "rows_in": item.rows, "rows_admitted": rows_admitted,
+             "rows_quarantined": rows_quarantined, "quarantined_by_reason": json.dumps(by_reason, sort_keys=True),
+             "contract_version": check.version, "seconds": report.seconds, "status": INGESTED,
+             "contract_status": check.status, "message": message}
+    _commit(gate, batch, files, audit, keys_sql=f"SELECT {quote_ident(source.key)} AS key FROM ({admitted})",
+            new_version=check.new_version)
     if source.is_fact:
         _seen_filter(gate, source).add(keys)
     else:
@@ -366,65 +418,114 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
     return report
 
 
-def _write_admitted(gate: _Gate, source: Source, batch_id: str, admitted: str) -> int:
-    target = gate.layout.lake / source.name
-    out = gate.publisher.scratch(source.name, batch_id, "lake")
+def _commit(gate: _Gate, batch: LandingBatch, files: list[str], audit: dict, keys_sql: str | None = None,
+            new_version: Any = None) -> None:
+    """One catalog transaction: admitted keys, the batch's files, a new contract version, the audit row."""
+    con, source = gate.con, batch.source
+    garbage = sorted(set(_committed_files(gate, batch)) - set(files))  # e.g. an earlier rejection's quarantine
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if keys_sql is not None:
+            catalog.insert_keys(con, source.name, keys_sql)
+        catalog.replace_batch_files(con, source.name, batch.batch_id, files)
+        catalog.record_intent(con, source.name, batch.batch_id, garbage)
+        if new_version is not None:
+            catalog.register_version(con, source.name, new_version, batch.batch_id)
+        catalog.insert_audit(con, audit)
+        con.execute("COMMIT")
+    except BaseException:
+        _rollback(con)
+        gate.filters.pop(source.name, None)  # reload the committed filter next time
+        raise
+    gate.publisher.finish(con, source.name, batch.batch_id, garbage)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    # A COMMIT that failed (e.g. the disk filled while writing the catalog) has already ended the
+    # transaction, or invalidated the database: the original error is the one worth reporting.
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
+def _committed_files(gate: _Gate, batch: LandingBatch) -> list[str]:
+    files = catalog.batch_files(gate.con, batch.source.name, batch.batch_id)
+    if files or catalog.previous_batch(gate.con, batch.source.name, batch.batch_id) is None:
+        return files
+    # Committed before batch files were recorded: only a rejected batch can come back, and its
+    # files are exactly those under its own quarantine folder (the id is valid, so one exact folder).
+    root = gate.layout.root
+    return [PurePosixPath(p.relative_to(root)).as_posix()
+            for p in walk_regular(gate.layout.quarantine / batch.source.name / batch.batch_id)]
+
+
+def _write_admitted(gate: _Gate, source: Source, batch_id: str, admitted: str, scratch: Path) -> int:
+    out = scratch / "lake" / source.name
+    out.mkdir(parents=True)
     if source.is_fact:
         time_col = quote_ident(source.event_time or "")
+        pattern = quote_literal(f"batch_{batch_id}_{{i}}")
         rows = gate.con.execute(
             f"COPY (SELECT *, CAST({time_col} AS DATE) AS event_date FROM ({admitted}) ORDER BY {time_col}) "
-            f"TO '{out}' (FORMAT parquet, PARTITION_BY (event_date), FILENAME_PATTERN 'batch_{batch_id}_{{i}}', "
+            f"TO {quote_literal(str(out))} (FORMAT parquet, PARTITION_BY (event_date), FILENAME_PATTERN {pattern}, "
             f"OVERWRITE_OR_IGNORE true)").fetchone()[0] or 0
     else:
         rows = gate.con.execute(f"COPY ({admitted} ORDER BY {quote_ident(source.key)}) "
-                                f"TO '{out / f'batch_{batch_id}.parquet'}' (FORMAT parquet)").fetchone()[0]
-    if catalog.begin_publish(gate.con, source.name, batch_id):
-        remove_batch_files(target, batch_id)  # leftovers of an interrupted attempt at this batch
-    gate.publisher.publish_tree(out, target)
+                                f"TO {quote_literal(str(out / f'batch_{batch_id}.parquet'))} (FORMAT parquet)"
+                                ).fetchone()[0]
     return int(rows)
 
 
-def _write_rejected_rows(gate: _Gate, source: Source, batch_id: str, rejected: str) -> int:
-    target = gate.layout.quarantine / source.name / batch_id
-    shutil.rmtree(target, ignore_errors=True)
-    out = gate.publisher.scratch(source.name, batch_id, "quarantine")
+def _write_rejected_rows(gate: _Gate, source: Source, batch_id: str, rejected: str, scratch: Path) -> int:
     rows = int(gate.con.execute(f"SELECT count(*) FROM ({rejected})").fetchone()[0])
     if rows:
-        gate.con.execute(f"COPY ({rejected}) TO '{out / 'rejected.parquet'}' (FORMAT parquet)")
-        gate.publisher.publish_tree(out, target)
+        out = scratch / "quarantine" / source.name / batch_id
+        out.mkdir(parents=True)
+        gate.con.execute(f"COPY ({rejected}) TO {quote_literal(str(out / 'rejected.parquet'))} (FORMAT parquet)")
     return rows
+
+
+def _empty_batch(gate: _Gate, batch: LandingBatch, audit: dict, started: float) -> BatchReport:
+    """A complete batch without data files (only the marker): audited as ingested with 0 rows."""
+    message = f"{batch.source.name} batch {batch.batch_id}: no data files, only the completion marker"
+    seconds = round(time.perf_counter() - started, 3)
+    _commit(gate, batch, [], {**audit, "rows_in": 0, "rows_admitted": 0, "rows_quarantined": 0,
+                              "quarantined_by_reason": "{}", "contract_version": None, "seconds": seconds,
+                              "status": INGESTED, "contract_status": None, "message": message})
+    return BatchReport(batch.source.name, batch.batch_id, INGESTED, seconds=seconds, message=message)
 
 
 def _reject_batch(gate: _Gate, batch: LandingBatch, audit: dict, started: float, rule: str,
                   check: ContractCheck | None, message: str, violations: list[dict], rows: int = 0) -> BatchReport:
-    """Quarantine the whole batch: original files plus reason.json, then audit it as rejected."""
+    """Quarantine the whole batch: its regular data files plus reason.json, then audit it as rejected."""
     source = batch.source
-    target = gate.layout.quarantine / source.name / batch.batch_id
-    shutil.rmtree(target, ignore_errors=True)
-    out = gate.publisher.scratch(source.name, batch.batch_id, "rejected")
-    (out / "files").mkdir()
+    scratch = gate.publisher.scratch(source.name, batch.batch_id)
+    out = scratch / "quarantine" / source.name / batch.batch_id
+    (out / "files").mkdir(parents=True)
+    copied = []
     for path in batch.files:
-        shutil.copy2(path, out / "files" / path.name)
-    gate.publisher.publish_tree(out, target)
+        try:
+            with open_regular(path) as src, (out / "files" / path.name).open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            copied.append(path.name)
+        except NotRegularFileError:
+            pass  # never followed; named in the message
     column = violations[0]["column"] if violations else None
     reason = {"source": source.name, "batch_id": batch.batch_id, "rule": rule, "column": column,
-              "message": message, "violations": violations, "files": [p.name for p in batch.files],
+              "message": message, "violations": violations, "files": copied, "not_regular": list(batch.irregular),
               "content_hash": audit["content_hash"], "rows": rows}
-    gate.publisher.write_json(reason, target / "reason.json")
+    (out / "reason.json").write_text(json.dumps(reason, indent=2, sort_keys=True, default=str) + "\n")
+    files = gate.publisher.publish(gate.con, source.name, batch.batch_id, scratch)
     seconds = round(time.perf_counter() - started, 3)
-    catalog.insert_audit(gate.con, {**audit, "rows_in": rows, "rows_admitted": 0, "rows_quarantined": rows,
-                                    "quarantined_by_reason": json.dumps({f"batch_rejected:{rule}": rows}),
-                                    "contract_version": None, "seconds": seconds, "status": "rejected",
-                                    "contract_status": check.status if check else None, "message": message})
-    return BatchReport(source.name, batch.batch_id, "rejected", rows, 0, rows, {f"batch_rejected:{rule}": rows},
-                       seconds, None, check.status if check else None, message)
+    _commit(gate, batch, files, {**audit, "rows_in": rows, "rows_admitted": 0, "rows_quarantined": rows,
+                                 "quarantined_by_reason": json.dumps({f"batch_rejected:{rule}": rows}),
+                                 "contract_version": None, "seconds": seconds, "status": REJECTED,
+                                 "contract_status": check.status if check else None, "message": message})
+    return BatchReport(source.name, batch.batch_id, REJECTED, rows, 0, rows, {f"batch_rejected:{rule}": rows},
+                       seconds, None, check.status if check else None, message, rule=rule)
 
 
 def audit_rows(layout: DataLayout) -> list[dict]:
     """The ingest audit as dicts (read-only; safe while nothing is ingesting)."""
     return catalog.audit_rows(layout.catalog)
-
-
-def report_dict(report: BatchReport) -> dict:
-    """A batch report as a plain dict."""
-    return asdict(report)

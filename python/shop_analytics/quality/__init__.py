@@ -3,8 +3,9 @@
 Nothing is imported here, so `import shop_analytics.quality.contracts` stays fast and
 does not pull in Great Expectations. Entry points for ingest:
 
-- contracts.check_batch_contract(con, files, source, contracts_dir) -> ContractCheck
-- batch.create_batch_view(con, name, files) -> view with a deterministic row_number
+- contracts.check_schema(effective_contract(source, contracts_dir, accepted), columns) -> ContractCheck
+- namespace: the gate's reserved column prefix (__gate_) and the names an input may not use
+- batch.create_batch_view(con, name, files) -> view with a deterministic __gate_row_number
 - validate.validate_batch(con, relation, source, RuleParams(...)) -> BatchValidation
 - split.admitted_sql / split.quarantined_sql(relation, reasons_table) -> SELECT text
 - gx_duckdb.new_context() and data_docs.build_data_docs(context, out_dir) -> index.html

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from shop_analytics.quality.rules import ROW_NUMBER
+from shop_analytics.quality.namespace import ROW_NUMBER
 from shop_analytics.quality.sql import quote_ident, quote_literal
 
 

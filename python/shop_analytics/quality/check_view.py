@@ -14,28 +14,35 @@ from __future__ import annotations
 
 import duckdb
 
-from shop_analytics.quality.rules import CASTS, FIRST_OCCURRENCE, KNOWN_REF, NOT_IN_REF, ROW_NUMBER, Rule
+from shop_analytics.quality.money import whole_minor_units_sql
+from shop_analytics.quality.namespace import ROW_NUMBER, gate_column
+from shop_analytics.quality.rules import CASTS, FIRST_OCCURRENCE, KNOWN_REF, NOT_IN_REF, WHOLE_MINOR_UNITS, Rule
 from shop_analytics.quality.sql import quote_ident
 
 
 def occurrence_column(rule: Rule) -> str:
     """Derived column: 1 for the first row with this key, 2 for any later copy, NULL for a NULL key."""
-    return f"{rule.column}__occurrence"
+    return gate_column("occurrence", rule.column)
 
 
 def known_column(rule: Rule) -> str:
     """Derived column: 1 if the reference is NULL or known, NULL if it names an unknown id."""
-    return f"{rule.column}__known"
+    return gate_column("known", rule.column)
 
 
 def unseen_column(rule: Rule) -> str:
     """Derived column: 1 if the key is NULL or not yet in the lake, NULL if it was admitted before."""
-    return f"{rule.column}__unseen"
+    return gate_column("unseen", rule.column)
+
+
+def precision_ok_column(rule: Rule) -> str:
+    """Derived column: 1 if the money value is NULL, not finite or whole minor units, NULL if not."""
+    return gate_column("precision_ok", rule.column)
 
 
 def cast_ok_column(column: str) -> str:
-    """Reader-provided column: 1 if `column`'s text value was NULL or cast cleanly, NULL if not."""
-    return f"_gate_cast_ok__{column}"
+    """Reader-provided column: 1 if `column`'s value was NULL or converted exactly, NULL if not."""
+    return gate_column("cast_ok", column)
 
 
 def checked_column(rule: Rule) -> str:
@@ -48,6 +55,8 @@ def checked_column(rule: Rule) -> str:
         return unseen_column(rule)
     if rule.check == CASTS:
         return cast_ok_column(rule.column)
+    if rule.check == WHOLE_MINOR_UNITS:
+        return precision_ok_column(rule)
     return rule.column
 
 
@@ -74,6 +83,9 @@ def check_view_sql(relation: str, rules: tuple[Rule, ...]) -> str:
             member = f"{col} IN (SELECT {ref} FROM {quote_ident(rule.ref_relation)} WHERE {ref} IS NOT NULL)"
             passes = member if rule.check == KNOWN_REF else f"NOT ({member})"
             derived.append(f"CAST(CASE WHEN {col} IS NULL OR {passes} THEN 1 END AS UTINYINT) "
+                           f"AS {quote_ident(checked_column(rule))}")
+        elif rule.check == WHOLE_MINOR_UNITS:
+            derived.append(f"CAST(CASE WHEN {whole_minor_units_sql(col, rule.scale)} THEN 1 END AS UTINYINT) "
                            f"AS {quote_ident(checked_column(rule))}")
     select = ", ".join(["b.*", *derived])
     return f"SELECT {select} FROM {quote_ident(relation)} b {' '.join(joins)}"

@@ -1,8 +1,13 @@
-"""Versioned schema contracts per source (contracts/<source>.yml) and the batch check against them.
+"""Versioned schema contracts per source and the batch check against them.
 
-Version 1 of each contract is the raw data contract in shop_analytics.sources, in
-DuckDB type names. A compatible change (schema_policy.py) is accepted and appended as
-a new version; an incompatible one rejects the batch with one violation per problem.
+A source's contract is its list of versions. The maintainers' baseline lives in the
+tracked contracts/<source>.yml (version 1 is the raw data contract in
+shop_analytics.sources; without a file, that is the whole baseline). Versions that
+ingest accepts at run time are data, recorded in the ingest catalog, never in the
+yml: the effective contract is the yml versions followed by the catalog's
+(effective_contract). Policy: Confluent BACKWARD_TRANSITIVE (schema_policy.py). A
+batch is admitted when its schema equals any registered version, or when it is a new
+schema compatible with every registered version, which then becomes the next version.
 """
 
 from __future__ import annotations
@@ -17,13 +22,13 @@ import duckdb
 import yaml
 
 from shop_analytics.quality.duckdb_types import duckdb_type_names
-from shop_analytics.quality.schema_policy import Column, Violation, changes, violations
+from shop_analytics.quality.schema_policy import Column, Violation, changes, name_violations, violations
 from shop_analytics.quality.sql import quote_literal
 from shop_analytics.sources import Source
 
 Status = Literal["accepted", "new_version", "rejected"]
-_HEADER = ("# Schema contract for one raw source: every accepted version, oldest first.\n"
-           "# Written by shop_analytics.quality.contracts; new versions are appended by ingest.\n")
+_HEADER = ("# Schema contract for one raw source: the maintainers' versions, oldest first.\n"
+           "# Versions accepted at run time are recorded in the ingest catalog, not here.\n")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,20 @@ class Contract:
     def latest(self) -> ContractVersion:
         """The newest version."""
         return self.versions[-1]
+
+    @property
+    def column_names(self) -> frozenset[str]:
+        """Every column name of every version."""
+        return frozenset(c.name for v in self.versions for c in v.columns)
+
+    def matching(self, columns: Sequence[Column]) -> ContractVersion | None:
+        """The newest version whose schema equals `columns` (names, types, nullability; any order)."""
+        wanted = _schema_key(columns)
+        return next((v for v in reversed(self.versions) if _schema_key(v.columns) == wanted), None)
+
+    def with_version(self, version: ContractVersion) -> "Contract":
+        """This contract with `version` appended."""
+        return Contract(self.source, self.versions + (version,))
 
 
 @dataclass(frozen=True)
@@ -136,17 +155,39 @@ def batch_schema(con: duckdb.DuckDBPyConnection, files: Sequence[Path]) -> tuple
 def _file_schema(con: duckdb.DuckDBPyConnection, path: str) -> tuple[Column, ...]:
     lit = quote_literal(path)
     types = con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit}, hive_partitioning = false)").fetchall()
-    # parquet_schema starts with the root node ("schema") and lists nested children after
-    # their parent; a child may share a top-level name, so keep the first entry per name.
-    rep: dict[str, str] = {}
-    rows = con.execute(f"SELECT name, repetition_type FROM parquet_schema({lit})").fetchall()
-    for name, repetition in rows[1:]:
-        rep.setdefault(name, repetition)
-    return tuple(Column(name, type_, rep.get(name) != "REQUIRED") for name, type_, *_ in types)
+    # DESCRIBE renames repeated names (a, A -> a, A_1), so the names come from the file's own
+    # schema tree: parquet_schema lists the root, then each node followed by its children.
+    rows = con.execute(f"SELECT name, repetition_type, num_children FROM parquet_schema({lit})").fetchall()
+    top, i = [], 1
+    while i < len(rows):
+        top.append(rows[i])
+        i = _skip_subtree(rows, i)
+    if len(top) != len(types):
+        raise ValueError(f"{path}: {len(top)} top-level columns in the Parquet schema, {len(types)} read")
+    return tuple(Column(name, type_[1], repetition != "REQUIRED") for (name, repetition, _), type_ in zip(top, types))
+
+
+def _skip_subtree(rows: list[tuple], i: int) -> int:
+    """Index just after the node at `i` and all its descendants."""
+    children = rows[i][2] or 0
+    i += 1
+    for _ in range(children):
+        i = _skip_subtree(rows, i)
+    return i
+
+
+def _schema_key(columns: Sequence[Column]) -> frozenset[tuple[str, str, bool]]:
+    return frozenset((c.name, c.type.strip().upper(), c.nullable) for c in columns)
 
 
 def check_schema(contract: Contract, columns: tuple[Column, ...]) -> ContractCheck:
-    """Check a batch's columns against every version of `contract` (see schema_policy)."""
+    """Check a batch's columns against `contract` (BACKWARD_TRANSITIVE, see the module docstring)."""
+    named = name_violations([c.name for c in columns], contract.column_names)
+    if named:
+        return ContractCheck(contract.source, "rejected", None, tuple(named), batch_columns=columns)
+    match = contract.matching(columns)
+    if match is not None:
+        return ContractCheck(contract.source, "accepted", match.version, batch_columns=columns)
     found: list[Violation] = []
     for version in contract.versions:
         for v in violations(version.columns, columns, version.version):
@@ -154,42 +195,51 @@ def check_schema(contract: Contract, columns: tuple[Column, ...]) -> ContractChe
                 found.append(v)
     if found:
         return ContractCheck(contract.source, "rejected", None, tuple(found), batch_columns=columns)
-    diff = changes(contract.latest.columns, columns)
-    if not diff:
-        return ContractCheck(contract.source, "accepted", contract.latest.version, batch_columns=columns)
-    new = ContractVersion(contract.latest.version + 1, columns, tuple(diff))
+    new = ContractVersion(contract.latest.version + 1, columns, tuple(changes(contract.latest.columns, columns)))
     return ContractCheck(contract.source, "new_version", new.version, new_version=new, batch_columns=columns)
 
 
-def check_batch_contract(con: duckdb.DuckDBPyConnection, files: Sequence[Path], source: Source,
-                         contracts_dir: Path, *, write: bool = True) -> ContractCheck:
-    """Check a Parquet landing batch against contracts/<source>.yml; append a new version if accepted with changes.
-
-    A missing contract file is created as version 1 from sources.py (when `write`).
-    """
-    return check_columns_contract(batch_schema(con, files), source, contracts_dir, write=write)
-
-
-def check_columns_contract(columns: tuple[Column, ...], source: Source, contracts_dir: Path, *,
-                           write: bool = True) -> ContractCheck:
-    """Check a batch schema from any reader (e.g. DESCRIBE of a CSV/JSON scan) against the contract.
-
-    Same policy and side effects as check_batch_contract.
-    """
+def baseline_contract(source: Source, contracts_dir: Path) -> Contract:
+    """The maintainers' contract: contracts/<source>.yml, or version 1 from sources.py if there is no file."""
     path = contract_path(contracts_dir, source.name)
     contract = load_contract(path) if path.exists() else initial_contract(source)
-    if not path.exists() and write:
-        save_contract(contract, path)
     if contract.source != source.name:
         raise ValueError(f"{path} is the contract of {contract.source!r}, not {source.name!r}")
-    result = check_schema(contract, columns)
-    if result.new_version is not None and write:
-        save_contract(Contract(contract.source, contract.versions + (result.new_version,)), path)
-    return result
+    return contract
 
 
-def latest_columns(source: Source, contracts_dir: Path) -> tuple[Column, ...]:
-    """The newest contract version's columns (version 1 from sources.py if no file exists yet)."""
-    path = contract_path(contracts_dir, source.name)
-    contract = load_contract(path) if path.exists() else initial_contract(source)
-    return contract.latest.columns
+def effective_contract(source: Source, contracts_dir: Path, accepted: Sequence[ContractVersion] = ()) -> Contract:
+    """The baseline versions followed by `accepted` (versions registered at run time, e.g. in the ingest catalog).
+
+    An accepted version that the baseline now holds with the same schema (the maintainers
+    adopted it) is dropped; one that the baseline holds with a different schema is a
+    conflict, and raises ValueError naming both.
+    """
+    contract = baseline_contract(source, contracts_dir)
+    base = {v.version: v for v in contract.versions}
+    for version in sorted(accepted, key=lambda v: v.version):
+        same = base.get(version.version)
+        if same is not None:
+            if _schema_key(same.columns) != _schema_key(version.columns):
+                raise ValueError(
+                    f"{contract_path(contracts_dir, source.name)} version {version.version} differs from the version "
+                    f"{version.version} that ingest accepted at run time (recorded in the ingest catalog); give the "
+                    f"maintainers' new version a number above {max(v.version for v in accepted)}")
+            continue
+        if version.version != contract.latest.version + 1:
+            raise ValueError(f"{source.name}: run-time contract version {version.version} does not follow "
+                             f"version {contract.latest.version}")
+        contract = contract.with_version(version)
+    return contract
+
+
+def check_batch_contract(con: duckdb.DuckDBPyConnection, files: Sequence[Path], source: Source,
+                         contracts_dir: Path, accepted: Sequence[ContractVersion] = ()) -> ContractCheck:
+    """Check a Parquet landing batch against the effective contract of `source`; writes nothing."""
+    return check_columns_contract(batch_schema(con, files), source, contracts_dir, accepted)
+
+
+def check_columns_contract(columns: tuple[Column, ...], source: Source, contracts_dir: Path,
+                           accepted: Sequence[ContractVersion] = ()) -> ContractCheck:
+    """Check a batch schema from any reader against the effective contract of `source`; writes nothing."""
+    return check_schema(effective_contract(source, contracts_dir, accepted), columns)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from shop_analytics.quality.money import MONEY_COLUMNS, money_scale
 from shop_analytics.sources import Source
 
 # Reason kinds. The first six are the generator's DIRTY_KINDS.
@@ -23,6 +24,7 @@ MISSING_VALUE = "missing_value"  # a required non-key column is NULL
 UNKNOWN_COUNTRY = "unknown_country"
 INVALID_TYPE = "invalid_type"  # a text-format value that does not cast to the contract type
 DUPLICATE_IN_LAKE = "duplicate_in_lake"  # the event id was admitted by an earlier batch
+INVALID_PRECISION = "invalid_precision"  # money with more decimals than its minor unit (quality/money.py)
 
 # Check kinds a rule can have; suites.py and rules_sql.py implement each one.
 NOT_NULL = "not_null"
@@ -32,9 +34,9 @@ FIRST_OCCURRENCE = "first_occurrence"  # duplicates: every copy after the first 
 KNOWN_REF = "known_ref"  # a non-null reference must exist in the known ids
 NOT_IN_REF = "not_in_ref"  # a non-null key must NOT exist in the reference ids (already admitted)
 CASTS = "casts"  # the batch's cast-ok flag column for this column is 1 (set by the reader)
+WHOLE_MINOR_UNITS = "whole_minor_units"  # money: a whole number of minor units (quality/money.py)
 
 EARLIEST_PLAUSIBLE = dt.datetime(2000, 1, 1)
-ROW_NUMBER = "row_number"  # the batch relation's deterministic row id column
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Rule:
     value_set: tuple[str, ...] = ()
     ref_relation: str | None = None  # KNOWN_REF: relation holding the known ids
     ref_column: str | None = None  # KNOWN_REF: id column in ref_relation
+    scale: int = 0  # WHOLE_MINOR_UNITS: decimal places allowed
 
     @property
     def reason(self) -> str:
@@ -114,6 +117,8 @@ def rules_for(source: Source, params: RuleParams) -> tuple[Rule, ...]:
     for column, lo, hi, strict_lo, strict_hi in _VALUE_RANGES.get(source.name, ()):
         rules.append(Rule(INVALID_VALUE, column, BETWEEN, min_value=lo, max_value=hi,
                           strict_min=strict_lo, strict_max=strict_hi))
+    for column in MONEY_COLUMNS.get(source.name, ()):
+        rules.append(Rule(INVALID_PRECISION, column, WHOLE_MINOR_UNITS, scale=money_scale(source.name, column)))
     if source.name == "users" and params.countries is not None:
         rules.append(Rule(UNKNOWN_COUNTRY, "country_code", IN_SET, value_set=params.countries))
     if source.user_ref and params.known_users:

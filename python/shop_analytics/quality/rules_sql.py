@@ -10,8 +10,10 @@ from __future__ import annotations
 import duckdb
 
 from shop_analytics.quality.check_view import cast_ok_column
+from shop_analytics.quality.money import whole_minor_units_sql
+from shop_analytics.quality.namespace import ROW_NUMBER
 from shop_analytics.quality.rules import (
-    BETWEEN, CASTS, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_IN_REF, NOT_NULL, ROW_NUMBER, Rule,
+    BETWEEN, CASTS, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_IN_REF, NOT_NULL, WHOLE_MINOR_UNITS, Rule,
 )
 from shop_analytics.quality.sql import quote_ident, quote_literal, sql_value
 
@@ -51,6 +53,8 @@ def failure_condition(rule: Rule) -> str:
                 f"WHERE k.{ref} IS NOT NULL))")
     if rule.check == CASTS:
         return f"b.{quote_ident(cast_ok_column(rule.column))} IS NULL"
+    if rule.check == WHOLE_MINOR_UNITS:
+        return f"NOT {whole_minor_units_sql(col, rule.scale)}"
     raise ValueError(f"no SQL for check {rule.check!r} (rule {rule.reason})")
 
 

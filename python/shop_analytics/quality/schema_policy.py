@@ -1,18 +1,25 @@
-"""Schema evolution policy: is an incoming batch schema compatible with every contract version?
+"""Schema evolution policy: may a new batch schema become a contract version, and are its names allowed?
 
-BACKWARD-style (Confluent), with Delta/Iceberg type widening: a reader on the new
-schema must still read all data written under earlier versions. So a batch may add a
-nullable column or widen a type on the allowlist; it may not remove or rename a
-column, narrow or change a type's family, make a nullable column required, or add a
-required column. Checked against every earlier version, not just the latest
-(transitive), so a chain of individually harmless steps cannot drift.
+BACKWARD_TRANSITIVE (Confluent Schema Registry), with Delta/Iceberg type widening: a
+reader on the new schema must still read the data written under every earlier
+version. So a new schema may add a nullable column or widen a type on the allowlist;
+it may not remove or rename a column (stricter than Confluent, which allows
+removals: staging selects every contract column), narrow or change a type's family,
+make a nullable column required, or add a required column. Checked against every
+earlier version, not just the latest, so a chain of harmless steps cannot drift.
+(contracts.check_schema admits a batch whose schema equals any registered version
+before it asks whether a new schema is compatible.)
+
+name_violations guards the gate's namespace (quality/namespace.py) before any of that.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from shop_analytics.quality.duckdb_types import compare
+from shop_analytics.quality.namespace import GATE_PREFIX, NEW_COLUMN_NAME, RESERVED_NAMES
 
 # Violation rules.
 REMOVED = "removed_column"
@@ -22,6 +29,9 @@ FAMILY_CHANGE = "type_family_change"
 NOT_WIDENING = "type_change_not_allowlisted"
 NULLABLE_TO_REQUIRED = "nullable_to_required"
 NEW_REQUIRED = "new_required_column"
+RESERVED_COLUMN = "reserved_column"
+DUPLICATE_COLUMN = "duplicate_column"
+INVALID_COLUMN_NAME = "invalid_column_name"
 
 
 @dataclass(frozen=True)
@@ -100,4 +110,39 @@ def changes(old: tuple[Column, ...], new: tuple[Column, ...]) -> list[str]:
             out.append(f"widened {col.name} {prev.type} -> {col.type}")
         elif prev.nullable != col.nullable:
             out.append(f"made {col.name} nullable")
+    return out
+
+
+def _shown(name: str) -> str:
+    return repr(name if len(name) <= 80 else name[:77] + "...")
+
+
+def name_violations(names: Sequence[str | None], contract_names: Collection[str]) -> list[Violation]:
+    """Column names a batch may not use: reserved, repeated (case-insensitively), or new and off the grammar.
+
+    `contract_names` are the columns of every contract version: they keep their names.
+    """
+    out: list[Violation] = []
+    seen: dict[str, str] = {}
+    for raw in names:
+        name = raw or ""
+        folded = name.casefold()
+        if folded in seen:
+            other = seen[folded]
+            how = "appears twice" if other == name else f"and {_shown(other)} differ only in case"
+            out.append(Violation(name, DUPLICATE_COLUMN,
+                f"column {_shown(name)} {how}; DuckDB names are case-insensitive, so they would collide."))
+            continue
+        seen[folded] = name
+        if folded.startswith(GATE_PREFIX):
+            out.append(Violation(name, RESERVED_COLUMN,
+                f"column {_shown(name)} is reserved: names starting with {GATE_PREFIX!r} belong to the quality gate."))
+        elif folded in RESERVED_NAMES:
+            out.append(Violation(name, RESERVED_COLUMN,
+                f"column {_shown(name)} is reserved: the lake or the staging models add a column of that name "
+                f"({', '.join(sorted(RESERVED_NAMES))}); rename it."))
+        elif name not in contract_names and not NEW_COLUMN_NAME.fullmatch(name):
+            out.append(Violation(name, INVALID_COLUMN_NAME,
+                f"new column {_shown(name)} is not a valid name: letters, digits and underscores, starting with a "
+                f"letter or underscore, at most 64 characters ({NEW_COLUMN_NAME.pattern})."))
     return out

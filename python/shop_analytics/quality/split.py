@@ -6,18 +6,18 @@ Both are plain SELECTs for ingest to COPY to the lake / quarantine.
 
 from __future__ import annotations
 
-from shop_analytics.quality.rules import ROW_NUMBER
+from shop_analytics.quality.namespace import REASONS, ROW_NUMBER
 from shop_analytics.quality.sql import quote_ident
 
 
 def admitted_sql(relation: str, reasons_table: str) -> str:
-    """Rows of `relation` with no reason, with the batch's own columns (row_number dropped)."""
+    """Rows of `relation` with no reason, with the batch's own columns (the row number dropped)."""
     return (f"SELECT b.* EXCLUDE ({ROW_NUMBER}) FROM {quote_ident(relation)} b "
             f"ANTI JOIN {quote_ident(reasons_table)} r ON b.{ROW_NUMBER} = r.{ROW_NUMBER}")
 
 
 def quarantined_sql(relation: str, reasons_table: str) -> str:
-    """Rows of `relation` with at least one reason: the row, its row_number and a sorted reasons list."""
-    return (f"SELECT b.*, r.reasons FROM {quote_ident(relation)} b JOIN "
-            f"(SELECT {ROW_NUMBER}, list(reason ORDER BY reason) AS reasons FROM {quote_ident(reasons_table)} "
+    """Rows of `relation` with at least one reason: the row, its row number and a sorted reasons list (REASONS)."""
+    return (f"SELECT b.*, r.{REASONS} FROM {quote_ident(relation)} b JOIN "
+            f"(SELECT {ROW_NUMBER}, list(reason ORDER BY reason) AS {REASONS} FROM {quote_ident(reasons_table)} "
             f"GROUP BY {ROW_NUMBER}) r ON b.{ROW_NUMBER} = r.{ROW_NUMBER}")

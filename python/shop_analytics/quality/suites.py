@@ -9,7 +9,8 @@ from great_expectations.expectations import Expectation  # noqa: E402
 
 from shop_analytics.quality.check_view import checked_column  # noqa: E402
 from shop_analytics.quality.rules import (  # noqa: E402
-    BETWEEN, CASTS, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_IN_REF, NOT_NULL, Rule, RuleParams, rules_for,
+    BETWEEN, CASTS, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_IN_REF, NOT_NULL, WHOLE_MINOR_UNITS, Rule, RuleParams,
+    rules_for,
 )
 from shop_analytics.sources import Source  # noqa: E402
 
@@ -20,7 +21,7 @@ def expectation_for(rule: Rule) -> Expectation:
     """The GX expectation that fails exactly on the rows `rule` rejects."""
     column = checked_column(rule)
     meta = {REASON_META: rule.reason}
-    if rule.check in (NOT_NULL, KNOWN_REF, NOT_IN_REF, CASTS):
+    if rule.check in (NOT_NULL, KNOWN_REF, NOT_IN_REF, CASTS, WHOLE_MINOR_UNITS):
         return gx.expectations.ExpectColumnValuesToNotBeNull(column=column, meta=meta)
     if rule.check == BETWEEN:
         return gx.expectations.ExpectColumnValuesToBeBetween(

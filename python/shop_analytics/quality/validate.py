@@ -25,7 +25,8 @@ from great_expectations.data_context import AbstractDataContext  # noqa: E402
 
 from shop_analytics.quality.check_view import create_check_table, drop_check_table  # noqa: E402
 from shop_analytics.quality.gx_duckdb import DATASOURCE_TYPE, engine_kwargs, new_context  # noqa: E402
-from shop_analytics.quality.rules import ROW_NUMBER, Rule, RuleParams, rules_for  # noqa: E402
+from shop_analytics.quality.namespace import ROW_NUMBER  # noqa: E402
+from shop_analytics.quality.rules import Rule, RuleParams, rules_for  # noqa: E402
 from shop_analytics.quality.rules_sql import REASONS_SCHEMA, write_row_reasons  # noqa: E402
 from shop_analytics.quality.suites import REASON_META, build_suite  # noqa: E402
 from shop_analytics.quality.sql import quote_ident, quote_literal  # noqa: E402
