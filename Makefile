@@ -67,7 +67,7 @@ pipeline: $(STAMP)
 	$(BIN)/shop-analytics check
 	@echo "==> publishing the read-only serving file and Parquet exports"
 	$(BIN)/shop-analytics publish
-	@$(BIN)/python -m shop_analytics.demo_summary
+	@$(BIN)/python -m shop_analytics.cli.demo_summary
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -12,7 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from shop_analytics.benchmarking import measure, measurement_dict, write_result
+from harness import measure, measurement_dict, write_result
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "_work" / "generator"

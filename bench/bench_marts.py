@@ -3,7 +3,7 @@
 Usage: flock /tmp/shop_bench.lock python bench/bench_marts.py [--scale 100] [--keep-data]
        [--pandas-limit 1200] [--spark-limit 1500] [--prepare-only]
 
-Stages (each competitor in a fresh process, measured by shop_analytics.benchmarking):
+Stages (each competitor in a fresh process, measured by bench/harness.py):
 1. prepare: `shop-analytics generate --scale S --dirty-rate 0` and a DuckDB COPY of each landing batch
    into the lake layout, under bench/_work/marts (both timed; reused when already prepared);
 2. dbt build of the five marts and their intermediate models, with all their dbt tests, memory_limit 2GB
@@ -28,8 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-from shop_analytics.benchmarking import measure, measurement_dict, write_result
-from shop_analytics.sources import Source
+from harness import measure, measurement_dict, write_result
+from shop_analytics.quality.raw_contract import Source
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -59,7 +59,7 @@ def drop_null_key_rows(lake: Path) -> None:
     """Rewrite, in place, the fact files of `lake` that hold rows the ingest would quarantine as null_key."""
     import duckdb
 
-    from shop_analytics.sources import PAGE_VIEWS, PURCHASES
+    from shop_analytics.quality.raw_contract import PAGE_VIEWS, PURCHASES
 
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
@@ -80,7 +80,7 @@ def write_lake(landing: Path, lake: Path) -> None:
     import duckdb
 
     from shop_analytics.ingest.batches import discover
-    from shop_analytics.sources import ITEMS, PAGE_VIEWS, PURCHASES, RATINGS, USERS
+    from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, PURCHASES, RATINGS, USERS
 
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")

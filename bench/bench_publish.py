@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from shop_analytics.benchmarking import measure, measurement_dict, write_result
+from harness import measure, measurement_dict, write_result
 from shop_analytics.publish import ServingLayout, publish
 from shop_analytics.publish.readload import ReaderPool, consistency_query, queries_between
 from shop_analytics.publish.reader import connect_serving

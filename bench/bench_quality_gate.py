@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from shop_analytics.benchmarking import write_result
+from harness import write_result
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / "_work" / "quality_gate"
@@ -58,7 +58,7 @@ def _child(kind: str, landing: Path) -> dict:
 
     from shop_analytics.quality.batch import batch_files, create_batch_view
     from shop_analytics.quality.rules import RuleParams, rules_for
-    from shop_analytics.sources import PAGE_VIEWS
+    from shop_analytics.quality.raw_contract import PAGE_VIEWS
     if kind != "sql":
         from shop_analytics.quality.contracts import check_batch_contract
         from shop_analytics.quality.validate import validate_batch

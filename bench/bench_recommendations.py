@@ -28,10 +28,10 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from shop_analytics.benchmarking import measure, measurement_dict, write_result
+from harness import measure, measurement_dict, write_result
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import IngestSettings, ingest
-from shop_analytics.paths import DataLayout
+from shop_analytics.settings import DataLayout
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

@@ -34,9 +34,9 @@ import psutil
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shop_analytics.benchmarking import write_result
+from harness import write_result
 from shop_analytics.sketches import BlockedBloomFilter, BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
-from shop_analytics.udfs import register_udfs
+from shop_analytics.dbt.udfs import register_udfs
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:

@@ -5,7 +5,7 @@ Usage::
     PYTHONPATH=python python bench/bench_streaming.py --data bench/_work/landing/page_views \
         [--workers 2] [--modes-rows 5000000] [--sample-rows 200000] [--udf-rows 2000000]
 
-Every competitor runs in a fresh process through ``shop_analytics.benchmarking.measure``
+Every competitor runs in a fresh process through ``measure`` of bench/harness.py
 (wall time and peak RSS of the process tree), in the same run, over the same files:
 
 - (a) ours: one pass over Arrow record batches computing Misra-Gries heavy hitters of
@@ -43,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from shop_analytics.benchmarking import measure, measurement_dict, write_result
+from harness import measure, measurement_dict, write_result
 
 TOP = 100
 CAPACITY = 2000
@@ -296,7 +296,7 @@ def child_udf(files: list[str], rows: int) -> dict[str, Any]:
     import duckdb
 
     from shop_analytics.sketches import BlockedBloomFilter, BloomFilter
-    from shop_analytics.udfs import register_udfs
+    from shop_analytics.dbt.udfs import register_udfs
 
     ids = pa.Table.from_batches(list(batches(files, ["page_view_id"], limit=rows)))
     col = ids.column(0).combine_chunks()

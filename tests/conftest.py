@@ -15,7 +15,7 @@ import pytest
 
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import IngestSettings, ingest
-from shop_analytics.paths import DataLayout
+from shop_analytics.settings import DataLayout
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

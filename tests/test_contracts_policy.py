@@ -19,7 +19,7 @@ from shop_analytics.quality.schema_policy import (
     DUPLICATE_COLUMN, FAMILY_CHANGE, INVALID_COLUMN_NAME, NARROWING, NEW_REQUIRED, NOT_WIDENING, NULLABLE_TO_REQUIRED,
     REMOVED, RENAMED, RESERVED_COLUMN, Column,
 )
-from shop_analytics.sources import ALL_SOURCES, PURCHASES, USERS
+from shop_analytics.quality.raw_contract import ALL_SOURCES, PURCHASES, USERS
 
 V1 = (Column("id", "BIGINT", False), Column("n", "INTEGER"), Column("x", "FLOAT"),
       Column("d", "DECIMAL(10,2)"), Column("s", "SMALLINT"), Column("t", "TINYINT"), Column("name", "VARCHAR"))

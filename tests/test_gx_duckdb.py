@@ -109,7 +109,7 @@ def test_gx_sees_views_created_later_and_leaves_caller_connection_usable(bad_con
 def test_gx_pushes_work_down_and_fetches_only_tiny_results(monkeypatch: pytest.MonkeyPatch) -> None:
     from shop_analytics.quality.rules import RuleParams
     from shop_analytics.quality.validate import validate_batch
-    from shop_analytics.sources import PAGE_VIEWS
+    from shop_analytics.quality.raw_contract import PAGE_VIEWS
 
     fetched: list[int] = []
     original = DuckDBExecutionEngine.execute_query

@@ -12,7 +12,7 @@ import duckdb
 from conftest import Pipeline, ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import audit_rows, ingest
-from shop_analytics.paths import DataLayout
+from shop_analytics.settings import DataLayout
 
 _settings = ingest_settings
 GROUND_TRUTH_ONLY = {"anonymous_views", "same_day_repeat_rows", "revision_rows", "late_arriving"}

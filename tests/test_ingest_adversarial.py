@@ -480,7 +480,7 @@ def test_quiet_period_opt_in_for_producers_without_markers(data: Copy) -> None:
 
 def test_quiet_period_counts_every_change_in_the_folder(tmp_path: Path) -> None:
     from shop_analytics.ingest.batches import scan
-    from shop_analytics.sources import PURCHASES
+    from shop_analytics.quality.raw_contract import PURCHASES
 
     folder = land(tmp_path, "purchases", NEW_ID, {"part-0.parquet": purchases_table(1)}, marker=False)
     landing = tmp_path / "landing"
@@ -494,7 +494,7 @@ def test_quiet_period_counts_every_change_in_the_folder(tmp_path: Path) -> None:
 
 
 def test_generator_and_ratings_helper_write_the_marker_last(tmp_path: Path) -> None:
-    from shop_analytics.byo_ratings import ratings_to_landing
+    from shop_analytics.cli.ratings_to_landing import ratings_to_landing
     from shop_analytics.datagen import GeneratorConfig, generate
 
     generate(GeneratorConfig(scale=0.001, seed=1), tmp_path / "generated", progress=False)
@@ -619,7 +619,7 @@ def test_staging_casts_money_to_the_gates_scale() -> None:
 
 def test_reserved_names_cover_every_column_staging_adds() -> None:
     from shop_analytics.quality.namespace import RESERVED_NAMES
-    from shop_analytics.sources import ALL_SOURCES
+    from shop_analytics.quality.raw_contract import ALL_SOURCES
 
     for source in ALL_SOURCES:
         sql = (ROOT / "models" / "staging" / f"stg_shop__{source.name}.sql").read_text()
@@ -651,14 +651,14 @@ def test_disk_full_is_an_operational_error_and_a_rerun_converges(data: Copy, poi
 
 
 def test_permission_denied_is_an_operational_error(data: Copy, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shop_analytics.ingest import publish
+    from shop_analytics.ingest import lake_files
 
     land(data.root, "purchases", NEW_ID, {"part-0.parquet": purchases_table(100)})
 
     def denied(src: object, dst: object) -> None:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(dst))
 
-    monkeypatch.setattr(publish.os, "replace", denied)
+    monkeypatch.setattr(lake_files.os, "replace", denied)
     code, out, err = run_cli(data.root)
     assert code == OPERATIONAL and "Traceback" not in err
     assert f"purchases batch {NEW_ID}: Permission denied: {data.root}/lake/purchases/" in err

@@ -1,6 +1,6 @@
 """Crash safety and the event-id Bloom filter.
 
-A subprocess ingest is SIGKILLed after a random number of file renames (publish.py's
+A subprocess ingest is SIGKILLed after a random number of file renames (lake_files.py's
 test hook). Afterwards no partial or scratch file may be visible in the lake globs dbt
 reads, and a re-run must converge to the lake of an uninterrupted run. The Bloom
 filter tests force false positives and check that they never drop a new row.
@@ -23,9 +23,9 @@ import pytest
 from conftest import ROOT, ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import IngestSettings, ingest
-from shop_analytics.ingest.publish import CRASH_AFTER_ENV
-from shop_analytics.paths import DataLayout
-from shop_analytics.sources import ALL_SOURCES
+from shop_analytics.ingest.lake_files import CRASH_AFTER_ENV
+from shop_analytics.settings import DataLayout
+from shop_analytics.quality.raw_contract import ALL_SOURCES
 
 SMALL = GeneratorConfig(scale=0.002, seed=3)
 
@@ -53,7 +53,7 @@ def _ingest_subprocess(root: Path, crash_after: int | None) -> int:
     script.write_text(
         "from pathlib import Path\n"
         "from shop_analytics.ingest import IngestSettings, ingest\n"
-        "from shop_analytics.paths import DataLayout\n"
+        "from shop_analytics.settings import DataLayout\n"
         f"ingest(DataLayout(Path({str(root)!r})), IngestSettings(\n"
         f"    countries_csv=Path({str(ROOT / 'seeds' / 'countries.csv')!r}),\n"
         f"    contracts_dir=Path({str(ROOT / 'contracts')!r}), progress=False))\n")

@@ -24,8 +24,8 @@ from conftest import ingest_settings
 from handmade_landing import land
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import BatchReport, IngestSettings, audit_rows, ingest
-from shop_analytics.paths import DataLayout
-from shop_analytics.sources import COMPLETION_MARKER
+from shop_analytics.settings import DataLayout
+from shop_analytics.quality.raw_contract import COMPLETION_MARKER
 
 NEW_BATCH = "2018-12-31"  # a batch id after every generated one
 

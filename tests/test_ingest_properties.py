@@ -29,7 +29,7 @@ from handmade_landing import (
 )
 from shop_analytics.ingest.conversions import text_to_type_sql
 from shop_analytics.quality.namespace import NEW_COLUMN_NAME, RESERVED_NAMES
-from shop_analytics.sources import BATCH_ID, PURCHASES
+from shop_analytics.quality.raw_contract import BATCH_ID, PURCHASES
 
 E2E = settings(max_examples=15, deadline=None, database=None,
                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -243,8 +243,8 @@ FAILING = SqlCheck("always_fails", "SELECT 'planted failure' AS why")
 
 
 def test_demo_summary_points_at_the_serving_file(build: Path, layout: ServingLayout, tmp_path: Path) -> None:
-    from shop_analytics.demo_summary import summary
-    from shop_analytics.paths import DataLayout
+    from shop_analytics.cli.demo_summary import summary
+    from shop_analytics.settings import DataLayout
 
     serve(build, layout, schemas=["marts", "reference"])
     text = summary(layout, DataLayout(tmp_path / "data"))

@@ -18,7 +18,7 @@ from shop_analytics.quality.countries import load_country_codes
 from shop_analytics.quality.rules import RuleParams, rules_for
 from shop_analytics.quality.rules_sql import row_reasons_sql, write_row_reasons
 from shop_analytics.quality.split import admitted_sql, quarantined_sql
-from shop_analytics.sources import ITEMS, PAGE_VIEWS, PURCHASES, RATINGS, USERS
+from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, PURCHASES, RATINGS, USERS
 
 FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_users="ku", known_items="ki")
 

@@ -21,7 +21,7 @@ from shop_analytics.quality.data_docs import build_data_docs  # noqa: E402
 from shop_analytics.quality.gx_duckdb import new_context  # noqa: E402
 from shop_analytics.quality.rules import RuleParams  # noqa: E402
 from shop_analytics.quality.validate import GxExecutionError, validate_batch  # noqa: E402
-from shop_analytics.sources import FACTS, PURCHASES, USERS  # noqa: E402
+from shop_analytics.quality.raw_contract import FACTS, PURCHASES, USERS  # noqa: E402
 
 TODAY = dt.date(2026, 11, 20)
 COUNTRIES = ("AU", "BR", "CA", "DE", "ES", "FR", "GB", "IN", "JP", "MX", "NL", "US")

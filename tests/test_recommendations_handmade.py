@@ -14,10 +14,10 @@ import recs_oracle as oracle
 from test_recommendations import assert_lists_equal, assert_similarity_equal
 
 from conftest import ROOT, dbt_env, run_dbt, ingest_settings
-from shop_analytics.byo_ratings import RatingColumns, ratings_to_landing
+from shop_analytics.cli.ratings_to_landing import RatingColumns, ratings_to_landing
 from shop_analytics.ingest import ingest
-from shop_analytics.paths import DataLayout
-from shop_analytics.sources import PAGE_VIEWS, PURCHASES
+from shop_analytics.settings import DataLayout
+from shop_analytics.quality.raw_contract import PAGE_VIEWS, PURCHASES
 
 SETTINGS = oracle.Settings(neighbours_k=2, n_recommendations=3)
 VARS = "{neighbours_k: 2, similarity_candidates_per_user: 6, n_recommendations: 3}"

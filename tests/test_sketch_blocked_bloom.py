@@ -13,7 +13,7 @@ from shop_analytics.sketches import BlockedBloomFilter, BloomFilter, SketchForma
 from shop_analytics.sketches.blocked_bloom import blocked_fpr
 from shop_analytics.sketches.envelope import HEADER_SIZE, wrap
 from shop_analytics.streaming import BloomAggregator, run
-from shop_analytics.udfs import register_udfs
+from shop_analytics.dbt.udfs import register_udfs
 
 # The space the module docstring states it trades for one-cache-line lookups.
 STATED_OVERHEAD = {0.05: 0.028, 0.01: 0.045, 0.001: 0.071}

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import dbt_env, run_dbt
 from oracles.edge_lake import EDGE_DBT_VARS, PAGE_VIEWS, PURCHASES, edge_lake_root
-from shop_analytics.paths import DataLayout
+from shop_analytics.settings import DataLayout
 
 STAGING = ["stg_shop__page_views", "stg_shop__purchases"]
 

@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from shop_analytics.dbt_plugin import Plugin
+from shop_analytics.dbt.plugin import Plugin
 from shop_analytics.sketches import BlockedBloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
-from shop_analytics.streaming_marts import (
+from shop_analytics.dbt.streaming_models import (
     DAILY_DISTINCT_SCHEMA,
     EVENT_FILTER_SCHEMA,
     HEAVY_HITTERS_SCHEMA,

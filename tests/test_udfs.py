@@ -13,7 +13,7 @@ import pytest
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.sketches import BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error, xxh64
 from shop_analytics.streaming import GroupedDistinctAggregator, HeavyHittersAggregator, run
-from shop_analytics.udfs import FilterCache, make_bloom_contains, register_udfs
+from shop_analytics.dbt.udfs import FilterCache, make_bloom_contains, register_udfs
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from conftest import dbt_env, run_dbt
-from shop_analytics.paths import DataLayout
+from shop_analytics.settings import DataLayout
 
 
 def build_marts(lake_root: Path, models: list[str], dbt_vars: dict) -> Path:

@@ -1,6 +1,6 @@
 """A Bloom filter over every page-view id, for "has this event id been seen?" lookups."""
 
-from shop_analytics.streaming_marts import bloom_filter_table, iter_range_batches, plan_date_ranges, relation_sql
+from shop_analytics.dbt.streaming_models import bloom_filter_table, iter_range_batches, plan_date_ranges, relation_sql
 
 
 def model(dbt, session):

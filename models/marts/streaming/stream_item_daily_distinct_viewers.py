@@ -1,6 +1,6 @@
 """One mergeable HyperLogLog of viewer ids per (item, day), stored as a BLOB with its estimate."""
 
-from shop_analytics.streaming_marts import daily_distinct_reader, plan_date_ranges, relation_sql
+from shop_analytics.dbt.streaming_models import daily_distinct_reader, plan_date_ranges, relation_sql
 
 
 def model(dbt, session):

@@ -1,6 +1,6 @@
 """Top-K items by page views over the whole lake, from one streaming Misra-Gries pass."""
 
-from shop_analytics.streaming_marts import heavy_hitters_table, iter_range_batches, plan_date_ranges, relation_sql
+from shop_analytics.dbt.streaming_models import heavy_hitters_table, iter_range_batches, plan_date_ranges, relation_sql
 
 
 def model(dbt, session):

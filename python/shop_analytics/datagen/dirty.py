@@ -10,7 +10,7 @@ from shop_analytics.datagen.config import DIRTY_KINDS, GeneratorConfig
 from shop_analytics.datagen.distributions import MICROS_PER_DAY, TimeSampler, date_to_micros
 from shop_analytics.datagen.entities import UNKNOWN_ID_OFFSET, Population
 from shop_analytics.datagen.events import NULL_ID, Columns
-from shop_analytics.sources import Source
+from shop_analytics.quality.raw_contract import Source
 
 # Value columns that can be made invalid, per source, and how.
 _VALUE_COLUMNS = {"purchases": "amount", "ratings": "rating"}

@@ -18,7 +18,7 @@ from shop_analytics.datagen.distributions import (
     sample_index_sorted,
     zipf_weights,
 )
-from shop_analytics.sources import ITEMS, USERS
+from shop_analytics.quality.raw_contract import ITEMS, USERS
 
 # Ids that no generated user or item ever has start this far above the real range.
 UNKNOWN_ID_OFFSET = 1_000_000_000

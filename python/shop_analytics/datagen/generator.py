@@ -29,7 +29,7 @@ from shop_analytics.datagen.dirty import inject, null_masks_for
 from shop_analytics.datagen.distributions import TimeSampler, month_starts, period_weights, split_total
 from shop_analytics.datagen.entities import Population, items_table, users_table
 from shop_analytics.datagen.events import GENERATORS
-from shop_analytics.sources import ALL_SOURCES, COMPLETION_MARKER, DIMENSIONS, FACTS, Source
+from shop_analytics.quality.raw_contract import ALL_SOURCES, COMPLETION_MARKER, DIMENSIONS, FACTS, Source
 
 MANIFEST_NAME = "_manifest.json"
 MANIFEST_VERSION = 1

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from shop_analytics.sources import ALL_SOURCES, BATCH_PREFIX, COMPLETION_MARKER, Source, batch_id_problem
+from shop_analytics.quality.raw_contract import ALL_SOURCES, BATCH_PREFIX, COMPLETION_MARKER, Source, batch_id_problem
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 MIXED = "mixed"  # file_format of a batch whose files are not all of one known format

@@ -1,14 +1,14 @@
 """Landing -> quality gate -> lake or quarantine, one batch at a time, idempotent and audited.
 
 A run: scan landing (batches.py: ids validated, completion markers, regular files
-only) -> roll back what an interrupted run left (publish.recover) -> per source,
+only) -> roll back what an interrupted run left (lake_files.recover) -> per source,
 dimensions first, per batch: content hash (skip if already ingested; conflict if an
 ingested id changed) -> read (reading.py: names checked, exact conversions) ->
 schema contract (quality.contracts: yml versions + versions accepted at run time,
 BACKWARD_TRANSITIVE) -> event ids already in the lake (seen.py) -> GX suite
 (quality.validate) -> admitted rows to the lake, rejected rows to
 ``quarantine/<source>/<batch>/rejected.parquet``, written in scratch and renamed into
-place at exactly recorded paths (publish.py) -> one catalog transaction with the
+place at exactly recorded paths (lake_files.py) -> one catalog transaction with the
 admitted keys, the batch's files, a new contract version if any, and the audit row.
 A crash before that commit means the batch is redone on the next run, and converges.
 
@@ -38,7 +38,7 @@ from shop_analytics.ingest import catalog
 from shop_analytics.ingest.batches import EMPTY, MIXED, NOT_REGULAR, Finding, LandingBatch, open_regular, scan
 from shop_analytics.ingest.batches import NotRegularFileError, walk_regular
 from shop_analytics.ingest.errors import OperationalError, describe, is_operational
-from shop_analytics.ingest.publish import BatchPublisher, FaultHooks, recover
+from shop_analytics.ingest.lake_files import BatchPublisher, FaultHooks, recover
 from shop_analytics.ingest.reading import (
     BatchRejectedError, BatchRelation, count_rows, drop_relations, load_batch,
 )
@@ -46,14 +46,14 @@ from shop_analytics.ingest.report import (
     CONFLICT, INGESTED, REFUSED, REJECTED, SKIPPED, BatchReport, is_over_threshold,
 )
 from shop_analytics.ingest.seen import SeenKeys
-from shop_analytics.paths import DataLayout
+from shop_analytics.settings import DataLayout
 from shop_analytics.quality.contracts import Contract, ContractCheck, check_schema, effective_contract
 from shop_analytics.quality.countries import load_country_codes
 from shop_analytics.quality.namespace import REASONS, ROW_NUMBER
 from shop_analytics.quality.rules import RuleParams
 from shop_analytics.quality.split import admitted_sql, quarantined_sql
 from shop_analytics.quality.sql import quote_ident, quote_literal
-from shop_analytics.sources import ALL_SOURCES, Source
+from shop_analytics.quality.raw_contract import ALL_SOURCES, Source
 
 DB = catalog.DB
 

@@ -2,7 +2,7 @@
 
 A source's contract is its list of versions. The maintainers' baseline lives in the
 tracked contracts/<source>.yml (version 1 is the raw data contract in
-shop_analytics.sources; without a file, that is the whole baseline). Versions that
+shop_analytics.quality.raw_contract; without a file, that is the whole baseline). Versions that
 ingest accepts at run time are data, recorded in the ingest catalog, never in the
 yml: the effective contract is the yml versions followed by the catalog's
 (effective_contract). Policy: Confluent BACKWARD_TRANSITIVE (schema_policy.py). A
@@ -24,7 +24,7 @@ import yaml
 from shop_analytics.quality.duckdb_types import duckdb_type_names
 from shop_analytics.quality.schema_policy import Column, Violation, changes, name_violations, violations
 from shop_analytics.quality.sql import quote_literal
-from shop_analytics.sources import Source
+from shop_analytics.quality.raw_contract import Source
 
 Status = Literal["accepted", "new_version", "rejected"]
 _HEADER = ("# Schema contract for one raw source: the maintainers' versions, oldest first.\n"
@@ -95,9 +95,11 @@ class ContractCheck:
 
 
 def initial_contract(source: Source) -> Contract:
-    """Version 1 of `source`'s contract: the schema in sources.py, as DuckDB types."""
+    """Version 1 of `source`'s contract: the schema in raw_contract.py, as DuckDB types."""
     types = duckdb_type_names(source.schema)
     columns = tuple(Column(f.name, t, f.nullable) for f, t in zip(source.schema, types))
+    # The label recorded in contracts/*.yml when version 1 was written (its module has moved since):
+    # contract versions are data, compared as written.
     return Contract(source.name, (ContractVersion(1, columns, ("initial contract from shop_analytics.sources",)),))
 
 
@@ -200,7 +202,7 @@ def check_schema(contract: Contract, columns: tuple[Column, ...]) -> ContractChe
 
 
 def baseline_contract(source: Source, contracts_dir: Path) -> Contract:
-    """The maintainers' contract: contracts/<source>.yml, or version 1 from sources.py if there is no file."""
+    """The maintainers' contract: contracts/<source>.yml, or version 1 from raw_contract.py if there is no file."""
     path = contract_path(contracts_dir, source.name)
     contract = load_contract(path) if path.exists() else initial_contract(source)
     if contract.source != source.name:

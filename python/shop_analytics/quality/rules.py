@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from shop_analytics.quality.money import MONEY_COLUMNS, money_scale
-from shop_analytics.sources import Source
+from shop_analytics.quality.raw_contract import Source
 
 # Reason kinds. The first six are the generator's DIRTY_KINDS.
 NULL_KEY = "null_key"

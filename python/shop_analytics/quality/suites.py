@@ -12,7 +12,7 @@ from shop_analytics.quality.rules import (  # noqa: E402
     BETWEEN, CASTS, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_IN_REF, NOT_NULL, WHOLE_MINOR_UNITS, Rule, RuleParams,
     rules_for,
 )
-from shop_analytics.sources import Source  # noqa: E402
+from shop_analytics.quality.raw_contract import Source  # noqa: E402
 
 REASON_META = "shop_analytics_reason"  # meta key carrying the rule's reason code
 

@@ -1,1 +1,1 @@
-"""Recommendation building blocks that run inside dbt Python models."""
+"""The recommendation algorithms (their dbt Python model is shop_analytics.dbt.similarity_model)."""

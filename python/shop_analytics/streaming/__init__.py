@@ -29,7 +29,7 @@ from shop_analytics.streaming.sketch_aggs import (
     GroupedDistinctAggregator,
     HeavyHittersAggregator,
 )
-from shop_analytics.streaming.sources import count_rows, iter_batches, iter_micro_batches, open_dataset
+from shop_analytics.streaming.readers import count_rows, iter_batches, iter_micro_batches, open_dataset
 
 __all__ = [
     "Aggregator",

@@ -17,7 +17,7 @@ from typing import Literal, TypeVar
 from tqdm.auto import tqdm
 
 from shop_analytics.streaming.protocol import Aggregator
-from shop_analytics.streaming.sources import Source, count_rows, iter_batches, iter_micro_batches
+from shop_analytics.streaming.readers import BatchInput, count_rows, iter_batches, iter_micro_batches
 
 S = TypeVar("S")
 R = TypeVar("R")
@@ -26,7 +26,7 @@ Mode = Literal["batch", "micro_batch", "streaming"]
 
 def run(
     agg: Aggregator[S, R],
-    source: Source,
+    source: BatchInput,
     *,
     mode: Mode = "batch",
     batch_rows: int = 65_536,

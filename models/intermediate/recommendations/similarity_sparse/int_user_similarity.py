@@ -1,6 +1,6 @@
 """Top-K neighbours per (dataset, user), exact: a blocked sparse product over int_ratings__centred."""
 
-from shop_analytics.recommendations.similarity_model import build_similarity
+from shop_analytics.dbt.similarity_model import build_similarity
 
 
 def model(dbt, session):

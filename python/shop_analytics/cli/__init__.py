@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shop_analytics.exit_codes import ExitCode
-from shop_analytics.paths import DataLayout
+from shop_analytics.settings import DataLayout
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,9 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--bench-dir", type=Path, default=Path("bench"))
     bench.set_defaults(run=_bench)
 
-    from shop_analytics import byo_ratings
+    from shop_analytics.cli import ratings_to_landing
 
-    byo_ratings.register(sub)
+    ratings_to_landing.register(sub)
     return parser
 
 
@@ -332,12 +332,13 @@ def _bench(args: argparse.Namespace) -> int:
         if missing:
             raise ValueError(f"no such benchmark: {', '.join(sorted(missing))}")
         scripts = [s for s in scripts if s.name in wanted]
+    harness = args.bench_dir / "harness.py"
+    if not harness.exists():
+        raise FileNotFoundError(f"no benchmark harness at {harness}; run from the project folder or pass --bench-dir")
     for script in scripts:
         print(f"== {script.name}", flush=True)
         subprocess.run([sys.executable, str(script)], check=True)
-    from shop_analytics.benchmarking import render_results
-
-    render_results(args.bench_dir)
+    subprocess.run([sys.executable, str(harness), "render", str(args.bench_dir)], check=True)
     return 0
 
 

@@ -1,9 +1,9 @@
-"""dbt-duckdb plugin that registers the sketch UDFs (``shop_analytics.udfs``) on every connection.
+"""dbt-duckdb plugin that registers the sketch UDFs (``shop_analytics.dbt.udfs``) on every connection.
 
 Declared in profiles.yml::
 
     plugins:
-      - module: shop_analytics.dbt_plugin
+      - module: shop_analytics.dbt.plugin
         config:
           udf_cache_size: 8           # optional: Bloom filters kept deserialized per connection
           arrow_memory_pool: system   # optional: Arrow allocator of the dbt process (see below)
@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from shop_analytics.udfs import register_udfs
+from shop_analytics.dbt.udfs import register_udfs
 
 DEFAULT_CACHE_SIZE = 8
 
@@ -43,16 +43,16 @@ class Plugin(BasePlugin):
         try:
             size = int(raw)
         except (TypeError, ValueError):
-            raise ValueError(f"shop_analytics.dbt_plugin: udf_cache_size must be an integer, got {raw!r}") from None
+            raise ValueError(f"shop_analytics.dbt.plugin: udf_cache_size must be an integer, got {raw!r}") from None
         if size < 1:
-            raise ValueError(f"shop_analytics.dbt_plugin: udf_cache_size must be >= 1, got {size}")
+            raise ValueError(f"shop_analytics.dbt.plugin: udf_cache_size must be >= 1, got {size}")
         self.cache_size = size
         pool = plugin_config.get("arrow_memory_pool")
         if pool is not None:
             makers = {"system": pa.system_memory_pool, "jemalloc": pa.jemalloc_memory_pool,
                       "mimalloc": pa.mimalloc_memory_pool}
             if pool not in makers:
-                raise ValueError(f"shop_analytics.dbt_plugin: arrow_memory_pool must be one of {sorted(makers)}, "
+                raise ValueError(f"shop_analytics.dbt.plugin: arrow_memory_pool must be one of {sorted(makers)}, "
                                  f"got {pool!r}")
             # Process-wide by nature: Arrow has one default pool per process.
             pa.set_memory_pool(makers[pool]())

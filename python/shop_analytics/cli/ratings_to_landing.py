@@ -19,7 +19,7 @@ import duckdb
 
 from shop_analytics.quality.duckdb_types import duckdb_type_names
 from shop_analytics.quality.sql import quote_ident, quote_literal
-from shop_analytics.sources import COMPLETION_MARKER, PAGE_VIEWS, PURCHASES, Source, batch_id_problem
+from shop_analytics.quality.raw_contract import COMPLETION_MARKER, PAGE_VIEWS, PURCHASES, Source, batch_id_problem
 
 _READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".json": "read_json", ".jsonl": "read_json"}
 
@@ -132,8 +132,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry point: python -m shop_analytics.byo_ratings FILE --landing DIR."""
-    parser = argparse.ArgumentParser(prog="python -m shop_analytics.byo_ratings", description=__doc__)
+    """Standalone entry point: python -m shop_analytics.cli.ratings_to_landing FILE --landing DIR."""
+    parser = argparse.ArgumentParser(prog="python -m shop_analytics.cli.ratings_to_landing", description=__doc__)
     _arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-Source = Any  # str | Path | ds.Dataset | pa.Table | pa.RecordBatchReader | DuckDB relation | Iterable[RecordBatch]
+BatchInput = Any  # str | Path | ds.Dataset | pa.Table | pa.RecordBatchReader | DuckDB relation | Iterable[RecordBatch]
 
 # Small readahead: the scanner otherwise buffers many batches ahead of us.
 _SCAN_OPTIONS = {"batch_readahead": 1, "fragment_readahead": 1}
@@ -47,7 +47,7 @@ def _slices(batch: pa.RecordBatch, batch_rows: int) -> Iterator[pa.RecordBatch]:
 
 
 def iter_batches(
-    source: Source,
+    source: BatchInput,
     batch_rows: int = 65_536,
     columns: Sequence[str] | None = None,
     filter: ds.Expression | None = None,  # noqa: A002 - mirrors pyarrow's name
@@ -90,7 +90,7 @@ def iter_batches(
 
 
 def iter_micro_batches(
-    source: Source,
+    source: BatchInput,
     batch_rows: int = 65_536,
     micro_batch_rows: int | None = None,
     columns: Sequence[str] | None = None,
@@ -126,7 +126,7 @@ def iter_micro_batches(
         yield iter(pending)
 
 
-def count_rows(source: Source) -> int | None:
+def count_rows(source: BatchInput) -> int | None:
     """Row count when it is cheap to know (Parquet metadata, in-memory tables), else None."""
     if isinstance(source, (str, Path)):
         source = open_dataset(source)

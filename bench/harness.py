@@ -4,15 +4,21 @@ Every benchmark under bench/ runs its competitors in the same run, through
 `measure`, and writes ``bench/results/<name>.json`` with `write_result`. Peak
 memory is the largest sum of RSS over the whole process tree, sampled every
 20 ms, so multi-process competitors are not flattered.
+
+The benchmark scripts import it as ``harness`` (Python puts bench/ on the path of
+``python bench/bench_<name>.py``); ``python bench/harness.py render [BENCH_DIR]``
+regenerates RESULTS.md (``shop-analytics bench`` runs that after the benchmarks).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -174,3 +180,17 @@ def _cell(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python bench/harness.py render [BENCH_DIR]`: regenerate BENCH_DIR/RESULTS.md (default: this folder)."""
+    parser = argparse.ArgumentParser(prog="python bench/harness.py", description=__doc__)
+    parser.add_argument("command", choices=["render"])
+    parser.add_argument("bench_dir", nargs="?", type=Path, default=Path(__file__).resolve().parent)
+    args = parser.parse_args(argv)
+    render_results(args.bench_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 import duckdb
 
 from shop_analytics.ingest import catalog
-from shop_analytics.sources import batch_id_problem
+from shop_analytics.quality.raw_contract import batch_id_problem
 
 CRASH_AT_ENV = "SHOP_ANALYTICS_INGEST_CRASH_AT"
 FAIL_AT_ENV = "SHOP_ANALYTICS_INGEST_FAIL_AT"
