@@ -137,7 +137,7 @@ def test_hostile_batch_ids_are_refused_alone(data: Copy, name: str, tmp_path: Pa
 
 
 def test_quoting_helper_round_trips_hostile_text_and_paths(tmp_path: Path) -> None:
-    from shop_analytics.quality.sql import quote_ident, quote_literal
+    from shop_analytics.sql import quote_ident, quote_literal
 
     con = duckdb.connect()
     hostile = ["'", "''", "x'); DROP TABLE t; --", '"', 'a"b', "\\'", "\n';\n", "é'ü", "{i}", "%s ?"]

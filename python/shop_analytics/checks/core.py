@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import duckdb
 
 if TYPE_CHECKING:
-    from shop_analytics.warehouse.sql import Relation
+    from shop_analytics.warehouse.relations import Relation
 
 MAX_EXAMPLES = 5
 

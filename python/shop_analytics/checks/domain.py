@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from shop_analytics.checks.core import MAX_EXAMPLES, CheckResult
-from shop_analytics.warehouse.sql import ident, literal, one_row
+from shop_analytics.sql import one_row, quote_ident, quote_literal
 
 if TYPE_CHECKING:
-    from shop_analytics.warehouse.sql import Relation
+    from shop_analytics.warehouse.relations import Relation
 
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "UBIGINT",
            "UINTEGER", "USMALLINT", "UTINYINT")
@@ -29,7 +29,7 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[st
     """Column name -> upper-case type of `schema.table` in the build file; empty when it does not exist."""
     rows = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
-        f"AND schema_name = {literal(schema)} AND table_name = {literal(table)} ORDER BY column_index").fetchall()
+        f"AND schema_name = {quote_literal(schema)} AND table_name = {quote_literal(table)} ORDER BY column_index").fetchall()
     return {name: dtype.upper() for name, dtype in rows}
 
 
@@ -56,7 +56,7 @@ def _bad_rows(con: duckdb.DuckDBPyConnection, name: str, mart: str, query: str, 
     `fail` and `ok` may name `{n}` (bad rows) and `{total}` (rows of marts.<mart>).
     """
     n = one_row(con, f"SELECT count(*) FROM ({query})")[0]
-    total = one_row(con, f"SELECT count(*) FROM marts.{ident(mart)}")[0]
+    total = one_row(con, f"SELECT count(*) FROM marts.{quote_ident(mart)}")[0]
     if n:
         examples = con.execute(f"SELECT * FROM ({query}) ORDER BY ALL LIMIT {MAX_EXAMPLES}").fetchall()
         return CheckResult.failure(name, fail.format(n=n, total=total), n, examples)
@@ -78,7 +78,7 @@ class SimilarityInRange:
         if not sims:
             return CheckResult.not_applicable(self.name, f"no numeric *similarity* column in "
                                                          f"marts.rpt_user_similarity (columns: {', '.join(cols)})")
-        bad = " OR ".join(f"{ident(c)} IS NULL OR isnan({ident(c)}::DOUBLE) OR {ident(c)} < -1 OR {ident(c)} > 1"
+        bad = " OR ".join(f"{quote_ident(c)} IS NULL OR isnan({quote_ident(c)}::DOUBLE) OR {quote_ident(c)} < -1 OR {quote_ident(c)} > 1"
                           for c in sims)
         names = ", ".join(sims)
         return _bad_rows(con, self.name, "rpt_user_similarity", f"SELECT * FROM marts.rpt_user_similarity WHERE {bad}",
@@ -129,7 +129,7 @@ class PopularityBounded:
             return CheckResult.not_applicable(self.name, f"no per-user count column in marts.rpt_item_popularity "
                                                          f"(columns: {', '.join(cols)})")
         distinct_users = one_row(con, "SELECT count(DISTINCT user_id) FROM staging.stg_shop__users")[0]
-        bad = " OR ".join(f"{ident(c)} > {distinct_users} OR {ident(c)} < 0" for c in counts)
+        bad = " OR ".join(f"{quote_ident(c)} > {distinct_users} OR {quote_ident(c)} < 0" for c in counts)
         return _bad_rows(con, self.name, "rpt_item_popularity", f"SELECT * FROM marts.rpt_item_popularity WHERE {bad}",
                          "{n:,} items have " + f"{', '.join(counts)} above the {distinct_users:,} distinct users "
                          "(or negative)", f"{', '.join(counts)} <= {distinct_users:,} distinct users for every item")
@@ -157,7 +157,7 @@ class PurchaseSummaryReconciles:
         # Only purchases of customers the summary covers: it may leave out unknown users.
         staged = one_row(
             con, f"SELECT {', '.join(f'coalesce({s}, 0)' for _, s in pairs)} FROM staging.stg_shop__purchases p "
-            f"WHERE p.user_id IN (SELECT {ident(key)} FROM marts.dim_customer_purchase_summary)")
+            f"WHERE p.user_id IN (SELECT {quote_ident(key)} FROM marts.dim_customer_purchase_summary)")
         diffs = [(m, a, b) for (m, _), a, b in zip(pairs, mart, staged) if abs(float(a) - float(b)) > MONEY_TOLERANCE]
         if diffs:
             return CheckResult.failure(self.name, "totals differ: " + "; ".join(

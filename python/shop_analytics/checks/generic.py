@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from shop_analytics.checks.core import MAX_EXAMPLES, CheckResult
-from shop_analytics.warehouse.sql import ident, one_row
+from shop_analytics.sql import one_row, quote_ident
 
 if TYPE_CHECKING:
-    from shop_analytics.warehouse.sql import Relation
+    from shop_analytics.warehouse.relations import Relation
 
 _FLOATING_TYPES = "('DOUBLE', 'FLOAT', 'REAL')"
 STAGING_SCHEMA = "staging"
@@ -68,7 +68,7 @@ def _staging_is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     views = [row[0] for row in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND NOT internal "
         f"AND schema_name = '{STAGING_SCHEMA}'").fetchall()]
-    return bool(views) and all(_is_empty(con, f"{ident(STAGING_SCHEMA)}.{ident(v)}") for v in views)
+    return bool(views) and all(_is_empty(con, f"{quote_ident(STAGING_SCHEMA)}.{quote_ident(v)}") for v in views)
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class FiniteFloatingColumns:
                 continue
             columns_seen += len(columns)
             counts = one_row(con, "SELECT " + ", ".join(
-                f"count(*) FILTER (WHERE NOT isfinite({ident(c)}))" for c in columns) + f" FROM {relation.sql}")
+                f"count(*) FILTER (WHERE NOT isfinite({quote_ident(c)}))" for c in columns) + f" FROM {relation.sql}")
             failures += [(f"{relation.label}.{c}", n) for c, n in zip(columns, counts) if n]
         if not columns_seen:
             return CheckResult.not_applicable(self.name, "no DOUBLE/FLOAT columns")

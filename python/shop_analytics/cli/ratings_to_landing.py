@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from shop_analytics.quality.duckdb_types import duckdb_type_names
-from shop_analytics.quality.sql import quote_ident, quote_literal
+from shop_analytics.sql import quote_ident, quote_literal
 from shop_analytics.quality.raw_contract import COMPLETION_MARKER, PAGE_VIEWS, PURCHASES, Source, batch_id_problem
 
 _READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".json": "read_json", ".jsonl": "read_json"}

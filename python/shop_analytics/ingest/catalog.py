@@ -15,7 +15,7 @@ import duckdb
 from shop_analytics.ingest import seen
 from shop_analytics.quality.contracts import ContractVersion
 from shop_analytics.quality.schema_policy import Column
-from shop_analytics.quality.sql import quote_literal
+from shop_analytics.sql import quote_literal
 
 DB = "cat"
 _DDL = """

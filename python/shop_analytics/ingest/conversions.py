@@ -22,7 +22,7 @@ reader's cast-ok flag turns it into ``invalid_type:<column>`` with the raw text 
 from __future__ import annotations
 
 from shop_analytics.quality.duckdb_types import parse_decimal
-from shop_analytics.quality.sql import quote_literal
+from shop_analytics.sql import quote_literal
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                   "UBIGINT", "UHUGEINT"}

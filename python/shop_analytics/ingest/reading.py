@@ -28,7 +28,7 @@ from shop_analytics.quality.check_view import cast_ok_column
 from shop_analytics.quality.contracts import Contract, batch_schema
 from shop_analytics.quality.namespace import ROW_NUMBER, gate_column
 from shop_analytics.quality.schema_policy import Column, Violation, name_violations
-from shop_analytics.quality.sql import quote_ident, quote_literal
+from shop_analytics.sql import quote_ident, quote_literal
 
 
 class BatchRejectedError(ValueError):

@@ -52,7 +52,7 @@ from shop_analytics.quality.countries import load_country_codes
 from shop_analytics.quality.namespace import REASONS, ROW_NUMBER
 from shop_analytics.quality.rules import RuleParams
 from shop_analytics.quality.split import admitted_sql, quarantined_sql
-from shop_analytics.quality.sql import quote_ident, quote_literal
+from shop_analytics.sql import quote_ident, quote_literal
 from shop_analytics.quality.raw_contract import ALL_SOURCES, Source
 
 DB = catalog.DB

@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 from tqdm import tqdm
 
-from shop_analytics.warehouse.sql import Relation, ident, literal, one_row
+from shop_analytics.sql import one_row, quote_ident, quote_literal
+from shop_analytics.warehouse.relations import Relation
 
 SERVING_ALIAS = "__serving"
 PUBLICATION_TABLE = "_publication"
@@ -33,7 +34,7 @@ def attached(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[str]:
     """Attach a new DuckDB file for writing to the read-only build connection; checkpoint and detach."""
     if path.exists():
         raise FileExistsError(f"{path} already exists; refusing to overwrite it")
-    con.execute(f"ATTACH {literal(str(path))} AS {SERVING_ALIAS} (READ_WRITE)")
+    con.execute(f"ATTACH {quote_literal(str(path))} AS {SERVING_ALIAS} (READ_WRITE)")
     try:
         yield SERVING_ALIAS
         # Everything lands in the main file, so the published file never comes with a .wal.
@@ -49,9 +50,9 @@ def attached(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[str]:
 def materialize(con: duckdb.DuckDBPyConnection, alias: str, relations: Sequence[Relation],
                 progress: bool | None = None) -> dict[Relation, int]:
     """Copy each relation into `alias` as a plain table (views are evaluated), with its comments."""
-    source = ident(one_row(con, "SELECT current_database()")[0])
+    source = quote_ident(one_row(con, "SELECT current_database()")[0])
     for schema in sorted({r.schema for r in relations}):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{ident(schema)}")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {alias}.{quote_ident(schema)}")
     counts: dict[Relation, int] = {}
     for relation in tqdm(relations, desc="publish tables", unit="table",
                          disable=None if progress is None else not progress):
@@ -69,11 +70,11 @@ def _copy_comments(con: duckdb.DuckDBPyConnection, relation: Relation, target: s
         "UNION ALL SELECT comment FROM duckdb_views() WHERE database_name = current_database() "
         f"AND {relation.matches(name_column='view_name')}").fetchone()
     if table_comment and table_comment[0]:
-        con.execute(f"COMMENT ON TABLE {target} IS {literal(table_comment[0])}")
+        con.execute(f"COMMENT ON TABLE {target} IS {quote_literal(table_comment[0])}")
     for column, comment in con.execute(
             "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
             f"AND {relation.matches()} AND comment IS NOT NULL AND comment <> ''").fetchall():
-        con.execute(f"COMMENT ON COLUMN {target}.{ident(column)} IS {literal(comment)}")
+        con.execute(f"COMMENT ON COLUMN {target}.{quote_ident(column)} IS {quote_literal(comment)}")
 
 
 def write_publication(con: duckdb.DuckDBPyConnection, alias: str, provenance: Provenance,
@@ -85,11 +86,11 @@ def write_publication(con: duckdb.DuckDBPyConnection, alias: str, provenance: Pr
             version INTEGER NOT NULL, published_at TIMESTAMP NOT NULL, built_at TIMESTAMP NOT NULL,
             git_revision VARCHAR NOT NULL, duckdb_version VARCHAR NOT NULL,
             table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, row_count BIGINT NOT NULL)""")
-    common = (f"{provenance.version:d}, TIMESTAMP {literal(provenance.published_at.isoformat(sep=' '))}, "
-              f"TIMESTAMP {literal(provenance.built_at.isoformat(sep=' '))}, {literal(provenance.git_revision)}, "
-              f"{literal(duckdb.__version__)}")
-    rows = [f"({common}, {literal(relation.schema)}, {literal(relation.name)}, {count:d})"
+    common = (f"{provenance.version:d}, TIMESTAMP {quote_literal(provenance.published_at.isoformat(sep=' '))}, "
+              f"TIMESTAMP {quote_literal(provenance.built_at.isoformat(sep=' '))}, {quote_literal(provenance.git_revision)}, "
+              f"{quote_literal(duckdb.__version__)}")
+    rows = [f"({common}, {quote_literal(relation.schema)}, {quote_literal(relation.name)}, {count:d})"
             for relation, count in sorted(counts.items(), key=lambda item: item[0].label)]
     con.execute(f"INSERT INTO {table} VALUES {', '.join(rows)}")
     con.execute(f"COMMENT ON TABLE {table} IS "
-                + literal("Publication of this file: version, build time, git revision and row count per table."))
+                + quote_literal("Publication of this file: version, build time, git revision and row count per table."))

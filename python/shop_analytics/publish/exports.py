@@ -11,7 +11,8 @@ from tqdm import tqdm
 
 from shop_analytics.publish.builder import PUBLICATION_TABLE, Provenance
 from shop_analytics.publish.files import fsync_tree
-from shop_analytics.warehouse.sql import Relation, literal
+from shop_analytics.sql import quote_literal
+from shop_analytics.warehouse.relations import Relation
 
 MANIFEST_NAME = "manifest.json"
 
@@ -38,4 +39,4 @@ def export_tables(con: duckdb.DuckDBPyConnection, alias: str, counts: Mapping[Re
 
 
 def _copy(con: duckdb.DuckDBPyConnection, table: str, path: Path) -> None:
-    con.execute(f"COPY (SELECT * FROM {table}) TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)")
+    con.execute(f"COPY (SELECT * FROM {table}) TO {quote_literal(str(path))} (FORMAT parquet, COMPRESSION zstd)")

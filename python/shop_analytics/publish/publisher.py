@@ -15,8 +15,9 @@ from shop_analytics.publish.exports import export_tables
 from shop_analytics.publish.layout import ServingLayout
 from shop_analytics.publish.provenance import git_revision, modified_at, utc_now
 from shop_analytics.publish.reader import connect_serving
+from shop_analytics.sql import one_row
 from shop_analytics.warehouse import (BuildIncompleteError, BuildVerdict, Relation, default_schemas, find_relations,
-                                      judge_build, missing_schemas, one_row, open_build_file, read_invocations)
+                                      judge_build, missing_schemas, open_build_file, read_invocations)
 
 DEFAULT_KEEP = 5
 

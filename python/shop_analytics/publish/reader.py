@@ -18,7 +18,7 @@ import duckdb
 
 from shop_analytics.publish.layout import ServingLayout
 from shop_analytics.publish.spill import private_spill_root, reader_spill_dir, sweep_dead_readers
-from shop_analytics.warehouse.sql import literal, one_row
+from shop_analytics.sql import one_row, quote_literal
 
 # For clients that take only a static configuration (SQLAlchemy engine parameters, BI tools).
 # DuckDB 1.5.6 refuses a temp_directory next to enable_external_access = false in the same
@@ -77,7 +77,7 @@ def connect_serving(path: str | os.PathLike[str] | None = None, *, limits: Reade
         # Set after connecting: DuckDB 1.5.6 shows but does not enforce a max_temp_directory_size
         # given at connect time, and refuses temp_directory once external access is off.
         if not one_row(con, "SELECT current_setting('lock_configuration')")[0]:
-            con.execute(f"SET max_temp_directory_size = {literal(limits.max_temp_directory_size)}; "
+            con.execute(f"SET max_temp_directory_size = {quote_literal(limits.max_temp_directory_size)}; "
                         "SET enable_external_access = false; SET lock_configuration = true")
         elif one_row(con, "SELECT current_setting('enable_external_access')")[0]:
             raise PermissionError(f"{target} is already open in this process with external access on")
@@ -117,6 +117,6 @@ def shell_command(path: str | os.PathLike[str] | None = None, duckdb_bin: str = 
     target = serving_file(path)
     limits = limits or ReaderLimits.from_env()
     spill = spill_dir or limits.spill_dir(target)
-    settings = (f"SET memory_limit = {literal(limits.memory_limit)}; SET temp_directory = {literal(str(spill))}; "
-                f"SET max_temp_directory_size = {literal(limits.max_temp_directory_size)};")
+    settings = (f"SET memory_limit = {quote_literal(limits.memory_limit)}; SET temp_directory = {quote_literal(str(spill))}; "
+                f"SET max_temp_directory_size = {quote_literal(limits.max_temp_directory_size)};")
     return [duckdb_bin, "-no-init", "-readonly", "-cmd", settings, "-cmd", ".safe_mode", str(target)]

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shop_analytics.warehouse.sql import ident, literal
+from shop_analytics.sql import quote_ident, quote_literal
 
 
 def consistency_query(tables: Sequence[tuple[str, str]]) -> str:
     """One statement comparing every table's row count with `_publication` (versions + agreement)."""
     counts = " UNION ALL ".join(
-        f"SELECT {literal(schema)} AS s, {literal(name)} AS t, count(*) AS n FROM {ident(schema)}.{ident(name)}"
+        f"SELECT {quote_literal(schema)} AS s, {quote_literal(name)} AS t, count(*) AS n FROM {quote_ident(schema)}.{quote_ident(name)}"
         for schema, name in tables)
     return (f"WITH counted AS ({counts}) "
             "SELECT min(p.version), max(p.version), bool_and(c.n IS NOT DISTINCT FROM p.row_count) "

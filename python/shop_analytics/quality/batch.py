@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from shop_analytics.quality.namespace import ROW_NUMBER
-from shop_analytics.quality.sql import quote_ident, quote_literal
+from shop_analytics.sql import quote_ident, quote_literal
 
 
 def batch_files(batch_dir: Path) -> list[Path]:

@@ -17,7 +17,7 @@ import duckdb
 from shop_analytics.quality.money import whole_minor_units_sql
 from shop_analytics.quality.namespace import ROW_NUMBER, gate_column
 from shop_analytics.quality.rules import CASTS, FIRST_OCCURRENCE, KNOWN_REF, NOT_IN_REF, WHOLE_MINOR_UNITS, Rule
-from shop_analytics.quality.sql import quote_ident
+from shop_analytics.sql import quote_ident
 
 
 def occurrence_column(rule: Rule) -> str:

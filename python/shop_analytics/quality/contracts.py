@@ -23,7 +23,7 @@ import yaml
 
 from shop_analytics.quality.duckdb_types import duckdb_type_names
 from shop_analytics.quality.schema_policy import Column, Violation, changes, name_violations, violations
-from shop_analytics.quality.sql import quote_literal
+from shop_analytics.sql import quote_literal
 from shop_analytics.quality.raw_contract import Source
 
 Status = Literal["accepted", "new_version", "rejected"]

@@ -15,7 +15,7 @@ from shop_analytics.quality.namespace import ROW_NUMBER
 from shop_analytics.quality.rules import (
     BETWEEN, CASTS, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_IN_REF, NOT_NULL, WHOLE_MINOR_UNITS, Rule,
 )
-from shop_analytics.quality.sql import quote_ident, quote_literal, sql_value
+from shop_analytics.sql import quote_ident, quote_literal, sql_value
 
 REASONS_SCHEMA = f"{ROW_NUMBER} BIGINT, reason VARCHAR"
 

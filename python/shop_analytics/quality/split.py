@@ -7,7 +7,7 @@ Both are plain SELECTs for ingest to COPY to the lake / quarantine.
 from __future__ import annotations
 
 from shop_analytics.quality.namespace import REASONS, ROW_NUMBER
-from shop_analytics.quality.sql import quote_ident
+from shop_analytics.sql import quote_ident
 
 
 def admitted_sql(relation: str, reasons_table: str) -> str:

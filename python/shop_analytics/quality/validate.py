@@ -29,7 +29,7 @@ from shop_analytics.quality.namespace import ROW_NUMBER  # noqa: E402
 from shop_analytics.quality.rules import Rule, RuleParams, rules_for  # noqa: E402
 from shop_analytics.quality.rules_sql import REASONS_SCHEMA, write_row_reasons  # noqa: E402
 from shop_analytics.quality.suites import REASON_META, build_suite  # noqa: E402
-from shop_analytics.quality.sql import quote_ident, quote_literal  # noqa: E402
+from shop_analytics.sql import quote_ident, quote_literal  # noqa: E402
 from shop_analytics.quality.raw_contract import Source  # noqa: E402
 
 RowReasons = Literal["gx", "sql"]

@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 
 from shop_analytics.warehouse.errors import BuildFileLockedError, WarehouseError
-from shop_analytics.warehouse.sql import Relation, literal
+from shop_analytics.sql import quote_literal
+from shop_analytics.warehouse.relations import Relation
 
 WAREHOUSE_ENV = "SHOP_ANALYTICS_WAREHOUSE"
 DEFAULT_WAREHOUSE = "warehouse/shop_analytics.duckdb"
@@ -62,7 +63,7 @@ def find_relations(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> li
     if not schemas:
         raise ValueError(f"no schemas to publish or check (schema {META_SCHEMA} is never published)")
     # Inlined, not a list parameter: binding a Python list makes duckdb import pandas (2-3 s).
-    wanted = ", ".join(literal(s) for s in schemas)
+    wanted = ", ".join(quote_literal(s) for s in schemas)
     rows = con.execute(
         f"""
         SELECT schema_name, table_name, 'table' FROM duckdb_tables()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from shop_analytics.warehouse.build_file import META_SCHEMA
-from shop_analytics.warehouse.sql import ident, one_row
+from shop_analytics.sql import one_row, quote_ident
 
 MARKER_TABLE = "dbt_invocations"
 RERUN = "Run `dbt build` (the whole project, no --select) and let it finish, then publish again."
@@ -100,7 +100,7 @@ def read_invocations(con: duckdb.DuckDBPyConnection) -> list[Invocation] | None:
         f"AND schema_name = '{META_SCHEMA}' AND table_name = '{MARKER_TABLE}'")[0]
     if not exists:
         return None
-    rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM {ident(META_SCHEMA)}.{ident(MARKER_TABLE)} "
+    rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM {quote_ident(META_SCHEMA)}.{quote_ident(MARKER_TABLE)} "
                        "ORDER BY seq DESC").fetchall()
     return [Invocation(row[0], row[1], row[2], _selection(row[3]), *row[4:]) for row in rows]
 
