@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import duckdb
+import great_expectations as gx
+import pytest
+import sqlalchemy as sa
 
-os.environ["GX_ANALYTICS_ENABLED"] = "false"
-
-import duckdb  # noqa: E402
-import great_expectations as gx  # noqa: E402
-import pytest  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-
-from shop_analytics.quality.gx_duckdb import (  # noqa: E402
+from shop_analytics.quality.gx_duckdb import (
     SHIM_WRITTEN_FOR, DuckDBExecutionEngine, engine_kwargs, installed_versions, version_drift,
 )
 

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import os
+import datetime as dt
+import json
+from pathlib import Path
 
-os.environ["GX_ANALYTICS_ENABLED"] = "false"
+import duckdb
+import pyarrow.parquet as pq
+import pytest
 
-import datetime as dt  # noqa: E402
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import duckdb  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-import pytest  # noqa: E402
-
-from shop_analytics.datagen import GeneratorConfig, generate  # noqa: E402
-from shop_analytics.datagen.config import DIRTY_KINDS  # noqa: E402
-from shop_analytics.quality.batch import batch_files, create_batch_view  # noqa: E402
-from shop_analytics.quality.data_docs import build_data_docs  # noqa: E402
-from shop_analytics.quality.gx_duckdb import new_context  # noqa: E402
-from shop_analytics.quality.rules import RuleParams  # noqa: E402
-from shop_analytics.quality.validate import GxExecutionError, validate_batch  # noqa: E402
-from shop_analytics.quality.raw_contract import FACTS, PURCHASES, USERS  # noqa: E402
+from shop_analytics.datagen import GeneratorConfig, generate
+from shop_analytics.datagen.config import DIRTY_KINDS
+from shop_analytics.quality.batch import batch_files, create_batch_view
+from shop_analytics.quality.data_docs import build_data_docs
+from shop_analytics.quality.gx_duckdb import new_context
+from shop_analytics.quality.rules import RuleParams
+from shop_analytics.quality.validate import GxExecutionError, validate_batch
+from shop_analytics.quality.raw_contract import FACTS, PURCHASES, USERS
 
 TODAY = dt.date(2026, 11, 20)
 COUNTRIES = ("AU", "BR", "CA", "DE", "ES", "FR", "GB", "IN", "JP", "MX", "NL", "US")

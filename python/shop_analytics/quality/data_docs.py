@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from shop_analytics.quality import gx_duckdb  # noqa: F401  (sets GX_ANALYTICS_ENABLED before GX loads)
+from pathlib import Path
 
-from pathlib import Path  # noqa: E402
-
-from great_expectations.data_context import AbstractDataContext  # noqa: E402
+from great_expectations.data_context import AbstractDataContext
 
 SITE_NAME = "shop_analytics_quality"
 

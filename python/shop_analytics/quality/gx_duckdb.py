@@ -25,22 +25,18 @@ computation stays in DuckDB, and GX never opens the warehouse file dbt writes.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any, Literal, Type
 
-os.environ["GX_ANALYTICS_ENABLED"] = "false"  # must be set before GX is imported
-
-from collections.abc import Callable  # noqa: E402
-from importlib.metadata import version  # noqa: E402
-from typing import Any, Literal, Type  # noqa: E402
-
-import duckdb  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-from duckdb_engine import ConnectionWrapper  # noqa: E402
-import great_expectations as gx  # noqa: E402
-from great_expectations.data_context import AbstractDataContext  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
-from great_expectations.datasource.fluent.sql_datasource import SQLDatasource  # noqa: E402
-from great_expectations.execution_engine import SqlAlchemyExecutionEngine  # noqa: E402
+import duckdb
+import sqlalchemy as sa
+from duckdb_engine import ConnectionWrapper
+import great_expectations as gx
+from great_expectations.data_context import AbstractDataContext
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.datasource.fluent.sql_datasource import SQLDatasource
+from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 
 # The versions this shim was written against. tests/test_gx_duckdb.py fails when they
 # change, so an upgrade forces someone to re-check whether the shim is still needed.

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from shop_analytics.quality import gx_duckdb  # noqa: F401  (sets GX_ANALYTICS_ENABLED before GX loads)
+import great_expectations as gx
+from great_expectations.expectations import Expectation
 
-import great_expectations as gx  # noqa: E402
-from great_expectations.expectations import Expectation  # noqa: E402
-
-from shop_analytics.quality.check_view import checked_column  # noqa: E402
-from shop_analytics.quality.rules import (  # noqa: E402
+from shop_analytics.quality.check_view import checked_column
+from shop_analytics.quality.rules import (
     BETWEEN, CASTS, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_IN_REF, NOT_NULL, WHOLE_MINOR_UNITS, Rule, RuleParams,
     rules_for,
 )
-from shop_analytics.quality.raw_contract import Source  # noqa: E402
+from shop_analytics.quality.raw_contract import Source
 
 REASON_META = "shop_analytics_reason"  # meta key carrying the rule's reason code
 

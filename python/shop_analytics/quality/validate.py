@@ -12,25 +12,23 @@ and the two can never silently disagree.
 
 from __future__ import annotations
 
-from shop_analytics.quality import gx_duckdb  # noqa: F401  (sets GX_ANALYTICS_ENABLED before GX loads)
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from dataclasses import dataclass  # noqa: E402
-from typing import Any, Literal  # noqa: E402
+import duckdb
+import great_expectations as gx
+import pyarrow as pa
+from great_expectations.core import ExpectationSuiteValidationResult
+from great_expectations.data_context import AbstractDataContext
 
-import duckdb  # noqa: E402
-import great_expectations as gx  # noqa: E402
-import pyarrow as pa  # noqa: E402
-from great_expectations.core import ExpectationSuiteValidationResult  # noqa: E402
-from great_expectations.data_context import AbstractDataContext  # noqa: E402
-
-from shop_analytics.quality.check_view import create_check_table, drop_check_table  # noqa: E402
-from shop_analytics.quality.gx_duckdb import DATASOURCE_TYPE, engine_kwargs, new_context  # noqa: E402
-from shop_analytics.quality.namespace import ROW_NUMBER  # noqa: E402
-from shop_analytics.quality.rules import Rule, RuleParams, rules_for  # noqa: E402
-from shop_analytics.quality.rules_sql import REASONS_SCHEMA, write_row_reasons  # noqa: E402
-from shop_analytics.quality.suites import REASON_META, build_suite  # noqa: E402
-from shop_analytics.sql import quote_ident, quote_literal  # noqa: E402
-from shop_analytics.quality.raw_contract import Source  # noqa: E402
+from shop_analytics.quality.check_view import create_check_table, drop_check_table
+from shop_analytics.quality.gx_duckdb import DATASOURCE_TYPE, engine_kwargs, new_context
+from shop_analytics.quality.namespace import ROW_NUMBER
+from shop_analytics.quality.rules import Rule, RuleParams, rules_for
+from shop_analytics.quality.rules_sql import REASONS_SCHEMA, write_row_reasons
+from shop_analytics.quality.suites import REASON_META, build_suite
+from shop_analytics.sql import quote_ident, quote_literal
+from shop_analytics.quality.raw_contract import Source
 
 RowReasons = Literal["gx", "sql"]
 DATASOURCE_PREFIX = "duckdb_"
