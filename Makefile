@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 # Absolute paths, so that dbt's views and the DuckDB shell resolve the lake from anywhere.
 export SHOP_ANALYTICS_DATA_DIR ?= $(CURDIR)/data
-export SHOP_ANALYTICS_LAKE_DIR ?= $(SHOP_ANALYTICS_DATA_DIR)/lake
+# The lake dbt reads defaults to $(SHOP_ANALYTICS_DATA_DIR)/lake (python/shop_analytics/settings.py).
 export SHOP_ANALYTICS_WAREHOUSE ?= $(CURDIR)/warehouse/shop_analytics.duckdb
 export SHOP_ANALYTICS_TEMP_DIR ?= $(CURDIR)/warehouse/tmp
 export DBT_PROFILES_DIR ?= $(CURDIR)

@@ -23,7 +23,7 @@ import pytest
 from conftest import ROOT, ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import IngestSettings, ingest
-from shop_analytics.ingest.lake_files import CRASH_AFTER_ENV
+from shop_analytics.settings import INGEST_CRASH_AFTER_RENAMES_ENV as CRASH_AFTER_ENV
 from shop_analytics.settings import DataLayout
 from shop_analytics.quality.raw_contract import ALL_SOURCES
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from shop_analytics.cli.check import selected_checks
 from shop_analytics.cli.failures import fail, operational
 from shop_analytics.exit_codes import ExitCode
+from shop_analytics.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     build_file = (args.build_file or serving.default_build_file()).resolve()
     # Without --serving-root or $SHOP_ANALYTICS_SERVING_ROOT, serve next to the build file.
-    layout = serving.ServingLayout.from_env(args.serving_root or os.environ.get("SHOP_ANALYTICS_SERVING_ROOT")
+    layout = serving.ServingLayout.from_env(args.serving_root or Settings.from_env().serving_root
                                             or build_file.parent)
     if args.to_version is not None and not args.rollback:
         raise ValueError("--to-version goes with --rollback")

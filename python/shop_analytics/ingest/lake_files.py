@@ -17,7 +17,7 @@ deleted. Nothing is ever matched by prefix or glob, so a batch ``X`` can never t
 the files of ``X_1``, and paths from the catalog must stay under lake/ or quarantine/.
 
 Test hooks (tests/test_ingest_atomic.py, tests/test_ingest_adversarial.py), read from
-the environment once per run:
+the environment (shop_analytics.settings) once per run:
 
 - SHOP_ANALYTICS_INGEST_CRASH_AT=<point>[:<n>]: SIGKILL this process the n-th time
   (default: first) ingest reaches <point>, one of POINTS;
@@ -34,17 +34,14 @@ import re
 import shutil
 import signal
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 import duckdb
 
 from shop_analytics.ingest import catalog
 from shop_analytics.quality.raw_contract import batch_id_problem
-
-CRASH_AT_ENV = "SHOP_ANALYTICS_INGEST_CRASH_AT"
-FAIL_AT_ENV = "SHOP_ANALYTICS_INGEST_FAIL_AT"
-CRASH_AFTER_ENV = "SHOP_ANALYTICS_INGEST_CRASH_AFTER_RENAMES"
+from shop_analytics.settings import Settings
 # In the order one batch reaches them: scratch files written, intent recorded, after each
 # rename, all renamed (catalog not yet committed), catalog committed (garbage not yet deleted).
 POINTS = ("written", "intent", "rename", "renamed", "committed")
@@ -54,12 +51,16 @@ _ROOTS = ("lake", "quarantine")
 class FaultHooks:
     """Counts the points ingest reaches and crashes or fails where the environment asks (tests only)."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        env = os.environ if environ is None else environ
-        self._crash = _spec(env.get(CRASH_AT_ENV) or (f"rename:{env[CRASH_AFTER_ENV]}" if env.get(CRASH_AFTER_ENV)
-                                                       else None))
-        self._fail = _spec(env.get(FAIL_AT_ENV))
+    def __init__(self, crash_at: str | None = None, fail_at: str | None = None) -> None:
+        self._crash = _spec(crash_at)
+        self._fail = _spec(fail_at)
         self._counts: Counter[str] = Counter()
+
+    @classmethod
+    def from_env(cls) -> FaultHooks:
+        """The hooks the environment asks for (none, outside tests)."""
+        settings = Settings.from_env()
+        return cls(settings.ingest_crash_at, settings.ingest_fail_at)
 
     def reached(self, point: str, path: str = "") -> None:
         """Ingest reached `point` (one of POINTS), working on `path` if given."""

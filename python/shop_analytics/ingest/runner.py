@@ -113,7 +113,7 @@ def ingest(layout: DataLayout, settings: IngestSettings | None = None,
         con = duckdb.connect()  # in-memory: GX validates here and never holds a file
         try:
             gate = _Gate(con, layout, settings, countries,
-                         BatchPublisher(layout.root, layout.staging_area / "scratch", FaultHooks()))
+                         BatchPublisher(layout.root, layout.staging_area / "scratch", FaultHooks.from_env()))
             _open(gate)
             return _run(gate, landing.findings, landing.batches, sources)
         finally:

@@ -7,10 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from shop_analytics.warehouse.build_file import default_build_file
+from shop_analytics.settings import Settings
 
 SERVING_FILE_NAME = "shop_analytics.duckdb"
-SERVING_ROOT_ENV = "SHOP_ANALYTICS_SERVING_ROOT"
 _VERSION_NAME = re.compile(r"^v(\d{6,})$")
 
 
@@ -41,8 +40,10 @@ class ServingLayout:
     @classmethod
     def from_env(cls, root: str | os.PathLike[str] | None = None) -> ServingLayout:
         """Layout at `root`, else $SHOP_ANALYTICS_SERVING_ROOT, else the build file's folder."""
-        chosen = root or os.environ.get(SERVING_ROOT_ENV) or default_build_file().parent
-        return cls(Path(chosen).resolve())
+        if root:
+            return cls(Path(root).resolve())
+        settings = Settings.from_env()
+        return cls(settings.serving_root or settings.warehouse.parent)
 
     @property
     def serving_dir(self) -> Path:

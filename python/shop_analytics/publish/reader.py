@@ -18,6 +18,7 @@ import duckdb
 
 from shop_analytics.publish.layout import ServingLayout
 from shop_analytics.publish.spill import private_spill_root, reader_spill_dir, sweep_dead_readers
+from shop_analytics.settings import DEFAULT_READER_MEMORY_LIMIT, DEFAULT_READER_TEMP_LIMIT, Settings
 from shop_analytics.sql import one_row, quote_literal
 
 # For clients that take only a static configuration (SQLAlchemy engine parameters, BI tools).
@@ -25,27 +26,20 @@ from shop_analytics.sql import one_row, quote_literal
 # configuration, so these readers spill next to the serving file (which publish cleans up).
 SAFE_READER_CONFIG: dict[str, Any] = {"enable_external_access": False, "lock_configuration": True}
 
-MEMORY_LIMIT_ENV = "SHOP_ANALYTICS_READER_MEMORY_LIMIT"
-TEMP_LIMIT_ENV = "SHOP_ANALYTICS_READER_TEMP_LIMIT"
-TEMP_DIR_ENV = "SHOP_ANALYTICS_READER_TEMP_DIR"
-DEFAULT_MEMORY_LIMIT = "2GB"
-DEFAULT_TEMP_LIMIT = "4GB"
-
 
 @dataclass(frozen=True)
 class ReaderLimits:
     """How much memory and spill space one reader process may use, and the folder its spill goes under."""
 
-    memory_limit: str = DEFAULT_MEMORY_LIMIT
-    max_temp_directory_size: str = DEFAULT_TEMP_LIMIT
+    memory_limit: str = DEFAULT_READER_MEMORY_LIMIT
+    max_temp_directory_size: str = DEFAULT_READER_TEMP_LIMIT
     temp_root: str | None = None  # default: <system temp>/shop_analytics-spill-<uid>
 
     @classmethod
     def from_env(cls) -> ReaderLimits:
         """$SHOP_ANALYTICS_READER_MEMORY_LIMIT, _TEMP_LIMIT and _TEMP_DIR, else the defaults."""
-        return cls(os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT,
-                   os.environ.get(TEMP_LIMIT_ENV) or DEFAULT_TEMP_LIMIT,
-                   os.environ.get(TEMP_DIR_ENV) or None)
+        settings = Settings.from_env()
+        return cls(settings.reader_memory_limit, settings.reader_temp_limit, settings.reader_temp_dir)
 
     def spill_dir(self, database: Path) -> Path:
         """This process's private spill folder for `database`, after sweeping dead readers' leftovers."""

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
 
 from shop_analytics.warehouse.errors import BuildFileLockedError, WarehouseError
+from shop_analytics.settings import Settings
 from shop_analytics.sql import quote_literal
 from shop_analytics.warehouse.relations import Relation
 
-WAREHOUSE_ENV = "SHOP_ANALYTICS_WAREHOUSE"
-DEFAULT_WAREHOUSE = "warehouse/shop_analytics.duckdb"
-DEFAULT_SCHEMAS: tuple[str, ...] = ("marts", "reference")
-SCHEMAS_ENV = "SHOP_ANALYTICS_PUBLISH_SCHEMAS"
 # Where macros/build_marker.sql records dbt invocations; never checked as data, never published.
 META_SCHEMA = "_shop_meta"
 # dbt-duckdb leaves these behind when a run is interrupted; they are never part of a release.
@@ -24,27 +20,25 @@ _DBT_LEFTOVER_SUFFIXES = ("__dbt_tmp", "__dbt_backup")
 
 def default_build_file() -> Path:
     """The dbt build file: $SHOP_ANALYTICS_WAREHOUSE or warehouse/shop_analytics.duckdb."""
-    return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).resolve()
+    return Settings.from_env().warehouse
 
 
 def default_schemas() -> tuple[str, ...]:
     """$SHOP_ANALYTICS_PUBLISH_SCHEMAS (comma-separated) or marts, reference."""
-    configured = os.environ.get(SCHEMAS_ENV, "")
-    schemas = tuple(s.strip() for s in configured.split(",") if s.strip())
-    return schemas or DEFAULT_SCHEMAS
+    return Settings.from_env().publish_schemas
 
 
 def open_build_file(path: Path) -> duckdb.DuckDBPyConnection:
     """Open the dbt build file read-only, with the project's memory, thread and spill settings."""
     if not path.exists():
         raise FileNotFoundError(f"no dbt build file at {path}; run `dbt build` first")
+    settings = Settings.from_env()
     config: dict[str, str | bool | int | float | list[str]] = {
-        "memory_limit": os.environ.get("SHOP_ANALYTICS_MEMORY_LIMIT", "4GB"),
-        "threads": int(os.environ.get("SHOP_ANALYTICS_DUCKDB_THREADS", "2")),
+        "memory_limit": settings.memory_limit,
+        "threads": settings.duckdb_threads,
     }
-    temp_dir = os.environ.get("SHOP_ANALYTICS_TEMP_DIR")
-    if temp_dir:
-        config["temp_directory"] = temp_dir
+    if settings.temp_dir:
+        config["temp_directory"] = settings.temp_dir
     try:
         con = duckdb.connect(str(path), read_only=True, config=config)
     except duckdb.IOException as exc:
