@@ -42,8 +42,9 @@ def _landing(rows: int) -> Path:
     from shop_analytics.datagen import GeneratorConfig, generate
 
     out = WORK / f"landing_{rows}"
-    config = GeneratorConfig(scale=1.0, seed=11, start=dt.date(2018, 1, 1), end=dt.date(2018, 2, 1),
-                             overrides=(("page_views", rows),))
+    config = GeneratorConfig(
+        scale=1.0, seed=11, start=dt.date(2018, 1, 1), end=dt.date(2018, 2, 1), overrides=(("page_views", rows),)
+    )
     manifest = out / "_manifest.json"
     if manifest.exists() and json.loads(manifest.read_text())["config"]["overrides"] == [["page_views", rows]]:
         return out
@@ -59,6 +60,7 @@ def _child(kind: str, landing: Path) -> dict:
     from shop_analytics.quality.batch import batch_files, create_batch_view
     from shop_analytics.quality.rules import RuleParams, rules_for
     from shop_analytics.quality.raw_contract import PAGE_VIEWS
+
     if kind != "sql":
         from shop_analytics.quality.contracts import check_batch_contract
         from shop_analytics.quality.validate import validate_batch
@@ -89,21 +91,34 @@ def _child(kind: str, landing: Path) -> dict:
         if not contract.accepted:
             raise SystemExit(contract.message())
         t = time.perf_counter()
-        validation = validate_batch(con, "batch", PAGE_VIEWS, params, reasons_table="reasons",
-                                    row_reasons="gx" if kind == "gate" else "sql")
+        validation = validate_batch(
+            con, "batch", PAGE_VIEWS, params, reasons_table="reasons", row_reasons="gx" if kind == "gate" else "sql"
+        )
         phases["gx_and_row_split_s"] = time.perf_counter() - t
     total, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     counts = dict(con.execute("SELECT reason, count(*) FROM reasons GROUP BY reason ORDER BY reason").fetchall())
     rows = con.execute("SELECT count(*) FROM batch").fetchone()[0]
-    return {"kind": kind, "seconds": total, "cpu_s": cpu, "import_s": import_s, "phases": phases, "counts": counts,
-            "rows": rows, **({"gx_success": validation.success} if kind != "sql" else {})}
+    return {
+        "kind": kind,
+        "seconds": total,
+        "cpu_s": cpu,
+        "import_s": import_s,
+        "phases": phases,
+        "counts": counts,
+        "rows": rows,
+        **({"gx_success": validation.success} if kind != "sql" else {}),
+    }
 
 
 def _run_child(kind: str, landing: Path) -> tuple[dict, float]:
     """Run a competitor in a subprocess; return its report and its peak RSS in MiB."""
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "false"}
-    proc = subprocess.Popen([sys.executable, __file__, "--child", kind, "--landing", str(landing)],
-                            stdout=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", kind, "--landing", str(landing)],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     assert proc.stdout is not None
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -136,8 +151,10 @@ def main() -> None:
             report, rss = _run_child(kind, landing)
             report["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
             runs[kind].append((report, rss))
-            print(f"[{i}] {kind}: {report['seconds']:.2f}s cpu {report['cpu_s']:.2f}s {rss:.0f} MiB "
-                  f"{report['phases']}", file=sys.stderr)
+            print(
+                f"[{i}] {kind}: {report['seconds']:.2f}s cpu {report['cpu_s']:.2f}s {rss:.0f} MiB {report['phases']}",
+                file=sys.stderr,
+            )
 
     counts = {kind: r[0][0]["counts"] for kind, r in runs.items()}
     if not (counts["sql"] == counts["gate"] == counts["gate_sql_split"]):
@@ -149,31 +166,47 @@ def main() -> None:
         med = statistics.median(r[0]["seconds"] for r in reports)
         phases = {k: round(statistics.median(r[0]["phases"][k] for r in reports), 2) for k in reports[0][0]["phases"]}
         cpu = statistics.median(r[0]["cpu_s"] for r in reports)
-        return {"competitor": kind, "median_s": round(med, 2), "median_cpu_s": round(cpu, 2),
-                "runs_s": [round(r[0]["seconds"], 2) for r in reports], "phases_median_s": phases,
-                "import_s": round(statistics.median(r[0]["import_s"] for r in reports), 2),
-                "peak_rss_mib": round(max(r[1] for r in reports)),
-                "load_avg_1m_after_runs": [r[0]["load_avg_1m_after"] for r in reports],
-                "rows_per_s": round(reports[0][0]["rows"] / med)}
+        return {
+            "competitor": kind,
+            "median_s": round(med, 2),
+            "median_cpu_s": round(cpu, 2),
+            "runs_s": [round(r[0]["seconds"], 2) for r in reports],
+            "phases_median_s": phases,
+            "import_s": round(statistics.median(r[0]["import_s"] for r in reports), 2),
+            "peak_rss_mib": round(max(r[1] for r in reports)),
+            "load_avg_1m_after_runs": [r[0]["load_avg_1m_after"] for r in reports],
+            "rows_per_s": round(reports[0][0]["rows"] / med),
+        }
 
     rows = [summary(k) for k in runs]
     by = {r["competitor"]: r for r in rows}
     result = {
         "title": "Quality gate (schema contract + GX suite + row split) vs hand-written single-pass SQL",
-        "command": "python bench/bench_quality_gate.py" + (f" --rows {args.rows}" if args.rows != 10_000_000 else "")
-                   + (f" --repeats {args.repeats}" if args.repeats != 3 else ""),
-        "inputs": {"page_view_rows": runs["sql"][0][0]["rows"], "batch_files": len(list(
-                   next((landing / "page_views").iterdir()).glob("*.parquet"))), "seed": 11,
-                   "duckdb": {"threads": 2, "memory_limit": DUCKDB_MEMORY_LIMIT}, "repeats": args.repeats,
-                   "machine": {"cpus": os.cpu_count(),
-                               "note": "shared machine: other jobs ran concurrently (see load_avg); "
-                                       "compare competitors within this run, not absolute seconds"}},
+        "command": "python bench/bench_quality_gate.py"
+        + (f" --rows {args.rows}" if args.rows != 10_000_000 else "")
+        + (f" --repeats {args.repeats}" if args.repeats != 3 else ""),
+        "inputs": {
+            "page_view_rows": runs["sql"][0][0]["rows"],
+            "batch_files": len(list(next((landing / "page_views").iterdir()).glob("*.parquet"))),
+            "seed": 11,
+            "duckdb": {"threads": 2, "memory_limit": DUCKDB_MEMORY_LIMIT},
+            "repeats": args.repeats,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "note": "shared machine: other jobs ran concurrently (see load_avg); "
+                "compare competitors within this run, not absolute seconds",
+            },
+        },
         "rows": rows,
-        "ratios": {"gate_over_sql": round(by["gate"]["median_s"] / by["sql"]["median_s"], 2),
-                   "gate_over_sql_cpu": round(by["gate"]["median_cpu_s"] / by["sql"]["median_cpu_s"], 2),
-                   "gate_sql_split_over_sql": round(by["gate_sql_split"]["median_s"] / by["sql"]["median_s"], 2)},
-        "targets": {"gate_within_2x_of_sql": by["gate"]["median_s"] <= 2 * by["sql"]["median_s"],
-                    "peak_rss_below_1_gib": all(r["peak_rss_mib"] < 1024 for r in rows if r["competitor"] == "gate")},
+        "ratios": {
+            "gate_over_sql": round(by["gate"]["median_s"] / by["sql"]["median_s"], 2),
+            "gate_over_sql_cpu": round(by["gate"]["median_cpu_s"] / by["sql"]["median_cpu_s"], 2),
+            "gate_sql_split_over_sql": round(by["gate_sql_split"]["median_s"] / by["sql"]["median_s"], 2),
+        },
+        "targets": {
+            "gate_within_2x_of_sql": by["gate"]["median_s"] <= 2 * by["sql"]["median_s"],
+            "peak_rss_below_1_gib": all(r["peak_rss_mib"] < 1024 for r in rows if r["competitor"] == "gate"),
+        },
         "reasons": counts["sql"],
         "manifest_counts": {k: v for k, v in manifest.items()},
     }

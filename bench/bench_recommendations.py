@@ -65,9 +65,19 @@ SELECT count(*) FROM naive;
 
 
 def _config(ratings: int) -> GeneratorConfig:
-    return GeneratorConfig(scale=1.0, seed=11, zipf_exponent=1.0, chunk_rows=1_000_000,
-                           overrides=(("users", 50_000), ("items", 20_000), ("ratings", ratings),
-                                      ("page_views", 20_000), ("purchases", 2_000)))
+    return GeneratorConfig(
+        scale=1.0,
+        seed=11,
+        zipf_exponent=1.0,
+        chunk_rows=1_000_000,
+        overrides=(
+            ("users", 50_000),
+            ("items", 20_000),
+            ("ratings", ratings),
+            ("page_views", 20_000),
+            ("purchases", 2_000),
+        ),
+    )
 
 
 def _prepare(ratings: int) -> DataLayout:
@@ -103,8 +113,9 @@ shop_analytics:
 def _dbt_env(layout: DataLayout) -> dict[str, str]:
     profiles = WORK / "profiles"
     profiles.mkdir(exist_ok=True)
-    (profiles / "profiles.yml").write_text(BENCH_PROFILE.format(
-        warehouse=WORK / "warehouse.duckdb", memory_limit=MEMORY_LIMIT, temp=WORK / "tmp"))
+    (profiles / "profiles.yml").write_text(
+        BENCH_PROFILE.format(warehouse=WORK / "warehouse.duckdb", memory_limit=MEMORY_LIMIT, temp=WORK / "tmp")
+    )
     return {
         "SHOP_ANALYTICS_LAKE_DIR": str(layout.lake),
         "DBT_PROFILES_DIR": str(profiles),
@@ -123,8 +134,12 @@ def _join_sizes(con: duckdb.DuckDBPyConnection, cap: int) -> dict[str, int]:
         from (select item_id, count(*) as n from intermediate.int_ratings__centred where dataset = 'served'
               group by item_id)
     """).fetchone()
-    return {"naive_join_rows": int(row[0]), "capped_join_rows": int(row[1]), "items_capped": int(row[2]),
-            "eligible_ratings": int(row[3])}
+    return {
+        "naive_join_rows": int(row[0]),
+        "capped_join_rows": int(row[1]),
+        "items_capped": int(row[2]),
+        "eligible_ratings": int(row[3]),
+    }
 
 
 def _candidate_pairs(con: duckdb.DuckDBPyConnection, cap: int, per_user: int) -> dict[str, int]:
@@ -158,18 +173,31 @@ def _recall(con: duckdb.DuckDBPyConnection, exact_path: Path) -> dict[str, float
                (select count(*) from exact), (select count(*) from sql)
         from per_user
     """).fetchone()
-    return {"recall_at_50_mean_over_users": float(row[0]), "recall_at_50_pooled": float(row[1]),
-            "users_with_exact_neighbours": int(row[2]), "exact_rows": int(row[3]), "sql_rows": int(row[4])}
+    return {
+        "recall_at_50_mean_over_users": float(row[0]),
+        "recall_at_50_pooled": float(row[1]),
+        "users_with_exact_neighbours": int(row[2]),
+        "exact_rows": int(row[3]),
+        "sql_rows": int(row[4]),
+    }
 
 
-def _run_engine(layout: DataLayout, engine: str, overrides: dict, limit: float | None,
-                exact_path: Path) -> dict:
+def _run_engine(layout: DataLayout, engine: str, overrides: dict, limit: float | None, exact_path: Path) -> dict:
     """`dbt run -s +rpt_user_similarity` from scratch with one similarity engine, and its recall@50."""
-    dbt = [str(Path(sys.executable).parent / "dbt"), "run", "-s", "+rpt_user_similarity",
-           "--target-path", str(WORK / "target"), "--log-path", str(WORK / "logs"),
-           # The cutoff before all data leaves the evaluation's train dataset empty: the
-           # models compute the served similarity only, as the competitors do.
-           "--vars", json.dumps({**overrides, "similarity_engine": engine, "evaluation_cutoff": TRAIN_NOTHING})]
+    dbt = [
+        str(Path(sys.executable).parent / "dbt"),
+        "run",
+        "-s",
+        "+rpt_user_similarity",
+        "--target-path",
+        str(WORK / "target"),
+        "--log-path",
+        str(WORK / "logs"),
+        # The cutoff before all data leaves the evaluation's train dataset empty: the
+        # models compute the served similarity only, as the competitors do.
+        "--vars",
+        json.dumps({**overrides, "similarity_engine": engine, "evaluation_cutoff": TRAIN_NOTHING}),
+    ]
     (WORK / "warehouse.duckdb").unlink(missing_ok=True)
     shutil.rmtree(WORK / "tmp", ignore_errors=True)
     env = {**os.environ, **_dbt_env(layout)}
@@ -180,9 +208,13 @@ def _run_engine(layout: DataLayout, engine: str, overrides: dict, limit: float |
     con = duckdb.connect(str(WORK / "warehouse.duckdb"), read_only=True)
     recall = _recall(con, exact_path)
     con.close()
-    return {"finished": True, "measurement": m, "recall": recall,
-            "summary": f"{m.median_seconds:.1f} s, {m.peak_rss_mib:.0f} MiB, "
-                       f"recall@50 {recall['recall_at_50_mean_over_users']:.4f}"}
+    return {
+        "finished": True,
+        "measurement": m,
+        "recall": recall,
+        "summary": f"{m.median_seconds:.1f} s, {m.peak_rss_mib:.0f} MiB, "
+        f"recall@50 {recall['recall_at_50_mean_over_users']:.4f}",
+    }
 
 
 def _naive(layout: DataLayout, limit: float) -> dict:
@@ -198,10 +230,15 @@ def _naive(layout: DataLayout, limit: float) -> dict:
     full_rows, sample_rows = int(sizes[0]), int(sizes[1])
     results: dict = {"naive_join_rows_incl_self": full_rows}
     for name, item_filter, timeout in (
-            ("sample", f"hash(a.item_id) % {NAIVE_SAMPLE_MODULUS} = 0", None), ("full", "true", limit)):
+        ("sample", f"hash(a.item_id) % {NAIVE_SAMPLE_MODULUS} = 0", None),
+        ("full", "true", limit),
+    ):
         shutil.rmtree(WORK / "naive_tmp", ignore_errors=True)
-        script.write_text(NAIVE_SQL.format(memory_limit=MEMORY_LIMIT, temp=WORK / "naive_tmp", lake=layout.lake,
-                                           item_filter=item_filter))
+        script.write_text(
+            NAIVE_SQL.format(
+                memory_limit=MEMORY_LIMIT, temp=WORK / "naive_tmp", lake=layout.lake, item_filter=item_filter
+            )
+        )
         db = WORK / f"naive_{name}.duckdb"
         db.unlink(missing_ok=True)
         command = [str(Path(sys.executable).parent / "duckdb"), str(db), "-f", str(script)]
@@ -222,8 +259,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ratings", type=int, default=2_000_000)
     parser.add_argument("--naive-limit", type=float, default=300.0)
-    parser.add_argument("--self-join-limit", type=float, default=1200.0,
-                        help="stop the self_join engine's dbt run after this many seconds")
+    parser.add_argument(
+        "--self-join-limit",
+        type=float,
+        default=1200.0,
+        help="stop the self_join engine's dbt run after this many seconds",
+    )
     parser.add_argument("--cap", type=int, default=None, help="override similarity_candidate_cap")
     parser.add_argument("--per-user", type=int, default=None, help="override similarity_candidates_per_user")
     args = parser.parse_args()
@@ -232,11 +273,23 @@ def main() -> None:
     layout = _prepare(args.ratings)
     print(f"data ready in {time.perf_counter() - t0:.0f} s", flush=True)
 
-    overrides = {k: v for k, v in (("similarity_candidate_cap", args.cap),
-                                   ("similarity_candidates_per_user", args.per_user)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (("similarity_candidate_cap", args.cap), ("similarity_candidates_per_user", args.per_user))
+        if v is not None
+    }
     exact_path = WORK / "exact_top50.parquet"
-    exact_m = measure([sys.executable, str(BENCH / "competitors" / "exact_sparse_similarity.py"),
-                       str(layout.lake), str(exact_path), "--k", str(K)], repeats=1)
+    exact_m = measure(
+        [
+            sys.executable,
+            str(BENCH / "competitors" / "exact_sparse_similarity.py"),
+            str(layout.lake),
+            str(exact_path),
+            "--k",
+            str(K),
+        ],
+        repeats=1,
+    )
     print(f"(b) exact: {exact_m.median_seconds:.1f} s, {exact_m.peak_rss_mib:.0f} MiB", flush=True)
 
     engines = {}
@@ -260,66 +313,114 @@ def main() -> None:
 
     ratio = sql_m.median_seconds / exact_m.median_seconds
     naive_full = naive["full"]
-    naive_row = {"competitor": "(c) naive self-join (source document)",
-                 "wall_s": (round(naive_full["median_seconds"], 1) if naive_full["finished"]
-                            else f"stopped at {args.naive_limit:.0f}; projected {naive['projected_seconds']:.0f}"),
-                 "peak_rss_mib": round(naive_full["peak_rss_mib"]) if naive_full["finished"] else "n/a",
-                 "candidate_pairs": f"all co-rating pairs ({naive['naive_join_rows_incl_self']:,} join rows)",
-                 "recall_at_50": "1 (exact) if it finished"}
+    naive_row = {
+        "competitor": "(c) naive self-join (source document)",
+        "wall_s": (
+            round(naive_full["median_seconds"], 1)
+            if naive_full["finished"]
+            else f"stopped at {args.naive_limit:.0f}; projected {naive['projected_seconds']:.0f}"
+        ),
+        "peak_rss_mib": round(naive_full["peak_rss_mib"]) if naive_full["finished"] else "n/a",
+        "candidate_pairs": f"all co-rating pairs ({naive['naive_join_rows_incl_self']:,} join rows)",
+        "recall_at_50": "1 (exact) if it finished",
+    }
     self_join = engines["self_join"]
     rows = [
-        {"competitor": "(a) dbt models, default engine sparse (exact blocked sparse product, Python model)",
-         "wall_s": round(sql_m.median_seconds, 1), "peak_rss_mib": round(sql_m.peak_rss_mib),
-         "candidate_pairs": f"all ({sizes['naive_join_rows']:,} co-rating products)",
-         "recall_at_50": round(recall["recall_at_50_mean_over_users"], 4)},
-        {"competitor": "(a') dbt models, engine self_join (SQL: capped candidates + exact re-scoring)",
-         "wall_s": (round(self_join["measurement"].median_seconds, 1) if self_join["finished"]
-                    else f"stopped at {args.self_join_limit:.0f}"),
-         "peak_rss_mib": round(self_join["measurement"].peak_rss_mib) if self_join["finished"] else "n/a",
-         "candidate_pairs": f"~{pairs['candidate_pairs_rescored_est']:,} re-scored "
-                            f"(~{pairs['candidate_pairs_proposed_est']:,} proposed)",
-         "recall_at_50": (round(self_join["recall"]["recall_at_50_mean_over_users"], 4)
-                          if self_join["finished"] else "n/a")},
-        {"competitor": "(b) exact scipy sparse X·Xᵀ, top-50 per row",
-         "wall_s": round(exact_m.median_seconds, 1), "peak_rss_mib": round(exact_m.peak_rss_mib),
-         "candidate_pairs": "all (dense block rows)", "recall_at_50": 1.0},
+        {
+            "competitor": "(a) dbt models, default engine sparse (exact blocked sparse product, Python model)",
+            "wall_s": round(sql_m.median_seconds, 1),
+            "peak_rss_mib": round(sql_m.peak_rss_mib),
+            "candidate_pairs": f"all ({sizes['naive_join_rows']:,} co-rating products)",
+            "recall_at_50": round(recall["recall_at_50_mean_over_users"], 4),
+        },
+        {
+            "competitor": "(a') dbt models, engine self_join (SQL: capped candidates + exact re-scoring)",
+            "wall_s": (
+                round(self_join["measurement"].median_seconds, 1)
+                if self_join["finished"]
+                else f"stopped at {args.self_join_limit:.0f}"
+            ),
+            "peak_rss_mib": round(self_join["measurement"].peak_rss_mib) if self_join["finished"] else "n/a",
+            "candidate_pairs": f"~{pairs['candidate_pairs_rescored_est']:,} re-scored "
+            f"(~{pairs['candidate_pairs_proposed_est']:,} proposed)",
+            "recall_at_50": (
+                round(self_join["recall"]["recall_at_50_mean_over_users"], 4) if self_join["finished"] else "n/a"
+            ),
+        },
+        {
+            "competitor": "(b) exact scipy sparse X·Xᵀ, top-50 per row",
+            "wall_s": round(exact_m.median_seconds, 1),
+            "peak_rss_mib": round(exact_m.peak_rss_mib),
+            "candidate_pairs": "all (dense block rows)",
+            "recall_at_50": 1.0,
+        },
         naive_row,
     ]
     gib = 2**30
-    write_result(BENCH / "results", "recommendations", {
-        "title": "User-user similarity at 2M ratings (Zipf 1.0)",
-        "command": "flock /tmp/shop_bench.lock python bench/bench_recommendations.py"
-                   + (f" --ratings {args.ratings}" if args.ratings != 2_000_000 else "")
-                   + f" --naive-limit {args.naive_limit:g} --self-join-limit {args.self_join_limit:g}"
-                   + (f" --cap {args.cap}" if args.cap else "") + (f" --per-user {args.per_user}" if args.per_user else ""),
-        "inputs": {"users": 50_000, "items": 20_000, "ratings_generated": args.ratings, "zipf_exponent": 1.0,
-                   "seed": 11, "duckdb_memory_limit": MEMORY_LIMIT, "duckdb_threads": 2, "k": K,
-                   "similarity_candidate_cap": cap, "similarity_candidates_per_user": per_user,
-                   **sizes, **pairs},
-        "rows": rows,
-        "ratios": {"dbt_wall_over_exact": round(ratio, 2),
-                   "naive_projected_over_dbt": round(naive["projected_seconds"] / sql_m.median_seconds, 1)},
-        "targets": [
-            {"target": "neighbour recall@50 of (a) vs (b) >= 0.95",
-             "measured": round(recall["recall_at_50_mean_over_users"], 4),
-             "met": recall["recall_at_50_mean_over_users"] >= 0.95},
-            {"target": "wall time of (a) <= 2x (b)", "measured": round(ratio, 2), "met": ratio <= 2.0},
-            {"target": "peak RSS of (a) <= 1.5 GiB (memory_limit 1GB)",
-             "measured": f"{sql_m.peak_rss_bytes / gib:.2f} GiB", "met": sql_m.peak_rss_bytes <= 1.5 * gib},
-        ],
-        "notes": ("Recall is averaged over users that have exact neighbours (pooled: "
-                  f"{recall['recall_at_50_pooled']:.4f}). The dbt time covers dbt start-up, staging views, current "
-                  "ratings, user stats, centring and the similarity build; (b) is a standalone script. The sparse "
-                  "engine multiplies blocks on 2 threads (DuckDB's thread count); (b) runs on 1 thread and picks "
-                  "each row's top-50 in a Python loop. Naive projection: a run on a 1/"
-                  f"{NAIVE_SAMPLE_MODULUS} hash sample of items took {naive['sample']['median_seconds']:.1f} s for "
-                  f"{naive['sample_join_rows']:,} join rows, scaled to {naive['naive_join_rows_incl_self']:,}."),
-        "measurements": {"dbt": measurement_dict(sql_m), "exact": measurement_dict(exact_m), "naive": naive,
-                         "recall": recall,
-                         "dbt_self_join": ({"measurement": measurement_dict(self_join["measurement"]),
-                                            "recall": self_join["recall"]} if self_join["finished"]
-                                           else {"stopped_after_s": args.self_join_limit})},
-    })
+    write_result(
+        BENCH / "results",
+        "recommendations",
+        {
+            "title": "User-user similarity at 2M ratings (Zipf 1.0)",
+            "command": "flock /tmp/shop_bench.lock python bench/bench_recommendations.py"
+            + (f" --ratings {args.ratings}" if args.ratings != 2_000_000 else "")
+            + f" --naive-limit {args.naive_limit:g} --self-join-limit {args.self_join_limit:g}"
+            + (f" --cap {args.cap}" if args.cap else "")
+            + (f" --per-user {args.per_user}" if args.per_user else ""),
+            "inputs": {
+                "users": 50_000,
+                "items": 20_000,
+                "ratings_generated": args.ratings,
+                "zipf_exponent": 1.0,
+                "seed": 11,
+                "duckdb_memory_limit": MEMORY_LIMIT,
+                "duckdb_threads": 2,
+                "k": K,
+                "similarity_candidate_cap": cap,
+                "similarity_candidates_per_user": per_user,
+                **sizes,
+                **pairs,
+            },
+            "rows": rows,
+            "ratios": {
+                "dbt_wall_over_exact": round(ratio, 2),
+                "naive_projected_over_dbt": round(naive["projected_seconds"] / sql_m.median_seconds, 1),
+            },
+            "targets": [
+                {
+                    "target": "neighbour recall@50 of (a) vs (b) >= 0.95",
+                    "measured": round(recall["recall_at_50_mean_over_users"], 4),
+                    "met": recall["recall_at_50_mean_over_users"] >= 0.95,
+                },
+                {"target": "wall time of (a) <= 2x (b)", "measured": round(ratio, 2), "met": ratio <= 2.0},
+                {
+                    "target": "peak RSS of (a) <= 1.5 GiB (memory_limit 1GB)",
+                    "measured": f"{sql_m.peak_rss_bytes / gib:.2f} GiB",
+                    "met": sql_m.peak_rss_bytes <= 1.5 * gib,
+                },
+            ],
+            "notes": (
+                "Recall is averaged over users that have exact neighbours (pooled: "
+                f"{recall['recall_at_50_pooled']:.4f}). The dbt time covers dbt start-up, staging views, current "
+                "ratings, user stats, centring and the similarity build; (b) is a standalone script. The sparse "
+                "engine multiplies blocks on 2 threads (DuckDB's thread count); (b) runs on 1 thread and picks "
+                "each row's top-50 in a Python loop. Naive projection: a run on a 1/"
+                f"{NAIVE_SAMPLE_MODULUS} hash sample of items took {naive['sample']['median_seconds']:.1f} s for "
+                f"{naive['sample_join_rows']:,} join rows, scaled to {naive['naive_join_rows_incl_self']:,}."
+            ),
+            "measurements": {
+                "dbt": measurement_dict(sql_m),
+                "exact": measurement_dict(exact_m),
+                "naive": naive,
+                "recall": recall,
+                "dbt_self_join": (
+                    {"measurement": measurement_dict(self_join["measurement"]), "recall": self_join["recall"]}
+                    if self_join["finished"]
+                    else {"stopped_after_s": args.self_join_limit}
+                ),
+            },
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -73,38 +73,70 @@ def summary(results: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[st
     if bloom:
         for name in ("ours", "ours_blocked", "rbloom", "fastbloom_rs"):
             r = bloom[name]
-            rows.append({"sketch": "bloom", "implementation": {"ours": "ours BloomFilter", "ours_blocked":
-                         "ours BlockedBloomFilter (split block)"}.get(name, name),
-                         "build keys/s": round(r["build_keys_per_s"]),
-                         "lookups/s present": round(r["lookup_present_keys_per_s"]),
-                         "lookups/s absent": round(r["lookup_absent_keys_per_s"]),
-                         "measured FPR": round(r["measured_fpr"], 5), "bits/element": round(r["bits_per_element"], 2)})
+            rows.append(
+                {
+                    "sketch": "bloom",
+                    "implementation": {
+                        "ours": "ours BloomFilter",
+                        "ours_blocked": "ours BlockedBloomFilter (split block)",
+                    }.get(name, name),
+                    "build keys/s": round(r["build_keys_per_s"]),
+                    "lookups/s present": round(r["lookup_present_keys_per_s"]),
+                    "lookups/s absent": round(r["lookup_absent_keys_per_s"]),
+                    "measured FPR": round(r["measured_fpr"], 5),
+                    "bits/element": round(r["bits_per_element"], 2),
+                }
+            )
         for mine in ("ours", "ours_blocked"):
             sp = bloom[f"ratio_{mine}_vs_rbloom"]
             worst = min(sp["build_speedup"], sp["lookup_present_speedup"], sp["lookup_absent_speedup"])
-            targets.append({"target": f"Python Bloom API ({mine}) faster than rbloom at equal FPR",
-                            "measured": f"build {sp['build_speedup']:.2f}x, lookups {sp['lookup_present_speedup']:.2f}x "
-                                        f"(present) / {sp['lookup_absent_speedup']:.2f}x (absent)",
-                            "met": worst > 1.0})
+            targets.append(
+                {
+                    "target": f"Python Bloom API ({mine}) faster than rbloom at equal FPR",
+                    "measured": f"build {sp['build_speedup']:.2f}x, lookups {sp['lookup_present_speedup']:.2f}x "
+                    f"(present) / {sp['lookup_absent_speedup']:.2f}x (absent)",
+                    "met": worst > 1.0,
+                }
+            )
     hll = results.get("hll")
     if hll:
         for name in ("ours", "datasketches_HLL_8", "datasketches_HLL_4"):
-            rows.append({"sketch": "distinct (p = lg_k = 12)", "implementation": name,
-                         "update keys/s": round(hll[name]["keys_per_s"]),
-                         "rel. error": round(hll[name]["rel_error_full_n"], 4)})
+            rows.append(
+                {
+                    "sketch": "distinct (p = lg_k = 12)",
+                    "implementation": name,
+                    "update keys/s": round(hll[name]["keys_per_s"]),
+                    "rel. error": round(hll[name]["rel_error_full_n"], 4),
+                }
+            )
     hh = results.get("heavy_hitters")
     if hh:
         for name in ("ours", "datasketches_weighted", "datasketches_per_item"):
-            rows.append({"sketch": f"heavy hitters ({hh['counters']} counters)", "implementation": name,
-                         "update keys/s": round(hh[name]["items_per_s"]),
-                         "top-100 recall": hh[name].get("top100_recall", "")})
+            rows.append(
+                {
+                    "sketch": f"heavy hitters ({hh['counters']} counters)",
+                    "implementation": name,
+                    "update keys/s": round(hh[name]["items_per_s"]),
+                    "top-100 recall": hh[name].get("top100_recall", ""),
+                }
+            )
     udf = results.get("duckdb_udf")
     if udf:
-        rows.append({"sketch": "bloom via SQL UDF", "implementation": "bloom_contains(bloom_ref(split block), k)",
-                     "lookups/s present": round(udf["blocked_filter_keys_per_s"]),
-                     "measured FPR": round(udf["blocked_measured_fpr"], 5)})
-        rows.append({"sketch": "bloom via SQL UDF", "implementation": "empty arrow UDF (ceiling)",
-                     "lookups/s present": round(udf["noop_arrow_udf_rows_per_s"])})
+        rows.append(
+            {
+                "sketch": "bloom via SQL UDF",
+                "implementation": "bloom_contains(bloom_ref(split block), k)",
+                "lookups/s present": round(udf["blocked_filter_keys_per_s"]),
+                "measured FPR": round(udf["blocked_measured_fpr"], 5),
+            }
+        )
+        rows.append(
+            {
+                "sketch": "bloom via SQL UDF",
+                "implementation": "empty arrow UDF (ceiling)",
+                "lookups/s present": round(udf["noop_arrow_udf_rows_per_s"]),
+            }
+        )
     return rows, targets
 
 
@@ -130,6 +162,7 @@ def bench_bloom(n: int, fpr: float, repeats: int) -> dict[str, Any]:
         return bf
 
     for label, cls in (("ours", BloomFilter), ("ours_blocked", BlockedBloomFilter)):
+
         def build(cls: Any = cls) -> Any:
             f = cls.for_capacity(n, fpr)
             f.add(members)
@@ -143,10 +176,15 @@ def bench_bloom(n: int, fpr: float, repeats: int) -> dict[str, Any]:
         t_chunk, _, _ = timed(lambda: [bf.contains(chunk) for _ in range(100)], repeats)
         out[label] = {
             "api": f"{cls.__name__}.add(np.ndarray) / contains(np.ndarray); XXH64, stable across processes",
-            "build_s": t_build, "build_s_all": all_build, "build_keys_per_s": n / t_build,
-            "lookup_present_keys_per_s": n / t_pos, "lookup_absent_keys_per_s": n / t_neg,
+            "build_s": t_build,
+            "build_s_all": all_build,
+            "build_keys_per_s": n / t_build,
+            "lookup_present_keys_per_s": n / t_pos,
+            "lookup_absent_keys_per_s": n / t_neg,
             "lookup_2048_key_chunk_us": t_chunk / 100 * 1e6,
-            "measured_fpr": float(neg.mean()), "bits_per_element": bf.num_bits / n, "num_hashes": bf.num_hashes,
+            "measured_fpr": float(neg.mean()),
+            "bits_per_element": bf.num_bits / n,
+            "num_hashes": bf.num_hashes,
             "serialized_bytes": len(bf.to_bytes()),
         }
 
@@ -163,10 +201,14 @@ def bench_bloom(n: int, fpr: float, repeats: int) -> dict[str, Any]:
     assert pos_count == n
     out["rbloom"] = {
         "api": "Bloom.update(list) / sum(map(bf.__contains__, list)) on Python ints (builtin hash, not stable for str)",
-        "build_s": t_build, "build_s_all": all_build, "build_keys_per_s": n / t_build,
+        "build_s": t_build,
+        "build_s_all": all_build,
+        "build_keys_per_s": n / t_build,
         "numpy_to_list_s": t_conv,
-        "lookup_present_keys_per_s": n / t_pos, "lookup_absent_keys_per_s": n / t_neg,
-        "measured_fpr": neg_count / n, "bits_per_element": rb.size_in_bits / n,
+        "lookup_present_keys_per_s": n / t_pos,
+        "lookup_absent_keys_per_s": n / t_neg,
+        "measured_fpr": neg_count / n,
+        "bits_per_element": rb.size_in_bits / n,
     }
 
     def fb_build() -> Any:
@@ -181,9 +223,14 @@ def bench_bloom(n: int, fpr: float, repeats: int) -> dict[str, Any]:
     cfg = fb.config()
     out["fastbloom_rs"] = {
         "api": "add_int_batch(list) / contains_int_batch(list)",
-        "build_s": t_build, "build_s_all": all_build, "build_keys_per_s": n / t_build,
-        "lookup_present_keys_per_s": n / t_pos, "lookup_absent_keys_per_s": n / t_neg,
-        "measured_fpr": sum(neg_res) / n, "bits_per_element": cfg.size() / n, "num_hashes": fb.hashes(),
+        "build_s": t_build,
+        "build_s_all": all_build,
+        "build_keys_per_s": n / t_build,
+        "lookup_present_keys_per_s": n / t_pos,
+        "lookup_absent_keys_per_s": n / t_neg,
+        "measured_fpr": sum(neg_res) / n,
+        "bits_per_element": cfg.size() / n,
+        "num_hashes": fb.hashes(),
     }
     for mine in ("ours", "ours_blocked"):
         for lib in ("rbloom", "fastbloom_rs"):
@@ -192,7 +239,8 @@ def bench_bloom(n: int, fpr: float, repeats: int) -> dict[str, Any]:
                 "build_speedup_incl_numpy_to_list": (out[lib]["build_s"] + out["rbloom"]["numpy_to_list_s"])
                 / out[mine]["build_s"],
                 "lookup_absent_speedup": out[mine]["lookup_absent_keys_per_s"] / out[lib]["lookup_absent_keys_per_s"],
-                "lookup_present_speedup": out[mine]["lookup_present_keys_per_s"] / out[lib]["lookup_present_keys_per_s"],
+                "lookup_present_speedup": out[mine]["lookup_present_keys_per_s"]
+                / out[lib]["lookup_present_keys_per_s"],
             }
     out["rss_mib_after"] = rss_mib()
     return out
@@ -212,10 +260,16 @@ def bench_hll(n: int, repeats: int, trials: int, trial_n: int) -> dict[str, Any]
 
     t_ours, all_ours, h = timed(ours, repeats)
     out: dict[str, Any] = {"n": n, "p_or_lg_k": 12, "stated_rse_ours": relative_standard_error(12)}
-    out["ours"] = {"api": "HyperLogLog.update(np.ndarray)", "update_s": t_ours, "update_s_all": all_ours,
-                   "keys_per_s": n / t_ours, "rel_error_full_n": h.estimate() / n - 1,
-                   "serialized_bytes": len(h.to_bytes())}
+    out["ours"] = {
+        "api": "HyperLogLog.update(np.ndarray)",
+        "update_s": t_ours,
+        "update_s_all": all_ours,
+        "keys_per_s": n / t_ours,
+        "rel_error_full_n": h.estimate() / n - 1,
+        "serialized_bytes": len(h.to_bytes()),
+    }
     for tgt in ("HLL_8", "HLL_4"):
+
         def theirs(tgt: str = tgt) -> Any:
             s = dsk.hll_sketch(12, getattr(dsk.tgt_hll_type, tgt))
             upd = s.update
@@ -224,15 +278,28 @@ def bench_hll(n: int, repeats: int, trials: int, trial_n: int) -> dict[str, Any]
             return s
 
         t, all_t, s = timed(theirs, repeats)
-        out[f"datasketches_{tgt}"] = {"api": "hll_sketch.update(int) per item (no batch API)", "update_s": t,
-                                      "update_s_all": all_t, "keys_per_s": n / t,
-                                      "rel_error_full_n": s.get_estimate() / n - 1,
-                                      "serialized_bytes": len(s.serialize_compact())}
+        out[f"datasketches_{tgt}"] = {
+            "api": "hll_sketch.update(int) per item (no batch API)",
+            "update_s": t,
+            "update_s_all": all_t,
+            "keys_per_s": n / t,
+            "rel_error_full_n": s.get_estimate() / n - 1,
+            "serialized_bytes": len(s.serialize_compact()),
+        }
     # Accuracy over independent trials (different key sets). DataSketches uses
     # its HIP estimator on a single stream, which unions lose; the roll-up use
     # case (daily sketches merged to windows) is the union, so measure both.
-    errs: dict[str, list[float]] = {k: [] for k in ("ours_p12", "ours_p13", "ours_p14", "ours_p12_union_of_4",
-                                                   "ds_hll8_lgk12", "ds_hll8_lgk12_union_of_4")}
+    errs: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "ours_p12",
+            "ours_p13",
+            "ours_p14",
+            "ours_p12_union_of_4",
+            "ds_hll8_lgk12",
+            "ds_hll8_lgk12_union_of_4",
+        )
+    }
     for trial in range(trials):
         k, _ = keys_for(trial_n, seed=100 + trial)
         for p in (12, 13, 14):
@@ -258,14 +325,19 @@ def bench_hll(n: int, repeats: int, trials: int, trial_n: int) -> dict[str, Any]
             union.update(sp)
         errs["ds_hll8_lgk12_union_of_4"].append(union.get_estimate() / trial_n - 1)
     rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
-    out["accuracy"] = {"trials": trials, "distinct_per_trial": trial_n,
-                       "rms_rel_error": {k: rms(v) for k, v in errs.items()},
-                       "stated_rse": {f"ours_p{p}": relative_standard_error(p) for p in (12, 13, 14)},
-                       "errors": errs}
+    out["accuracy"] = {
+        "trials": trials,
+        "distinct_per_trial": trial_n,
+        "rms_rel_error": {k: rms(v) for k, v in errs.items()},
+        "stated_rse": {f"ours_p{p}": relative_standard_error(p) for p in (12, 13, 14)},
+        "errors": errs,
+    }
     for p in (13, 14):
         t_p, _, _ = timed(lambda p=p: HyperLogLog(p).update(keys), repeats)
         out[f"ours_p{p}_keys_per_s"] = n / t_p
-    out["ratio_ours_vs_datasketches_hll8_throughput"] = out["ours"]["keys_per_s"] / out["datasketches_HLL_8"]["keys_per_s"]
+    out["ratio_ours_vs_datasketches_hll8_throughput"] = (
+        out["ours"]["keys_per_s"] / out["datasketches_HLL_8"]["keys_per_s"]
+    )
     out["rss_mib_after"] = rss_mib()
     return out
 
@@ -292,12 +364,22 @@ def bench_heavy_hitters(n: int, repeats: int, universe: int = 1_000_000, batch: 
 
     t_ours, all_ours, hh = timed(ours, repeats)
     top = hh.top(100)
-    out: dict[str, Any] = {"n": n, "universe": universe, "zipf_exponent": 1.1, "counters": capacity, "batch_rows": batch}
-    out["ours"] = {"api": "HeavyHitters.update(np.ndarray) per batch", "update_s": t_ours, "update_s_all": all_ours,
-                   "items_per_s": n / t_ours,
-                   "top100_recall": len(set(top.column("item").to_pylist()) & true_top) / 100,
-                   "max_error_bound": hh.error, "bounds_hold": bool(np.all(
-                       (hh.bounds(values)[0] <= counts) & (counts <= hh.bounds(values)[1])))}
+    out: dict[str, Any] = {
+        "n": n,
+        "universe": universe,
+        "zipf_exponent": 1.1,
+        "counters": capacity,
+        "batch_rows": batch,
+    }
+    out["ours"] = {
+        "api": "HeavyHitters.update(np.ndarray) per batch",
+        "update_s": t_ours,
+        "update_s_all": all_ours,
+        "items_per_s": n / t_ours,
+        "top100_recall": len(set(top.column("item").to_pylist()) & true_top) / 100,
+        "max_error_bound": hh.error,
+        "bounds_hold": bool(np.all((hh.bounds(values)[0] <= counts) & (counts <= hh.bounds(values)[1]))),
+    }
 
     def theirs_weighted() -> Any:
         # The fastest way DataSketches offers: pre-aggregate each batch, one weighted update per distinct item.
@@ -312,9 +394,13 @@ def bench_heavy_hitters(n: int, repeats: int, universe: int = 1_000_000, batch: 
     t_w, all_w, s = timed(theirs_weighted, repeats)
     items = s.get_frequent_items(dsk.frequent_items_error_type.NO_FALSE_NEGATIVES)
     ds_top = {int(i[0]) for i in items[:100]}
-    out["datasketches_weighted"] = {"api": "frequent_items_sketch.update(str(item), weight) after value_counts per batch",
-                                    "update_s": t_w, "update_s_all": all_w, "items_per_s": n / t_w,
-                                    "top100_recall": len(ds_top & true_top) / 100}
+    out["datasketches_weighted"] = {
+        "api": "frequent_items_sketch.update(str(item), weight) after value_counts per batch",
+        "update_s": t_w,
+        "update_s_all": all_w,
+        "items_per_s": n / t_w,
+        "top100_recall": len(ds_top & true_top) / 100,
+    }
     per_item_n = min(n, 2_000_000)
     sample = [str(v) for v in stream[:per_item_n].tolist()]
 
@@ -326,9 +412,14 @@ def bench_heavy_hitters(n: int, repeats: int, universe: int = 1_000_000, batch: 
         return s2
 
     t_p, _, _ = timed(theirs_per_item, 1)
-    out["datasketches_per_item"] = {"api": "frequent_items_sketch.update(str(item)) per item", "rows": per_item_n,
-                                    "items_per_s": per_item_n / t_p}
-    out["ratio_ours_vs_datasketches_weighted_throughput"] = out["ours"]["items_per_s"] / out["datasketches_weighted"]["items_per_s"]
+    out["datasketches_per_item"] = {
+        "api": "frequent_items_sketch.update(str(item)) per item",
+        "rows": per_item_n,
+        "items_per_s": per_item_n / t_p,
+    }
+    out["ratio_ours_vs_datasketches_weighted_throughput"] = (
+        out["ours"]["items_per_s"] / out["datasketches_weighted"]["items_per_s"]
+    )
     out["rss_mib_after"] = rss_mib()
     return out
 
@@ -342,8 +433,15 @@ def bench_duckdb_udf(n: int, fpr: float, repeats: int) -> dict[str, Any]:
     con.execute("SET threads = 2")
     register_udfs(con)
     con.execute("CREATE TABLE f AS SELECT ?::BLOB AS blob", [bf.to_bytes()])
-    con.create_function("noop_udf", lambda k: pa.array(np.ones(len(k), dtype=bool)), ["BIGINT"], "BOOLEAN",
-                        type="arrow", null_handling="special", side_effects=False)
+    con.create_function(
+        "noop_udf",
+        lambda k: pa.array(np.ones(len(k), dtype=bool)),
+        ["BIGINT"],
+        "BOOLEAN",
+        type="arrow",
+        null_handling="special",
+        side_effects=False,
+    )
     q_ref = f"SELECT count(*) FROM range({n}) t(k) WHERE bloom_contains((SELECT bloom_ref(blob) FROM f), k)"
     q_noop = f"SELECT count(*) FROM range({n}) t(k) WHERE noop_udf(k)"
     q_sql = f"SELECT count(*) FROM range({n}) t(k) WHERE k % 2 = 0"
@@ -367,20 +465,34 @@ def bench_duckdb_udf(n: int, fpr: float, repeats: int) -> dict[str, Any]:
     t_direct, _, _ = timed(lambda: con.sql(q_direct).fetchone()[0], 1)
     expected = n // 2
     return {
-        "n": n, "filter_bytes": len(bf.to_bytes()), "query": q_ref,
-        "bloom_contains_via_ref_s": t_ref, "bloom_contains_via_ref_s_all": all_ref,
-        "bloom_contains_keys_per_s": n / t_ref, "target_keys_per_s": 10_000_000,
+        "n": n,
+        "filter_bytes": len(bf.to_bytes()),
+        "query": q_ref,
+        "bloom_contains_via_ref_s": t_ref,
+        "bloom_contains_via_ref_s_all": all_ref,
+        "bloom_contains_keys_per_s": n / t_ref,
+        "target_keys_per_s": 10_000_000,
         "measured_fpr": (hits - expected) / (n - expected),
-        "blocked_filter_via_ref_s": t_blocked, "blocked_filter_via_ref_s_all": all_blocked,
+        "blocked_filter_via_ref_s": t_blocked,
+        "blocked_filter_via_ref_s_all": all_blocked,
         "blocked_filter_keys_per_s": n / t_blocked,
         "blocked_measured_fpr": (hits_blocked - expected) / (n - expected),
-        "threads_1": {"bloom_contains_via_ref_s": t_ref1, "bloom_contains_via_ref_s_all": all_ref1,
-                      "bloom_contains_keys_per_s": n / t_ref1, "noop_arrow_udf_rows_per_s": n / t_noop1},
-        "noop_arrow_udf_s": t_noop, "noop_arrow_udf_rows_per_s": n / t_noop,
+        "threads_1": {
+            "bloom_contains_via_ref_s": t_ref1,
+            "bloom_contains_via_ref_s_all": all_ref1,
+            "bloom_contains_keys_per_s": n / t_ref1,
+            "noop_arrow_udf_rows_per_s": n / t_noop1,
+        },
+        "noop_arrow_udf_s": t_noop,
+        "noop_arrow_udf_rows_per_s": n / t_noop,
         "plain_sql_predicate_s": t_sql,
-        "direct_blob_small_filter": {"rows": direct_rows, "filter_bytes": len(small.to_bytes()), "s": t_direct,
-                                     "keys_per_s": direct_rows / t_direct,
-                                     "note": "DuckDB copies the BLOB argument into every row of each 2048-row chunk"},
+        "direct_blob_small_filter": {
+            "rows": direct_rows,
+            "filter_bytes": len(small.to_bytes()),
+            "s": t_direct,
+            "keys_per_s": direct_rows / t_direct,
+            "note": "DuckDB copies the BLOB argument into every row of each 2048-row chunk",
+        },
         "rss_mib_after": rss_mib(),
     }
 
@@ -393,12 +505,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fpr", type=float, default=0.01)
     ap.add_argument("--hll-trials", type=int, default=8)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "sketches.json")
-    ap.add_argument("--only", choices=["bloom", "hll", "heavy_hitters", "duckdb_udf"], action="append",
-                    help="run only these sections and update them in an existing results file")
+    ap.add_argument(
+        "--only",
+        choices=["bloom", "hll", "heavy_hitters", "duckdb_udf"],
+        action="append",
+        help="run only these sections and update them in an existing results file",
+    )
     args = ap.parse_args(argv)
     sections = args.only or ["bloom", "hll", "heavy_hitters", "duckdb_udf"]
     previous = json.loads(args.out.read_text()) if args.only and args.out.exists() else {}
-    command = " ".join(["PYTHONPATH=python python", "bench/bench_sketches.py", *(argv if argv is not None else sys.argv[1:])])
+    command = " ".join(
+        ["PYTHONPATH=python python", "bench/bench_sketches.py", *(argv if argv is not None else sys.argv[1:])]
+    )
     results: dict[str, Any] = {
         **{k: previous[k] for k in ("bloom", "hll", "heavy_hitters", "duckdb_udf") if k in previous},
         "inputs": {"rows": args.rows, "repeats": args.repeats, "fpr": args.fpr, "hll_trials": args.hll_trials},
@@ -421,15 +539,24 @@ def main(argv: list[str] | None = None) -> int:
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["load_average_at_end"] = os.getloadavg()
     rows, targets = summary(results)
-    path = write_result(args.out.parent, args.out.stem, {
-        "title": "Sketches vs libraries: Bloom (rbloom, fastbloom-rs), HLL and heavy hitters (DataSketches)",
-        "command": command, "inputs": results.pop("inputs"), "rows": rows, "targets": targets,
-        "notes": (f"Load average {results['software']['load_average_at_start']} at start and "
-                  f"{results['load_average_at_end']} at end on a 2-core machine shared with other jobs: absolute "
-                  "rates are inflated, compare within a section. --only re-runs keep the other sections' figures "
-                  "(each section records its own command). Library-vs-own decisions: sketches_decisions.md."),
-        **results,
-    })
+    path = write_result(
+        args.out.parent,
+        args.out.stem,
+        {
+            "title": "Sketches vs libraries: Bloom (rbloom, fastbloom-rs), HLL and heavy hitters (DataSketches)",
+            "command": command,
+            "inputs": results.pop("inputs"),
+            "rows": rows,
+            "targets": targets,
+            "notes": (
+                f"Load average {results['software']['load_average_at_start']} at start and "
+                f"{results['load_average_at_end']} at end on a 2-core machine shared with other jobs: absolute "
+                "rates are inflated, compare within a section. --only re-runs keep the other sections' figures "
+                "(each section records its own command). Library-vs-own decisions: sketches_decisions.md."
+            ),
+            **results,
+        },
+    )
     print(f"[bench] wrote {path}")
     return 0
 

@@ -93,6 +93,7 @@ def batches(files: list[str], columns: list[str], limit: int | None = None) -> I
 
 # ---------------------------------------------------------------- (a) ours
 
+
 def _ours_worker(files: list[str], expected: int, with_bloom: bool) -> tuple[bytes, bytes, bytes | None, int]:
     from shop_analytics.sketches import BlockedBloomFilter, HeavyHitters, HyperLogLog
 
@@ -126,17 +127,28 @@ def child_ours(files: list[str], workers: int, with_bloom: bool) -> dict[str, An
             bf = bf.merge(BlockedBloomFilter.from_bytes(b))
     top = hh.top(TOP)
     return {
-        "rows": sum(o[3] for o in outs), "top": top.column("item").to_pylist(),
-        "lower": top.column("lower").to_pylist(), "upper": top.column("upper").to_pylist(),
-        "error_bound": hh.error, "distinct_users": hll.estimate(),
-        "bloom": None if bf is None else {"kind": "split_block (BlockedBloomFilter)", "bytes": len(bf.to_bytes()),
-                                          "bits": bf.num_bits, "num_hashes": bf.num_hashes,
-                                          "space_overhead_vs_optimum": bf.space_overhead(expected, FPR),
-                                          "estimated_fpr": bf.estimated_fpr(), "keys": bf.n_added},
+        "rows": sum(o[3] for o in outs),
+        "top": top.column("item").to_pylist(),
+        "lower": top.column("lower").to_pylist(),
+        "upper": top.column("upper").to_pylist(),
+        "error_bound": hh.error,
+        "distinct_users": hll.estimate(),
+        "bloom": None
+        if bf is None
+        else {
+            "kind": "split_block (BlockedBloomFilter)",
+            "bytes": len(bf.to_bytes()),
+            "bits": bf.num_bits,
+            "num_hashes": bf.num_hashes,
+            "space_overhead_vs_optimum": bf.space_overhead(expected, FPR),
+            "estimated_fpr": bf.estimated_fpr(),
+            "keys": bf.n_added,
+        },
     }
 
 
 # ---------------------------------------------------------------- (b), (c) DuckDB
+
 
 def _duckdb(threads: int):
     import duckdb
@@ -150,22 +162,30 @@ def child_duckdb_approx(files: list[str], threads: int) -> dict[str, Any]:
     """DuckDB approx_top_k + approx_count_distinct in one scan."""
     con = _duckdb(threads)
     top, distinct, rows = con.execute(
-        f"SELECT approx_top_k(item_id, {TOP}), approx_count_distinct(user_id), count(*) FROM read_parquet(?)",
-        [files]).fetchone()
+        f"SELECT approx_top_k(item_id, {TOP}), approx_count_distinct(user_id), count(*) FROM read_parquet(?)", [files]
+    ).fetchone()
     return {"rows": rows, "top": top, "distinct_users": distinct}
 
 
 def child_duckdb_exact(files: list[str], threads: int) -> dict[str, Any]:
     """Exact top items (GROUP BY) and exact COUNT(DISTINCT): the ground truth."""
     con = _duckdb(threads)
-    top = con.execute(f"SELECT item_id, count(*) AS c FROM read_parquet(?) WHERE item_id IS NOT NULL "
-                      f"GROUP BY 1 ORDER BY c DESC, item_id LIMIT {2 * TOP}", [files]).fetchall()
+    top = con.execute(
+        f"SELECT item_id, count(*) AS c FROM read_parquet(?) WHERE item_id IS NOT NULL "
+        f"GROUP BY 1 ORDER BY c DESC, item_id LIMIT {2 * TOP}",
+        [files],
+    ).fetchall()
     distinct, rows = con.execute("SELECT count(DISTINCT user_id), count(*) FROM read_parquet(?)", [files]).fetchone()
-    return {"rows": rows, "top": [t[0] for t in top[:TOP]], "counts": {str(i): c for i, c in top},
-            "distinct_users": distinct}
+    return {
+        "rows": rows,
+        "top": [t[0] for t in top[:TOP]],
+        "counts": {str(i): c for i, c in top},
+        "distinct_users": distinct,
+    }
 
 
 # ---------------------------------------------------------------- (d) DataSketches
+
 
 def _ds_worker(files: list[str]) -> tuple[bytes, bytes, int]:
     import pyarrow.compute as pc
@@ -199,11 +219,15 @@ def child_datasketches(files: list[str], workers: int) -> dict[str, Any]:
     for f, _, _ in outs[1:]:
         fi.merge(frequent_strings_sketch.deserialize(f))
     items = sorted(fi.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES), key=lambda t: -t[1])[:TOP]
-    return {"rows": sum(o[2] for o in outs), "top": [int(t[0]) for t in items],
-            "distinct_users": union.get_result().get_estimate()}
+    return {
+        "rows": sum(o[2] for o in outs),
+        "top": [int(t[0]) for t in items],
+        "distinct_users": union.get_result().get_estimate(),
+    }
 
 
 # ---------------------------------------------------------------- (e) source document, per item
+
 
 class _Md5Bloom:
     """The source document's approach: a list of bits, k md5 hashes per item."""
@@ -243,11 +267,17 @@ def child_doc001(files: list[str], sample_rows: int) -> dict[str, Any]:
             rows += 1
     top = heapq.nlargest(TOP, counts.items(), key=lambda kv: kv[1])
     seconds = time.perf_counter() - t0
-    return {"rows": rows, "seconds_in_loop": seconds, "rows_per_s": rows / seconds,
-            "top": [k for k, _ in top], "distinct_users_sample": users.count}
+    return {
+        "rows": rows,
+        "seconds_in_loop": seconds,
+        "rows_per_s": rows / seconds,
+        "top": [k for k, _ in top],
+        "distinct_users_sample": users.count,
+    }
 
 
 # ---------------------------------------------------------------- modes, UDF
+
 
 def child_mode(files: list[str], mode: str, rows: int) -> dict[str, Any]:
     """streaming.run of heavy hitters + distinct over the first rows, in one mode."""
@@ -261,9 +291,15 @@ def child_mode(files: list[str], mode: str, rows: int) -> dict[str, Any]:
     hh = run(HeavyHittersAggregator("item_id", CAPACITY), table, **kw)
     hll = run(DistinctAggregator("user_id", HLL_P), table, **kw)
     seconds = time.perf_counter() - t0
-    return {"rows": table.num_rows, "seconds": seconds, "rows_per_s": table.num_rows / seconds,
-            "top": hh.top(TOP).column("item").to_pylist(), "error_bound": hh.error,
-            "distinct_users": hll.estimate(), "hll_bytes_sha": hashlib.sha256(hll.to_bytes()).hexdigest()}
+    return {
+        "rows": table.num_rows,
+        "seconds": seconds,
+        "rows_per_s": table.num_rows / seconds,
+        "top": hh.top(TOP).column("item").to_pylist(),
+        "error_bound": hh.error,
+        "distinct_users": hll.estimate(),
+        "hll_bytes_sha": hashlib.sha256(hll.to_bytes()).hexdigest(),
+    }
 
 
 def sql_xxh64_macros(con: Any) -> str:
@@ -272,7 +308,13 @@ def sql_xxh64_macros(con: Any) -> str:
     UBIGINT arithmetic raises on overflow, so products and shifts go through
     UHUGEINT and are masked back to 64 bits.
     """
-    p1, p2, p3, p4, p5 = 0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5
+    p1, p2, p3, p4, p5 = (
+        0x9E3779B185EBCA87,
+        0xC2B2AE3D27D4EB4F,
+        0x165667B19E3779F9,
+        0x85EBCA77C2B2AE63,
+        0x27D4EB2F165667C5,
+    )
     m = "18446744073709551615::UHUGEINT"
     for macro in (
         "u64(x) as ((x::HUGEINT + 18446744073709551616::HUGEINT) % 18446744073709551616::HUGEINT)::UHUGEINT",
@@ -313,12 +355,27 @@ def child_udf(files: list[str], rows: int) -> dict[str, Any]:
         con.execute(f"CREATE TABLE f_{name} AS SELECT ?::BLOB AS filter", [bf.to_bytes()])
     # The ceilings: arrow UDFs that do no work. DuckDB converts every 2048-row chunk
     # to Arrow and back, so no Python UDF can be faster than these.
-    con.create_function("empty_udf", lambda k: pa.array(np.ones(len(k), dtype=bool)), ["BIGINT"], "BOOLEAN",
-                        type="arrow", null_handling="special", side_effects=False)
-    con.create_function("empty_udf2", lambda f, k: pa.array(np.ones(len(k), dtype=bool)), ["BLOB", "BIGINT"],
-                        "BOOLEAN", type="arrow", null_handling="special", side_effects=False)
-    con.create_function("identity_udf", lambda k: k, ["BIGINT"], "BIGINT",
-                        type="arrow", null_handling="special", side_effects=False)
+    con.create_function(
+        "empty_udf",
+        lambda k: pa.array(np.ones(len(k), dtype=bool)),
+        ["BIGINT"],
+        "BOOLEAN",
+        type="arrow",
+        null_handling="special",
+        side_effects=False,
+    )
+    con.create_function(
+        "empty_udf2",
+        lambda f, k: pa.array(np.ones(len(k), dtype=bool)),
+        ["BLOB", "BIGINT"],
+        "BOOLEAN",
+        type="arrow",
+        null_handling="special",
+        side_effects=False,
+    )
+    con.create_function(
+        "identity_udf", lambda k: k, ["BIGINT"], "BIGINT", type="arrow", null_handling="special", side_effects=False
+    )
     ref = "(SELECT bloom_ref(filter) FROM f_{})"
     queries = {
         "bloom_contains_split_block": f"SELECT count(*) FROM keys WHERE bloom_contains({ref.format('split_block')}, page_view_id)",
@@ -334,16 +391,26 @@ def child_udf(files: list[str], rows: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             result = con.execute(q).fetchone()[0]
             times.append(time.perf_counter() - t0)
-        sql[name] = {"query": q, "seconds_median": statistics.median(times), "seconds_all": times,
-                     "keys_per_s": rows / statistics.median(times), "result": result}
+        sql[name] = {
+            "query": q,
+            "seconds_median": statistics.median(times),
+            "seconds_all": times,
+            "keys_per_s": rows / statistics.median(times),
+            "result": result,
+        }
     # A pure-SQL lookup would first need the stable hash in SQL: time that part alone.
     from shop_analytics.sketches.hashing import hash_int64
 
     macro = sql_xxh64_macros(con)
-    sample = con.execute(f"SELECT page_view_id, {macro}(page_view_id)::UBIGINT FROM keys "
-                         "WHERE page_view_id IS NOT NULL LIMIT 10000").fetchall()
-    same = bool(np.array_equal(np.array([h for _, h in sample], dtype=np.uint64),
-                               hash_int64(np.array([k for k, _ in sample], dtype=np.int64))))
+    sample = con.execute(
+        f"SELECT page_view_id, {macro}(page_view_id)::UBIGINT FROM keys WHERE page_view_id IS NOT NULL LIMIT 10000"
+    ).fetchall()
+    same = bool(
+        np.array_equal(
+            np.array([h for _, h in sample], dtype=np.uint64),
+            hash_int64(np.array([k for k, _ in sample], dtype=np.int64)),
+        )
+    )
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -360,15 +427,25 @@ def child_udf(files: list[str], rows: int) -> dict[str, Any]:
             t0 = time.perf_counter()
             hits = int(bf.contains(col).sum())
             times.append(time.perf_counter() - t0)
-        python_api[name] = {"keys_per_s": rows / statistics.median(times), "hits": hits,
-                            "hits_equal_sql": hits == sql[f"bloom_contains_{name}"]["result"],
-                            "filter_bytes": len(bf.to_bytes())}
+        python_api[name] = {
+            "keys_per_s": rows / statistics.median(times),
+            "hits": hits,
+            "hits_equal_sql": hits == sql[f"bloom_contains_{name}"]["result"],
+            "filter_bytes": len(bf.to_bytes()),
+        }
     best = sql["bloom_contains_split_block"]["keys_per_s"]
-    return {"rows": rows, "null_keys": col.null_count, "sql": sql, "python_api": python_api,
-            "pure_sql_xxh64_hash_only": sql_hash, "duckdb_builtin_hash_keys_per_s": builtin_hash,
-            "sql_udf_keys_per_s": best, "query": queries["bloom_contains_split_block"],
-            "ratio_to_empty_udf_ceiling": best / sql["ceiling_empty_udf_blob_bigint"]["keys_per_s"],
-            "ratio_to_empty_udf_bigint_ceiling": best / sql["ceiling_empty_udf_bigint"]["keys_per_s"]}
+    return {
+        "rows": rows,
+        "null_keys": col.null_count,
+        "sql": sql,
+        "python_api": python_api,
+        "pure_sql_xxh64_hash_only": sql_hash,
+        "duckdb_builtin_hash_keys_per_s": builtin_hash,
+        "sql_udf_keys_per_s": best,
+        "query": queries["bloom_contains_split_block"],
+        "ratio_to_empty_udf_ceiling": best / sql["ceiling_empty_udf_blob_bigint"]["keys_per_s"],
+        "ratio_to_empty_udf_bigint_ceiling": best / sql["ceiling_empty_udf_bigint"]["keys_per_s"],
+    }
 
 
 CHILDREN = {
@@ -387,11 +464,29 @@ CHILDREN = {
 
 # ---------------------------------------------------------------- parent
 
+
 def _run_child(args: argparse.Namespace, name: str, work: Path) -> dict[str, Any]:
     out = work / f"{name}.json"
-    cmd = [sys.executable, __file__, "--child", name, "--child-out", str(out), "--data", str(args.data),
-           "--workers", str(args.workers), "--sample-rows", str(args.sample_rows), "--modes-rows",
-           str(args.modes_rows), "--streaming-rows", str(args.streaming_rows), "--udf-rows", str(args.udf_rows)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        name,
+        "--child-out",
+        str(out),
+        "--data",
+        str(args.data),
+        "--workers",
+        str(args.workers),
+        "--sample-rows",
+        str(args.sample_rows),
+        "--modes-rows",
+        str(args.modes_rows),
+        "--streaming-rows",
+        str(args.streaming_rows),
+        "--udf-rows",
+        str(args.udf_rows),
+    ]
     print(f"[bench_streaming] {name} ...", flush=True)
     m = measure(cmd, repeats=args.repeats)
     result = json.loads(out.read_text())
@@ -425,9 +520,23 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(__file__).parent / "_work" / "streaming_results"
     work.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()
-    names = args.only or ["duckdb_exact", "ours", "ours_no_bloom", "duckdb_approx", "datasketches", "doc001",
-                          "mode_batch", "mode_micro_batch", "mode_streaming", "udf"]
-    previous = json.loads((RESULTS / "streaming.json").read_text()) if args.only and (RESULTS / "streaming.json").exists() else {}
+    names = args.only or [
+        "duckdb_exact",
+        "ours",
+        "ours_no_bloom",
+        "duckdb_approx",
+        "datasketches",
+        "doc001",
+        "mode_batch",
+        "mode_micro_batch",
+        "mode_streaming",
+        "udf",
+    ]
+    previous = (
+        json.loads((RESULTS / "streaming.json").read_text())
+        if args.only and (RESULTS / "streaming.json").exists()
+        else {}
+    )
     runs: dict[str, Any] = {}
     if previous.get("inputs", {}).get("data") == str(args.data):
         # --only re-runs some competitors and keeps the others' figures from the last full run.
@@ -446,87 +555,153 @@ def main(argv: list[str] | None = None) -> int:
         if name not in runs:
             continue
         res = runs[name]["result"]
-        rows.append({
-            "competitor": name, "rows": res["rows"], "seconds": round(secs(name), 2),
-            "rows_per_s": round(res["rows"] / secs(name)), "peak_rss_mib": runs[name]["measurement"]["peak_rss_mib"],
-            "top100_recall": round(_recall(res["top"], truth["top"]), 3),
-            "distinct_users": round(res["distinct_users"]),
-            "distinct_rel_error": round(res["distinct_users"] / truth["distinct_users"] - 1, 4),
-        })
+        rows.append(
+            {
+                "competitor": name,
+                "rows": res["rows"],
+                "seconds": round(secs(name), 2),
+                "rows_per_s": round(res["rows"] / secs(name)),
+                "peak_rss_mib": runs[name]["measurement"]["peak_rss_mib"],
+                "top100_recall": round(_recall(res["top"], truth["top"]), 3),
+                "distinct_users": round(res["distinct_users"]),
+                "distinct_rel_error": round(res["distinct_users"] / truth["distinct_users"] - 1, 4),
+            }
+        )
     if "doc001" in runs:
         res = runs["doc001"]["result"]
-        rows.append({"competitor": "doc001 (sample, extrapolated)", "rows": n_rows,
-                     "seconds": round(n_rows / res["rows_per_s"], 1), "rows_per_s": round(res["rows_per_s"]),
-                     "peak_rss_mib": runs["doc001"]["measurement"]["peak_rss_mib"], "sample_rows": res["rows"]})
+        rows.append(
+            {
+                "competitor": "doc001 (sample, extrapolated)",
+                "rows": n_rows,
+                "seconds": round(n_rows / res["rows_per_s"], 1),
+                "rows_per_s": round(res["rows_per_s"]),
+                "peak_rss_mib": runs["doc001"]["measurement"]["peak_rss_mib"],
+                "sample_rows": res["rows"],
+            }
+        )
     if "ours" in runs:
         ours = runs["ours"]["result"]
-        bounds_ok = all(lo <= truth["counts"][str(i)] <= up for i, lo, up in zip(ours["top"], ours["lower"], ours["upper"])
-                        if str(i) in truth["counts"])
+        bounds_ok = all(
+            lo <= truth["counts"][str(i)] <= up
+            for i, lo, up in zip(ours["top"], ours["lower"], ours["upper"])
+            if str(i) in truth["counts"]
+        )
         ratios = {
-            "ours_throughput_vs_duckdb_approx": secs("duckdb_approx") / secs("ours") if "duckdb_approx" in runs else None,
-            "ours_no_bloom_throughput_vs_duckdb_approx": (secs("duckdb_approx") / secs("ours_no_bloom")
-                                                          if {"duckdb_approx", "ours_no_bloom"} <= set(runs) else None),
+            "ours_throughput_vs_duckdb_approx": secs("duckdb_approx") / secs("ours")
+            if "duckdb_approx" in runs
+            else None,
+            "ours_no_bloom_throughput_vs_duckdb_approx": (
+                secs("duckdb_approx") / secs("ours_no_bloom")
+                if {"duckdb_approx", "ours_no_bloom"} <= set(runs)
+                else None
+            ),
             "ours_throughput_vs_duckdb_exact": secs("duckdb_exact") / secs("ours"),
             "ours_throughput_vs_datasketches": secs("datasketches") / secs("ours") if "datasketches" in runs else None,
             "ours_throughput_vs_doc001": (n_rows / runs["doc001"]["result"]["rows_per_s"]) / secs("ours")
-            if "doc001" in runs else None,
+            if "doc001" in runs
+            else None,
             "ours_count_bounds_hold": bounds_ok,
         }
     modes = {}
     for m in ("mode_batch", "mode_micro_batch", "mode_streaming"):
         if m in runs:
             r = runs[m]["result"]
-            modes[m] = {"rows": r["rows"], "seconds_in_run": round(r["seconds"], 3), "rows_per_s": round(r["rows_per_s"]),
-                        "process_seconds": secs(m), "peak_rss_mib": runs[m]["measurement"]["peak_rss_mib"],
-                        "distinct_users": r["distinct_users"], "hll_bytes_sha": r["hll_bytes_sha"]}
+            modes[m] = {
+                "rows": r["rows"],
+                "seconds_in_run": round(r["seconds"], 3),
+                "rows_per_s": round(r["rows_per_s"]),
+                "process_seconds": secs(m),
+                "peak_rss_mib": runs[m]["measurement"]["peak_rss_mib"],
+                "distinct_users": r["distinct_users"],
+                "hll_bytes_sha": r["hll_bytes_sha"],
+            }
     if {"mode_batch", "mode_micro_batch"} <= set(runs):
         a, b = runs["mode_batch"]["result"], runs["mode_micro_batch"]["result"]
-        modes["batch_equals_micro_batch"] = {"hll_identical": a["hll_bytes_sha"] == b["hll_bytes_sha"],
-                                             "top100_overlap": _recall(b["top"], a["top"])}
+        modes["batch_equals_micro_batch"] = {
+            "hll_identical": a["hll_bytes_sha"] == b["hll_bytes_sha"],
+            "top100_overlap": _recall(b["top"], a["top"]),
+        }
     udf = runs["udf"]["result"] if "udf" in runs else None
     sketches = json.loads((RESULTS / "sketches.json").read_text()) if (RESULTS / "sketches.json").exists() else {}
     bloom_lib = sketches.get("bloom", {})
     targets = []
     if "ours" in runs and "duckdb_approx" in runs:
         r = ratios["ours_throughput_vs_duckdb_approx"]
-        targets.append({"target": "streaming pass >= 1.0x throughput of DuckDB approx_top_k + approx_count_distinct",
-                        "measured": f"{r:.2f}x (without the Bloom build: {ratios['ours_no_bloom_throughput_vs_duckdb_approx']:.2f}x)"
-                        if ratios.get("ours_no_bloom_throughput_vs_duckdb_approx") else f"{r:.2f}x",
-                        "met": r >= 1.0})
+        targets.append(
+            {
+                "target": "streaming pass >= 1.0x throughput of DuckDB approx_top_k + approx_count_distinct",
+                "measured": f"{r:.2f}x (without the Bloom build: {ratios['ours_no_bloom_throughput_vs_duckdb_approx']:.2f}x)"
+                if ratios.get("ours_no_bloom_throughput_vs_duckdb_approx")
+                else f"{r:.2f}x",
+                "met": r >= 1.0,
+            }
+        )
         rec = _recall(runs["ours"]["result"]["top"], truth["top"])
         targets.append({"target": "top-100 recall 1.0 on Zipf(1.1)", "measured": rec, "met": rec == 1.0})
     if udf:
         ceiling = udf["sql"]["ceiling_empty_udf_blob_bigint"]["keys_per_s"]
-        targets.append({"target": "Bloom UDF lookups >= 10M keys/s",
-                        "measured": f"{udf['sql_udf_keys_per_s'] / 1e6:.2f}M keys/s; an empty arrow UDF with the same "
-                                    f"arguments (the ceiling of any Python UDF) ran {ceiling / 1e6:.2f}M rows/s in this run "
-                                    f"({udf['ratio_to_empty_udf_ceiling']:.2f}x of it)",
-                        "met": udf["sql_udf_keys_per_s"] >= 10e6})
+        targets.append(
+            {
+                "target": "Bloom UDF lookups >= 10M keys/s",
+                "measured": f"{udf['sql_udf_keys_per_s'] / 1e6:.2f}M keys/s; an empty arrow UDF with the same "
+                f"arguments (the ceiling of any Python UDF) ran {ceiling / 1e6:.2f}M rows/s in this run "
+                f"({udf['ratio_to_empty_udf_ceiling']:.2f}x of it)",
+                "met": udf["sql_udf_keys_per_s"] >= 10e6,
+            }
+        )
     if bloom_lib:
         sp = bloom_lib.get("ratio_ours_vs_rbloom", {})
-        targets.append({"target": "Python Bloom API faster than rbloom at equal FPR (bench_sketches.py run)",
-                        "measured": f"lookups {sp.get('lookup_present_speedup', 0):.2f}x / {sp.get('lookup_absent_speedup', 0):.2f}x, "
-                                    f"build {sp.get('build_speedup', 0):.2f}x",
-                        "met": min(sp.get("lookup_present_speedup", 0), sp.get("lookup_absent_speedup", 0),
-                                   sp.get("build_speedup", 0)) > 1.0})
-    write_result(RESULTS, "streaming", {
-        "title": "Streaming sketches: heavy hitters + distinct + Bloom over page views",
-        "command": " ".join(["PYTHONPATH=python python", "bench/bench_streaming.py", *(argv or sys.argv[1:])]),
-        "inputs": {"data": str(args.data), "files": len(files), "rows": n_rows, "workers": args.workers,
-                   "top": TOP, "capacity": CAPACITY, "hll_p": HLL_P, "bloom_fpr": FPR, "batch_rows": BATCH_ROWS},
-        "rows": rows, "ratios": ratios, "targets": targets, "modes": modes, "bloom_udf": udf,
-        "bloom_python_vs_libraries": {k: bloom_lib.get(k) for k in ("ratio_ours_vs_rbloom", "ratio_ours_vs_fastbloom_rs")}
-        if bloom_lib else None,
-        "runs": runs,
-        "rerun_only": args.only,
-        "notes": " ".join([
-            f"Load average {load_start} at start and {os.getloadavg()} at end on a 2-core machine shared with "
-            "other engineers: absolute times are inflated; compare ratios within this run.",
-            "doc001 runs on a sample and is extrapolated linearly to all rows.",
-            "mode_streaming updates one record at a time on a small sample (see modes).",
-            "--only re-runs keep the other competitors' figures from the last full run (runs.*.from_previous_run).",
-        ]),
-    })
+        targets.append(
+            {
+                "target": "Python Bloom API faster than rbloom at equal FPR (bench_sketches.py run)",
+                "measured": f"lookups {sp.get('lookup_present_speedup', 0):.2f}x / {sp.get('lookup_absent_speedup', 0):.2f}x, "
+                f"build {sp.get('build_speedup', 0):.2f}x",
+                "met": min(
+                    sp.get("lookup_present_speedup", 0), sp.get("lookup_absent_speedup", 0), sp.get("build_speedup", 0)
+                )
+                > 1.0,
+            }
+        )
+    write_result(
+        RESULTS,
+        "streaming",
+        {
+            "title": "Streaming sketches: heavy hitters + distinct + Bloom over page views",
+            "command": " ".join(["PYTHONPATH=python python", "bench/bench_streaming.py", *(argv or sys.argv[1:])]),
+            "inputs": {
+                "data": str(args.data),
+                "files": len(files),
+                "rows": n_rows,
+                "workers": args.workers,
+                "top": TOP,
+                "capacity": CAPACITY,
+                "hll_p": HLL_P,
+                "bloom_fpr": FPR,
+                "batch_rows": BATCH_ROWS,
+            },
+            "rows": rows,
+            "ratios": ratios,
+            "targets": targets,
+            "modes": modes,
+            "bloom_udf": udf,
+            "bloom_python_vs_libraries": {
+                k: bloom_lib.get(k) for k in ("ratio_ours_vs_rbloom", "ratio_ours_vs_fastbloom_rs")
+            }
+            if bloom_lib
+            else None,
+            "runs": runs,
+            "rerun_only": args.only,
+            "notes": " ".join(
+                [
+                    f"Load average {load_start} at start and {os.getloadavg()} at end on a 2-core machine shared with "
+                    "other engineers: absolute times are inflated; compare ratios within this run.",
+                    "doc001 runs on a sample and is extrapolated linearly to all rows.",
+                    "mode_streaming updates one record at a time on a small sample (see modes).",
+                    "--only re-runs keep the other competitors' figures from the last full run (runs.*.from_previous_run).",
+                ]
+            ),
+        },
+    )
     print(json.dumps({"rows": rows, "ratios": ratios, "targets": targets}, indent=1, default=str))
     return 0
 

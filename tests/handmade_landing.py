@@ -47,33 +47,56 @@ WRITE_MARKERS = os.environ.get("SHOP_ANALYTICS_TEST_WITHOUT_MARKERS") != "1"
 
 def users_table(n: int = 20) -> pa.Table:
     """Users 1..n in the contract's schema."""
-    return pa.table({"user_id": list(range(1, n + 1)), "country_code": ["US", "GB"] * (n // 2) + ["US"] * (n % 2),
-                     "signup_at": [dt.datetime(2017, 1, 1)] * n}, schema=USERS.schema)
+    return pa.table(
+        {
+            "user_id": list(range(1, n + 1)),
+            "country_code": ["US", "GB"] * (n // 2) + ["US"] * (n % 2),
+            "signup_at": [dt.datetime(2017, 1, 1)] * n,
+        },
+        schema=USERS.schema,
+    )
 
 
 def items_table(n: int = 20) -> pa.Table:
     """Items 1..n in the contract's schema."""
-    return pa.table({"item_id": list(range(1, n + 1)), "category": ["books"] * n,
-                     "page_url_path": [f"/items/{i}" for i in range(1, n + 1)], "price": [9.99] * n,
-                     "created_at": [dt.datetime(2017, 1, 1)] * n}, schema=ITEMS.schema)
+    return pa.table(
+        {
+            "item_id": list(range(1, n + 1)),
+            "category": ["books"] * n,
+            "page_url_path": [f"/items/{i}" for i in range(1, n + 1)],
+            "price": [9.99] * n,
+            "created_at": [dt.datetime(2017, 1, 1)] * n,
+        },
+        schema=ITEMS.schema,
+    )
 
 
 def purchases_table(first_id: int, n: int = 20, **columns: Sequence) -> pa.Table:
     """`n` clean purchases with ids from `first_id`: known users and items, whole-cent amounts; `columns` override."""
-    data = {"purchase_id": list(range(first_id, first_id + n)),
-            "purchased_at": [T0 + dt.timedelta(hours=i) for i in range(n)],
-            "user_id": [1 + i % 20 for i in range(n)], "item_id": [1 + (3 * i) % 20 for i in range(n)],
-            "quantity": [1 + i % 3 for i in range(n)], "amount": [round(9.99 * (1 + i % 3), 2) for i in range(n)]}
+    data = {
+        "purchase_id": list(range(first_id, first_id + n)),
+        "purchased_at": [T0 + dt.timedelta(hours=i) for i in range(n)],
+        "user_id": [1 + i % 20 for i in range(n)],
+        "item_id": [1 + (3 * i) % 20 for i in range(n)],
+        "quantity": [1 + i % 3 for i in range(n)],
+        "amount": [round(9.99 * (1 + i % 3), 2) for i in range(n)],
+    }
     data.update({k: list(v) for k, v in columns.items()})
     return pa.table({f.name: pa.array(data[f.name], f.type) for f in PURCHASES.schema})
 
 
 def ratings_table(first_id: int, n: int = 20) -> pa.Table:
     """`n` clean ratings with ids from `first_id`."""
-    return pa.table({"rating_id": list(range(first_id, first_id + n)),
-                     "rated_at": [T0 + dt.timedelta(hours=i) for i in range(n)],
-                     "user_id": [1 + i % 20 for i in range(n)], "item_id": [1 + (7 * i) % 20 for i in range(n)],
-                     "rating": [1 + i % 5 for i in range(n)]}, schema=RATINGS.schema)
+    return pa.table(
+        {
+            "rating_id": list(range(first_id, first_id + n)),
+            "rated_at": [T0 + dt.timedelta(hours=i) for i in range(n)],
+            "user_id": [1 + i % 20 for i in range(n)],
+            "item_id": [1 + (7 * i) % 20 for i in range(n)],
+            "rating": [1 + i % 5 for i in range(n)],
+        },
+        schema=RATINGS.schema,
+    )
 
 
 def csv_bytes(table: pa.Table | dict[str, Sequence[str | None]]) -> bytes:
@@ -122,8 +145,18 @@ def build_baseline(root: Path) -> None:
 def run_cli(root: Path, *extra: str) -> tuple[int, str, str]:
     """`shop-analytics ingest` in this process on data root `root`: (exit code, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
-    args = ["--data-dir", str(root), "ingest", "--countries", str(ROOT / "seeds" / "countries.csv"),
-            "--contracts", str(ROOT / "contracts"), "--no-data-docs", "--no-progress", *extra]
+    args = [
+        "--data-dir",
+        str(root),
+        "ingest",
+        "--countries",
+        str(ROOT / "seeds" / "countries.csv"),
+        "--contracts",
+        str(ROOT / "contracts"),
+        "--no-data-docs",
+        "--no-progress",
+        *extra,
+    ]
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(args)
     return code, out.getvalue(), err.getvalue()
@@ -141,13 +174,28 @@ def run_cli_subprocess(root: Path, env: dict[str, str], *extra: str) -> subproce
         "    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))\n"
         "from shop_analytics import cli\n"
-        "sys.exit(cli.main(sys.argv[1:]))\n")
-    args = ["--data-dir", str(root), "ingest", "--countries", str(ROOT / "seeds" / "countries.csv"),
-            "--contracts", str(ROOT / "contracts"), "--no-data-docs", "--no-progress", *extra]
-    full_env = {**os.environ, "PYTHONPATH": os.environ.get("SHOP_ANALYTICS_TEST_PYTHONPATH", str(ROOT / "python")),
-                **env}
-    return subprocess.run([sys.executable, str(script), *args], env=full_env, capture_output=True, text=True,
-                          timeout=600)
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    args = [
+        "--data-dir",
+        str(root),
+        "ingest",
+        "--countries",
+        str(ROOT / "seeds" / "countries.csv"),
+        "--contracts",
+        str(ROOT / "contracts"),
+        "--no-data-docs",
+        "--no-progress",
+        *extra,
+    ]
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": os.environ.get("SHOP_ANALYTICS_TEST_PYTHONPATH", str(ROOT / "python")),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, str(script), *args], env=full_env, capture_output=True, text=True, timeout=600
+    )
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -179,8 +227,12 @@ def expected_batch_files(source: str, batch_id: str, paths: Iterable[str]) -> bo
         elif parts[0] == "lake":
             name = parts[-1]
             stem = f"batch_{batch_id}_"
-            if not (name in lake_names or (name.startswith(stem) and name[len(stem):-len(".parquet")].isdigit()
-                                           and name.endswith(".parquet"))):
+            if not (
+                name in lake_names
+                or (
+                    name.startswith(stem) and name[len(stem) : -len(".parquet")].isdigit() and name.endswith(".parquet")
+                )
+            ):
                 return False
             if parts[1] != source:
                 return False
@@ -196,15 +248,21 @@ def audit(root: Path) -> dict[tuple[str, str], dict]:
 
 def lake_rows(root: Path, source: str, batch_id: str) -> list[dict]:
     """Rows of the lake files of exactly this batch (by exact file name), with event_date for facts."""
-    files = [p for p in (root / "lake" / source).rglob("*.parquet")
-             if expected_batch_files(source, batch_id, [p.relative_to(root).as_posix()])]
+    files = [
+        p
+        for p in (root / "lake" / source).rglob("*.parquet")
+        if expected_batch_files(source, batch_id, [p.relative_to(root).as_posix()])
+    ]
     if not files:
         return []
     con = duckdb.connect()
     listing = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
     hive = "true" if source not in ("users", "items") else "false"
-    return con.execute(f"SELECT * FROM read_parquet({listing}, hive_partitioning = {hive}, union_by_name = true)"
-                       ).to_arrow_table().to_pylist()
+    return (
+        con.execute(f"SELECT * FROM read_parquet({listing}, hive_partitioning = {hive}, union_by_name = true)")
+        .to_arrow_table()
+        .to_pylist()
+    )
 
 
 def quarantined_rows(root: Path, source: str, batch_id: str) -> list[dict]:

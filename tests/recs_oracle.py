@@ -90,17 +90,43 @@ def similarity(current: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["user_id", "neighbour_id", "similarity", "n_co_rated", "neighbour_rank"])
 
 
-def affinity(views: pd.DataFrame, purchases: pd.DataFrame, current: pd.DataFrame, settings: Settings,
-             reference: pd.Timestamp | None = None) -> pd.DataFrame:
+def affinity(
+    views: pd.DataFrame,
+    purchases: pd.DataFrame,
+    current: pd.DataFrame,
+    settings: Settings,
+    reference: pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """SAR time-decayed affinity per (user, item)."""
-    events = pd.concat([
-        pd.DataFrame({"user_id": views["user_id"], "item_id": views["item_id"], "t": views["viewed_at"],
-                      "w": settings.view_weight}),
-        pd.DataFrame({"user_id": purchases["user_id"], "item_id": purchases["item_id"],
-                      "t": purchases["purchased_at"], "w": settings.purchase_weight}),
-        pd.DataFrame({"user_id": current["user_id"], "item_id": current["item_id"], "t": current["rated_at"],
-                      "w": settings.rating_weight * current["rating"].astype(float) / 5.0}),
-    ], ignore_index=True)
+    events = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "user_id": views["user_id"],
+                    "item_id": views["item_id"],
+                    "t": views["viewed_at"],
+                    "w": settings.view_weight,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "user_id": purchases["user_id"],
+                    "item_id": purchases["item_id"],
+                    "t": purchases["purchased_at"],
+                    "w": settings.purchase_weight,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "user_id": current["user_id"],
+                    "item_id": current["item_id"],
+                    "t": current["rated_at"],
+                    "w": settings.rating_weight * current["rating"].astype(float) / 5.0,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     events = events[events["user_id"].notna()]
     t_ref = events["t"].max() if reference is None else reference
     age_days = (t_ref - events["t"]).dt.total_seconds() / 86400.0
@@ -109,8 +135,9 @@ def affinity(views: pd.DataFrame, purchases: pd.DataFrame, current: pd.DataFrame
     return out.astype({"user_id": "int64", "item_id": "int64"})
 
 
-def knn_recommendations(current: pd.DataFrame, neighbours: pd.DataFrame, seen: set[tuple[int, int]],
-                        settings: Settings) -> dict[str, dict[int, list[tuple[int, float]]]]:
+def knn_recommendations(
+    current: pd.DataFrame, neighbours: pd.DataFrame, seen: set[tuple[int, int]], settings: Settings
+) -> dict[str, dict[int, list[tuple[int, float]]]]:
     """Top-n (item, score) per user for user_knn and user_knn_predicted_rating."""
     stats = user_stats(current).set_index("user_id")
     by_user = {u: g for u, g in current.groupby("user_id")}
@@ -139,8 +166,9 @@ def _tie_rule(entry: tuple[int, float, float]) -> tuple[float, float, int]:
     return (-round(score, 10), -round(support, 10), item)
 
 
-def popularity_recommendations(affinity_rows: pd.DataFrame, users: list[int],
-                               n: int) -> dict[int, list[tuple[int, float]]]:
+def popularity_recommendations(
+    affinity_rows: pd.DataFrame, users: list[int], n: int
+) -> dict[int, list[tuple[int, float]]]:
     """Most popular unseen items per user (popularity = distinct interacting users)."""
     counts = affinity_rows.groupby("item_id")["user_id"].nunique()
     ranked = sorted(counts.items(), key=lambda x: (-x[1], x[0]))
@@ -152,11 +180,15 @@ def popularity_recommendations(affinity_rows: pd.DataFrame, users: list[int],
     return out
 
 
-def cooccurrence_recommendations(affinity_rows: pd.DataFrame, n: int, k_items: int = 50, max_items: int = 100,
-                                 min_users: int = 2) -> dict[int, list[tuple[int, float]]]:
+def cooccurrence_recommendations(
+    affinity_rows: pd.DataFrame, n: int, k_items: int = 50, max_items: int = 100, min_users: int = 2
+) -> dict[int, list[tuple[int, float]]]:
     """SAR item-item: Jaccard over users' most recent items, score = sum of affinity x Jaccard."""
-    recent = (affinity_rows.sort_values(["user_id", "last_t", "item_id"], ascending=[True, False, True])
-              .groupby("user_id").head(max_items))
+    recent = (
+        affinity_rows.sort_values(["user_id", "last_t", "item_id"], ascending=[True, False, True])
+        .groupby("user_id")
+        .head(max_items)
+    )
     baskets = recent.groupby("user_id")["item_id"].agg(list)
     item_users = recent.groupby("item_id").size().to_dict()
     pair_counts: dict[tuple[int, int], int] = {}

@@ -17,14 +17,34 @@ from support.build_files import make_build, record_invocation
 RERUN = "Run `dbt build` (the whole project, no --select) and let it finish"
 
 
-def _inv(command: str = "build", status: str = "finished", *, run: int = 10, failed: int = 0, skipped: int = 0,
-         warned: int = 0, select: list[str] | None = None, empty: bool = False) -> Invocation:
+def _inv(
+    command: str = "build",
+    status: str = "finished",
+    *,
+    run: int = 10,
+    failed: int = 0,
+    skipped: int = 0,
+    warned: int = 0,
+    select: list[str] | None = None,
+    empty: bool = False,
+) -> Invocation:
     done = status == "finished"
-    return Invocation(0, "0123456789abcdef", command, {"select": select or [], "empty": empty},
-                      dt.datetime(2024, 5, 1, 10), dt.datetime(2024, 5, 1, 11) if done else None, status,
-                      10 if done else None, run if done else None, run - failed - skipped - warned if done else None,
-                      warned if done else None, failed if done else None, skipped if done else None,
-                      "model.p.m (error)" if failed else "")
+    return Invocation(
+        0,
+        "0123456789abcdef",
+        command,
+        {"select": select or [], "empty": empty},
+        dt.datetime(2024, 5, 1, 10),
+        dt.datetime(2024, 5, 1, 11) if done else None,
+        status,
+        10 if done else None,
+        run if done else None,
+        run - failed - skipped - warned if done else None,
+        warned if done else None,
+        failed if done else None,
+        skipped if done else None,
+        "model.p.m (error)" if failed else "",
+    )
 
 
 VERDICTS = {
@@ -39,8 +59,11 @@ VERDICTS = {
     "later partial build": ([_inv(run=3, select=["stg_x"]), _inv()], False, "`dbt build --select stg_x`"),
     "build killed": ([_inv(status="running"), _inv()], False, "did not finish: it is still running or was killed"),
     "test killed": ([_inv("test", status="running"), _inv()], False, "did not finish"),
-    "build with an error": ([_inv(failed=1, skipped=3)], False,
-                            "did not pass: 6 passed, 1 failed (model.p.m (error)), 3 skipped"),
+    "build with an error": (
+        [_inv(failed=1, skipped=3)],
+        False,
+        "did not pass: 6 passed, 1 failed (model.p.m (error)), 3 skipped",
+    ),
     "build with skips only": ([_inv(skipped=1)], False, "did not pass"),
     "partial build": ([_inv(run=4, select=["a"])], False, "ran 4 of the project's 10"),
     "empty build": ([_inv(empty=True)], False, "--empty or --sample"),
@@ -73,12 +96,16 @@ def test_a_build_file_without_marker_is_refused(tmp_path: Path, capsys: pytest.C
     with duckdb.connect(str(build)) as con:
         con.execute("CREATE SCHEMA marts; CREATE TABLE marts.fct_x AS SELECT 1 AS x")
     layout = ServingLayout(tmp_path / "w")
-    assert cli_main(["publish", "--build-file", str(build), "--serving-root", str(layout.root)]) \
+    assert (
+        cli_main(["publish", "--build-file", str(build), "--serving-root", str(layout.root)])
         == ExitCode.BUILD_INCOMPLETE
+    )
     err = capsys.readouterr().err
     assert "has no build marker (_shop_meta.dbt_invocations)" in err and "Traceback" not in err
-    assert cli_main(["publish", "--build-file", str(tmp_path / "missing.duckdb"), "--serving-root",
-                     str(layout.root)]) == ExitCode.BUILD_INCOMPLETE
+    assert (
+        cli_main(["publish", "--build-file", str(tmp_path / "missing.duckdb"), "--serving-root", str(layout.root)])
+        == ExitCode.BUILD_INCOMPLETE
+    )
     assert "no dbt build file at" in capsys.readouterr().err
     assert status(layout) == []
 
@@ -87,8 +114,6 @@ def test_the_marker_schema_is_never_published(tmp_path: Path) -> None:
     build = make_build(tmp_path / "build.duckdb")
     result = publish(build, ServingLayout(tmp_path / "w"), schemas=["marts", "_shop_meta"], progress=False)
     assert not [t for t in result.row_counts if t.startswith("_shop_meta.")]
-
-
 
 
 def test_read_invocations_reads_what_the_hooks_write(tmp_path: Path) -> None:

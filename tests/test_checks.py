@@ -14,13 +14,19 @@ from shop_analytics.publish import check_build
 from shop_analytics.warehouse import find_relations
 from support.build_files import GOOD_MARTS, STAGING, make_marts_build
 
-DOMAIN = ["similarities within [-1, 1]", "no recommended item already seen", "popularity counts <= distinct users",
-          "purchase summary reconciles with staging"]
+DOMAIN = [
+    "similarities within [-1, 1]",
+    "no recommended item already seen",
+    "popularity counts <= distinct users",
+    "purchase summary reconciles with staging",
+]
 BREAKAGES = [
     ("UPDATE marts.rpt_user_similarity SET similarity = 1.5 WHERE user_id = 1", DOMAIN[0]),
     # NaN breaks two checks: the generic one and the domain one.
-    ("UPDATE marts.rpt_user_similarity SET similarity = 'NaN'::DOUBLE WHERE user_id = 1",
-     f"finite_floating_columns|{DOMAIN[0]}"),
+    (
+        "UPDATE marts.rpt_user_similarity SET similarity = 'NaN'::DOUBLE WHERE user_id = 1",
+        f"finite_floating_columns|{DOMAIN[0]}",
+    ),
     ("INSERT INTO marts.rpt_recommendations VALUES (3, 13, 2)", DOMAIN[1]),
     ("UPDATE marts.rpt_item_popularity SET viewer_count = 4 WHERE item_id = 10", DOMAIN[2]),
     ("UPDATE marts.dim_customer_purchase_summary SET total_amount = 9 WHERE customer_id = 1", DOMAIN[3]),
@@ -68,9 +74,11 @@ def test_a_mart_that_is_not_checked_here_is_not_applicable(con: duckdb.DuckDBPyC
 
 def test_empty_relations_pass_when_the_staging_input_is_empty_too() -> None:
     con = duckdb.connect()
-    con.execute("CREATE SCHEMA staging; CREATE SCHEMA marts; CREATE TABLE marts.fct_x (id INTEGER);"
-                "CREATE TABLE lake_users (user_id INTEGER);"
-                "CREATE VIEW staging.stg_shop__users AS SELECT * FROM lake_users")
+    con.execute(
+        "CREATE SCHEMA staging; CREATE SCHEMA marts; CREATE TABLE marts.fct_x (id INTEGER);"
+        "CREATE TABLE lake_users (user_id INTEGER);"
+        "CREATE VIEW staging.stg_shop__users AS SELECT * FROM lake_users"
+    )
     [result] = run_checks(con, find_relations(con, ["marts"]), default_checks()[:1])
     assert result.status is Status.PASS and "no input rows" in result.detail
     con.execute("INSERT INTO lake_users VALUES (1)")
@@ -79,17 +87,29 @@ def test_empty_relations_pass_when_the_staging_input_is_empty_too() -> None:
 
 
 def test_report_lists_every_status_with_examples() -> None:
-    report = format_report([CheckResult.passed("a", "fine"), CheckResult.failure("b", "2 bad", 2, ["x=1", "x=2"]),
-                            CheckResult.warning("c", "odd", 1, ["y"]), CheckResult.not_applicable("d", "nothing")])
+    report = format_report(
+        [
+            CheckResult.passed("a", "fine"),
+            CheckResult.failure("b", "2 bad", 2, ["x=1", "x=2"]),
+            CheckResult.warning("c", "odd", 1, ["y"]),
+            CheckResult.not_applicable("d", "nothing"),
+        ]
+    )
     assert report.splitlines() == [
-        "[     PASS     ] a: fine", "[     FAIL     ] b: 2 bad",
-        "                 e.g. x=1", "                 e.g. x=2",
-        "[     WARN     ] c: odd", "                 e.g. y", "[NOT APPLICABLE] d: nothing",
-        "4 checks: 1 passed, 1 failed, 1 warned, 1 not applicable"]
+        "[     PASS     ] a: fine",
+        "[     FAIL     ] b: 2 bad",
+        "                 e.g. x=1",
+        "                 e.g. x=2",
+        "[     WARN     ] c: odd",
+        "                 e.g. y",
+        "[NOT APPLICABLE] d: nothing",
+        "4 checks: 1 passed, 1 failed, 1 warned, 1 not applicable",
+    ]
 
 
-def test_check_passes_on_a_consistent_build_and_names_the_build(tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_passes_on_a_consistent_build_and_names_the_build(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = make_marts_build(tmp_path / "wh.duckdb")
     assert main(["check", "--warehouse", str(path)]) == ExitCode.OK
     out = capsys.readouterr().out

@@ -11,18 +11,42 @@ import pytest
 import yaml
 
 from shop_analytics.quality.contracts import (
-    Contract, ContractVersion, batch_schema, check_batch_contract, check_schema, contract_path, effective_contract,
-    initial_contract, load_contract, save_contract,
+    Contract,
+    ContractVersion,
+    batch_schema,
+    check_batch_contract,
+    check_schema,
+    contract_path,
+    effective_contract,
+    initial_contract,
+    load_contract,
+    save_contract,
 )
 from shop_analytics.quality.duckdb_types import compare, family
 from shop_analytics.quality.schema_policy import (
-    DUPLICATE_COLUMN, FAMILY_CHANGE, INVALID_COLUMN_NAME, NARROWING, NEW_REQUIRED, NOT_WIDENING, NULLABLE_TO_REQUIRED,
-    REMOVED, RENAMED, RESERVED_COLUMN, Column,
+    DUPLICATE_COLUMN,
+    FAMILY_CHANGE,
+    INVALID_COLUMN_NAME,
+    NARROWING,
+    NEW_REQUIRED,
+    NOT_WIDENING,
+    NULLABLE_TO_REQUIRED,
+    REMOVED,
+    RENAMED,
+    RESERVED_COLUMN,
+    Column,
 )
 from shop_analytics.quality.raw_contract import ALL_SOURCES, PURCHASES, USERS
 
-V1 = (Column("id", "BIGINT", False), Column("n", "INTEGER"), Column("x", "FLOAT"),
-      Column("d", "DECIMAL(10,2)"), Column("s", "SMALLINT"), Column("t", "TINYINT"), Column("name", "VARCHAR"))
+V1 = (
+    Column("id", "BIGINT", False),
+    Column("n", "INTEGER"),
+    Column("x", "FLOAT"),
+    Column("d", "DECIMAL(10,2)"),
+    Column("s", "SMALLINT"),
+    Column("t", "TINYINT"),
+    Column("name", "VARCHAR"),
+)
 CONTRACT = Contract("demo", (ContractVersion(1, V1),))
 
 
@@ -52,11 +76,19 @@ def test_new_nullable_column_becomes_a_new_version() -> None:
     assert result.new_version.changes == ("added nullable column coupon VARCHAR",)
 
 
-@pytest.mark.parametrize("column, old, new", [
-    ("n", "INTEGER", "BIGINT"), ("s", "SMALLINT", "INTEGER"), ("s", "SMALLINT", "BIGINT"),
-    ("t", "TINYINT", "SMALLINT"), ("t", "TINYINT", "INTEGER"), ("t", "TINYINT", "BIGINT"),
-    ("x", "FLOAT", "DOUBLE"), ("d", "DECIMAL(10,2)", "DECIMAL(18,2)"),
-])
+@pytest.mark.parametrize(
+    "column, old, new",
+    [
+        ("n", "INTEGER", "BIGINT"),
+        ("s", "SMALLINT", "INTEGER"),
+        ("s", "SMALLINT", "BIGINT"),
+        ("t", "TINYINT", "SMALLINT"),
+        ("t", "TINYINT", "INTEGER"),
+        ("t", "TINYINT", "BIGINT"),
+        ("x", "FLOAT", "DOUBLE"),
+        ("d", "DECIMAL(10,2)", "DECIMAL(18,2)"),
+    ],
+)
 def test_allowlisted_widening_is_accepted(column: str, old: str, new: str) -> None:
     result = check_schema(CONTRACT, _with(**{column: Column(column, new)}))
     assert result.status == "new_version"
@@ -87,10 +119,16 @@ def test_removed_plus_added_with_other_type_is_a_removal() -> None:
     assert _rules(_with(name=None) + (Column("age", "INTEGER"),)) == [("name", REMOVED)]
 
 
-@pytest.mark.parametrize("old, new", [
-    ("INTEGER", "SMALLINT"), ("BIGINT", "INTEGER"), ("DOUBLE", "FLOAT"), ("DECIMAL(10,2)", "DECIMAL(8,2)"),
-    ("SMALLINT", "TINYINT"),
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("INTEGER", "SMALLINT"),
+        ("BIGINT", "INTEGER"),
+        ("DOUBLE", "FLOAT"),
+        ("DECIMAL(10,2)", "DECIMAL(8,2)"),
+        ("SMALLINT", "TINYINT"),
+    ],
+)
 def test_narrowing_is_rejected(old: str, new: str) -> None:
     contract = Contract("demo", (ContractVersion(1, (Column("c", old),)),))
     result = check_schema(contract, (Column("c", new),))
@@ -98,8 +136,10 @@ def test_narrowing_is_rejected(old: str, new: str) -> None:
     assert f"{old} in contract v1 -> {new}" in result.violations[0].message
 
 
-@pytest.mark.parametrize("column, new", [("n", "VARCHAR"), ("x", "BIGINT"), ("name", "BLOB"), ("n", "DOUBLE"),
-                                         ("d", "DOUBLE"), ("n", "TIMESTAMP")])
+@pytest.mark.parametrize(
+    "column, new",
+    [("n", "VARCHAR"), ("x", "BIGINT"), ("name", "BLOB"), ("n", "DOUBLE"), ("d", "DOUBLE"), ("n", "TIMESTAMP")],
+)
 def test_type_family_change_is_rejected(column: str, new: str) -> None:
     result = check_schema(CONTRACT, _with(**{column: Column(column, new)}))
     assert [(v.column, v.rule) for v in result.violations] == [(column, FAMILY_CHANGE)]
@@ -161,8 +201,13 @@ def test_type_helpers() -> None:
 def test_initial_contracts_match_sources_in_duckdb_types() -> None:
     purchases = initial_contract(PURCHASES).latest.columns
     assert [(c.name, c.type) for c in purchases] == [
-        ("purchase_id", "BIGINT"), ("purchased_at", "TIMESTAMP"), ("user_id", "BIGINT"),
-        ("item_id", "BIGINT"), ("quantity", "INTEGER"), ("amount", "DOUBLE")]
+        ("purchase_id", "BIGINT"),
+        ("purchased_at", "TIMESTAMP"),
+        ("user_id", "BIGINT"),
+        ("item_id", "BIGINT"),
+        ("quantity", "INTEGER"),
+        ("amount", "DOUBLE"),
+    ]
     users = initial_contract(USERS).latest.columns
     assert [c.nullable for c in users] == [False, False, False]
 
@@ -207,10 +252,12 @@ def _purchases(extra: dict[str, pa.Array] | None = None, quantity_type: pa.DataT
 
 
 def test_batch_schema_reads_duckdb_types_and_parquet_nullability(tmp_path: Path) -> None:
-    schema = pa.schema([pa.field("a", pa.int16(), nullable=False), pa.field("b", pa.decimal128(12, 3)),
-                        pa.field("c", pa.string())])
-    table = pa.table({"a": pa.array([1], pa.int16()), "b": pa.array([None], pa.decimal128(12, 3)),
-                      "c": ["x"]}, schema=schema)
+    schema = pa.schema(
+        [pa.field("a", pa.int16(), nullable=False), pa.field("b", pa.decimal128(12, 3)), pa.field("c", pa.string())]
+    )
+    table = pa.table(
+        {"a": pa.array([1], pa.int16()), "b": pa.array([None], pa.decimal128(12, 3)), "c": ["x"]}, schema=schema
+    )
     f = _write(tmp_path / "source" / "batch_date=2020-01-01" / "part-00000.parquet", table)
     cols = batch_schema(duckdb.connect(), [f])
     assert cols == (Column("a", "SMALLINT", False), Column("b", "DECIMAL(12,3)", True), Column("c", "VARCHAR", True))
@@ -275,9 +322,15 @@ def test_effective_contract_merges_catalog_versions_and_refuses_conflicts(tmp_pa
 def test_reserved_and_invalid_names_are_violations() -> None:
     contract = Contract("demo", (ContractVersion(1, V1),))
     cases = {
-        "event_date": RESERVED_COLUMN, "FILENAME": RESERVED_COLUMN, "__gate_row_number": RESERVED_COLUMN,
-        "__GATE_x": RESERVED_COLUMN, "has space": INVALID_COLUMN_NAME, "": INVALID_COLUMN_NAME,
-        "x" * 65: INVALID_COLUMN_NAME, "1abc": INVALID_COLUMN_NAME, "Name": DUPLICATE_COLUMN,
+        "event_date": RESERVED_COLUMN,
+        "FILENAME": RESERVED_COLUMN,
+        "__gate_row_number": RESERVED_COLUMN,
+        "__GATE_x": RESERVED_COLUMN,
+        "has space": INVALID_COLUMN_NAME,
+        "": INVALID_COLUMN_NAME,
+        "x" * 65: INVALID_COLUMN_NAME,
+        "1abc": INVALID_COLUMN_NAME,
+        "Name": DUPLICATE_COLUMN,
     }
     for name, rule in cases.items():
         result = check_schema(contract, V1 + (Column(name, "VARCHAR"),))

@@ -30,8 +30,11 @@ RULES = {
         "invalid_value": "rating NOT BETWEEN 1 AND 5",
     },
 }
-KEYS = {"page_views": ("page_view_id", "viewed_at"), "purchases": ("purchase_id", "purchased_at"),
-        "ratings": ("rating_id", "rated_at")}
+KEYS = {
+    "page_views": ("page_view_id", "viewed_at"),
+    "purchases": ("purchase_id", "purchased_at"),
+    "ratings": ("rating_id", "rated_at"),
+}
 
 
 @pytest.mark.parametrize("source", sorted(RULES))
@@ -47,8 +50,9 @@ def test_dirty_counts_match_independent_count(pipeline: Pipeline, source: str) -
     key, ts = KEYS[source]
     duplicates = con.execute(f"SELECT count({key}) - count(DISTINCT {key}) FROM raw").fetchone()[0]
     assert duplicates == counts["duplicate_event_id"] > 0
-    late = con.execute(f"SELECT count(*) FROM raw WHERE {ts} >= '2000-01-01' "
-                       f"AND CAST({ts} AS DATE) < CAST(batch_date AS DATE)").fetchone()[0]
+    late = con.execute(
+        f"SELECT count(*) FROM raw WHERE {ts} >= '2000-01-01' AND CAST({ts} AS DATE) < CAST(batch_date AS DATE)"
+    ).fetchone()[0]
     assert late == counts["late_arriving"] > 0
     total = con.execute("SELECT count(*) FROM raw").fetchone()[0]
     assert total == pipeline.manifest["sources"][source]["rows"]

@@ -13,11 +13,15 @@ from conftest import SMALL, Pipeline
 def con(pipeline: Pipeline) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     for source in ("users", "items", "page_views", "purchases", "ratings"):
-        con.execute(f"CREATE VIEW {source} AS SELECT * FROM "
-                    f"read_parquet('{pipeline.layout.landing}/{source}/*/*.parquet', hive_partitioning = true)")
+        con.execute(
+            f"CREATE VIEW {source} AS SELECT * FROM "
+            f"read_parquet('{pipeline.layout.landing}/{source}/*/*.parquet', hive_partitioning = true)"
+        )
     # Clean events only, so defects do not blur the distributions.
-    con.execute("CREATE VIEW views_clean AS SELECT * FROM page_views WHERE item_id <= "
-                f"{SMALL.rows('items')} AND viewed_at BETWEEN '2016-01-01' AND '2019-01-01'")
+    con.execute(
+        "CREATE VIEW views_clean AS SELECT * FROM page_views WHERE item_id <= "
+        f"{SMALL.rows('items')} AND viewed_at BETWEEN '2016-01-01' AND '2019-01-01'"
+    )
     return con
 
 
@@ -28,8 +32,10 @@ def test_us_is_about_forty_percent(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_item_popularity_is_zipf(con: duckdb.DuckDBPyConnection) -> None:
-    counts = np.array([c for (c,) in con.execute(
-        "SELECT count(*) c FROM views_clean GROUP BY item_id ORDER BY c DESC").fetchall()], dtype=float)
+    counts = np.array(
+        [c for (c,) in con.execute("SELECT count(*) c FROM views_clean GROUP BY item_id ORDER BY c DESC").fetchall()],
+        dtype=float,
+    )
     # Slope of log(count) on log(rank) over the well-sampled head of the distribution.
     head = counts[:200]
     slope = np.polyfit(np.log(np.arange(1, len(head) + 1)), np.log(head), 1)[0]

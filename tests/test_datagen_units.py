@@ -41,13 +41,16 @@ def test_split_total_is_exact_and_proportional() -> None:
     assert np.allclose(parts / 1001, [1 / 6, 2 / 6, 3 / 6], atol=0.002)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"scale": 0}, "scale must be positive"),
-    ({"file_format": "xlsx"}, "file_format"),
-    ({"dirty_rate": 1.5}, "dirty_rate"),
-    ({"start": dt.date(2019, 1, 1), "end": dt.date(2018, 1, 1)}, "must be after"),
-    ({"overrides": (("clicks", 5),)}, "unknown row-count overrides"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"scale": 0}, "scale must be positive"),
+        ({"file_format": "xlsx"}, "file_format"),
+        ({"dirty_rate": 1.5}, "dirty_rate"),
+        ({"start": dt.date(2019, 1, 1), "end": dt.date(2018, 1, 1)}, "must be after"),
+        ({"overrides": (("clicks", 5),)}, "unknown row-count overrides"),
+    ],
+)
 def test_bad_config_is_refused_clearly(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         GeneratorConfig(**kwargs)
@@ -63,17 +66,44 @@ def test_generate_refuses_to_overwrite_by_accident(tmp_path: Path) -> None:
 def test_cli_reports_errors_without_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "f").write_text("")
-    result = subprocess.run([str(BIN / "shop-analytics"), "generate", "--scale", "0.001", "--out",
-                             str(tmp_path / "x")], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(BIN / "shop-analytics"), "generate", "--scale", "0.001", "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert "is not empty" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_cli_row_overrides(tmp_path: Path) -> None:
-    subprocess.run([str(BIN / "shop-analytics"), "generate", "--users", "300", "--items", "50",
-                    "--page-views", "1234", "--purchases", "10", "--ratings", "20", "--out", str(tmp_path / "o"),
-                    "--no-progress"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(BIN / "shop-analytics"),
+            "generate",
+            "--users",
+            "300",
+            "--items",
+            "50",
+            "--page-views",
+            "1234",
+            "--purchases",
+            "10",
+            "--ratings",
+            "20",
+            "--out",
+            str(tmp_path / "o"),
+            "--no-progress",
+        ],
+        check=True,
+        capture_output=True,
+    )
     import json
+
     manifest = json.loads((tmp_path / "o" / "_manifest.json").read_text())
     assert {k: v["rows"] for k, v in manifest["sources"].items()} == {
-        "users": 300, "items": 50, "page_views": 1234, "purchases": 10, "ratings": 20}
+        "users": 300,
+        "items": 50,
+        "page_views": 1234,
+        "purchases": 10,
+        "ratings": 20,
+    }

@@ -52,16 +52,29 @@ def broken_run(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -
             _break_grain(con, *grain)
     env = {**warehouse.env, "SHOP_ANALYTICS_WAREHOUSE": str(copy), "SHOP_ANALYTICS_TEMP_DIR": str(tmp / "tmp")}
     result = subprocess.run(
-        [str(BIN / "dbt"), "test", "--select", "test_name:unique_key_date",
-         "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")],
-        cwd=ROOT, env=env, capture_output=True, text=True)
+        [
+            str(BIN / "dbt"),
+            "test",
+            "--select",
+            "test_name:unique_key_date",
+            "--target-path",
+            str(tmp / "target"),
+            "--log-path",
+            str(tmp / "logs"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1, result.stdout[-4000:]  # dbt's exit code for failing tests
     return copy, json.loads((tmp / "target" / "run_results.json").read_text())
 
 
 @pytest.mark.parametrize(("model", "key", "date"), KEY_DATE_GRAINS)
-def test_unique_key_date_fails_on_every_repeated_pair(broken_run: tuple[Path, dict], model: str, key: str,
-                                                      date: str) -> None:
+def test_unique_key_date_fails_on_every_repeated_pair(
+    broken_run: tuple[Path, dict], model: str, key: str, date: str
+) -> None:
     copy, run_results = broken_run
     with duckdb.connect(str(copy), read_only=True) as con:
         rows = con.execute(f"SELECT {key}, {date} FROM marts.{model}").fetchall()

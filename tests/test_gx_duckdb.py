@@ -8,7 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from shop_analytics.quality.gx_duckdb import (
-    SHIM_WRITTEN_FOR, DuckDBExecutionEngine, engine_kwargs, installed_versions, version_drift,
+    SHIM_WRITTEN_FOR,
+    DuckDBExecutionEngine,
+    engine_kwargs,
+    installed_versions,
+    version_drift,
 )
 
 # A known-bad batch: 100 rows, every 10th v is NULL, every 7th w is out of 0..50,
@@ -38,7 +42,8 @@ def _expectations() -> list:
 def _run(add_datasource: str, con: duckdb.DuckDBPyConnection) -> dict[str, object]:
     ctx = gx.get_context(mode="ephemeral")
     ds = getattr(ctx.data_sources, add_datasource)(
-        name="d", connection_string="duckdb:///:memory:", kwargs=engine_kwargs(con))
+        name="d", connection_string="duckdb:///:memory:", kwargs=engine_kwargs(con)
+    )
     batch = ds.add_table_asset(name="bad", table_name="bad").add_batch_definition_whole_table("all").get_batch()
     suite = gx.ExpectationSuite(name="s", expectations=_expectations())
     result = batch.validate(suite, result_format="BASIC")
@@ -59,7 +64,8 @@ def test_shim_versions_are_pinned() -> None:
         f"{SHIM_WRITTEN_FOR} (SQLAlchemy 2.0.x); installed: {installed_versions()}. Differences: {drift}. "
         "Before updating SHIM_WRITTEN_FOR: re-read SqlAlchemyExecutionEngine.execute_query/get_connection "
         "and duckdb_engine.CursorWrapper, run tests/test_gx_duckdb.py, and check whether "
-        "test_stock_engine_still_returns_empty_results now fails (upstream fixed: the shim may go).")
+        "test_stock_engine_still_returns_empty_results now fails (upstream fixed: the shim may go)."
+    )
 
 
 def test_known_bad_batch_gives_exact_unexpected_counts_through_gx(bad_con: duckdb.DuckDBPyConnection) -> None:

@@ -42,13 +42,17 @@ def test_lake_and_quarantine_hold_every_row(pipeline: Pipeline) -> None:
     con = duckdb.connect()
     lake, quarantine = pipeline.layout.lake, pipeline.layout.quarantine
     for source, entry in pipeline.manifest["sources"].items():
-        pattern = f"{lake}/{source}/event_date=*/*.parquet" if source not in ("users", "items") \
+        pattern = (
+            f"{lake}/{source}/event_date=*/*.parquet"
+            if source not in ("users", "items")
             else f"{lake}/{source}/*.parquet"
+        )
         admitted = con.execute(f"SELECT count(*) FROM read_parquet('{pattern}')").fetchone()[0]
         rejected = 0
         if any((quarantine / source).glob("*/rejected.parquet")):
-            rejected = con.execute(f"SELECT count(*) FROM read_parquet('{quarantine}/{source}/*/rejected.parquet')"
-                                   ).fetchone()[0]
+            rejected = con.execute(
+                f"SELECT count(*) FROM read_parquet('{quarantine}/{source}/*/rejected.parquet')"
+            ).fetchone()[0]
         assert admitted + rejected == entry["rows"], source
 
 
@@ -56,7 +60,8 @@ def test_lake_partitions_match_event_dates(pipeline: Pipeline) -> None:
     con = duckdb.connect()
     mismatched = con.execute(
         f"SELECT count(*) FROM read_parquet('{pipeline.layout.lake}/page_views/*/*.parquet', hive_partitioning = true) "
-        "WHERE CAST(viewed_at AS DATE) <> event_date").fetchone()[0]
+        "WHERE CAST(viewed_at AS DATE) <> event_date"
+    ).fetchone()[0]
     assert mismatched == 0
 
 
@@ -94,19 +99,31 @@ def test_csv_landing_gives_the_same_lake_as_parquet(tmp_path: Path) -> None:
         con = duckdb.connect()
         counts[fmt] = con.execute(
             f"SELECT * FROM read_parquet('{layout.lake}/purchases/*/*.parquet', hive_partitioning = true) "
-            "ORDER BY purchase_id").fetchall()
+            "ORDER BY purchase_id"
+        ).fetchall()
     assert len(counts["parquet"]) > 100
     assert counts["csv"] == counts["parquet"]
 
 
 def test_quarantined_rows_carry_machine_readable_reasons(pipeline: Pipeline) -> None:
     con = duckdb.connect()
-    rows = con.execute(f"SELECT __gate_reasons FROM read_parquet('{pipeline.layout.quarantine}/*/*/rejected.parquet')"
-                       ).fetchall()
+    rows = con.execute(
+        f"SELECT __gate_reasons FROM read_parquet('{pipeline.layout.quarantine}/*/*/rejected.parquet')"
+    ).fetchall()
     assert rows
-    kinds = {"null_key", "invalid_value", "duplicate_event_id", "unknown_user", "unknown_item",
-             "timestamp_out_of_range", "missing_value", "unknown_country", "invalid_type", "duplicate_in_lake",
-             "invalid_precision"}
+    kinds = {
+        "null_key",
+        "invalid_value",
+        "duplicate_event_id",
+        "unknown_user",
+        "unknown_item",
+        "timestamp_out_of_range",
+        "missing_value",
+        "unknown_country",
+        "invalid_type",
+        "duplicate_in_lake",
+        "invalid_precision",
+    }
     for (reasons,) in rows:
         assert reasons, "every quarantined row has at least one reason"
         for reason in reasons:

@@ -30,14 +30,32 @@ import pytest
 
 from conftest import ROOT
 from handmade_landing import (
-    COMMITTED_ID, NEW_ID, Copy, assert_accounted, assert_untouched, audit, build_baseline, copy_baseline,
-    csv_bytes, expected_batch_files, lake_rows, land, purchases_table, quarantined_rows, ratings_table, run_cli,
+    COMMITTED_ID,
+    NEW_ID,
+    Copy,
+    assert_accounted,
+    assert_untouched,
+    audit,
+    build_baseline,
+    copy_baseline,
+    csv_bytes,
+    expected_batch_files,
+    lake_rows,
+    land,
+    purchases_table,
+    quarantined_rows,
+    ratings_table,
+    run_cli,
     run_cli_subprocess,
 )
 from shop_analytics.exit_codes import ExitCode
 
-OK, REJECTED, THRESHOLD, OPERATIONAL = (ExitCode.OK, ExitCode.DATA_REJECTED, ExitCode.QUARANTINE_THRESHOLD,
-                                        ExitCode.OPERATIONAL)
+OK, REJECTED, THRESHOLD, OPERATIONAL = (
+    ExitCode.OK,
+    ExitCode.DATA_REJECTED,
+    ExitCode.QUARANTINE_THRESHOLD,
+    ExitCode.OPERATIONAL,
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +73,10 @@ def data(baseline: Path, tmp_path: Path) -> Copy:
 @pytest.fixture()
 def alarm() -> Iterator[None]:
     """Fail instead of hanging (a FIFO opened for reading blocks until a writer comes)."""
+
     def _timeout(signum: int, frame: object) -> None:
         raise TimeoutError("ingest hung")
+
     previous = signal.signal(signal.SIGALRM, _timeout)
     signal.alarm(120)
     try:
@@ -80,6 +100,7 @@ def _ingested_new(data: Copy, source: str = "purchases", batch_id: str = NEW_ID)
 
 
 # --- 1. a committed batch deleted by id prefix, or by the id `*` -----------------------------------
+
 
 def test_interrupted_batch_x_never_touches_committed_batch_x_1(data: Copy) -> None:
     # The committed batch is 2018-12-01_1; batch 2018-12-01 is killed after its first rename.
@@ -117,8 +138,9 @@ HOSTILE_IDS = {
 
 
 @pytest.mark.parametrize("name", HOSTILE_IDS, ids=list(HOSTILE_IDS))
-def test_hostile_batch_ids_are_refused_alone(data: Copy, name: str, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostile_batch_ids_are_refused_alone(
+    data: Copy, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # where a relative COPY ... TO 'pwned.csv' would land
     batch_id = HOSTILE_IDS[name]
     land(data.root, "purchases", batch_id, {"part-0.parquet": purchases_table(100)})
@@ -131,7 +153,9 @@ def test_hostile_batch_ids_are_refused_alone(data: Copy, name: str, tmp_path: Pa
         assert "Traceback" not in err
     assert not list(tmp_path.rglob("pwned*"))
     assert {k: r["status"] for k, r in audit(data.root).items() if k[1] == "2019-02-01"} == {
-        ("purchases", "2019-02-01"): "ingested", ("ratings", "2019-02-01"): "ingested"}
+        ("purchases", "2019-02-01"): "ingested",
+        ("ratings", "2019-02-01"): "ingested",
+    }
     assert_accounted(data.root, "purchases", "2019-02-01")
     assert not any(batch_id in p for p in assert_untouched(data.before, data.root))
 
@@ -164,6 +188,7 @@ def test_data_dir_with_quotes_and_sql_in_its_path(baseline: Path, tmp_path: Path
 
 # --- 3. batch ids `..`, `.` and empty -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("batch_id", ["..", ".", ""], ids=["dotdot", "dot", "empty"])
 def test_dot_and_empty_batch_ids_are_refused_and_nothing_is_deleted(data: Copy, batch_id: str) -> None:
     bad = purchases_table(100, amount=[-1.0] * 20)  # every row would be quarantined
@@ -175,6 +200,7 @@ def test_dot_and_empty_batch_ids_are_refused_and_nothing_is_deleted(data: Copy, 
 
 
 # --- 4. extra columns named like the gate's working columns ---------------------------------------
+
 
 def _with_defect(kind: str) -> pa.Table:
     """21 rows: 20 clean and one defect the gate must catch (or, for 'dup', a copy of a row)."""
@@ -190,15 +216,19 @@ def _with_defect(kind: str) -> pa.Table:
     raise ValueError(kind)
 
 
-@pytest.mark.parametrize("column, defect, reason", [
-    ("user_id__known", "unknown_user", "unknown_user:user_id"),
-    ("item_id__known", "unknown_item", "unknown_item:item_id"),
-    ("purchase_id__unseen", "replay", "duplicate_in_lake:purchase_id"),
-    ("purchase_id__occurrence", "dup", "duplicate_event_id:purchase_id"),
-    ("_gate_cast_ok__user_id", "unknown_user", "unknown_user:user_id"),
-])
-def test_columns_named_like_old_helper_columns_cannot_switch_the_gate_off(data: Copy, column: str, defect: str,
-                                                                          reason: str) -> None:
+@pytest.mark.parametrize(
+    "column, defect, reason",
+    [
+        ("user_id__known", "unknown_user", "unknown_user:user_id"),
+        ("item_id__known", "unknown_item", "unknown_item:item_id"),
+        ("purchase_id__unseen", "replay", "duplicate_in_lake:purchase_id"),
+        ("purchase_id__occurrence", "dup", "duplicate_event_id:purchase_id"),
+        ("_gate_cast_ok__user_id", "unknown_user", "unknown_user:user_id"),
+    ],
+)
+def test_columns_named_like_old_helper_columns_cannot_switch_the_gate_off(
+    data: Copy, column: str, defect: str, reason: str
+) -> None:
     table = _with_defect(defect)
     table = table.append_column(column, pa.array([1] * table.num_rows, pa.uint8()))
     land(data.root, "purchases", NEW_ID, {"part-0.parquet": table})
@@ -225,8 +255,9 @@ def test_csv_column_named_like_the_old_cast_flag_cannot_admit_bad_text(data: Cop
     assert bad["__gate_raw__amount"] == "twelve" and bad["__gate_row_number"] == 4
 
 
-@pytest.mark.parametrize("column", ["__gate_row_number", "__gate_known__user_id", "__GATE_reasons",
-                                    "__gate_raw__amount"])
+@pytest.mark.parametrize(
+    "column", ["__gate_row_number", "__gate_known__user_id", "__GATE_reasons", "__gate_raw__amount"]
+)
 def test_columns_in_the_gate_namespace_reject_the_batch(data: Copy, column: str) -> None:
     table = purchases_table(100).append_column(column, pa.array([1] * 20))
     land(data.root, "purchases", NEW_ID, {"part-0.parquet": table})
@@ -241,12 +272,22 @@ def test_columns_in_the_gate_namespace_reject_the_batch(data: Copy, column: str)
 
 # --- 5. reserved and partition names, and case-insensitive duplicates ------------------------------
 
-@pytest.mark.parametrize("column, rule", [
-    ("event_date", "reserved_column"), ("EVENT_DATE", "reserved_column"), ("filename", "reserved_column"),
-    ("file_row_number", "reserved_column"), ("batch_id", "reserved_column"), ("is_late_arriving", "reserved_column"),
-    ("Amount", "duplicate_column"), ("PURCHASE_ID", "duplicate_column"),
-    ("coupon code", "invalid_column_name"), ("x'; DROP TABLE t; --", "invalid_column_name"),
-])
+
+@pytest.mark.parametrize(
+    "column, rule",
+    [
+        ("event_date", "reserved_column"),
+        ("EVENT_DATE", "reserved_column"),
+        ("filename", "reserved_column"),
+        ("file_row_number", "reserved_column"),
+        ("batch_id", "reserved_column"),
+        ("is_late_arriving", "reserved_column"),
+        ("Amount", "duplicate_column"),
+        ("PURCHASE_ID", "duplicate_column"),
+        ("coupon code", "invalid_column_name"),
+        ("x'; DROP TABLE t; --", "invalid_column_name"),
+    ],
+)
 def test_reserved_duplicate_and_invalid_column_names_reject_the_batch(data: Copy, column: str, rule: str) -> None:
     table = purchases_table(100)
     values = pa.array([dt.date(2030, 1, 1)] * 20) if column.lower() == "event_date" else pa.array(["x"] * 20)
@@ -257,7 +298,9 @@ def test_reserved_duplicate_and_invalid_column_names_reject_the_batch(data: Copy
     assert (reason["rule"], reason["column"]) == (rule, column)
     assert f"[{rule}]" in err and NEW_ID in err
     assert assert_untouched(data.before, data.root).keys() == {
-        f"quarantine/purchases/{NEW_ID}/files/part-0.parquet", f"quarantine/purchases/{NEW_ID}/reason.json"}
+        f"quarantine/purchases/{NEW_ID}/files/part-0.parquet",
+        f"quarantine/purchases/{NEW_ID}/reason.json",
+    }
     assert not list((data.root / "lake").rglob("event_date=2030-01-01"))
 
 
@@ -271,10 +314,13 @@ def test_csv_header_with_a_repeated_name_is_rejected_not_renamed(data: Copy) -> 
     code, out, err = run_cli(data.root)
     assert code == REJECTED
     assert (_reason(data.root, "purchases", NEW_ID)["rule"], _reason(data.root, "purchases", NEW_ID)["column"]) == (
-        "duplicate_column", "AMOUNT")
+        "duplicate_column",
+        "AMOUNT",
+    )
 
 
 # --- 6. an extra column `row_number` ------------------------------------------------------------------
+
 
 def test_extra_column_row_number_is_just_a_new_column(data: Copy) -> None:
     table = purchases_table(100).append_column("row_number", pa.array(range(500, 520), pa.int64()))
@@ -322,9 +368,18 @@ def test_timestamps_with_offsets_convert_to_utc(data: Copy, fmt: str) -> None:
         assert got[100 + i] == (utc, utc.date()), text
 
 
-@pytest.mark.parametrize("text", ["2018-06-01 10:00:00.1234567", "2018-06-01 10:00 Europe/Paris",
-                                  "2018-06-01T10:00:00+25:00", "01/06/2018 10:00", "2018-06-01 10:00:00+05:61",
-                                  "1527847200", "2018-02-30 10:00:00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2018-06-01 10:00:00.1234567",
+        "2018-06-01 10:00 Europe/Paris",
+        "2018-06-01T10:00:00+25:00",
+        "01/06/2018 10:00",
+        "2018-06-01 10:00:00+05:61",
+        "1527847200",
+        "2018-02-30 10:00:00",
+    ],
+)
 def test_timestamps_that_do_not_convert_exactly_are_quarantined_with_their_text(data: Copy, text: str) -> None:
     table = purchases_table(100, n=21)
     cells = {name: [str(v) for v in table.column(name).to_pylist()] for name in table.column_names}
@@ -333,16 +388,21 @@ def test_timestamps_that_do_not_convert_exactly_are_quarantined_with_their_text(
     code, out, err = run_cli(data.root)
     assert code == OK, err
     row = _ingested_new(data)
-    assert json.loads(row["quarantined_by_reason"]) == {"invalid_type:purchased_at": 1,
-                                                          "missing_value:purchased_at": 1}
+    assert json.loads(row["quarantined_by_reason"]) == {"invalid_type:purchased_at": 1, "missing_value:purchased_at": 1}
     [bad] = quarantined_rows(data.root, "purchases", NEW_ID)
     assert (bad["purchase_id"], bad["__gate_raw__purchased_at"]) == (107, text)
 
 
 def test_parquet_timestamp_with_time_zone_converts_to_utc(data: Copy) -> None:
     table = purchases_table(100)
-    local = pa.array([dt.datetime(2018, 6, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
-                      + dt.timedelta(hours=i) for i in range(20)], pa.timestamp("us", tz="Asia/Kolkata"))
+    local = pa.array(
+        [
+            dt.datetime(2018, 6, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
+            + dt.timedelta(hours=i)
+            for i in range(20)
+        ],
+        pa.timestamp("us", tz="Asia/Kolkata"),
+    )
     table = table.set_column(1, pa.field("purchased_at", local.type), local)
     land(data.root, "purchases", NEW_ID, {"part-0.parquet": table})
     code, out, err = run_cli(data.root)
@@ -355,13 +415,23 @@ def test_parquet_timestamp_with_time_zone_converts_to_utc(data: Copy) -> None:
 
 # --- 8. fractional or out-of-range numbers are not rounded --------------------------------------------
 
-@pytest.mark.parametrize("source, column, text", [
-    ("purchases", "user_id", "42.7"), ("purchases", "user_id", "1.0"), ("purchases", "quantity", "1.5"),
-    ("purchases", "purchase_id", "1e3"), ("purchases", "quantity", "99999999999"), ("purchases", "item_id", "0x10"),
-    ("ratings", "rating", "3.5"), ("ratings", "rating", "4.0"),
-])
-def test_fractional_and_out_of_range_numbers_are_quarantined_not_rounded(data: Copy, source: str, column: str,
-                                                                         text: str) -> None:
+
+@pytest.mark.parametrize(
+    "source, column, text",
+    [
+        ("purchases", "user_id", "42.7"),
+        ("purchases", "user_id", "1.0"),
+        ("purchases", "quantity", "1.5"),
+        ("purchases", "purchase_id", "1e3"),
+        ("purchases", "quantity", "99999999999"),
+        ("purchases", "item_id", "0x10"),
+        ("ratings", "rating", "3.5"),
+        ("ratings", "rating", "4.0"),
+    ],
+)
+def test_fractional_and_out_of_range_numbers_are_quarantined_not_rounded(
+    data: Copy, source: str, column: str, text: str
+) -> None:
     table = purchases_table(100, n=10) if source == "purchases" else ratings_table(100, n=10)
     cells = {name: [str(v) for v in table.column(name).to_pylist()] for name in table.column_names}
     cells[column][2] = text
@@ -380,6 +450,7 @@ def test_fractional_and_out_of_range_numbers_are_quarantined_not_rounded(data: C
 
 # --- 9. BACKWARD_TRANSITIVE: old shapes keep working after new versions -------------------------
 
+
 def _shape(name: str, first_id: int) -> pa.Table:
     table = purchases_table(first_id)
     if "coupon" in name:
@@ -390,14 +461,17 @@ def _shape(name: str, first_id: int) -> pa.Table:
     return table
 
 
-@pytest.mark.parametrize("first, second, status, version", [
-    ("coupon", "v1", "ingested", 1),  # the issue's case: a new nullable column, then the old shape
-    ("bigint", "v1", "ingested", 1),  # widening INTEGER -> BIGINT, then the old shape
-    ("coupon+bigint", "v1", "ingested", 1),
-    ("coupon", "coupon+bigint", "ingested", 3),  # compatible with v1 and v2: a new version
-    ("coupon", "bigint", "rejected", None),  # drops v2's coupon_code: removed_column
-    ("bigint", "coupon", "rejected", None),  # narrows v2's quantity: narrowing
-])
+@pytest.mark.parametrize(
+    "first, second, status, version",
+    [
+        ("coupon", "v1", "ingested", 1),  # the issue's case: a new nullable column, then the old shape
+        ("bigint", "v1", "ingested", 1),  # widening INTEGER -> BIGINT, then the old shape
+        ("coupon+bigint", "v1", "ingested", 1),
+        ("coupon", "coupon+bigint", "ingested", 3),  # compatible with v1 and v2: a new version
+        ("coupon", "bigint", "rejected", None),  # drops v2's coupon_code: removed_column
+        ("bigint", "coupon", "rejected", None),  # narrows v2's quantity: narrowing
+    ],
+)
 def test_schema_evolution_matrix(data: Copy, first: str, second: str, status: str, version: int | None) -> None:
     contracts = {p.name: p.read_bytes() for p in (ROOT / "contracts").iterdir()}
     land(data.root, "purchases", "2019-01-01", {"part-0.parquet": _shape(first, 100)})
@@ -414,8 +488,9 @@ def test_schema_evolution_matrix(data: Copy, first: str, second: str, status: st
     assert audit(data.root)[("purchases", "2019-03-01")]["contract_version"] == 2
     assert {p.name: p.read_bytes() for p in (ROOT / "contracts").iterdir()} == contracts  # the repo is not written
     con = duckdb.connect(str(data.root / "ingest_catalog.duckdb"), read_only=True)
-    versions = con.execute("SELECT version, first_batch FROM contract_versions WHERE source = 'purchases' "
-                           "ORDER BY version").fetchall()
+    versions = con.execute(
+        "SELECT version, first_batch FROM contract_versions WHERE source = 'purchases' ORDER BY version"
+    ).fetchall()
     con.close()
     assert versions == [(2, "2019-01-01")] + ([(3, "2019-02-01")] if version == 3 else [])
 
@@ -430,6 +505,7 @@ def test_old_csv_shape_after_a_new_parquet_column(data: Copy) -> None:
 
 
 # --- 10. the same batch id with new content ------------------------------------------------------------
+
 
 def test_changed_batch_is_a_conflict_alone_and_the_rest_goes_on(data: Copy) -> None:
     folder = data.root / "landing" / "purchases" / f"batch_date={COMMITTED_ID}"
@@ -447,11 +523,13 @@ def test_changed_batch_is_a_conflict_alone_and_the_rest_goes_on(data: Copy) -> N
     for source in ("purchases", "ratings"):
         assert assert_accounted(data.root, source, "2019-02-01")["status"] == "ingested"
     assert audit(data.root)[("purchases", COMMITTED_ID)]["content_hash"] == old_hash
-    assert expected_batch_files("purchases", "2019-02-01",
-                                [p for p in assert_untouched(data.before, data.root) if "purchases" in p])
+    assert expected_batch_files(
+        "purchases", "2019-02-01", [p for p in assert_untouched(data.before, data.root) if "purchases" in p]
+    )
 
 
 # --- 11. a file still being uploaded ---------------------------------------------------------------
+
 
 def test_batch_without_marker_is_pending_until_complete(data: Copy) -> None:
     full = csv_bytes(purchases_table(100, n=40))
@@ -513,6 +591,7 @@ def test_generator_and_ratings_helper_write_the_marker_last(tmp_path: Path) -> N
 
 # --- 12. symlinks, FIFOs and devices in landing ---------------------------------------------------------
 
+
 def _assert_nowhere(root: Path, secret: bytes) -> None:
     for path in root.rglob("*"):
         if path.is_file() and not path.is_symlink():
@@ -520,8 +599,9 @@ def _assert_nowhere(root: Path, secret: bytes) -> None:
 
 
 @pytest.mark.parametrize("target", ["secret_file", "proc_environ"])
-def test_symlinked_data_file_is_never_followed(data: Copy, tmp_path: Path, target: str,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_symlinked_data_file_is_never_followed(
+    data: Copy, tmp_path: Path, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secret = b"TOP-SECRET-CANARY-7f3a"
     monkeypatch.setenv("SHOP_TEST_CANARY", secret.decode())
     outside = tmp_path / "secret.csv"
@@ -560,8 +640,9 @@ def test_symlinked_source_folder_is_reported_and_not_followed(data: Copy, tmp_pa
 
 
 @pytest.mark.parametrize("kind", ["fifo", "hidden_symlink", "marker_symlink", "subfolder"])
-def test_special_entries_in_a_batch_reject_it_without_hanging(data: Copy, tmp_path: Path, kind: str,
-                                                              alarm: None) -> None:
+def test_special_entries_in_a_batch_reject_it_without_hanging(
+    data: Copy, tmp_path: Path, kind: str, alarm: None
+) -> None:
     folder = land(data.root, "purchases", NEW_ID, {"part-0.parquet": purchases_table(100)})
     if kind == "fifo":
         os.mkfifo(folder / "part-1.parquet")
@@ -582,6 +663,7 @@ def test_special_entries_in_a_batch_reject_it_without_hanging(data: Copy, tmp_pa
 
 
 # --- 13. money precision --------------------------------------------------------------------------------
+
 
 def test_sub_cent_amounts_are_quarantined_and_float_noise_is_not(data: Copy) -> None:
     amounts = [0.004, 0.1 + 0.2, 19.99, 0.01, 1e6, 12.345] + [9.99] * 35
@@ -624,16 +706,21 @@ def test_reserved_names_cover_every_column_staging_adds() -> None:
     for source in ALL_SOURCES:
         sql = (ROOT / "models" / "staging" / f"stg_shop__{source.name}.sql").read_text()
         aliases = {a.lower() for a in re.findall(r"\bas\s+([a-z_][a-z0-9_]*)\s*(?:,|$)", sql, re.I | re.M)}
-        added = aliases - {f.name for f in source.schema} - {"source", "renamed", "latest_snapshot",
-                                                              "deduplicated", "trusted_unique"}
+        added = (
+            aliases
+            - {f.name for f in source.schema}
+            - {"source", "renamed", "latest_snapshot", "deduplicated", "trusted_unique"}
+        )
         assert added <= RESERVED_NAMES, (source.name, sorted(added - RESERVED_NAMES))
 
 
 # --- 14. disk full, permissions, a held lock: exit 4, one line, nothing half-committed ---------------
 
+
 @pytest.mark.parametrize("point", ["written", "intent", "rename:1", "rename:2", "renamed", "committed"])
-def test_disk_full_is_an_operational_error_and_a_rerun_converges(data: Copy, point: str,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_is_an_operational_error_and_a_rerun_converges(
+    data: Copy, point: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     table = pa.concat_tables([purchases_table(100), purchases_table(900, 1, amount=[-1.0])])
     land(data.root, "purchases", NEW_ID, {"part-0.parquet": table})
     monkeypatch.setenv("SHOP_ANALYTICS_INGEST_FAIL_AT", point)
@@ -685,8 +772,15 @@ def test_real_write_failure_from_the_os_is_an_operational_error(data: Copy) -> N
 
 def test_held_catalog_lock_is_an_operational_error(data: Copy) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-         "time.sleep(120)", str(data.root / "ingest_catalog.duckdb")], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(120)",
+            str(data.root / "ingest_catalog.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         land(data.root, "purchases", NEW_ID, {"part-0.parquet": purchases_table(100)})
@@ -702,8 +796,8 @@ def test_held_catalog_lock_is_an_operational_error(data: Copy) -> None:
 
 # --- exit codes: the most severe outcome wins -------------------------------------------------------------
 
-def test_exit_code_order_operational_over_threshold_over_rejected(data: Copy,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_exit_code_order_operational_over_threshold_over_rejected(data: Copy, monkeypatch: pytest.MonkeyPatch) -> None:
     land(data.root, "purchases", "2019-01-01", {"part-0.parquet": purchases_table(100).drop_columns(["amount"])})
     code, _, err = run_cli(data.root)
     assert code == REJECTED and "[removed_column]" in err
@@ -722,6 +816,5 @@ def test_exit_code_order_operational_over_threshold_over_rejected(data: Copy,
 def test_max_quarantine_share_is_configurable(data: Copy) -> None:
     land(data.root, "purchases", NEW_ID, {"part-0.parquet": purchases_table(100, n=10, amount=[-1.0] + [1.0] * 9)})
     assert run_cli(data.root, "--max-quarantine-share", "0.2")[0] == OK
-    land(data.root, "purchases", "2019-01-01", {"part-0.parquet": purchases_table(200, n=10,
-                                                                                  amount=[-1.0] * 10)})
+    land(data.root, "purchases", "2019-01-01", {"part-0.parquet": purchases_table(200, n=10, amount=[-1.0] * 10)})
     assert run_cli(data.root, "--max-quarantine-share", "1")[0] == THRESHOLD  # all rows lost: always counted

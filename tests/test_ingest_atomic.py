@@ -39,10 +39,14 @@ def _lake_rows(layout: DataLayout) -> dict[str, list[tuple]]:
     con = duckdb.connect()
     out = {}
     for source in ALL_SOURCES:
-        glob = f"{layout.lake}/{source.name}/event_date=*/*.parquet" if source.is_fact \
+        glob = (
+            f"{layout.lake}/{source.name}/event_date=*/*.parquet"
+            if source.is_fact
             else f"{layout.lake}/{source.name}/*.parquet"
-        out[source.name] = con.execute(f"SELECT * FROM read_parquet('{glob}', union_by_name = true) ORDER BY ALL"
-                                       ).fetchall()
+        )
+        out[source.name] = con.execute(
+            f"SELECT * FROM read_parquet('{glob}', union_by_name = true) ORDER BY ALL"
+        ).fetchall()
     return out
 
 
@@ -56,7 +60,8 @@ def _ingest_subprocess(root: Path, crash_after: int | None) -> int:
         "from shop_analytics.settings import DataLayout\n"
         f"ingest(DataLayout(Path({str(root)!r})), IngestSettings(\n"
         f"    countries_csv=Path({str(ROOT / 'seeds' / 'countries.csv')!r}),\n"
-        f"    contracts_dir=Path({str(ROOT / 'contracts')!r}), progress=False))\n")
+        f"    contracts_dir=Path({str(ROOT / 'contracts')!r}), progress=False))\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
     if crash_after is not None:
         env[CRASH_AFTER_ENV] = str(crash_after)
@@ -129,17 +134,21 @@ def _state(root: Path) -> dict:
 
     con = duckdb.connect(str(root / "ingest_catalog.duckdb"), read_only=True)
     try:
+
         def rows(sql: str) -> list[tuple]:
             return con.execute(sql).fetchall()
 
         return {
             "files": snapshot(root),
-            "audit": rows("SELECT source, batch_id, status, content_hash, rows_in, rows_admitted, rows_quarantined, "
-                          "quarantined_by_reason, contract_version, contract_status FROM ingest_audit ORDER BY ALL"),
+            "audit": rows(
+                "SELECT source, batch_id, status, content_hash, rows_in, rows_admitted, rows_quarantined, "
+                "quarantined_by_reason, contract_version, contract_status FROM ingest_audit ORDER BY ALL"
+            ),
             "keys": rows("SELECT source, key FROM seen_keys ORDER BY ALL"),
             "batch_files": rows("SELECT * FROM batch_files ORDER BY ALL"),
-            "contracts": rows("SELECT source, version, columns, changes, first_batch FROM contract_versions "
-                              "ORDER BY ALL"),
+            "contracts": rows(
+                "SELECT source, version, columns, changes, first_batch FROM contract_versions ORDER BY ALL"
+            ),
             "intents": rows("SELECT * FROM publish_intents"),
         }
     finally:
@@ -161,9 +170,13 @@ def colliding(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
     base = tmp_path_factory.mktemp("colliding") / "data"
     build_baseline(base)
-    table = pa.concat_tables([purchases_table(100, n=10),
-                              purchases_table(200, n=10, purchased_at=[dt.datetime(2018, 6, 2, 8)] * 10),
-                              purchases_table(300, n=1, amount=[-1.0])])
+    table = pa.concat_tables(
+        [
+            purchases_table(100, n=10),
+            purchases_table(200, n=10, purchased_at=[dt.datetime(2018, 6, 2, 8)] * 10),
+            purchases_table(300, n=1, amount=[-1.0]),
+        ]
+    )
     land(base, "purchases", NEW_ID, {"part-0.parquet": table.append_column("coupon_code", pa.array(["X"] * 21))})
     reference = base.parent / "reference"
     shutil.copytree(base, reference)

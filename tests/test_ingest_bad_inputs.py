@@ -141,6 +141,7 @@ def _reasons(case: Case) -> set[str]:
 
 # --- unreadable files: the whole batch is rejected with a specific rule -------------------
 
+
 def test_corrupt_parquet(case: Case) -> None:
     case.land({"part-0.parquet": b"PAR1 this is not a parquet file at all" * 10})
     _assert_batch_rejected(case, _one(case.ingest()), "unreadable_file")
@@ -184,13 +185,19 @@ def test_mixed_formats_in_one_batch(case: Case) -> None:
 
 
 def test_files_of_one_batch_disagree_on_schema(case: Case) -> None:
-    case.land({"part-0.parquet": case.base.purchases,
-               "part-1.parquet": case.base.purchases.append_column(
-                   "coupon", pa.array(["x"] * case.base.purchases.num_rows))})
+    case.land(
+        {
+            "part-0.parquet": case.base.purchases,
+            "part-1.parquet": case.base.purchases.append_column(
+                "coupon", pa.array(["x"] * case.base.purchases.num_rows)
+            ),
+        }
+    )
     _assert_batch_rejected(case, _one(case.ingest()), "files_disagree")
 
 
 # --- text formats: sniffed, cast to contract types, bad values become row reasons ----------
+
 
 def test_header_only_csv(case: Case) -> None:
     case.land({"part-0.csv": _csv(case.base.purchases.slice(0, 0))})
@@ -232,6 +239,7 @@ def test_json_batch(case: Case) -> None:
 
 # --- values: row-level quarantine with a reason -------------------------------------------
 
+
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
 def test_nan_and_infinite_amounts(case: Case, value: float) -> None:
     amounts = case.base.purchases.column("amount").to_pylist()
@@ -272,6 +280,7 @@ def test_duplicate_event_within_batch(case: Case) -> None:
 
 
 # --- batches: idempotency and duplicates across batches ------------------------------------
+
 
 def test_duplicate_batch_is_skipped(case: Case) -> None:
     case.land({"part-0.parquet": case.base.purchases})
@@ -322,12 +331,14 @@ def test_badly_named_batch_folder(case: Case) -> None:
 
 # --- schema evolution: accept rules ----------------------------------------------------------
 
+
 def _contract_versions(case: Case) -> list[dict]:
     """The purchases contract versions accepted at run time (the ingest catalog), as dicts."""
     con = duckdb.connect(str(case.layout.catalog), read_only=True)
     try:
-        rows = con.execute("SELECT version, changes FROM contract_versions WHERE source = 'purchases' "
-                           "ORDER BY version").fetchall()
+        rows = con.execute(
+            "SELECT version, changes FROM contract_versions WHERE source = 'purchases' ORDER BY version"
+        ).fetchall()
     finally:
         con.close()
     return [{"version": v, "changes": json.loads(changes)} for v, changes in rows]
@@ -339,8 +350,9 @@ def test_added_nullable_column_is_a_new_version(case: Case) -> None:
     report = _one(case.ingest())
     assert (report.status, report.contract_status, report.contract_version) == ("ingested", "new_version", 2)
     assert _contract_versions(case)[-1]["changes"] == ["added nullable column coupon_code VARCHAR"]
-    lake = duckdb.sql(f"SELECT DISTINCT coupon_code FROM read_parquet('{case.layout.lake}/purchases/*/"
-                      f"batch_{NEW_BATCH}_*.parquet')").fetchall()
+    lake = duckdb.sql(
+        f"SELECT DISTINCT coupon_code FROM read_parquet('{case.layout.lake}/purchases/*/batch_{NEW_BATCH}_*.parquet')"
+    ).fetchall()
     assert lake == [("SPRING",)]
     _reconciles(case, report)
 
@@ -358,14 +370,16 @@ def test_widening_float_to_double(case: Case) -> None:
     table = case.base.purchases
     case.land({"part-0.parquet": table.append_column("discount", pa.array([0.1] * table.num_rows, pa.float32()))})
     assert _one(case.ingest()).contract_version == 2
-    case.land({"part-0.parquet": table.slice(0, 0).append_column("discount", pa.array([], pa.float64()))},
-              batch="2019-01-01")
+    case.land(
+        {"part-0.parquet": table.slice(0, 0).append_column("discount", pa.array([], pa.float64()))}, batch="2019-01-01"
+    )
     report = _one(case.ingest())
     assert (report.status, report.contract_status, report.contract_version) == ("ingested", "new_version", 3)
     assert _contract_versions(case)[-1]["changes"] == ["widened discount FLOAT -> DOUBLE"]
 
 
 # --- schema evolution: reject rules -----------------------------------------------------------
+
 
 def test_removed_column(case: Case) -> None:
     case.land({"part-0.parquet": case.base.purchases.drop_columns(["quantity"])})
@@ -374,8 +388,9 @@ def test_removed_column(case: Case) -> None:
 
 def test_renamed_column(case: Case) -> None:
     table = case.base.purchases
-    case.land({"part-0.parquet": table.rename_columns(["amount_usd" if n == "amount" else n
-                                                       for n in table.column_names])})
+    case.land(
+        {"part-0.parquet": table.rename_columns(["amount_usd" if n == "amount" else n for n in table.column_names])}
+    )
     _assert_batch_rejected(case, _one(case.ingest()), "renamed_column", "amount")
 
 

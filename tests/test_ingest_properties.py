@@ -24,15 +24,30 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from handmade_landing import (
-    COMMITTED_ID, assert_accounted, assert_untouched, audit, build_baseline, copy_baseline, csv_bytes,
-    expected_batch_files, lake_rows, land, purchases_table, quarantined_rows, run_cli,
+    COMMITTED_ID,
+    assert_accounted,
+    assert_untouched,
+    audit,
+    build_baseline,
+    copy_baseline,
+    csv_bytes,
+    expected_batch_files,
+    lake_rows,
+    land,
+    purchases_table,
+    quarantined_rows,
+    run_cli,
 )
 from shop_analytics.ingest.conversions import text_to_type_sql
 from shop_analytics.quality.namespace import NEW_COLUMN_NAME, RESERVED_NAMES
 from shop_analytics.quality.raw_contract import BATCH_ID, PURCHASES
 
-E2E = settings(max_examples=15, deadline=None, database=None,
-               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+E2E = settings(
+    max_examples=15,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 UNIT = settings(max_examples=300, deadline=None, database=None)
 
 
@@ -58,8 +73,25 @@ def _fits(name: str) -> bool:
 BATCH_IDS = st.one_of(
     st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), max_size=70),
     st.from_regex(BATCH_ID, fullmatch=True),
-    st.sampled_from(["..", ".", "", "*", "'", "-rf", ".hidden", "a" * 65, COMMITTED_ID, "2018-12-01_1 ",
-                     "x'); COPY (SELECT 1) TO 'pwned.csv'; --", "$(touch pwned)", "..\\..", "con", "ÄÖ"]),
+    st.sampled_from(
+        [
+            "..",
+            ".",
+            "",
+            "*",
+            "'",
+            "-rf",
+            ".hidden",
+            "a" * 65,
+            COMMITTED_ID,
+            "2018-12-01_1 ",
+            "x'); COPY (SELECT 1) TO 'pwned.csv'; --",
+            "$(touch pwned)",
+            "..\\..",
+            "con",
+            "ÄÖ",
+        ]
+    ),
 )
 
 
@@ -89,8 +121,20 @@ def test_random_batch_ids(baseline: Path, batch_id: str, monkeypatch: pytest.Mon
 COLUMN_NAMES = st.one_of(
     st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=70),
     st.from_regex(NEW_COLUMN_NAME, fullmatch=True),
-    st.sampled_from(sorted(RESERVED_NAMES) + ["__gate_row_number", "__GATE_x", "AMOUNT", "amount", "row_number",
-                                              "user_id__known", 'a"b', "x'); DROP TABLE seen_keys; --", ""]),
+    st.sampled_from(
+        sorted(RESERVED_NAMES)
+        + [
+            "__gate_row_number",
+            "__GATE_x",
+            "AMOUNT",
+            "amount",
+            "row_number",
+            "user_id__known",
+            'a"b',
+            "x'); DROP TABLE seen_keys; --",
+            "",
+        ]
+    ),
 )
 
 
@@ -136,12 +180,12 @@ def _convert(text: str | None, type_name: str) -> object:
 
 
 NUMBERISH = st.one_of(
-    st.integers(-(2 ** 70), 2 ** 70).map(str),
+    st.integers(-(2**70), 2**70).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.text("0123456789+-.eE xX_,", max_size=12),
     st.builds(lambda a, b: f"{a}.{b}", st.integers(-1000, 1000), st.integers(0, 99)),
 )
-RANGES = {"SMALLINT": 2 ** 15, "INTEGER": 2 ** 31, "BIGINT": 2 ** 63}
+RANGES = {"SMALLINT": 2**15, "INTEGER": 2**31, "BIGINT": 2**63}
 
 
 @UNIT
@@ -168,16 +212,28 @@ def test_double_text_converts_to_the_nearest_double_or_not_at_all(text: str) -> 
         assert got is None
 
 
-OFFSETS = st.one_of(st.just(""), st.sampled_from(["Z", "z"]),
-                    st.builds(lambda s, h, m, sep: f"{s}{h:02d}{sep}{m:02d}", st.sampled_from("+-"),
-                              st.integers(0, 18), st.integers(0, 59), st.sampled_from(["", ":"])),
-                    st.builds(lambda s, h: f"{s}{h:02d}", st.sampled_from("+-"), st.integers(0, 18)))
+OFFSETS = st.one_of(
+    st.just(""),
+    st.sampled_from(["Z", "z"]),
+    st.builds(
+        lambda s, h, m, sep: f"{s}{h:02d}{sep}{m:02d}",
+        st.sampled_from("+-"),
+        st.integers(0, 18),
+        st.integers(0, 59),
+        st.sampled_from(["", ":"]),
+    ),
+    st.builds(lambda s, h: f"{s}{h:02d}", st.sampled_from("+-"), st.integers(0, 18)),
+)
 
 
 @UNIT
-@given(when=st.datetimes(dt.datetime(1900, 1, 2), dt.datetime(2099, 12, 30)), offset=OFFSETS,
-       sep=st.sampled_from(["T", " ", "t"]), precision=st.sampled_from(["minutes", "seconds", "micro"]),
-       pad=st.sampled_from(["", " "]))
+@given(
+    when=st.datetimes(dt.datetime(1900, 1, 2), dt.datetime(2099, 12, 30)),
+    offset=OFFSETS,
+    sep=st.sampled_from(["T", " ", "t"]),
+    precision=st.sampled_from(["minutes", "seconds", "micro"]),
+    pad=st.sampled_from(["", " "]),
+)
 def test_iso_timestamps_convert_to_utc(when: dt.datetime, offset: str, sep: str, precision: str, pad: str) -> None:
     if precision == "minutes":
         when = when.replace(second=0, microsecond=0)
@@ -186,8 +242,7 @@ def test_iso_timestamps_convert_to_utc(when: dt.datetime, offset: str, sep: str,
         when = when.replace(microsecond=0)
         clock = when.strftime("%H:%M:%S")
     else:
-        clock = when.strftime("%H:%M:%S.%f").rstrip("0").rstrip(".") if when.microsecond else when.strftime(
-            "%H:%M:%S")
+        clock = when.strftime("%H:%M:%S.%f").rstrip("0").rstrip(".") if when.microsecond else when.strftime("%H:%M:%S")
     text = f"{pad}{when.date().isoformat()}{sep}{clock}{offset}{pad}"
     minutes = 0
     if offset and offset not in "Zz":
@@ -200,8 +255,10 @@ def test_iso_timestamps_convert_to_utc(when: dt.datetime, offset: str, sep: str,
 @UNIT
 @given(text=st.text("0123456789-:T +Z.zx/", max_size=32))
 def test_timestamp_junk_never_converts_to_a_guess(text: str) -> None:
-    grammar = (r" *[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)? *"
-               r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)? *")
+    grammar = (
+        r" *[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)? *"
+        r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)? *"
+    )
     got = _convert(text, "TIMESTAMP")
     if not re.fullmatch(grammar, text):
         assert got is None, text
@@ -209,19 +266,27 @@ def test_timestamp_junk_never_converts_to_a_guess(text: str) -> None:
 
 # --- random values end to end: every row lands once, converted exactly or quarantined with its text ----
 
-CELLS = st.one_of(st.text("0123456789+-.eE :TZ", max_size=10), st.integers(-5, 5).map(str),
-                  st.sampled_from(["", "1.5", "42.0", "2018-06-01T10:00:00+05:00", "2018-06-01", "nan", "9.999"]))
+CELLS = st.one_of(
+    st.text("0123456789+-.eE :TZ", max_size=10),
+    st.integers(-5, 5).map(str),
+    st.sampled_from(["", "1.5", "42.0", "2018-06-01T10:00:00+05:00", "2018-06-01", "nan", "9.999"]),
+)
 
 
 @E2E
-@given(quantity=st.lists(CELLS, min_size=8, max_size=8), amount=st.lists(CELLS, min_size=8, max_size=8),
-       purchased_at=st.lists(CELLS, min_size=8, max_size=8))
+@given(
+    quantity=st.lists(CELLS, min_size=8, max_size=8),
+    amount=st.lists(CELLS, min_size=8, max_size=8),
+    purchased_at=st.lists(CELLS, min_size=8, max_size=8),
+)
 def test_random_values_are_admitted_exactly_or_quarantined_with_their_text(
-        baseline: Path, quantity: list[str], amount: list[str], purchased_at: list[str]) -> None:
+    baseline: Path, quantity: list[str], amount: list[str], purchased_at: list[str]
+) -> None:
     with _copy(baseline) as (root, before, _):
         table = purchases_table(100, n=8)
-        cells: dict[str, list[str | None]] = {n: [str(v) for v in table.column(n).to_pylist()]
-                                               for n in table.column_names}
+        cells: dict[str, list[str | None]] = {
+            n: [str(v) for v in table.column(n).to_pylist()] for n in table.column_names
+        }
         cells["quantity"], cells["amount"], cells["purchased_at"] = quantity, amount, purchased_at
         cells = {k: [v if v.strip(" ") else None for v in vs] for k, vs in cells.items()}
         land(root, "purchases", "2019-01-01", {"part-0.csv": csv_bytes(cells)})
@@ -234,11 +299,16 @@ def test_random_values_are_admitted_exactly_or_quarantined_with_their_text(
         assert sorted([*admitted, *rejected]) == list(range(100, 108))  # each row exactly once
         for i in range(8):
             pid = 100 + i
-            texts = {"quantity": cells["quantity"][i], "amount": cells["amount"][i],
-                     "purchased_at": cells["purchased_at"][i]}
-            converted = {"quantity": _convert(texts["quantity"], "INTEGER"),
-                         "amount": _convert(texts["amount"], "DOUBLE"),
-                         "purchased_at": _convert(texts["purchased_at"], "TIMESTAMP")}
+            texts = {
+                "quantity": cells["quantity"][i],
+                "amount": cells["amount"][i],
+                "purchased_at": cells["purchased_at"][i],
+            }
+            converted = {
+                "quantity": _convert(texts["quantity"], "INTEGER"),
+                "amount": _convert(texts["amount"], "DOUBLE"),
+                "purchased_at": _convert(texts["purchased_at"], "TIMESTAMP"),
+            }
             if pid in admitted:
                 for column, value in converted.items():
                     assert admitted[pid][column] == value, (column, texts[column])

@@ -42,26 +42,34 @@ def test_accepted_changes_reach_staging_and_rejected_batches_do_not(tmp_path: Pa
     assert reports["2019-01-01"].status == "ingested" and reports["2019-01-01"].contract_version == 2
     assert reports["2019-02-01"].status == "rejected"
     # A producer still on v1 after v2 was registered: admitted as v1, not rejected.
-    old_shape = fresh.set_column(0, "purchase_id", pa.array([2 * offset + i for i in range(fresh.num_rows)],
-                                                            pa.int64()))
+    old_shape = fresh.set_column(
+        0, "purchase_id", pa.array([2 * offset + i for i in range(fresh.num_rows)], pa.int64())
+    )
     _land(layout, "2019-03-01", old_shape)
     late = [r for r in ingest(layout, settings) if r.status != "skipped"]
     assert [(r.batch_id, r.status, r.contract_version, r.rows_admitted) for r in late] == [
-        ("2019-03-01", "ingested", 1, fresh.num_rows)]
+        ("2019-03-01", "ingested", 1, fresh.num_rows)
+    ]
 
     warehouse = tmp_path / "warehouse.duckdb"
     env = dbt_env(layout, warehouse)
     run_dbt(["build"], env, tmp_path)
     con = duckdb.connect(str(warehouse), read_only=True)
-    coupons = con.execute("SELECT coupon_code, count(*) FROM staging.stg_shop__purchases "
-                          "WHERE purchase_id >= ? GROUP BY ALL ORDER BY ALL", [offset]).fetchall()
+    coupons = con.execute(
+        "SELECT coupon_code, count(*) FROM staging.stg_shop__purchases "
+        "WHERE purchase_id >= ? GROUP BY ALL ORDER BY ALL",
+        [offset],
+    ).fetchall()
     # v2's rows carry the coupon, the later v1 batch's read it as NULL; the 2019-02 batch's rows are not there.
     assert coupons == [("SPRING", fresh.num_rows), (None, fresh.num_rows)]
-    older = con.execute("SELECT count(*) FROM staging.stg_shop__purchases WHERE purchase_id < ? "
-                        "AND coupon_code IS NOT NULL", [offset]).fetchone()[0]
+    older = con.execute(
+        "SELECT count(*) FROM staging.stg_shop__purchases WHERE purchase_id < ? AND coupon_code IS NOT NULL", [offset]
+    ).fetchone()[0]
     assert older == 0  # earlier batches read the new column as NULL
-    assert con.execute("SELECT data_type FROM information_schema.columns WHERE table_schema = 'staging' "
-                       "AND table_name = 'stg_shop__purchases' AND column_name = 'quantity'").fetchone() == ("INTEGER",)
+    assert con.execute(
+        "SELECT data_type FROM information_schema.columns WHERE table_schema = 'staging' "
+        "AND table_name = 'stg_shop__purchases' AND column_name = 'quantity'"
+    ).fetchone() == ("INTEGER",)
 
 
 def _land(layout: DataLayout, batch: str, table: pa.Table) -> None:

@@ -25,13 +25,14 @@ DEFAULT_TRENDS = {"since": dt.date(2018, 1, 1), "window_days": 7}
 EDGE_TRENDS = {"since": dt.date(2017, 1, 3), "window_days": 3}
 
 
-
 def _check(warehouse: Path, lake: Lake, audience: Audience, trends: dict) -> None:
     # Both audience marts are stored in a defined order, so the order is compared too.
     assert read_rows(warehouse, "fct_user_item_views") == user_item_views(lake, audience)
     assert read_rows(warehouse, "rpt_item_popularity") == item_popularity(lake, audience)
-    assert_same_rows(read_rows(warehouse, "rpt_item_trends"),
-                      item_trends(lake, trends["since"], trends["window_days"], audience.zone))
+    assert_same_rows(
+        read_rows(warehouse, "rpt_item_trends"),
+        item_trends(lake, trends["since"], trends["window_days"], audience.zone),
+    )
 
 
 def test_engagement_marts_match_oracle_on_generated_data(warehouse: Warehouse) -> None:
@@ -47,8 +48,14 @@ def edge_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("zone", [UTC, NEW_YORK], ids=["UTC", "America-New_York"])
 def test_engagement_marts_match_oracle_on_edge_cases(edge_root: Path, zone: ZoneInfo) -> None:
-    dbt_vars = {**EDGE_DBT_VARS, "timezone": zone.key, "popularity_country": "us", "popularity_since": "2017-01-01",
-                "trends_since": EDGE_TRENDS["since"].isoformat(), "trend_window_days": EDGE_TRENDS["window_days"]}
+    dbt_vars = {
+        **EDGE_DBT_VARS,
+        "timezone": zone.key,
+        "popularity_country": "us",
+        "popularity_since": "2017-01-01",
+        "trends_since": EDGE_TRENDS["since"].isoformat(),
+        "trend_window_days": EDGE_TRENDS["window_days"],
+    }
     warehouse = build_marts(edge_root, MODELS, dbt_vars)
     _check(warehouse, read_lake(edge_root / "lake"), Audience("us", dt.date(2017, 1, 1), zone), EDGE_TRENDS)
 

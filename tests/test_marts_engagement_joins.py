@@ -14,19 +14,25 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 def test_audience_join_to_users_does_not_fan_out(warehouse: Warehouse) -> None:
     con = duckdb.connect(str(warehouse.path), read_only=True)
     rows = _one(con, "SELECT count(*) FROM intermediate.int_page_views__filtered_to_audience")
-    distinct_views = _one(con, "SELECT count(DISTINCT page_view_id) FROM intermediate.int_page_views__filtered_to_audience")
+    distinct_views = _one(
+        con, "SELECT count(DISTINCT page_view_id) FROM intermediate.int_page_views__filtered_to_audience"
+    )
     assert rows == distinct_views > 0
 
 
 def test_item_joins_keep_one_row_per_aggregate(warehouse: Warehouse) -> None:
     con = duckdb.connect(str(warehouse.path), read_only=True)
     audience_views = _one(con, "SELECT count(*) FROM intermediate.int_page_views__filtered_to_audience")
-    pairs = _one(con, "SELECT count(*) FROM (SELECT DISTINCT user_id, item_id "
-                      "FROM intermediate.int_page_views__filtered_to_audience)")
+    pairs = _one(
+        con,
+        "SELECT count(*) FROM (SELECT DISTINCT user_id, item_id "
+        "FROM intermediate.int_page_views__filtered_to_audience)",
+    )
     items = _one(con, "SELECT count(DISTINCT item_id) FROM intermediate.int_page_views__filtered_to_audience")
     assert _one(con, "SELECT count(*) FROM intermediate.int_page_views__aggregated_to_user_items") == pairs > 0
-    assert _one(con, "SELECT sum(view_count) FROM intermediate.int_page_views__aggregated_to_user_items") \
-        == audience_views
+    assert (
+        _one(con, "SELECT sum(view_count) FROM intermediate.int_page_views__aggregated_to_user_items") == audience_views
+    )
     assert _one(con, "SELECT count(*) FROM marts.fct_user_item_views") == pairs > 0
     assert _one(con, "SELECT sum(view_count) FROM marts.fct_user_item_views") == audience_views
     assert _one(con, "SELECT count(*) FROM marts.rpt_item_popularity") == items > 0

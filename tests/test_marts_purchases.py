@@ -19,7 +19,6 @@ UTC = ZoneInfo("UTC")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-
 def _check(warehouse: Path, lake: Lake, zone: ZoneInfo) -> None:
     assert_same_rows(read_rows(warehouse, "fct_same_day_repeat_purchases"), same_day_repeat_purchases(lake, zone))
     assert_same_rows(read_rows(warehouse, "dim_customer_purchase_summary"), customer_purchase_summary(lake, zone))

@@ -69,8 +69,11 @@ def deduplicating_staging(warehouse: Warehouse, tmp_path_factory: pytest.TempPat
     """The staging views over the same lake built with deduplicate_lake_events (three scans per view)."""
     work = tmp_path_factory.mktemp("dedup_staging")
     path = work / "warehouse.duckdb"
-    run_dbt(["run", "--select", "path:models/staging", "--vars", '{"deduplicate_lake_events": true}'],
-            dbt_env(warehouse.pipeline.layout, path), work)
+    run_dbt(
+        ["run", "--select", "path:models/staging", "--vars", '{"deduplicate_lake_events": true}'],
+        dbt_env(warehouse.pipeline.layout, path),
+        work,
+    )
     return path
 
 
@@ -78,8 +81,12 @@ def _check_staging(warehouse_path: Path, lake: Path, tmp_path: Path, source: str
     cutoff = dt.date(2018, 11, 15)
     expected, everything = _lake_files(lake, source, cutoff), _lake_files(lake, source)
     assert 0 < expected < everything
-    filtered = _files_read(warehouse_path, f"SELECT count(*) FROM staging.{view} "
-                                           f"WHERE event_date >= DATE '{cutoff}'", tmp_path / "f.json", source)
+    filtered = _files_read(
+        warehouse_path,
+        f"SELECT count(*) FROM staging.{view} WHERE event_date >= DATE '{cutoff}'",
+        tmp_path / "f.json",
+        source,
+    )
     control = _files_read(warehouse_path, f"SELECT count(*) FROM staging.{view}", tmp_path / "c.json", source)
     _assert_pruned(filtered, expected)
     _assert_pruned(control, everything)
@@ -89,26 +96,31 @@ STAGED_FACTS = [("page_views", "stg_shop__page_views"), ("purchases", "stg_shop_
 
 
 @pytest.mark.parametrize("source,view", STAGED_FACTS)
-def test_event_date_filter_on_staging_reads_only_matching_partitions(warehouse: Warehouse, tmp_path: Path,
-                                                                      source: str, view: str) -> None:
+def test_event_date_filter_on_staging_reads_only_matching_partitions(
+    warehouse: Warehouse, tmp_path: Path, source: str, view: str
+) -> None:
     _check_staging(warehouse.path, warehouse.pipeline.layout.lake, tmp_path, source, view)
 
 
 @pytest.mark.parametrize("source,view", STAGED_FACTS)
-def test_deduplicating_staging_prunes_every_scan(warehouse: Warehouse, deduplicating_staging: Path, tmp_path: Path,
-                                                 source: str, view: str) -> None:
+def test_deduplicating_staging_prunes_every_scan(
+    warehouse: Warehouse, deduplicating_staging: Path, tmp_path: Path, source: str, view: str
+) -> None:
     _check_staging(deduplicating_staging, warehouse.pipeline.layout.lake, tmp_path, source, view)
 
 
-@pytest.mark.parametrize("view,since", [
-    ("int_page_views__filtered_to_audience", POPULARITY_SINCE),
-    ("int_page_views__counted_by_item_day", TRENDS_SINCE - dt.timedelta(days=TREND_WINDOW_DAYS)),
-])
-def test_models_with_a_date_var_read_only_matching_partitions(warehouse: Warehouse, tmp_path: Path,
-                                                               view: str, since: dt.date) -> None:
+@pytest.mark.parametrize(
+    "view,since",
+    [
+        ("int_page_views__filtered_to_audience", POPULARITY_SINCE),
+        ("int_page_views__counted_by_item_day", TRENDS_SINCE - dt.timedelta(days=TREND_WINDOW_DAYS)),
+    ],
+)
+def test_models_with_a_date_var_read_only_matching_partitions(
+    warehouse: Warehouse, tmp_path: Path, view: str, since: dt.date
+) -> None:
     lake = warehouse.pipeline.layout.lake
     expected = _lake_files(lake, "page_views", since)
     assert 0 < expected < _lake_files(lake, "page_views")
-    read = _files_read(warehouse.path, f"SELECT count(*) FROM intermediate.{view}", tmp_path / "p.json",
-                       "page_views")
+    read = _files_read(warehouse.path, f"SELECT count(*) FROM intermediate.{view}", tmp_path / "p.json", "page_views")
     _assert_pruned(read, expected)

@@ -16,12 +16,29 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from shop_analytics.checks import (FiniteFloatingColumns, NonEmptyTables, SqlCheck, Status, default_checks, load_checks,
-                                   run_checks)
+from shop_analytics.checks import (
+    FiniteFloatingColumns,
+    NonEmptyTables,
+    SqlCheck,
+    Status,
+    default_checks,
+    load_checks,
+    run_checks,
+)
 from shop_analytics.cli import main as cli_main
 from shop_analytics.exit_codes import ExitCode
-from shop_analytics.publish import (BuildFileLockedError, ChecksFailedError, PublishError, RollbackError, ServingLayout,
-                                    connect_serving, publish, read_publication, rollback, status)
+from shop_analytics.publish import (
+    BuildFileLockedError,
+    ChecksFailedError,
+    PublishError,
+    RollbackError,
+    ServingLayout,
+    connect_serving,
+    publish,
+    read_publication,
+    rollback,
+    status,
+)
 from shop_analytics.publish.versions import publish_lock
 from shop_analytics.warehouse import Relation
 from support.build_files import make_build
@@ -52,21 +69,26 @@ def test_publish_materializes_plain_tables_and_records_publication(build: Path, 
     expected = build_counts(build, ["marts.fct_orders", "reference.countries", "staging.stg_lake"])
     assert result.row_counts == expected
     with connect_serving(layout.serving_file) as con:
-        kinds = con.execute("SELECT table_schema || '.' || table_name, table_type FROM information_schema.tables "
-                            "ORDER BY 1").fetchall()
+        kinds = con.execute(
+            "SELECT table_schema || '.' || table_name, table_type FROM information_schema.tables ORDER BY 1"
+        ).fetchall()
         assert kinds == [("main._publication", "BASE TABLE"), *((r, "BASE TABLE") for r in sorted(expected))]
-        assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'fct_orders'").fetchone() \
-            == ("one row per order",)
-        assert con.execute("SELECT comment FROM duckdb_columns() WHERE column_name = 'revenue'").fetchone() \
-            == ("order revenue in EUR",)
+        assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'fct_orders'").fetchone() == (
+            "one row per order",
+        )
+        assert con.execute("SELECT comment FROM duckdb_columns() WHERE column_name = 'revenue'").fetchone() == (
+            "order revenue in EUR",
+        )
         # Types survive: DATE stays DATE, the view's DOUBLE stays DOUBLE.
-        assert con.execute("SELECT data_type FROM duckdb_columns() WHERE column_name = 'order_date'").fetchone() \
-            == ("DATE",)
+        assert con.execute("SELECT data_type FROM duckdb_columns() WHERE column_name = 'order_date'").fetchone() == (
+            "DATE",
+        )
     rows = read_publication(layout.serving_file)
     assert {(r[5] + "." + r[6], r[7]) for r in rows} == set(expected.items())
     assert {r[0] for r in rows} == {result.version} == {1}
-    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                          cwd=Path(__file__).parent).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    ).stdout.strip()
     assert all(r[3].removesuffix("-dirty") == head for r in rows)
     assert not Path(f"{layout.serving_file}.wal").exists()
     assert layout.serving_file.samefile(layout.version_file(1))
@@ -120,9 +142,16 @@ def test_keep_prunes_old_versions_and_rollback_swaps_back(build: Path, layout: S
 
 
 def test_build_file_locked_by_a_writer_is_refused_clearly(build: Path, layout: ServingLayout) -> None:
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)"),
-        str(build)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)"),
+            str(build),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(BuildFileLockedError, match="is `dbt build` running"):
@@ -136,8 +165,10 @@ def test_build_file_locked_by_a_writer_is_refused_clearly(build: Path, layout: S
 def test_failing_checks_stop_publication_with_a_report(build: Path, layout: ServingLayout) -> None:
     serve(build, layout, schemas=["marts"])
     with duckdb.connect(str(build)) as con:
-        con.execute("CREATE TABLE marts.fct_bad AS SELECT * FROM (VALUES ('nan'::DOUBLE, 1.0::FLOAT), "
-                    "(2.0, 'inf'::FLOAT), (3.0, 2.0)) t(a, b)")
+        con.execute(
+            "CREATE TABLE marts.fct_bad AS SELECT * FROM (VALUES ('nan'::DOUBLE, 1.0::FLOAT), "
+            "(2.0, 'inf'::FLOAT), (3.0, 2.0)) t(a, b)"
+        )
         con.execute("CREATE TABLE marts.fct_empty (id INTEGER)")
     with pytest.raises(ChecksFailedError) as caught:
         serve(build, layout, schemas=["marts"])
@@ -189,13 +220,14 @@ def test_generic_checks_pass_on_clean_relations(build: Path) -> None:
     with duckdb.connect(str(build), read_only=True) as con:
         relations = [Relation("marts", "fct_orders", "table"), Relation("staging", "stg_lake", "view")]
         results = run_checks(con, relations, [NonEmptyTables(), FiniteFloatingColumns()])
-    assert [(r.name, r.status) for r in results] == [("non_empty_tables", Status.PASS),
-                                                     ("finite_floating_columns", Status.PASS)]
+    assert [(r.name, r.status) for r in results] == [
+        ("non_empty_tables", Status.PASS),
+        ("finite_floating_columns", Status.PASS),
+    ]
 
 
 def test_load_checks_from_module_spec() -> None:
-    assert [c.name for c in load_checks("shop_analytics.checks:default_checks")] == \
-        [c.name for c in default_checks()]
+    assert [c.name for c in load_checks("shop_analytics.checks:default_checks")] == [c.name for c in default_checks()]
     with pytest.raises(ValueError, match="package.module:attribute"):
         load_checks("no_colon")
     with pytest.raises(ValueError, match="cannot load check"):
@@ -216,8 +248,9 @@ def test_stale_wal_next_to_serving_file_is_refused(build: Path, layout: ServingL
         assert con.execute("SELECT DISTINCT version FROM _publication").fetchall() == [(1,)]
 
 
-def test_cli_publish_list_rollback_and_exit_codes(build: Path, layout: ServingLayout,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_publish_list_rollback_and_exit_codes(
+    build: Path, layout: ServingLayout, capsys: pytest.CaptureFixture[str]
+) -> None:
     base = ["publish", "--build-file", str(build), "--serving-root", str(layout.root), "--no-progress"]
     assert cli_main([*base, "--schemas", "marts,reference"]) == 0
     assert "published version 1" in capsys.readouterr().out
@@ -232,8 +265,9 @@ def test_cli_publish_list_rollback_and_exit_codes(build: Path, layout: ServingLa
     assert err.rstrip().endswith("error: refused, a post-build check failed (still serving version 1, unchanged)")
     assert cli_main([*base, "--keep", "0"]) == ExitCode.USAGE
     assert cli_main(["publish", "--serving-root", str(layout.root), "--to-version", "1"]) == ExitCode.USAGE
-    assert cli_main(["publish", "--serving-root", str(layout.root), "--rollback", "--to-version", "1"]) \
-        == ExitCode.USAGE  # already served
+    assert (
+        cli_main(["publish", "--serving-root", str(layout.root), "--rollback", "--to-version", "1"]) == ExitCode.USAGE
+    )  # already served
     with publish_lock(layout):
         assert cli_main([*base, "--schemas", "marts"]) == ExitCode.OPERATIONAL
     assert "another publish or rollback is running" in capsys.readouterr().err
@@ -255,8 +289,9 @@ def test_demo_summary_points_at_the_serving_file(build: Path, layout: ServingLay
     assert str(build) not in text  # readers are never sent to the dbt build file
 
 
-def test_cli_serves_next_to_the_given_build_file(build: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_serves_next_to_the_given_build_file(
+    build: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("SHOP_ANALYTICS_SERVING_ROOT", raising=False)
     assert cli_main(["publish", "--build-file", str(build), "--schemas", "marts", "--no-progress"]) == 0
     assert (build.parent / "serving" / "shop_analytics.duckdb").exists()

@@ -43,26 +43,36 @@ def sha256(path: Path) -> str:
 
 def leftovers(layout: ServingLayout) -> list[str]:
     """Temporary names publish left in serving/, versions/ or exports/."""
-    return sorted(str(p.relative_to(layout.root)) for d in (layout.serving_dir, layout.versions_dir,
-                                                              layout.exports_dir) if d.exists()
-                  for p in d.iterdir() if p.name.startswith(".") and ".tmp" in p.name)
+    return sorted(
+        str(p.relative_to(layout.root))
+        for d in (layout.serving_dir, layout.versions_dir, layout.exports_dir)
+        if d.exists()
+        for p in d.iterdir()
+        if p.name.startswith(".") and ".tmp" in p.name
+    )
 
 
 def marker_rows(build: Path) -> list[list]:
     """The build marker's rows, oldest first: invocation id, command, status, failed, skipped, run, in project."""
     with duckdb.connect(str(build), read_only=True) as con:
-        return [list(row) for row in con.execute(
-            "SELECT invocation_id, command, status, failed, skipped, nodes_run, nodes_in_project "
-            "FROM _shop_meta.dbt_invocations ORDER BY seq").fetchall()]
+        return [
+            list(row)
+            for row in con.execute(
+                "SELECT invocation_id, command, status, failed, skipped, nodes_run, nodes_in_project "
+                "FROM _shop_meta.dbt_invocations ORDER BY seq"
+            ).fetchall()
+        ]
 
 
 def cli_publish(build: Path, layout: ServingLayout, *extra: str) -> int:
     """`shop-analytics publish` in this process, defaults for tests."""
-    return cli_main(["publish", "--build-file", str(build), "--serving-root", str(layout.root), "--no-progress",
-                     *extra])
+    return cli_main(
+        ["publish", "--build-file", str(build), "--serving-root", str(layout.root), "--no-progress", *extra]
+    )
 
 
 # --- real dbt invocations against a copy of the session warehouse ------------------------------------
+
 
 @dataclass(frozen=True)
 class Served:
@@ -76,10 +86,17 @@ class Served:
 
     def dbt(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """Run dbt against the copy; the caller checks the outcome."""
-        command = [str(BIN / "dbt"), *args, "--target-path", str(self.tmp / "target"),
-                   "--log-path", str(self.tmp / "logs")]
-        return subprocess.run(command, cwd=ROOT, env=env or self.env, capture_output=True, text=True, timeout=600,
-                              check=False)
+        command = [
+            str(BIN / "dbt"),
+            *args,
+            "--target-path",
+            str(self.tmp / "target"),
+            "--log-path",
+            str(self.tmp / "logs"),
+        ]
+        return subprocess.run(
+            command, cwd=ROOT, env=env or self.env, capture_output=True, text=True, timeout=600, check=False
+        )
 
     def assert_still_serving_version_1(self) -> None:
         """The old version is served, byte-identical, and nothing was left behind."""
@@ -99,8 +116,9 @@ def served(warehouse: Warehouse, tmp_path: Path) -> Served:
     return Served(build, layout, env, tmp_path, sha256(layout.serving_file))
 
 
-def test_the_session_build_is_complete_and_publishes(warehouse: Warehouse, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_session_build_is_complete_and_publishes(
+    warehouse: Warehouse, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     [(invocation_id, *outcome)] = marker_rows(warehouse.path)
     assert outcome[:4] == ["build", "finished", 0, 0]
     assert outcome[4] == outcome[5] > 200  # every model, seed and test of the project ran
@@ -125,8 +143,9 @@ def test_a_failed_model_is_not_published(served: Served, capsys: pytest.CaptureF
 
 def test_a_failing_dbt_test_is_not_published(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
     with duckdb.connect(str(served.build)) as con:  # a duplicate customer breaks the summary's unique test
-        con.execute("INSERT INTO marts.dim_customer_purchase_summary "
-                    "SELECT * FROM marts.dim_customer_purchase_summary LIMIT 1")
+        con.execute(
+            "INSERT INTO marts.dim_customer_purchase_summary SELECT * FROM marts.dim_customer_purchase_summary LIMIT 1"
+        )
     result = served.dbt("test", "--select", "dim_customer_purchase_summary")
     assert result.returncode != 0 and "unique" in result.stdout
     assert cli_publish(served.build, served.layout) == ExitCode.BUILD_INCOMPLETE
@@ -153,9 +172,22 @@ def test_a_partial_dbt_run_is_not_published(served: Served, capsys: pytest.Captu
 
 
 def test_a_killed_dbt_build_is_not_published(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
-    process = subprocess.Popen([str(BIN / "dbt"), "build", "--target-path", str(served.tmp / "target"),
-                                "--log-path", str(served.tmp / "logs")], cwd=ROOT, env=served.env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            str(BIN / "dbt"),
+            "build",
+            "--target-path",
+            str(served.tmp / "target"),
+            "--log-path",
+            str(served.tmp / "logs"),
+        ],
+        cwd=ROOT,
+        env=served.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     seen = []
     try:
         for line in process.stdout:  # the first node starts after the on-run-start hook recorded the run
@@ -176,6 +208,7 @@ def test_a_killed_dbt_build_is_not_published(served: Served, capsys: pytest.Capt
 
 # --- a full disk during publish -----------------------------------------------------------------------
 
+
 def _enospc(*_: object, **__: object) -> None:
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -183,14 +216,18 @@ def _enospc(*_: object, **__: object) -> None:
 def _materialize_then_disk_full(original: Callable) -> Callable:
     def materialize(*args: object, **kwargs: object) -> object:
         original(*args, **kwargs)
-        raise duckdb.IOException('IO Error: Could not write all bytes to file "serving.duckdb": '
-                                 "wanted=262144 wrote=4096 (No space left on device)")
+        raise duckdb.IOException(
+            'IO Error: Could not write all bytes to file "serving.duckdb": '
+            "wanted=262144 wrote=4096 (No space left on device)"
+        )
+
     return materialize
 
 
 FAULTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
-    "writing the new file": lambda mp: mp.setattr(publisher_module, "materialize",
-                                                  _materialize_then_disk_full(publisher_module.materialize)),
+    "writing the new file": lambda mp: mp.setattr(
+        publisher_module, "materialize", _materialize_then_disk_full(publisher_module.materialize)
+    ),
     "writing the Parquet exports": lambda mp: mp.setattr(exports_module, "fsync_tree", _enospc),
     "linking the serving name": lambda mp: mp.setattr(files_module.os, "link", _enospc),
     "making the exports symlink": lambda mp: mp.setattr(files_module.os, "symlink", _enospc),
@@ -198,8 +235,9 @@ FAULTS: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
 
 
 @pytest.mark.parametrize("where", list(FAULTS))
-def test_disk_full_keeps_the_served_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str], where: str) -> None:
+def test_disk_full_keeps_the_served_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
     build = make_build(tmp_path / "build.duckdb")
     layout = ServingLayout(tmp_path / "w")
     assert cli_publish(build, layout) == ExitCode.OK
@@ -229,9 +267,26 @@ def test_a_real_write_limit_is_an_operational_error(tmp_path: Path) -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write over the limit then fails with EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
-    result = subprocess.run([sys.executable, "-m", "shop_analytics.cli", "publish", "--build-file", str(build),
-                             "--serving-root", str(layout.root), "--schemas", "marts", "--no-progress"],
-                            capture_output=True, text=True, preexec_fn=limit_writes, timeout=300, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shop_analytics.cli",
+            "publish",
+            "--build-file",
+            str(build),
+            "--serving-root",
+            str(layout.root),
+            "--schemas",
+            "marts",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit_writes,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == ExitCode.OPERATIONAL, result.stderr
     assert result.stderr.startswith("shop-analytics publish: error: ") and result.stderr.count("\n") == 1
     assert "still serving version 1, unchanged" in result.stderr and "Traceback" not in result.stderr
@@ -250,8 +305,9 @@ BREAKAGES = {
 
 
 @pytest.mark.parametrize("breakage", list(BREAKAGES))
-def test_a_failing_domain_check_stops_publish_as_it_fails_check(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                 breakage: str) -> None:
+def test_a_failing_domain_check_stops_publish_as_it_fails_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], breakage: str
+) -> None:
     build = make_marts_build(tmp_path / "wh.duckdb", BREAKAGES[breakage])
     assert cli_main(["check", "--warehouse", str(build)]) == ExitCode.CHECKS_FAILED
     report = capsys.readouterr().out

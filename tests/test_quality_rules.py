@@ -23,24 +23,82 @@ from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, PURCHASES, RA
 FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_users="ku", known_items="ki")
 
 
-@pytest.mark.parametrize("source, reasons", [
-    (PAGE_VIEWS, ["null_key:page_view_id", "null_key:item_id", "missing_value:viewed_at",
-                  "duplicate_event_id:page_view_id",
-                  "timestamp_out_of_range:viewed_at", "unknown_user:user_id", "unknown_item:item_id"]),
-    (PURCHASES, ["null_key:purchase_id", "null_key:user_id", "null_key:item_id", "missing_value:purchased_at",
-                 "missing_value:quantity", "missing_value:amount", "duplicate_event_id:purchase_id",
-                 "timestamp_out_of_range:purchased_at", "invalid_value:amount", "invalid_value:quantity",
-                 "invalid_precision:amount", "unknown_user:user_id", "unknown_item:item_id"]),
-    (RATINGS, ["null_key:rating_id", "null_key:user_id", "null_key:item_id", "missing_value:rated_at",
-               "missing_value:rating", "duplicate_event_id:rating_id",
-               "timestamp_out_of_range:rated_at", "invalid_value:rating", "unknown_user:user_id",
-               "unknown_item:item_id"]),
-    (USERS, ["null_key:user_id", "missing_value:country_code", "missing_value:signup_at",
-             "duplicate_event_id:user_id", "timestamp_out_of_range:signup_at", "unknown_country:country_code"]),
-    (ITEMS, ["null_key:item_id", "missing_value:category", "missing_value:page_url_path", "missing_value:price",
-             "missing_value:created_at", "duplicate_event_id:item_id", "timestamp_out_of_range:created_at",
-             "invalid_value:price", "invalid_precision:price"]),
-], ids=lambda x: getattr(x, "name", ""))
+@pytest.mark.parametrize(
+    "source, reasons",
+    [
+        (
+            PAGE_VIEWS,
+            [
+                "null_key:page_view_id",
+                "null_key:item_id",
+                "missing_value:viewed_at",
+                "duplicate_event_id:page_view_id",
+                "timestamp_out_of_range:viewed_at",
+                "unknown_user:user_id",
+                "unknown_item:item_id",
+            ],
+        ),
+        (
+            PURCHASES,
+            [
+                "null_key:purchase_id",
+                "null_key:user_id",
+                "null_key:item_id",
+                "missing_value:purchased_at",
+                "missing_value:quantity",
+                "missing_value:amount",
+                "duplicate_event_id:purchase_id",
+                "timestamp_out_of_range:purchased_at",
+                "invalid_value:amount",
+                "invalid_value:quantity",
+                "invalid_precision:amount",
+                "unknown_user:user_id",
+                "unknown_item:item_id",
+            ],
+        ),
+        (
+            RATINGS,
+            [
+                "null_key:rating_id",
+                "null_key:user_id",
+                "null_key:item_id",
+                "missing_value:rated_at",
+                "missing_value:rating",
+                "duplicate_event_id:rating_id",
+                "timestamp_out_of_range:rated_at",
+                "invalid_value:rating",
+                "unknown_user:user_id",
+                "unknown_item:item_id",
+            ],
+        ),
+        (
+            USERS,
+            [
+                "null_key:user_id",
+                "missing_value:country_code",
+                "missing_value:signup_at",
+                "duplicate_event_id:user_id",
+                "timestamp_out_of_range:signup_at",
+                "unknown_country:country_code",
+            ],
+        ),
+        (
+            ITEMS,
+            [
+                "null_key:item_id",
+                "missing_value:category",
+                "missing_value:page_url_path",
+                "missing_value:price",
+                "missing_value:created_at",
+                "duplicate_event_id:item_id",
+                "timestamp_out_of_range:created_at",
+                "invalid_value:price",
+                "invalid_precision:price",
+            ],
+        ),
+    ],
+    ids=lambda x: getattr(x, "name", ""),
+)
 def test_rules_per_source(source, reasons) -> None:
     assert [r.reason for r in rules_for(source, FULL)] == reasons
 
@@ -49,7 +107,11 @@ def test_time_window_ends_at_the_start_of_tomorrow() -> None:
     assert FULL.latest == dt.datetime(2026, 11, 21)
     window = next(r for r in rules_for(PURCHASES, FULL) if r.kind == "timestamp_out_of_range")
     assert (window.min_value, window.max_value, window.strict_min, window.strict_max) == (
-        dt.datetime(2000, 1, 1), dt.datetime(2026, 11, 21), False, True)
+        dt.datetime(2000, 1, 1),
+        dt.datetime(2026, 11, 21),
+        False,
+        True,
+    )
 
 
 def _ratings_con() -> duckdb.DuckDBPyConnection:
@@ -72,23 +134,32 @@ def test_single_pass_sql_reasons_on_its_own() -> None:
     write_row_reasons(con, "r", rules_for(RATINGS, FULL), "reasons")
     got = con.execute("SELECT __gate_row_number, reason FROM reasons ORDER BY ALL").fetchall()
     assert got == [
-        (1, "duplicate_event_id:rating_id"), (2, "duplicate_event_id:rating_id"),
-        (3, "invalid_value:rating"), (3, "null_key:rating_id"), (3, "null_key:user_id"),
-        (4, "invalid_value:rating"), (4, "null_key:rating_id"), (4, "timestamp_out_of_range:rated_at"),
-        (5, "unknown_item:item_id"), (5, "unknown_user:user_id"),
+        (1, "duplicate_event_id:rating_id"),
+        (2, "duplicate_event_id:rating_id"),
+        (3, "invalid_value:rating"),
+        (3, "null_key:rating_id"),
+        (3, "null_key:user_id"),
+        (4, "invalid_value:rating"),
+        (4, "null_key:rating_id"),
+        (4, "timestamp_out_of_range:rated_at"),
+        (5, "unknown_item:item_id"),
+        (5, "unknown_user:user_id"),
     ]
 
 
 def test_check_table_derived_columns() -> None:
     con = _ratings_con()
-    rows = con.execute(f"SELECT __gate_row_number, __gate_occurrence__rating_id, __gate_known__user_id, __gate_known__item_id "
-                       f"FROM ({check_view_sql('r', rules_for(RATINGS, FULL))}) ORDER BY __gate_row_number").fetchall()
+    rows = con.execute(
+        f"SELECT __gate_row_number, __gate_occurrence__rating_id, __gate_known__user_id, __gate_known__item_id "
+        f"FROM ({check_view_sql('r', rules_for(RATINGS, FULL))}) ORDER BY __gate_row_number"
+    ).fetchall()
     assert rows == [(0, 1, 1, 1), (1, 2, 1, 1), (2, 2, 1, 1), (3, None, 1, 1), (4, None, 1, 1), (5, 1, None, None)]
 
 
 def test_single_pass_reads_the_batch_once(tmp_path: Path) -> None:
-    table = pa.table({"page_view_id": [1], "viewed_at": pa.array([0], pa.timestamp("us")),
-                      "user_id": [1], "item_id": [1]})
+    table = pa.table(
+        {"page_view_id": [1], "viewed_at": pa.array([0], pa.timestamp("us")), "user_id": [1], "item_id": [1]}
+    )
     pq.write_table(table, tmp_path / "part-00000.parquet")
     con = duckdb.connect()
     create_batch_view(con, "batch", batch_files(tmp_path))
@@ -129,8 +200,9 @@ def test_split_puts_every_row_in_exactly_one_side() -> None:
     con = _ratings_con()
     write_row_reasons(con, "r", rules_for(RATINGS, FULL), "reasons")
     admitted = con.execute(f"SELECT * FROM ({admitted_sql('r', 'reasons')}) ORDER BY rated_at").fetchall()
-    quarantined = con.execute(f"SELECT __gate_row_number, __gate_reasons FROM ({quarantined_sql('r', 'reasons')}) "
-                              f"ORDER BY __gate_row_number").fetchall()
+    quarantined = con.execute(
+        f"SELECT __gate_row_number, __gate_reasons FROM ({quarantined_sql('r', 'reasons')}) ORDER BY __gate_row_number"
+    ).fetchall()
     assert admitted == [(1, dt.datetime(2017, 1, 1), 1, 10, 5)]
     assert [r[0] for r in quarantined] == [1, 2, 3, 4, 5]
     assert quarantined[1] == (2, ["duplicate_event_id:rating_id"])
@@ -144,4 +216,6 @@ def test_fact_rows_without_event_time_or_value_are_quarantined() -> None:
         t(__gate_row_number, rating_id, rated_at, user_id, item_id, rating)""")
     write_row_reasons(con, "r", rules_for(RATINGS, RuleParams(today=dt.date(2026, 11, 20))), "reasons")
     assert con.execute("SELECT * FROM reasons ORDER BY ALL").fetchall() == [
-        (0, "missing_value:rated_at"), (0, "missing_value:rating")]
+        (0, "missing_value:rated_at"),
+        (0, "missing_value:rating"),
+    ]

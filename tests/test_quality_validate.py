@@ -103,13 +103,16 @@ def _tiny(con: duckdb.DuckDBPyConnection, rows: str) -> None:
 @pytest.mark.parametrize("mode", ["gx", "sql"])
 def test_time_window_bounds_and_several_reasons_per_row(mode: str) -> None:
     con = duckdb.connect()
-    _tiny(con, """
+    _tiny(
+        con,
+        """
         (0, 1, TIMESTAMP '1999-12-31 23:59:59.999999', 1, 10, 1, 5.0),
         (1, 2, TIMESTAMP '2000-01-01 00:00:00', 1, 10, 1, 5.0),
         (2, 3, TIMESTAMP '2026-11-20 23:59:59', 2, 20, 1, 5.0),
         (3, 4, TIMESTAMP '2026-11-21 00:00:00', 2, 20, 1, 5.0),
         (4, 5, TIMESTAMP '2100-01-01 00:00:00', NULL, 99, 0, 0.0),
-        (5, 2, TIMESTAMP '2010-01-01 00:00:00', 3, 10, 1, 0.01)""")
+        (5, 2, TIMESTAMP '2010-01-01 00:00:00', 3, 10, 1, 0.01)""",
+    )
     params = RuleParams(today=TODAY, known_users="users_known", known_items="items_known")
     result = validate_batch(con, "tiny", PURCHASES, params, row_reasons=mode)
     assert [(r["__gate_row_number"], r["reason"]) for r in result.reasons(con).to_pylist()] == [
@@ -137,8 +140,9 @@ def test_reference_checks_are_skipped_without_known_ids() -> None:
 def test_gx_failure_to_compute_is_an_error_not_a_verdict() -> None:
     con = duckdb.connect()
     # The columns the check table derives from exist; the ones GX checks directly do not.
-    con.execute("CREATE VIEW broken AS SELECT range AS __gate_row_number, range AS purchase_id, 1.0 AS amount "
-                "FROM range(3)")
+    con.execute(
+        "CREATE VIEW broken AS SELECT range AS __gate_row_number, range AS purchase_id, 1.0 AS amount FROM range(3)"
+    )
     with pytest.raises(GxExecutionError, match="GX could not evaluate"):
         validate_batch(con, "broken", PURCHASES, RuleParams(today=TODAY))
 
@@ -169,8 +173,10 @@ def test_summary_is_json_ready_and_no_progress_bars(capsys: pytest.CaptureFixtur
 
 def test_temp_relations_work_but_files_and_missing_row_numbers_are_refused(tmp_path: Path) -> None:
     con = duckdb.connect()
-    con.execute("CREATE TEMP VIEW t AS SELECT range AS __gate_row_number, range AS user_id, 'US' AS country_code, "
-                "TIMESTAMP '2010-01-01' AS signup_at FROM range(3)")
+    con.execute(
+        "CREATE TEMP VIEW t AS SELECT range AS __gate_row_number, range AS user_id, 'US' AS country_code, "
+        "TIMESTAMP '2010-01-01' AS signup_at FROM range(3)"
+    )
     assert validate_batch(con, "t", USERS, RuleParams(today=TODAY)).success
     con.execute("CREATE VIEW no_rows AS SELECT 1 AS user_id")
     with pytest.raises(ValueError, match="no __gate_row_number column"):

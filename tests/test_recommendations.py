@@ -33,8 +33,9 @@ def con(warehouse: Warehouse) -> duckdb.DuckDBPyConnection:
 def raw(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     return {
         "ratings": _frame(con, "select rating_id, user_id, item_id, rating, rated_at from staging.stg_shop__ratings"),
-        "views": _frame(con, "select user_id, item_id, viewed_at from staging.stg_shop__page_views "
-                             "where user_id is not null"),
+        "views": _frame(
+            con, "select user_id, item_id, viewed_at from staging.stg_shop__page_views where user_id is not null"
+        ),
         "purchases": _frame(con, "select user_id, item_id, purchased_at from staging.stg_shop__purchases"),
     }
 
@@ -57,10 +58,13 @@ def assert_similarity_equal(sql: pd.DataFrame, exact: pd.DataFrame) -> None:
     assert np.abs(sql["similarity"].to_numpy() - exact["similarity"].to_numpy()).max() <= TOL
 
 
-def test_current_ratings_keep_the_latest_revision(con: duckdb.DuckDBPyConnection, raw: dict,
-                                                 current: pd.DataFrame) -> None:
-    sql = _frame(con, "select user_id, item_id, rating, rating_id from intermediate.int_ratings__current "
-                      "where dataset = 'served'")
+def test_current_ratings_keep_the_latest_revision(
+    con: duckdb.DuckDBPyConnection, raw: dict, current: pd.DataFrame
+) -> None:
+    sql = _frame(
+        con,
+        "select user_id, item_id, rating, rating_id from intermediate.int_ratings__current where dataset = 'served'",
+    )
     merged = current.merge(sql, on=["user_id", "item_id"], suffixes=("", "_sql"), how="outer", indicator=True)
     assert (merged["_merge"] == "both").all()
     assert (merged["rating"] == merged["rating_sql"]).all()
@@ -71,15 +75,14 @@ def test_current_ratings_keep_the_latest_revision(con: duckdb.DuckDBPyConnection
 
 def test_user_rating_stats_match(con: duckdb.DuckDBPyConnection, current: pd.DataFrame) -> None:
     exact = oracle.user_stats(current).sort_values("user_id").reset_index(drop=True)
-    sql = _frame(con, "select * from intermediate.int_users__rating_stats where dataset = 'served' "
-                      "order by user_id")
+    sql = _frame(con, "select * from intermediate.int_users__rating_stats where dataset = 'served' order by user_id")
     assert (sql["user_id"].to_numpy() == exact["user_id"].to_numpy()).all()
     assert (sql["n_ratings"].to_numpy() == exact["n_ratings"].to_numpy()).all()
     assert np.abs(sql["mean_rating"] - exact["mean_rating"]).max() <= TOL
     assert np.abs(sql["centred_norm"] - exact["centred_norm"]).max() <= TOL
     assert (sql["is_similarity_eligible"].to_numpy() == exact["eligible"].to_numpy()).all()
     # Both exclusion kinds occur in the generated data.
-    assert ((exact["n_ratings"] == 1).any() and ((exact["n_ratings"] >= 2) & (exact["centred_norm"] == 0)).any())
+    assert (exact["n_ratings"] == 1).any() and ((exact["n_ratings"] >= 2) & (exact["centred_norm"] == 0)).any()
 
 
 def assert_exactly_rescored(sql: pd.DataFrame, current: pd.DataFrame) -> None:
@@ -121,19 +124,26 @@ def test_train_dataset_is_the_chain_on_data_before_the_cutoff(con: duckdb.DuckDB
     assert 0 < len(train_current) < len(oracle.current_ratings(raw["ratings"]))
     similarity = _frame(con, "select * from intermediate.int_user_similarity where dataset = 'train'")
     assert_similarity_equal(similarity, oracle.similarity(train_current, SETTINGS))
-    exact = oracle.affinity(raw["views"][raw["views"]["viewed_at"] < cutoff],
-                            raw["purchases"][raw["purchases"]["purchased_at"] < cutoff], train_current,
-                            SETTINGS, reference=cutoff)
-    sql = _frame(con, "select user_id, item_id, affinity from intermediate.int_user_item_affinity "
-                      "where dataset = 'train'")
+    exact = oracle.affinity(
+        raw["views"][raw["views"]["viewed_at"] < cutoff],
+        raw["purchases"][raw["purchases"]["purchased_at"] < cutoff],
+        train_current,
+        SETTINGS,
+        reference=cutoff,
+    )
+    sql = _frame(
+        con, "select user_id, item_id, affinity from intermediate.int_user_item_affinity where dataset = 'train'"
+    )
     merged = exact.merge(sql, on=["user_id", "item_id"], how="outer", suffixes=("", "_sql"), indicator=True)
     assert (merged["_merge"] == "both").all()
     assert np.abs(merged["affinity"] - merged["affinity_sql"]).max() <= TOL * max(1.0, merged["affinity"].max())
 
 
 def _sql_lists(con: duckdb.DuckDBPyConnection, table: str, recommender: str) -> dict[int, list[tuple[int, float]]]:
-    rows = con.execute(f"select user_id, item_id, score from {table} where recommender = ? "
-                       "order by user_id, recommendation_rank", [recommender]).fetchall()
+    rows = con.execute(
+        f"select user_id, item_id, score from {table} where recommender = ? order by user_id, recommendation_rank",
+        [recommender],
+    ).fetchall()
     out: dict[int, list[tuple[int, float]]] = {}
     for user, item, score in rows:
         out.setdefault(int(user), []).append((int(item), float(score)))
@@ -171,8 +181,9 @@ def test_popularity_recommendations_match(con: duckdb.DuckDBPyConnection, raw: d
     assert_lists_equal(_sql_lists(con, "marts.rpt_recommendations", "popularity"), exact)
 
 
-def test_item_cooccurrence_recommendations_match(con: duckdb.DuckDBPyConnection, raw: dict,
-                                                 current: pd.DataFrame) -> None:
+def test_item_cooccurrence_recommendations_match(
+    con: duckdb.DuckDBPyConnection, raw: dict, current: pd.DataFrame
+) -> None:
     aff = oracle.affinity(raw["views"], raw["purchases"], current, SETTINGS)
     exact = oracle.cooccurrence_recommendations(aff, SETTINGS.n_recommendations)
     assert_lists_equal(_sql_lists(con, "marts.rpt_recommendations", "item_cooccurrence"), exact)
@@ -183,8 +194,9 @@ def test_recommendations_exclude_seen_items(con: duckdb.DuckDBPyConnection) -> N
         select count(*) from marts.rpt_recommendations r
         join marts.fct_user_item_affinity a using (user_id, item_id)
     """).fetchone()[0]
-    per_recommender = dict(con.execute("select recommender, count(*) from marts.rpt_recommendations "
-                                       "group by all").fetchall())
+    per_recommender = dict(
+        con.execute("select recommender, count(*) from marts.rpt_recommendations group by all").fetchall()
+    )
     assert leaked == 0
     assert set(per_recommender) == {"user_knn", "user_knn_predicted_rating", "popularity", "item_cooccurrence"}
     assert min(per_recommender.values()) > 0
@@ -195,17 +207,24 @@ def test_evaluation_metrics_match_an_independent_computation(con: duckdb.DuckDBP
     cutoff = pd.Timestamp(cutoff)
     # Relevant set, from staging: positive interactions on/after the cutoff, unseen before it.
     train_current = oracle.current_ratings(raw["ratings"][raw["ratings"]["rated_at"] < cutoff])
-    before = oracle.affinity(raw["views"][raw["views"]["viewed_at"] < cutoff],
-                             raw["purchases"][raw["purchases"]["purchased_at"] < cutoff], train_current,
-                             SETTINGS, reference=cutoff)
+    before = oracle.affinity(
+        raw["views"][raw["views"]["viewed_at"] < cutoff],
+        raw["purchases"][raw["purchases"]["purchased_at"] < cutoff],
+        train_current,
+        SETTINGS,
+        reference=cutoff,
+    )
     seen = set(zip(before["user_id"], before["item_id"]))
     train_users = set(before["user_id"])
-    after = pd.concat([
-        raw["views"].loc[raw["views"]["viewed_at"] >= cutoff, ["user_id", "item_id"]],
-        raw["purchases"].loc[raw["purchases"]["purchased_at"] >= cutoff, ["user_id", "item_id"]],
-        raw["ratings"].loc[(raw["ratings"]["rated_at"] >= cutoff) & (raw["ratings"]["rating"] >= 4),
-                           ["user_id", "item_id"]],
-    ])
+    after = pd.concat(
+        [
+            raw["views"].loc[raw["views"]["viewed_at"] >= cutoff, ["user_id", "item_id"]],
+            raw["purchases"].loc[raw["purchases"]["purchased_at"] >= cutoff, ["user_id", "item_id"]],
+            raw["ratings"].loc[
+                (raw["ratings"]["rated_at"] >= cutoff) & (raw["ratings"]["rating"] >= 4), ["user_id", "item_id"]
+            ],
+        ]
+    )
     relevant: dict[int, set[int]] = {}
     for user, item in after.itertuples(index=False):
         if user in train_users and (user, item) not in seen:
@@ -214,10 +233,10 @@ def test_evaluation_metrics_match_an_independent_computation(con: duckdb.DuckDBP
     n_items = con.execute("select count(*) from staging.stg_shop__items").fetchone()[0]
     report = _frame(con, "select * from marts.rpt_recommendation_evaluation").set_index("recommender")
     for recommender, row in report.iterrows():
-        lists = {u: [i for i, _ in items] for u, items in
-                 _sql_lists(con, TRAIN_RECOMMENDATIONS, recommender).items()}
-        metrics = np.array([oracle.ranking_metrics(lists.get(u, []), rel, int(row["k"]))
-                            for u, rel in relevant.items()]).mean(axis=0)
+        lists = {u: [i for i, _ in items] for u, items in _sql_lists(con, TRAIN_RECOMMENDATIONS, recommender).items()}
+        metrics = np.array(
+            [oracle.ranking_metrics(lists.get(u, []), rel, int(row["k"])) for u, rel in relevant.items()]
+        ).mean(axis=0)
         assert row["n_users"] == len(relevant)
         for name, value in zip(("precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k"), metrics):
             assert math.isclose(row[name], value, abs_tol=TOL), (recommender, name)
@@ -226,15 +245,26 @@ def test_evaluation_metrics_match_an_independent_computation(con: duckdb.DuckDBP
 
 
 def test_no_nan_or_infinity_in_any_recommendation_table(con: duckdb.DuckDBPyConnection) -> None:
-    tables = ["intermediate.int_users__rating_stats", "intermediate.int_ratings__centred",
-              "marts.rpt_user_similarity", "marts.fct_user_item_affinity", "marts.rpt_recommendations",
-              "marts.rpt_recommendation_evaluation", "intermediate.int_user_similarity",
-              "intermediate.int_recommendations"]
+    tables = [
+        "intermediate.int_users__rating_stats",
+        "intermediate.int_ratings__centred",
+        "marts.rpt_user_similarity",
+        "marts.fct_user_item_affinity",
+        "marts.rpt_recommendations",
+        "marts.rpt_recommendation_evaluation",
+        "intermediate.int_user_similarity",
+        "intermediate.int_recommendations",
+    ]
     for table in tables:
         schema, name = table.split(".")
-        columns = [c for (c,) in con.execute(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-            "and data_type = 'DOUBLE'", [schema, name]).fetchall()]
+        columns = [
+            c
+            for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                "and data_type = 'DOUBLE'",
+                [schema, name],
+            ).fetchall()
+        ]
         assert columns, table
         predicate = " or ".join(f"isnan({c}) or isinf({c})" for c in columns)
         assert con.execute(f"select count(*) from {table} where {predicate}").fetchone()[0] == 0, table
@@ -252,10 +282,12 @@ def rebuilt(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory):
         run_dbt(["run", "-s", "int_user_similarity", "rpt_user_similarity", "--vars", vars_yaml], env, tmp)
         return duckdb.connect(str(path), read_only=True)
 
-    return {"buckets": build("buckets", "{similarity_engine: self_join, similarity_buckets: 3, "
-                                        "similarity_candidate_cap: 1000000}"),
-            "capped": build("capped", "{similarity_engine: self_join, similarity_candidate_cap: 5, "
-                                       "similarity_buckets: 2}")}
+    return {
+        "buckets": build(
+            "buckets", "{similarity_engine: self_join, similarity_buckets: 3, similarity_candidate_cap: 1000000}"
+        ),
+        "capped": build("capped", "{similarity_engine: self_join, similarity_candidate_cap: 5, similarity_buckets: 2}"),
+    }
 
 
 def test_similarity_equals_exact_when_no_item_exceeds_the_cap(rebuilt: dict, current: pd.DataFrame) -> None:

@@ -16,8 +16,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from shop_analytics.publish import (ServingLayout, connect_serving, publish, shell_command, sqlalchemy_connect_args,
-                                    sqlalchemy_url)
+from shop_analytics.publish import (
+    ServingLayout,
+    connect_serving,
+    publish,
+    shell_command,
+    sqlalchemy_connect_args,
+    sqlalchemy_url,
+)
 
 DUCKDB_BIN = Path(sys.executable).parent / "duckdb"
 SCHEMAS = ("marts", "reference", "staging")
@@ -37,14 +43,22 @@ class Served:
 def served(warehouse, tmp_path_factory: pytest.TempPathFactory) -> Served:
     layout = ServingLayout(tmp_path_factory.mktemp("serving"))
     with duckdb.connect(str(warehouse.path), read_only=True) as con:
-        names = [f"{s}.{t}" for s, t in con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN "
-            f"{SCHEMAS} AND table_catalog = current_database() AND NOT table_name LIKE '%__dbt_%' ORDER BY 1, 2"
-        ).fetchall()]
+        names = [
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN "
+                f"{SCHEMAS} AND table_catalog = current_database() AND NOT table_name LIKE '%__dbt_%' ORDER BY 1, 2"
+            ).fetchall()
+        ]
         expected = {n: con.execute(FINGERPRINT.format(n)).fetchone() for n in names}
-        columns = {n: con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
-            "AND table_schema || '.' || table_name = ? ORDER BY ordinal_position", [n]).fetchall() for n in names}
+        columns = {
+            n: con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
+                "AND table_schema || '.' || table_name = ? ORDER BY ordinal_position",
+                [n],
+            ).fetchall()
+            for n in names
+        }
     publish(warehouse.path, layout, schemas=SCHEMAS, progress=False)
     assert expected, "the test warehouse has nothing to publish"
     return Served(layout, expected, columns)
@@ -52,17 +66,23 @@ def served(warehouse, tmp_path_factory: pytest.TempPathFactory) -> Served:
 
 # --- plain tables: the real duckdb shell, no project code, no lake access --------------------------
 
+
 def shell(served: Served, sql: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run the recommended read-only, safe shell command with no project code on any path."""
     command = shell_command(served.layout.serving_file, str(DUCKDB_BIN))
     env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}
-    return subprocess.run([command[0], "-csv", *command[1:], "-c", sql], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=120)
+    return subprocess.run(
+        [command[0], "-csv", *command[1:], "-c", sql], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
 
 
 def test_duckdb_shell_reads_every_table_as_a_plain_table(served: Served, tmp_path: Path) -> None:
-    listing = shell(served, "SELECT table_schema || '.' || table_name, table_type FROM information_schema.tables "
-                            "WHERE table_schema <> 'main' ORDER BY 1", tmp_path)
+    listing = shell(
+        served,
+        "SELECT table_schema || '.' || table_name, table_type FROM information_schema.tables "
+        "WHERE table_schema <> 'main' ORDER BY 1",
+        tmp_path,
+    )
     assert listing.returncode == 0, listing.stderr
     rows = list(csv.reader(io.StringIO(listing.stdout)))[1:]
     assert rows == [[name, "BASE TABLE"] for name in sorted(served.expected)]
@@ -84,12 +104,14 @@ def test_publication_table_describes_the_file(served: Served, tmp_path: Path) ->
 
 # --- SQLAlchemy + duckdb-engine, exactly as Superset connects ----------------------------------------
 
+
 @pytest.fixture(scope="module")
 def engine(served: Served) -> sa.Engine:
     # Superset: SQLAlchemy URI duckdb:///<path>, engine parameters {"connect_args": {...}}; NullPool so a
     # new publication is seen by the next query (DuckDB shares one instance per file per process).
-    engine = sa.create_engine(sqlalchemy_url(served.layout.serving_file), connect_args=sqlalchemy_connect_args(),
-                              poolclass=NullPool)
+    engine = sa.create_engine(
+        sqlalchemy_url(served.layout.serving_file), connect_args=sqlalchemy_connect_args(), poolclass=NullPool
+    )
     yield engine
     engine.dispose()
 
@@ -101,7 +123,8 @@ def test_sqlalchemy_reflects_schemas_tables_columns_and_types(served: Served, en
     assert published <= schemas
     for schema in published:
         assert sorted(inspector.get_table_names(schema=schema)) == sorted(
-            n.split(".")[1] for n in served.expected if n.startswith(f"{schema}."))
+            n.split(".")[1] for n in served.expected if n.startswith(f"{schema}.")
+        )
     for name, columns in served.columns.items():
         schema, table = name.split(".")
         reflected = inspector.get_columns(table, schema=schema)
@@ -115,8 +138,11 @@ def test_sqlalchemy_reflects_schemas_tables_columns_and_types(served: Served, en
 
 def _dimension_and_measure(columns: list[dict]) -> tuple[dict | None, dict | None]:
     dims = [c for c in columns if isinstance(c["type"], (sa.String, sa.Date, sa.Boolean, sa.SmallInteger))]
-    measures = [c for c in columns if isinstance(c["type"], (sa.Numeric, sa.Float, sa.Integer))
-                and not isinstance(c["type"], sa.SmallInteger)]
+    measures = [
+        c
+        for c in columns
+        if isinstance(c["type"], (sa.Numeric, sa.Float, sa.Integer)) and not isinstance(c["type"], sa.SmallInteger)
+    ]
     return (dims[0] if dims else None), (measures[-1] if measures else None)
 
 
@@ -142,9 +168,12 @@ def test_dashboard_style_aggregate_on_every_table(served: Served, engine: sa.Eng
                 assert len({r[0] for r in result}) == len(result)  # one row per dimension value
 
 
-@pytest.mark.xfail(strict=True, raises=sa.exc.ProgrammingError,
-                   reason="duckdb-engine 0.17 reflects keys with a REGCLASS cast that DuckDB 1.5 lacks; "
-                          "published tables have no keys, Superset datasets use get_columns")
+@pytest.mark.xfail(
+    strict=True,
+    raises=sa.exc.ProgrammingError,
+    reason="duckdb-engine 0.17 reflects keys with a REGCLASS cast that DuckDB 1.5 lacks; "
+    "published tables have no keys, Superset datasets use get_columns",
+)
 def test_sqlalchemy_key_reflection(served: Served, engine: sa.Engine) -> None:
     name = next(iter(served.expected))
     schema, table = name.split(".")

@@ -24,8 +24,10 @@ def _build(path: Path, generation: int) -> None:
     a, b = _rows(generation)
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE SCHEMA marts")
-        con.execute(f"CREATE TABLE marts.fct_a AS SELECT range AS id, {generation} AS generation, "
-                    f"random() AS score FROM range({a})")
+        con.execute(
+            f"CREATE TABLE marts.fct_a AS SELECT range AS id, {generation} AS generation, "
+            f"random() AS score FROM range({a})"
+        )
         con.execute(f"CREATE TABLE marts.fct_b AS SELECT range AS id, {generation} AS generation FROM range({b})")
     record_invocation(path)
 
@@ -34,10 +36,12 @@ def _query() -> str:
     # The generic count check plus: both marts carry one generation, and it is the one of the
     # version (published version v holds generation v - 1 here).
     generic = consistency_query(TABLES)
-    return (f"SELECT g.low, g.high, g.ok AND a.lo = a.hi AND b.lo = b.hi AND a.lo = b.lo AND a.lo = g.high - 1 "
-            f"FROM ({generic}) g(low, high, ok), "
-            "(SELECT min(generation) lo, max(generation) hi FROM marts.fct_a) a, "
-            "(SELECT min(generation) lo, max(generation) hi FROM marts.fct_b) b")
+    return (
+        f"SELECT g.low, g.high, g.ok AND a.lo = a.hi AND b.lo = b.hi AND a.lo = b.lo AND a.lo = g.high - 1 "
+        f"FROM ({generic}) g(low, high, ok), "
+        "(SELECT min(generation) lo, max(generation) hi FROM marts.fct_a) a, "
+        "(SELECT min(generation) lo, max(generation) hi FROM marts.fct_b) b"
+    )
 
 
 def test_readers_never_see_a_mix_and_never_block_publishes(tmp_path: Path) -> None:
@@ -71,5 +75,7 @@ def test_readers_never_see_a_mix_and_never_block_publishes(tmp_path: Path) -> No
     assert not layout.version_file(first.version).exists()  # pruned: held readers read an unlinked file
     during = queries_between(reports, window_start, window_end)
     assert during > 0, "no reader query ran while publishing; the test proves nothing"
-    print(f"\n{during} reader queries in {window_end - window_start:.2f} s of publishing "
-          f"({during / (window_end - window_start):,.0f} queries/s, 8 readers)")
+    print(
+        f"\n{during} reader queries in {window_end - window_start:.2f} s of publishing "
+        f"({during / (window_end - window_start):,.0f} queries/s, 8 readers)"
+    )

@@ -23,8 +23,10 @@ from support.build_files import make_build
 DUCKDB_BIN = str(Path(sys.executable).parent / "duckdb")
 MARKER = "SELECT 'still on the serving file: ' || count(*) AS ok FROM marts.fct_orders;"
 # 96 characters of hashes per row: 1M rows spill ~10 MiB with a 100MB memory limit, 4M rows need ~300 MiB.
-TEMP_TABLE = ("CREATE TEMP TABLE {name} AS SELECT range AS i, md5(range::VARCHAR) || md5((range + 1)::VARCHAR) "
-              "|| md5((range * 7)::VARCHAR) AS s FROM range({rows});")
+TEMP_TABLE = (
+    "CREATE TEMP TABLE {name} AS SELECT range AS i, md5(range::VARCHAR) || md5((range + 1)::VARCHAR) "
+    "|| md5((range * 7)::VARCHAR) AS s FROM range({rows});"
+)
 MEDIUM, LARGE = 1_000_000, 4_000_000
 
 
@@ -51,21 +53,28 @@ def spill_in_serving(layout: ServingLayout) -> list[Path]:
     return [p for d in (layout.serving_dir, layout.versions_dir) for p in d.glob("*.tmp") if p.is_dir()]
 
 
-def run_shell(layout: ServingLayout, script: str, cwd: Path, extra_env: dict[str, str] | None = None,
-              ) -> subprocess.CompletedProcess:
+def run_shell(
+    layout: ServingLayout,
+    script: str,
+    cwd: Path,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """The recommended shell command, fed `script` on stdin, with no project code on any path."""
     command = shell_command(layout.serving_file, DUCKDB_BIN)
     env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), **(extra_env or {})}
-    return subprocess.run([*command, "-csv"], input=script, capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [*command, "-csv"], input=script, capture_output=True, text=True, cwd=cwd, env=env, timeout=300, check=False
+    )
 
 
 # --- the shell: every way out is closed ---------------------------------------------------------------
 
 HOSTILE = {
     # (commands, what the shell must answer on stderr)
-    ".open :memory:": (".open :memory:\nSELECT count(*) AS lines FROM read_text('/etc/passwd');",
-                       [".open cannot be used in -safe mode", "file system operations are disabled"]),
+    ".open :memory:": (
+        ".open :memory:\nSELECT count(*) AS lines FROM read_text('/etc/passwd');",
+        [".open cannot be used in -safe mode", "file system operations are disabled"],
+    ),
     ".open a file": (".open {tmp}/other.duckdb", [".open cannot be used in -safe mode"]),
     ".sh": (".sh touch {tmp}/pwned", [".sh/.system cannot be used in -safe mode"]),
     ".shell": (".shell touch {tmp}/pwned", [".sh/.system cannot be used in -safe mode"]),
@@ -101,13 +110,32 @@ def test_safe_shell_refuses(layout: ServingLayout, tmp_path: Path, spill_root: P
     assert [p.name for p in tmp_path.iterdir() if p != spill_root] == []  # nothing written, nothing created
 
 
-def test_shop_analytics_shell_runs_the_safe_bounded_shell(layout: ServingLayout, tmp_path: Path,
-                                                         spill_root: Path) -> None:
-    script = (".open :memory:\nSELECT count(*) FROM read_text('/etc/passwd');\n"
-              "SELECT current_setting('temp_directory') AS t, current_setting('memory_limit') AS m;\n" + MARKER)
-    result = subprocess.run([sys.executable, "-m", "shop_analytics.cli", "shell", "--serving-root", str(layout.root),
-                             "--", "-csv", "-noheader"], input=script, capture_output=True, text=True,
-                            cwd=tmp_path, timeout=300, check=False)
+def test_shop_analytics_shell_runs_the_safe_bounded_shell(
+    layout: ServingLayout, tmp_path: Path, spill_root: Path
+) -> None:
+    script = (
+        ".open :memory:\nSELECT count(*) FROM read_text('/etc/passwd');\n"
+        "SELECT current_setting('temp_directory') AS t, current_setting('memory_limit') AS m;\n" + MARKER
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shop_analytics.cli",
+            "shell",
+            "--serving-root",
+            str(layout.root),
+            "--",
+            "-csv",
+            "-noheader",
+        ],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
     assert ".open cannot be used in -safe mode" in result.stderr
     assert "file system operations are disabled" in result.stderr
     temp_dir, memory = result.stdout.splitlines()[0].split(",")
@@ -116,11 +144,15 @@ def test_shop_analytics_shell_runs_the_safe_bounded_shell(layout: ServingLayout,
     assert "still on the serving file: 50" in result.stdout
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="DuckDB 1.5.6 safe mode does not cover `.pager CMD`: an interactive session (a terminal) "
-                          "still runs any program as the pager (docs/serving.md)")
-def test_interactive_safe_shell_cannot_run_programs_through_the_pager(layout: ServingLayout, tmp_path: Path,
-                                                                      spill_root: Path) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="DuckDB 1.5.6 safe mode does not cover `.pager CMD`: an interactive session (a terminal) "
+    "still runs any program as the pager (docs/serving.md)",
+)
+def test_interactive_safe_shell_cannot_run_programs_through_the_pager(
+    layout: ServingLayout, tmp_path: Path, spill_root: Path
+) -> None:
     pwned = tmp_path / "pwned_by_pager"
     command = shell_command(layout.serving_file, DUCKDB_BIN)
     pid, fd = pty.fork()
@@ -161,8 +193,8 @@ def _answer_terminal_queries(fd: int) -> None:
 
 # --- bounded: TEMP tables spill outside serving/ and stop at their bound --------------------------------
 
-def test_python_reader_spills_outside_serving_and_stops_at_its_bound(layout: ServingLayout,
-                                                                     spill_root: Path) -> None:
+
+def test_python_reader_spills_outside_serving_and_stops_at_its_bound(layout: ServingLayout, spill_root: Path) -> None:
     with connect_serving(layout.serving_file) as con:
         con.execute(TEMP_TABLE.format(name="medium", rows=MEDIUM))
         paths = [row[0] for row in con.execute("SELECT path FROM duckdb_temporary_files()").fetchall()]
@@ -177,15 +209,24 @@ def test_python_reader_spills_outside_serving_and_stops_at_its_bound(layout: Ser
     assert list(spill_root.iterdir()) == []  # DuckDB removed its spill folder on close
 
 
-def test_shell_reader_spills_outside_serving_and_stops_at_its_bound(layout: ServingLayout, tmp_path: Path,
-                                                                    spill_root: Path) -> None:
-    script = "\n".join([
-        TEMP_TABLE.format(name="medium", rows=MEDIUM),
-        (f"SELECT 'spilled outside serving: ' || count(*) AS o FROM duckdb_temporary_files() "
-         f"WHERE starts_with(path, '{spill_root}/');"),
-        (f"SELECT 'spilled elsewhere: ' || count(*) AS e FROM duckdb_temporary_files() "
-         f"WHERE NOT starts_with(path, '{spill_root}/');"),
-        TEMP_TABLE.format(name="large", rows=LARGE), MARKER])
+def test_shell_reader_spills_outside_serving_and_stops_at_its_bound(
+    layout: ServingLayout, tmp_path: Path, spill_root: Path
+) -> None:
+    script = "\n".join(
+        [
+            TEMP_TABLE.format(name="medium", rows=MEDIUM),
+            (
+                f"SELECT 'spilled outside serving: ' || count(*) AS o FROM duckdb_temporary_files() "
+                f"WHERE starts_with(path, '{spill_root}/');"
+            ),
+            (
+                f"SELECT 'spilled elsewhere: ' || count(*) AS e FROM duckdb_temporary_files() "
+                f"WHERE NOT starts_with(path, '{spill_root}/');"
+            ),
+            TEMP_TABLE.format(name="large", rows=LARGE),
+            MARKER,
+        ]
+    )
     result = run_shell(layout, script, tmp_path)
     assert "spilled elsewhere: 0" in result.stdout
     outside = int(result.stdout.split("spilled outside serving: ")[1].split()[0])
@@ -198,10 +239,12 @@ def test_shell_reader_spills_outside_serving_and_stops_at_its_bound(layout: Serv
 def test_two_bounded_readers_do_not_break_each_others_temp_tables(layout: ServingLayout, spill_root: Path) -> None:
     # DuckDB 1.5.6 names spill files the same in every process and deletes them all when one closes: readers
     # sharing a spill folder (as all default readers of a file do) corrupt each other's TEMP tables.
-    other = (f"from shop_analytics.publish import connect_serving\n"
-             f"con = connect_serving({str(layout.serving_file)!r})\n"
-             f"con.execute({TEMP_TABLE.format(name='medium', rows=MEDIUM)!r})\n"
-             "con.close()\n")
+    other = (
+        f"from shop_analytics.publish import connect_serving\n"
+        f"con = connect_serving({str(layout.serving_file)!r})\n"
+        f"con.execute({TEMP_TABLE.format(name='medium', rows=MEDIUM)!r})\n"
+        "con.close()\n"
+    )
     with connect_serving(layout.serving_file) as con:
         con.execute(TEMP_TABLE.format(name="medium", rows=MEDIUM))
         subprocess.run([sys.executable, "-c", other], check=True, timeout=300)  # spills, then closes
@@ -216,12 +259,22 @@ def test_publish_cleans_the_spill_a_killed_reader_left_in_serving(tmp_path: Path
     unrelated.mkdir()
     (unrelated / "mine.txt").write_text("keep me")
     # A reader opened WITHOUT the recommended settings: DuckDB spills next to the serving file.
-    reader = subprocess.Popen([sys.executable, "-c", (
-        "import duckdb, sys, time\n"
-        "con = duckdb.connect(sys.argv[1], read_only=True, config={'memory_limit': '100MB'})\n"
-        f"con.execute({TEMP_TABLE.format(name='medium', rows=MEDIUM)!r})\n"
-        "print('ready', flush=True)\n"
-        "time.sleep(300)\n"), str(layout.serving_file)], stdout=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import duckdb, sys, time\n"
+                "con = duckdb.connect(sys.argv[1], read_only=True, config={'memory_limit': '100MB'})\n"
+                f"con.execute({TEMP_TABLE.format(name='medium', rows=MEDIUM)!r})\n"
+                "print('ready', flush=True)\n"
+                "time.sleep(300)\n"
+            ),
+            str(layout.serving_file),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert reader.stdout.readline().strip() == "ready"
         spill = layout.serving_dir / "shop_analytics.duckdb.tmp"
@@ -243,8 +296,9 @@ def test_publish_cleans_the_spill_a_killed_reader_left_in_serving(tmp_path: Path
 def test_a_dead_readers_private_spill_is_swept(layout: ServingLayout, spill_root: Path) -> None:
     root = spill_root
     root.mkdir(mode=0o700)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                          check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead = root / f"{int(gone.stdout)}-0123456789ab"
     alive = root / f"{os.getpid()}-ba9876543210"
     for folder in (dead, alive):
@@ -264,11 +318,17 @@ def test_the_private_spill_root_must_be_yours_alone(tmp_path: Path) -> None:
         private_spill_root(str(shared))
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="DuckDB 1.5.6 shows a max_temp_directory_size given at connect time but does not enforce "
-                          "it; connect_serving() therefore SETs it after connecting")
+@pytest.mark.xfail(
+    strict=True,
+    raises=pytest.fail.Exception,
+    reason="DuckDB 1.5.6 shows a max_temp_directory_size given at connect time but does not enforce "
+    "it; connect_serving() therefore SETs it after connecting",
+)
 def test_duckdb_enforces_max_temp_directory_size_given_at_connect(layout: ServingLayout, tmp_path: Path) -> None:
-    con = duckdb.connect(str(layout.serving_file), read_only=True, config={
-        "memory_limit": "100MB", "temp_directory": str(tmp_path / "t"), "max_temp_directory_size": "150MB"})
+    con = duckdb.connect(
+        str(layout.serving_file),
+        read_only=True,
+        config={"memory_limit": "100MB", "temp_directory": str(tmp_path / "t"), "max_temp_directory_size": "150MB"},
+    )
     with con, pytest.raises(duckdb.OutOfMemoryException):
         con.execute(TEMP_TABLE.format(name="large", rows=LARGE))

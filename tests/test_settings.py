@@ -16,8 +16,9 @@ from shop_analytics.settings import DataLayout, Settings
 PREFIX = "SHOP_ANALYTICS_"
 
 
-def test_defaults_are_absolute_and_the_lake_follows_the_data_dir(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_defaults_are_absolute_and_the_lake_follows_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     settings = Settings.from_env({})
     assert settings.data_dir == tmp_path / "data"
@@ -36,13 +37,23 @@ def test_defaults_are_absolute_and_the_lake_follows_the_data_dir(tmp_path: Path,
 
 
 def test_every_variable_is_read_and_empty_counts_as_unset(tmp_path: Path) -> None:
-    settings = Settings.from_env({
-        f"{PREFIX}DATA_DIR": str(tmp_path / "d"), f"{PREFIX}LAKE_DIR": "", f"{PREFIX}WAREHOUSE": str(tmp_path / "w.db"),
-        f"{PREFIX}SERVING_ROOT": str(tmp_path / "s"), f"{PREFIX}PUBLISH_SCHEMAS": " marts , ,extra",
-        f"{PREFIX}MEMORY_LIMIT": "1GB", f"{PREFIX}DUCKDB_THREADS": "3", f"{PREFIX}TEMP_DIR": "/spill",
-        f"{PREFIX}READER_MEMORY_LIMIT": "", f"{PREFIX}READER_TEMP_LIMIT": "8GB", f"{PREFIX}READER_TEMP_DIR": "/r",
-        f"{PREFIX}INGEST_CRASH_AFTER_RENAMES": "4", f"{PREFIX}INGEST_FAIL_AT": "intent:2",
-    })
+    settings = Settings.from_env(
+        {
+            f"{PREFIX}DATA_DIR": str(tmp_path / "d"),
+            f"{PREFIX}LAKE_DIR": "",
+            f"{PREFIX}WAREHOUSE": str(tmp_path / "w.db"),
+            f"{PREFIX}SERVING_ROOT": str(tmp_path / "s"),
+            f"{PREFIX}PUBLISH_SCHEMAS": " marts , ,extra",
+            f"{PREFIX}MEMORY_LIMIT": "1GB",
+            f"{PREFIX}DUCKDB_THREADS": "3",
+            f"{PREFIX}TEMP_DIR": "/spill",
+            f"{PREFIX}READER_MEMORY_LIMIT": "",
+            f"{PREFIX}READER_TEMP_LIMIT": "8GB",
+            f"{PREFIX}READER_TEMP_DIR": "/r",
+            f"{PREFIX}INGEST_CRASH_AFTER_RENAMES": "4",
+            f"{PREFIX}INGEST_FAIL_AT": "intent:2",
+        }
+    )
     assert settings.lake_dir == tmp_path / "d" / "lake"
     assert (settings.warehouse, settings.serving_root) == (tmp_path / "w.db", tmp_path / "s")
     assert settings.publish_schemas == ("marts", "extra")
@@ -61,23 +72,29 @@ def test_a_bad_thread_count_is_refused_with_the_variable_named(threads: str) -> 
 
 def test_no_other_module_reads_the_environment() -> None:
     package = Path(__file__).resolve().parents[1] / "python" / "shop_analytics"
-    readers = sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
-                     if any(call in p.read_text() for call in ("os.environ", "os.getenv", "environ.get")))
+    readers = sorted(
+        str(p.relative_to(package))
+        for p in package.rglob("*.py")
+        if any(call in p.read_text() for call in ("os.environ", "os.getenv", "environ.get"))
+    )
     # settings.py reads; quality/__init__.py only sets GX_ANALYTICS_ENABLED before GX is imported.
     assert readers == ["quality/__init__.py", "settings.py"]
 
 
 def test_gx_analytics_are_disabled_before_great_expectations_loads() -> None:
     env = {k: v for k, v in os.environ.items() if k != "GX_ANALYTICS_ENABLED"}
-    code = ("import sys, os; import shop_analytics.quality.validate; "
-            "assert 'great_expectations' in sys.modules; print(os.environ['GX_ANALYTICS_ENABLED'])")
+    code = (
+        "import sys, os; import shop_analytics.quality.validate; "
+        "assert 'great_expectations' in sys.modules; print(os.environ['GX_ANALYTICS_ENABLED'])"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "false"
 
 
-def test_setting_only_the_data_dir_makes_ingest_and_dbt_agree(pipeline: Pipeline, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_setting_only_the_data_dir_makes_ingest_and_dbt_agree(
+    pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = pipeline.layout.root
     monkeypatch.delenv(f"{PREFIX}LAKE_DIR", raising=False)
     monkeypatch.setenv(f"{PREFIX}DATA_DIR", str(root))
@@ -93,6 +110,7 @@ def test_setting_only_the_data_dir_makes_ingest_and_dbt_agree(pipeline: Pipeline
             definition = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ?", [view]).fetchall()
             assert len(definition) == 1 and f"'{root / 'lake'}/" in definition[0][0], definition
             staged = con.execute(f"SELECT count(*) FROM staging.{view}").fetchall()[0][0]
-            in_lake = duckdb.sql(f"SELECT count(*) FROM read_parquet('{root / 'lake' / source}/**/*.parquet')"
-                                 ).fetchall()[0][0]
+            in_lake = duckdb.sql(
+                f"SELECT count(*) FROM read_parquet('{root / 'lake' / source}/**/*.parquet')"
+            ).fetchall()[0][0]
             assert 0 < staged <= in_lake

@@ -14,20 +14,29 @@ from shop_analytics.recommendations.similarity import top_k_neighbours
 def _centred(current: pd.DataFrame) -> pa.Table:
     stats = oracle.user_stats(current)
     frame = current.merge(stats[stats["eligible"]], on="user_id")
-    return pa.table({"user_id": frame["user_id"].to_numpy(), "item_id": frame["item_id"].to_numpy(),
-                     "centred_rating": (frame["rating"] - frame["mean_rating"]).to_numpy(dtype=float),
-                     "user_norm": frame["centred_norm"].to_numpy(dtype=float)})
+    return pa.table(
+        {
+            "user_id": frame["user_id"].to_numpy(),
+            "item_id": frame["item_id"].to_numpy(),
+            "centred_rating": (frame["rating"] - frame["mean_rating"]).to_numpy(dtype=float),
+            "user_norm": frame["centred_norm"].to_numpy(dtype=float),
+        }
+    )
 
 
 def _random_ratings(seed: int, users: int = 120, items: int = 30) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    rows = [(u * 7 + 3, int(i), int(rng.integers(1, 6)))
-            for u in range(users) for i in rng.choice(items, size=int(rng.integers(1, 15)), replace=False)]
+    rows = [
+        (u * 7 + 3, int(i), int(rng.integers(1, 6)))
+        for u in range(users)
+        for i in rng.choice(items, size=int(rng.integers(1, 15)), replace=False)
+    ]
     return pd.DataFrame(rows, columns=["user_id", "item_id", "rating"])
 
 
-@pytest.mark.parametrize("k, min_co_rated, block_cells, threads", [
-    (1, 2, 1, 1), (5, 2, 500, 2), (50, 1, 10**7, 2), (1000, 3, 2_000, 1)])
+@pytest.mark.parametrize(
+    "k, min_co_rated, block_cells, threads", [(1, 2, 1, 1), (5, 2, 500, 2), (50, 1, 10**7, 2), (1000, 3, 2_000, 1)]
+)
 def test_equals_brute_force_for_any_block_size(k: int, min_co_rated: int, block_cells: int, threads: int) -> None:
     # Integer ratings on few items make many tied similarities, so the tie rule is exercised.
     current = _random_ratings(seed=k)
@@ -36,8 +45,10 @@ def test_equals_brute_force_for_any_block_size(k: int, min_co_rated: int, block_
     key = ["user_id", "neighbour_rank"]
     got, exact = got.sort_values(key).reset_index(drop=True), exact.sort_values(key).reset_index(drop=True)
     assert len(exact) > 0 and len(got) == len(exact)
-    assert (got[["user_id", "neighbour_id", "neighbour_rank", "n_co_rated"]].to_numpy()
-            == exact[["user_id", "neighbour_id", "neighbour_rank", "n_co_rated"]].to_numpy()).all()
+    assert (
+        got[["user_id", "neighbour_id", "neighbour_rank", "n_co_rated"]].to_numpy()
+        == exact[["user_id", "neighbour_id", "neighbour_rank", "n_co_rated"]].to_numpy()
+    ).all()
     assert np.abs(got["similarity"].to_numpy() - exact["similarity"].to_numpy()).max() <= 1e-12
 
 

@@ -121,9 +121,11 @@ def test_against_duckdb_on_generated_data(page_views: Path) -> None:
     for batch in con.sql(f"SELECT user_id FROM {rel}").to_arrow_reader(4096):
         bf.add(batch.column(0))
     assert bf.contains(users).all()
-    absent = con.sql(
-        f"SELECT r AS k FROM range(0, 4000000) t(r) ANTI JOIN (SELECT user_id FROM {rel}) u ON r = u.user_id"
-    ).to_arrow_table().column(0)
+    absent = (
+        con.sql(f"SELECT r AS k FROM range(0, 4000000) t(r) ANTI JOIN (SELECT user_id FROM {rel}) u ON r = u.user_id")
+        .to_arrow_table()
+        .column(0)
+    )
     fp = bf.contains(absent).mean()
     # Few distinct users, so allow the binomial noise of ~40k members' worth of bits.
     assert fp < 0.01 * 1.6, fp

@@ -50,10 +50,12 @@ def test_vectorized_batch_equals_one_by_one() -> None:
 
 def test_int_path_is_xxh64_of_little_endian_bytes() -> None:
     rng = np.random.default_rng(3)
-    values = np.concatenate([
-        rng.integers(-(2**63), 2**63 - 1, 200, dtype=np.int64, endpoint=True),
-        np.array([0, 1, -1, 2**63 - 1, -(2**63)], dtype=np.int64),
-    ])
+    values = np.concatenate(
+        [
+            rng.integers(-(2**63), 2**63 - 1, 200, dtype=np.int64, endpoint=True),
+            np.array([0, 1, -1, 2**63 - 1, -(2**63)], dtype=np.int64),
+        ]
+    )
     fast = hash_int64(values)
     data = values.astype("<i8").view(np.uint8)
     offsets = np.arange(0, 8 * values.size + 1, 8)

@@ -22,7 +22,9 @@ def page_views(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _exact(con: duckdb.DuckDBPyConnection, rel: str) -> tuple[np.ndarray, np.ndarray]:
-    t = con.sql(f"SELECT item_id, count(*) AS n FROM {rel} WHERE item_id IS NOT NULL GROUP BY 1 ORDER BY n DESC, item_id")
+    t = con.sql(
+        f"SELECT item_id, count(*) AS n FROM {rel} WHERE item_id IS NOT NULL GROUP BY 1 ORDER BY n DESC, item_id"
+    )
     tab = t.to_arrow_table()
     return tab.column(0).to_numpy(), tab.column(1).to_numpy()
 

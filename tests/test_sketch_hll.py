@@ -116,6 +116,11 @@ def test_bulk_encoding_matches_single_sketch_bytes() -> None:
         h.update(rng.integers(0, 2**62, n))
         sketches.append(h)
     idx = [np.flatnonzero(h.registers) for h in sketches]
-    blobs = encode_many(12, 0, np.array([i.size for i in idx]), np.concatenate(idx),
-                        np.concatenate([h.registers[i] for h, i in zip(sketches, idx)]))
+    blobs = encode_many(
+        12,
+        0,
+        np.array([i.size for i in idx]),
+        np.concatenate(idx),
+        np.concatenate([h.registers[i] for h, i in zip(sketches, idx)]),
+    )
     assert blobs.to_pylist() == [h.to_bytes() for h in sketches]

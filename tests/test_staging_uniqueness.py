@@ -50,17 +50,25 @@ def test_default_staging_fails_its_unique_tests_on_replays(edge_root: Path) -> N
     assert "unique_stg_shop__purchases_purchase_id" in output
     with duckdb.connect(str(warehouse), read_only=True) as con:
         replayed_views = con.execute(
-            "SELECT count(*) - count(DISTINCT page_view_id) FROM staging.stg_shop__page_views").fetchone()[0]
+            "SELECT count(*) - count(DISTINCT page_view_id) FROM staging.stg_shop__page_views"
+        ).fetchone()[0]
     assert replayed_views == len(_replayed(PAGE_VIEWS))
 
 
 def test_deduplicating_staging_passes_them(edge_root: Path) -> None:
     warehouse, env = _fresh_warehouse(edge_root, "deduplicating")
     # The edge lake also holds purchases without a user, which staging's not_null test rejects.
-    run_dbt(["build", "--select", *STAGING, "--exclude", "test_name:not_null", "--vars", json.dumps(EDGE_DBT_VARS)],
-            env, warehouse.parent)
+    run_dbt(
+        ["build", "--select", *STAGING, "--exclude", "test_name:not_null", "--vars", json.dumps(EDGE_DBT_VARS)],
+        env,
+        warehouse.parent,
+    )
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        views = con.execute("SELECT count(*), count(DISTINCT page_view_id) FROM staging.stg_shop__page_views").fetchone()
-        purchases = con.execute("SELECT count(*), count(DISTINCT purchase_id) FROM staging.stg_shop__purchases").fetchone()
+        views = con.execute(
+            "SELECT count(*), count(DISTINCT page_view_id) FROM staging.stg_shop__page_views"
+        ).fetchone()
+        purchases = con.execute(
+            "SELECT count(*), count(DISTINCT purchase_id) FROM staging.stg_shop__purchases"
+        ).fetchone()
     assert views[0] == views[1] == len({row[0] for row in PAGE_VIEWS})
     assert purchases[0] == purchases[1] == len({row[0] for row in PURCHASES})

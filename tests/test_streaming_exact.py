@@ -27,12 +27,14 @@ FROM t GROUP BY item_id, kind ORDER BY item_id NULLS LAST, kind NULLS LAST
 def _table(n: int, seed: int) -> pa.Table:
     rng = np.random.default_rng(seed)
     user = rng.integers(0, 1000, n)
-    return pa.table({
-        "page_view_id": pa.array(np.arange(n, dtype=np.int64)),
-        "item_id": pa.array(rng.zipf(1.5, n) % 50, mask=rng.random(n) < 0.02),
-        "kind": pa.array(rng.choice(["view", "click", "buy"], n), mask=rng.random(n) < 0.05),
-        "user_id": pa.array(user, mask=rng.random(n) < 0.25),
-    })
+    return pa.table(
+        {
+            "page_view_id": pa.array(np.arange(n, dtype=np.int64)),
+            "item_id": pa.array(rng.zipf(1.5, n) % 50, mask=rng.random(n) < 0.02),
+            "kind": pa.array(rng.choice(["view", "click", "buy"], n), mask=rng.random(n) < 0.05),
+            "user_id": pa.array(user, mask=rng.random(n) < 0.25),
+        }
+    )
 
 
 def _expected(t: pa.Table) -> pa.Table:

@@ -28,8 +28,12 @@ MARTS = {
     "stream_event_id_filter": EVENT_FILTER_SCHEMA,
 }
 RPT_COLUMNS = {
-    "item_id": "BIGINT", "as_of_date": "DATE", "distinct_viewers_1d": "DOUBLE",
-    "distinct_viewers_7d": "DOUBLE", "distinct_viewers_30d": "DOUBLE", "active_days_30d": "INTEGER",
+    "item_id": "BIGINT",
+    "as_of_date": "DATE",
+    "distinct_viewers_1d": "DOUBLE",
+    "distinct_viewers_7d": "DOUBLE",
+    "distinct_viewers_30d": "DOUBLE",
+    "active_days_30d": "INTEGER",
 }
 
 
@@ -52,8 +56,12 @@ def test_every_streaming_table_reads_without_udfs_and_has_the_documented_types(c
         assert table.num_rows > 0, name
         got = pa.schema([(f.name, f.type) for f in table.schema])
         assert got == schema, f"{name}: {got} != {schema}"
-    types = dict(con.execute("select column_name, data_type from information_schema.columns "
-                             "where table_schema = 'marts' and table_name = 'rpt_item_distinct_viewers_windows'").fetchall())
+    types = dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'rpt_item_distinct_viewers_windows'"
+        ).fetchall()
+    )
     assert types == RPT_COLUMNS
     assert _rows(con, "select count(*) from marts.rpt_item_distinct_viewers_windows") > 0
     # No view in the project may need the plugin's UDFs to be read.
@@ -102,8 +110,9 @@ def test_heavy_hitter_bounds_hold_when_the_summary_is_saturated(con: duckdb.Duck
     assert len(exact) > 2 * capacity
     ranges = plan_date_ranges(con, PV, "event_date", target_rows=3_000)
     assert len(ranges) > 3
-    table = heavy_hitters_table(iter_range_batches(con, PV, ["item_id"], "event_date", ranges, 1_000),
-                                "item_id", capacity, top_k=5)
+    table = heavy_hitters_table(
+        iter_range_batches(con, PV, ["item_id"], "event_date", ranges, 1_000), "item_id", capacity, top_k=5
+    )
     assert table.column("max_count_error")[0].as_py() > 0
     _check_heavy_hitters(table, exact, top_k=5)
 
@@ -111,17 +120,23 @@ def test_heavy_hitter_bounds_hold_when_the_summary_is_saturated(con: duckdb.Duck
 def test_daily_sketches_cover_every_item_day_and_roll_up_within_the_error_bound(con: duckdb.DuckDBPyConnection) -> None:
     exact_daily = con.execute(
         f"select item_id, event_date, count(distinct user_id) from {PV} where user_id is not null "
-        "group by 1, 2 order by 1, 2").fetchall()
-    model = con.execute("select item_id, view_date, distinct_viewers_estimate, viewer_sketch "
-                        "from marts.stream_item_daily_distinct_viewers order by 1, 2").fetchall()
+        "group by 1, 2 order by 1, 2"
+    ).fetchall()
+    model = con.execute(
+        "select item_id, view_date, distinct_viewers_estimate, viewer_sketch "
+        "from marts.stream_item_daily_distinct_viewers order by 1, 2"
+    ).fetchall()
     assert [(i, d) for i, d, _ in exact_daily] == [(i, d) for i, d, _, _ in model]
     p = HyperLogLog.from_bytes(model[0][3]).p
     rse = relative_standard_error(p)
     rel = np.array([e / x - 1 for (_, _, x), (_, _, e, _) in zip(exact_daily, model)])
     assert np.sqrt(np.mean(rel**2)) <= rse
     # Roll every item's days up to its whole-history sketch and compare with exact SQL.
-    exact_items = dict(con.execute(f"select item_id, count(distinct user_id) from {PV} "
-                                   "where user_id is not null group by 1").fetchall())
+    exact_items = dict(
+        con.execute(
+            f"select item_id, count(distinct user_id) from {PV} where user_id is not null group by 1"
+        ).fetchall()
+    )
     merged: dict[int, HyperLogLog] = {}
     for item, _, _, blob in model:
         h = HyperLogLog.from_bytes(blob)
@@ -149,14 +164,20 @@ def test_window_report_matches_exact_distinct_counts(con: duckdb.DuckDBPyConnect
                        count(distinct event_date)
                 from {PV}
                 where user_id is not null and event_date > ?::date - 30 and event_date <= ?::date
-                group by 1""", [as_of] * 4).fetchall()
+                group by 1""",
+            [as_of] * 4,
+        ).fetchall()
     }
     assert set(exact) == {r["item_id"] for r in rpt}
     rse = relative_standard_error(12)
     for r in rpt:
         e1, e7, e30, days = exact[r["item_id"]]
         assert r["active_days_30d"] == days
-        for est, true in ((r["distinct_viewers_1d"], e1), (r["distinct_viewers_7d"], e7), (r["distinct_viewers_30d"], e30)):
+        for est, true in (
+            (r["distinct_viewers_1d"], e1),
+            (r["distinct_viewers_7d"], e7),
+            (r["distinct_viewers_30d"], e30),
+        ):
             # Small sets go through HLL's linear counting: off by well under one viewer.
             assert abs(est - true) <= max(0.5, 4 * rse * true), (r, exact[r["item_id"]])
 
@@ -189,9 +210,13 @@ def test_event_id_filter_through_the_plugin_udfs(warehouse: Warehouse) -> None:
     ).fetchone()[0]
     assert missing == 0
     # topk_items reads the stored summary; it must list the table's items in rank order.
-    top = c.execute("select [t.item for t in topk_items(summary, (select count(*) from wh.marts.stream_item_heavy_hitters)::int)] "
-                    "from wh.marts.stream_item_heavy_hitters where view_rank = 1").fetchone()[0]
-    expected = c.execute("select list(item_id::varchar order by view_rank) from wh.marts.stream_item_heavy_hitters").fetchone()[0]
+    top = c.execute(
+        "select [t.item for t in topk_items(summary, (select count(*) from wh.marts.stream_item_heavy_hitters)::int)] "
+        "from wh.marts.stream_item_heavy_hitters where view_rank = 1"
+    ).fetchone()[0]
+    expected = c.execute(
+        "select list(item_id::varchar order by view_rank) from wh.marts.stream_item_heavy_hitters"
+    ).fetchone()[0]
     assert top == expected
     c.close()
 

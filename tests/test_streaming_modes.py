@@ -29,8 +29,14 @@ from shop_analytics.streaming import (
 @pytest.fixture(scope="module")
 def page_views(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gen")
-    cfg = GeneratorConfig(scale=0.02, seed=21, chunk_rows=2_000, overrides=(("page_views", 12_000),),
-                          start=dt.date(2018, 1, 1), end=dt.date(2018, 7, 1))
+    cfg = GeneratorConfig(
+        scale=0.02,
+        seed=21,
+        chunk_rows=2_000,
+        overrides=(("page_views", 12_000),),
+        start=dt.date(2018, 1, 1),
+        end=dt.date(2018, 7, 1),
+    )
     generate(cfg, out, workers=1)
     return out / "page_views"
 
@@ -70,8 +76,9 @@ def test_multiple_files_give_per_file_micro_batches(page_views: Path) -> None:
 
 
 def test_exact_aggregate_identical_in_all_modes(page_views: Path, small: pa.Table) -> None:
-    agg = GroupedAggregate(["item_id"], {"n": ("count_all", None), "u": ("count", "user_id"),
-                                         "last": ("max", "viewed_at")})
+    agg = GroupedAggregate(
+        ["item_id"], {"n": ("count_all", None), "u": ("count", "user_id"), "last": ("max", "viewed_at")}
+    )
     for source, files in ((small, False), (page_views, True)):
         results = _all_modes(agg, source, files_too=files)
         assert all(r.equals(results[0]) for r in results[1:])
@@ -88,8 +95,9 @@ def test_sketches_identical_in_all_modes(page_views: Path, small: pa.Table) -> N
         for agg in (BloomAggregator("user_id", expected_items=5_000), DistinctAggregator("user_id", p=10)):
             blobs = [r.to_bytes() for r in _all_modes(agg, source, files_too=files)]
             assert len(set(blobs)) == 1
-        grouped = _all_modes(GroupedDistinctAggregator(["item_id"], "user_id", time_column="viewed_at"),
-                             source, files_too=files)
+        grouped = _all_modes(
+            GroupedDistinctAggregator(["item_id"], "user_id", time_column="viewed_at"), source, files_too=files
+        )
         assert all(g.equals(grouped[0]) for g in grouped[1:])
 
 
@@ -136,8 +144,15 @@ def test_sources_agree(page_views: Path) -> None:
     rel = con.sql(f"SELECT * FROM read_parquet('{page_views}/**/*.parquet')")
     dataset = open_dataset(page_views)
     table = dataset.to_table()
-    sources = [page_views, str(page_views), dataset, table, rel, table.to_reader(max_chunksize=999),
-               iter(table.to_batches(max_chunksize=500))]
+    sources = [
+        page_views,
+        str(page_views),
+        dataset,
+        table,
+        rel,
+        table.to_reader(max_chunksize=999),
+        iter(table.to_batches(max_chunksize=500)),
+    ]
     results = [run(agg, s, batch_rows=1_000, progress=False) for s in sources]
     assert all(r.equals(results[0]) for r in results[1:])
     batches = list(iter_batches(table, batch_rows=7, columns=["item_id"]))

@@ -32,8 +32,10 @@ def con(page_views: Path) -> duckdb.DuckDBPyConnection:
 
 
 def test_stable_hash64_matches_python_and_handles_nulls(con: duckdb.DuckDBPyConnection) -> None:
-    row = con.sql("SELECT stable_hash64(42), stable_hash64(NULL::BIGINT), stable_hash64_str('abc'), "
-                  "stable_hash64_str(NULL), stable_hash64(42::INTEGER)").fetchone()
+    row = con.sql(
+        "SELECT stable_hash64(42), stable_hash64(NULL::BIGINT), stable_hash64_str('abc'), "
+        "stable_hash64_str(NULL), stable_hash64(42::INTEGER)"
+    ).fetchone()
     as_signed = int(np.uint64(xxh64((42).to_bytes(8, "little"))).view(np.int64))
     assert row == (as_signed, None, int(np.uint64(0x44BC2CF5AD770999).view(np.int64)), None, as_signed)
     register_udfs(con)  # re-registering on the same connection is allowed
@@ -47,12 +49,18 @@ def test_bloom_contains_in_where_clause(con: duckdb.DuckDBPyConnection) -> None:
     n_members = con.sql("SELECT count(DISTINCT user_id) FROM pv WHERE user_id IS NOT NULL").fetchone()[0]
     direct = con.sql("SELECT count(DISTINCT user_id) FROM pv WHERE bloom_contains((SELECT blob FROM f), user_id)")
     assert direct.fetchone()[0] == n_members  # no false negatives
-    via_ref = con.sql("SELECT count(DISTINCT user_id) FROM pv WHERE bloom_contains((SELECT bloom_ref(blob) FROM f), user_id)")
+    via_ref = con.sql(
+        "SELECT count(DISTINCT user_id) FROM pv WHERE bloom_contains((SELECT bloom_ref(blob) FROM f), user_id)"
+    )
     assert via_ref.fetchone()[0] == n_members
-    absent = con.sql("SELECT count(*) FROM range(10000000, 10100000) t(k) "
-                     "WHERE bloom_contains((SELECT bloom_ref(blob) FROM f), k)").fetchone()[0]
+    absent = con.sql(
+        "SELECT count(*) FROM range(10000000, 10100000) t(k) WHERE bloom_contains((SELECT bloom_ref(blob) FROM f), k)"
+    ).fetchone()[0]
     assert absent / 100_000 < 0.01 * 1.15
-    assert con.sql("SELECT bloom_contains(NULL, 1), bloom_contains((SELECT blob FROM f), NULL)").fetchone() == (None, None)
+    assert con.sql("SELECT bloom_contains(NULL, 1), bloom_contains((SELECT blob FROM f), NULL)").fetchone() == (
+        None,
+        None,
+    )
 
 
 def test_bloom_contains_str_and_per_row_filters(con: duckdb.DuckDBPyConnection) -> None:
@@ -126,8 +134,9 @@ def test_topk_items(con: duckdb.DuckDBPyConnection, page_views: Path) -> None:
     hh = run(HeavyHittersAggregator("item_id", capacity=200), page_views, progress=False)
     con.execute("CREATE TABLE hh AS SELECT ?::BLOB AS blob", [hh.to_bytes()])
     top = con.sql("SELECT unnest(topk_items(blob, 5), recursive := true) FROM hh").fetchall()
-    exact = con.sql("SELECT item_id::VARCHAR, count(*) FROM pv WHERE item_id IS NOT NULL "
-                    "GROUP BY 1 ORDER BY 2 DESC LIMIT 5").fetchall()
+    exact = con.sql(
+        "SELECT item_id::VARCHAR, count(*) FROM pv WHERE item_id IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+    ).fetchall()
     assert len(top) == 5
     truth = dict(con.sql("SELECT item_id::VARCHAR, count(*) FROM pv GROUP BY 1").fetchall())
     assert all(lo <= truth[item] <= up for item, lo, up in top)

@@ -51,12 +51,12 @@ def load_matrix(lake: Path) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix]:
     return user_ids[eligible], w, b
 
 
-def top_k(user_ids: np.ndarray, w: sp.csr_matrix, b: sp.csr_matrix, k: int, min_co: int,
-          block: int) -> pa.Table:
+def top_k(user_ids: np.ndarray, w: sp.csr_matrix, b: sp.csr_matrix, k: int, min_co: int, block: int) -> pa.Table:
     """Top-k positive neighbours per user by similarity, ties broken by the smaller neighbour id."""
     wt, bt = w.T.tocsr(), b.T.tocsr()
-    out: dict[str, list[np.ndarray]] = {name: [] for name in
-                                         ("user_id", "neighbour_id", "similarity", "n_co_rated", "rank")}
+    out: dict[str, list[np.ndarray]] = {
+        name: [] for name in ("user_id", "neighbour_id", "similarity", "n_co_rated", "rank")
+    }
     n = w.shape[0]
     for start in range(0, n, block):
         stop = min(start + block, n)
@@ -68,7 +68,11 @@ def top_k(user_ids: np.ndarray, w: sp.csr_matrix, b: sp.csr_matrix, k: int, min_
         sims[sims <= 0] = 0.0
         width = min(k, n)
         # Sort by (-similarity, neighbour id); neighbour ids grow with the column index.
-        part = np.argpartition(-sims, width - 1, axis=1)[:, :width] if width < n else np.tile(np.arange(n), (stop - start, 1))
+        part = (
+            np.argpartition(-sims, width - 1, axis=1)[:, :width]
+            if width < n
+            else np.tile(np.arange(n), (stop - start, 1))
+        )
         # argpartition does not respect ties at the boundary: widen to all columns tied with the k-th value.
         kth = np.take_along_axis(sims, part, axis=1).min(axis=1)
         for r in range(stop - start):
@@ -86,11 +90,15 @@ def top_k(user_ids: np.ndarray, w: sp.csr_matrix, b: sp.csr_matrix, k: int, min_
             out["n_co_rated"].append(co[r, chosen].astype(np.int64))
             out["rank"].append(np.arange(1, len(chosen) + 1))
     cols = {name: (np.concatenate(parts) if parts else np.array([], dtype=np.int64)) for name, parts in out.items()}
-    return pa.table({"user_id": cols["user_id"].astype(np.int64),
-                     "neighbour_id": cols["neighbour_id"].astype(np.int64),
-                     "similarity": cols["similarity"].astype(np.float64),
-                     "n_co_rated": cols["n_co_rated"].astype(np.int64),
-                     "neighbour_rank": cols["rank"].astype(np.int64)})
+    return pa.table(
+        {
+            "user_id": cols["user_id"].astype(np.int64),
+            "neighbour_id": cols["neighbour_id"].astype(np.int64),
+            "similarity": cols["similarity"].astype(np.float64),
+            "n_co_rated": cols["n_co_rated"].astype(np.int64),
+            "neighbour_rank": cols["rank"].astype(np.int64),
+        }
+    )
 
 
 def main() -> None:

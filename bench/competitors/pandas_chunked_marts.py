@@ -40,8 +40,9 @@ def _latest_snapshot(lake: Path, source: str, key: str) -> pd.DataFrame:
     return frame.drop_duplicates(key, keep="last").drop(columns="_batch")
 
 
-def _chunks(dataset: ds.Dataset, columns: list[str], chunk_rows: int,
-            flt: ds.Expression | None = None) -> Iterator[pd.DataFrame]:
+def _chunks(
+    dataset: ds.Dataset, columns: list[str], chunk_rows: int, flt: ds.Expression | None = None
+) -> Iterator[pd.DataFrame]:
     """DataFrames of about `chunk_rows` rows (the lake's files are smaller than a chunk)."""
     pending, rows = [], 0
     for batch in dataset.to_batches(columns=columns, filter=flt, batch_size=chunk_rows):
@@ -64,33 +65,62 @@ def purchase_summary(lake: Path, chunk_rows: int, progress: Path | None, total: 
         chunk = chunk[chunk["user_id"].notna()]
         chunk["amount_cents"] = (chunk["amount"] * 100).round().astype("int64")
         chunk["purchase_date"] = chunk["purchased_at"].dt.floor("D")
-        partials.append(chunk.groupby(["user_id", "purchase_date"]).agg(
-            purchase_count=("amount_cents", "size"), total_quantity=("quantity", "sum"),
-            total_cents=("amount_cents", "sum"), min_cents=("amount_cents", "min"),
-            max_cents=("amount_cents", "max"), first_purchased_at=("purchased_at", "min"),
-            last_purchased_at=("purchased_at", "max")).reset_index())
+        partials.append(
+            chunk.groupby(["user_id", "purchase_date"])
+            .agg(
+                purchase_count=("amount_cents", "size"),
+                total_quantity=("quantity", "sum"),
+                total_cents=("amount_cents", "sum"),
+                min_cents=("amount_cents", "min"),
+                max_cents=("amount_cents", "max"),
+                first_purchased_at=("purchased_at", "min"),
+                last_purchased_at=("purchased_at", "max"),
+            )
+            .reset_index()
+        )
         done += rows_read
         _write_progress(progress, done, total)
     # Cross-chunk merge: one customer-day may span chunks, so partials are combined, not concatenated.
-    days = pd.concat(partials).groupby(["user_id", "purchase_date"]).agg(
-        purchase_count=("purchase_count", "sum"), total_quantity=("total_quantity", "sum"),
-        total_cents=("total_cents", "sum"), min_cents=("min_cents", "min"), max_cents=("max_cents", "max"),
-        first_purchased_at=("first_purchased_at", "min"), last_purchased_at=("last_purchased_at", "max"),
-    ).reset_index()
+    days = (
+        pd.concat(partials)
+        .groupby(["user_id", "purchase_date"])
+        .agg(
+            purchase_count=("purchase_count", "sum"),
+            total_quantity=("total_quantity", "sum"),
+            total_cents=("total_cents", "sum"),
+            min_cents=("min_cents", "min"),
+            max_cents=("max_cents", "max"),
+            first_purchased_at=("first_purchased_at", "min"),
+            last_purchased_at=("last_purchased_at", "max"),
+        )
+        .reset_index()
+    )
     days["is_repeat"] = days["purchase_count"] > 1
-    summary = days.groupby("user_id").agg(
-        purchase_count=("purchase_count", "sum"), total_quantity=("total_quantity", "sum"),
-        total_cents=("total_cents", "sum"), min_cents=("min_cents", "min"), max_cents=("max_cents", "max"),
-        first_purchased_at=("first_purchased_at", "min"), last_purchased_at=("last_purchased_at", "max"),
-        first_purchase_date=("purchase_date", "min"), last_purchase_date=("purchase_date", "max"),
-        purchase_days=("purchase_date", "size"), repeat_purchase_days=("is_repeat", "sum")).reset_index()
+    summary = (
+        days.groupby("user_id")
+        .agg(
+            purchase_count=("purchase_count", "sum"),
+            total_quantity=("total_quantity", "sum"),
+            total_cents=("total_cents", "sum"),
+            min_cents=("min_cents", "min"),
+            max_cents=("max_cents", "max"),
+            first_purchased_at=("first_purchased_at", "min"),
+            last_purchased_at=("last_purchased_at", "max"),
+            first_purchase_date=("purchase_date", "min"),
+            last_purchase_date=("purchase_date", "max"),
+            purchase_days=("purchase_date", "size"),
+            repeat_purchase_days=("is_repeat", "sum"),
+        )
+        .reset_index()
+    )
     summary["avg_amount"] = summary["total_cents"] / 100 / summary["purchase_count"]
     users = _latest_snapshot(lake, "users", "user_id")[["user_id", "country_code"]]
     return summary.merge(users, on="user_id", how="left")
 
 
-def item_popularity(lake: Path, since: dt.date, country: str, chunk_rows: int,
-                    progress: Path | None, offset: int, total: int) -> pd.DataFrame:
+def item_popularity(
+    lake: Path, since: dt.date, country: str, chunk_rows: int, progress: Path | None, offset: int, total: int
+) -> pd.DataFrame:
     """Per chunk: distinct (item, viewer) pairs of the audience; pairs merged across chunks, then counted."""
     users = _latest_snapshot(lake, "users", "user_id")
     audience = set(users.loc[users["country_code"].str.upper() == country.upper(), "user_id"])
@@ -133,8 +163,9 @@ def main() -> None:
     total = purchases_rows + view_rows
     summary = purchase_summary(args.lake, args.chunk_rows, args.progress_file, total)
     summary.to_parquet(args.out / "dim_customer_purchase_summary.parquet")
-    popularity = item_popularity(args.lake, args.since, args.country, args.chunk_rows, args.progress_file,
-                                 purchases_rows, total)
+    popularity = item_popularity(
+        args.lake, args.since, args.country, args.chunk_rows, args.progress_file, purchases_rows, total
+    )
     popularity.to_parquet(args.out / "rpt_item_popularity.parquet")
 
 

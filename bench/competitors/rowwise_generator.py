@@ -17,7 +17,7 @@ def main(rows: int, out: str) -> None:
     """Write `rows` page views with Zipf items and heavy-tailed users to a CSV at `out`."""
     rng = random.Random(42)
     n_users, n_items = 50_000, 20_000
-    item_weights = list(itertools.accumulate(1 / (k ** 1.1) for k in range(1, n_items + 1)))
+    item_weights = list(itertools.accumulate(1 / (k**1.1) for k in range(1, n_items + 1)))
     user_weights = list(itertools.accumulate(rng.lognormvariate(0, 1.3) for _ in range(n_users)))
     start = dt.datetime(2016, 1, 1)
     span = 3 * 365 * 86400
@@ -26,12 +26,14 @@ def main(rows: int, out: str) -> None:
         writer.writeheader()
         for i in range(rows):
             anonymous = rng.random() < 0.25
-            writer.writerow({
-                "page_view_id": i + 1,
-                "viewed_at": (start + dt.timedelta(seconds=rng.random() * span)).isoformat(sep=" "),
-                "user_id": "" if anonymous else rng.choices(range(1, n_users + 1), cum_weights=user_weights)[0],
-                "item_id": rng.choices(range(1, n_items + 1), cum_weights=item_weights)[0],
-            })
+            writer.writerow(
+                {
+                    "page_view_id": i + 1,
+                    "viewed_at": (start + dt.timedelta(seconds=rng.random() * span)).isoformat(sep=" "),
+                    "user_id": "" if anonymous else rng.choices(range(1, n_users + 1), cum_weights=user_weights)[0],
+                    "item_id": rng.choices(range(1, n_items + 1), cum_weights=item_weights)[0],
+                }
+            )
 
 
 if __name__ == "__main__":

@@ -67,11 +67,15 @@ CUSTOMER_DAYS = """
     group by user_id, to_date(purchased_at)"""
 
 # rpt_item_trends' window sums as the dbt model computes them: lags of the previous viewed days of the item.
-_LAGS = ",\n".join(f"datediff(d.view_date, lag(d.view_date, {k}) over by_item) as days_since_{k}, "
-                   f"lag(d.view_count, {k}) over by_item as count_{k}" for k in range(1, WINDOW_DAYS + 1))
+_LAGS = ",\n".join(
+    f"datediff(d.view_date, lag(d.view_date, {k}) over by_item) as days_since_{k}, "
+    f"lag(d.view_count, {k}) over by_item as count_{k}"
+    for k in range(1, WINDOW_DAYS + 1)
+)
 # The window ending the day before a viewed day: the previous viewed days 1 to WINDOW_DAYS days back.
-_PREVIOUS_DAY_COUNT = "0" + "".join(f" + case when days_since_{k} <= {WINDOW_DAYS} then count_{k} else 0 end"
-                                    for k in range(1, WINDOW_DAYS + 1))
+_PREVIOUS_DAY_COUNT = "0" + "".join(
+    f" + case when days_since_{k} <= {WINDOW_DAYS} then count_{k} else 0 end" for k in range(1, WINDOW_DAYS + 1)
+)
 
 
 def _rank_by_count_per_day(rows_sql: str, count_column: str, rank_column: str) -> str:
@@ -84,9 +88,12 @@ def _rank_by_count_per_day(rows_sql: str, count_column: str, rank_column: str) -
 
 
 _WINDOW_COUNTS = ", ".join(
-    "view_count" + "".join(f" + case when days_since_{k} <= {WINDOW_DAYS - 1 - j} then count_{k} else 0 end"
-                           for k in range(1, WINDOW_DAYS))
-    for j in range(WINDOW_DAYS))
+    "view_count"
+    + "".join(
+        f" + case when days_since_{k} <= {WINDOW_DAYS - 1 - j} then count_{k} else 0 end" for k in range(1, WINDOW_DAYS)
+    )
+    for j in range(WINDOW_DAYS)
+)
 
 MARTS = {
     "fct_same_day_repeat_purchases": "select * from customer_days where purchase_count > 1",
@@ -133,11 +140,16 @@ MARTS = {
                        as previous_window_view_count
             from (select *, explode(sequence(0, days_to_next - 1)) as k from viewed_days)
             where date_add(view_date, k) >= date_sub(date '{TRENDS_SINCE}', 1)),
-        window_count_ranks as ({_rank_by_count_per_day(
-            "select view_date, window_view_count from windowed", "window_view_count", "window_rank")}),
-        daily_count_ranks as ({_rank_by_count_per_day(
+        window_count_ranks as ({
+        _rank_by_count_per_day("select view_date, window_view_count from windowed", "window_view_count", "window_rank")
+    }),
+        daily_count_ranks as ({
+        _rank_by_count_per_day(
             f"select view_date, view_count from item_days where view_date >= date '{TRENDS_SINCE}'",
-            "view_count", "daily_rank")})
+            "view_count",
+            "daily_rank",
+        )
+    })
         select w.item_id, w.view_date, w.view_count, w.window_view_count, d.daily_rank, r.window_rank,
                p.window_rank as previous_window_rank, p.window_rank - r.window_rank as window_rank_change
         from windowed w
@@ -151,6 +163,7 @@ MARTS = {
 
 def _stop_after(spark: SparkSession, seconds: float, marker: Path) -> None:
     """Kill the JVM and exit after `seconds`, leaving `marker`, so a time-limited run still ends cleanly."""
+
     def stop() -> None:
         marker.write_text(f"stopped after {seconds:.0f} s\n")
         gateway = spark.sparkContext._gateway  # the JVM child process, which must not outlive us
@@ -174,14 +187,17 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    spark = (SparkSession.builder.master("local[*]").appName("shop_analytics_marts")
-             .config("spark.driver.memory", args.driver_memory)
-             .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.sql.shuffle.partitions", str(max(8, 4 * (os.cpu_count() or 1))))
-             .config("spark.ui.enabled", "false")
-             .config("spark.ui.showConsoleProgress", "false")
-             .config("spark.local.dir", str(args.out / "_spark_tmp"))
-             .getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[*]")
+        .appName("shop_analytics_marts")
+        .config("spark.driver.memory", args.driver_memory)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(max(8, 4 * (os.cpu_count() or 1))))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.local.dir", str(args.out / "_spark_tmp"))
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     if args.time_limit:
         _stop_after(spark, args.time_limit - (time.perf_counter() - started), args.out / "_stopped")
@@ -189,8 +205,11 @@ def main() -> None:
     for name in ("users", "items"):
         spark.read.parquet(str(lake / name)).createOrReplaceTempView(f"{name}_raw")
     for name in ("page_views", "purchases"):
-        (spark.read.option("basePath", str(lake / name)).parquet(str(lake / name))
-         .createOrReplaceTempView(f"{name}_raw"))
+        (
+            spark.read.option("basePath", str(lake / name))
+            .parquet(str(lake / name))
+            .createOrReplaceTempView(f"{name}_raw")
+        )
     for name, sql in STAGING.items():
         spark.sql(sql).createOrReplaceTempView(name)
     # Written once and read back, as dbt materializes int_purchases__aggregated_to_customer_days as a table.

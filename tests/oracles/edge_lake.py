@@ -15,9 +15,14 @@ FIRST_BATCH, LATER_BATCH = "2016-01-01", "2017-06-01"
 EDGE_DBT_VARS = {"deduplicate_lake_events": True}
 
 USERS = [  # (user_id, country_code, batch)
-    (1, "US", FIRST_BATCH), (2, "us", FIRST_BATCH), (3, "US", FIRST_BATCH), (6, "US", FIRST_BATCH),
-    (7, "US", FIRST_BATCH), (5, "DE", FIRST_BATCH),
-    (4, "US", FIRST_BATCH), (4, "CA", LATER_BATCH),  # moved abroad: the later snapshot wins
+    (1, "US", FIRST_BATCH),
+    (2, "us", FIRST_BATCH),
+    (3, "US", FIRST_BATCH),
+    (6, "US", FIRST_BATCH),
+    (7, "US", FIRST_BATCH),
+    (5, "DE", FIRST_BATCH),
+    (4, "US", FIRST_BATCH),
+    (4, "CA", LATER_BATCH),  # moved abroad: the later snapshot wins
 ]
 ITEMS = [(item, f"cat{item % 2}", f"/items/{item}") for item in (10, 11, 12, 13, 14, 15)]
 
@@ -97,22 +102,58 @@ def write_edge_lake(lake: Path) -> Path:
     """Write the edge-case lake under `lake` in the ingest's layout and types; return `lake`."""
     for batch in sorted({b for *_, b in USERS}):
         rows = [(u, c) for u, c, b in USERS if b == batch]
-        _write(pa.table({"user_id": pa.array([r[0] for r in rows], pa.int64()),
-                         "country_code": [r[1] for r in rows],
-                         "signup_at": pa.array([T(2015, 1, 1)] * len(rows), pa.timestamp("us"))}),
-               lake / "users" / f"batch_{batch}.parquet")
-    _write(pa.table({"item_id": pa.array([i for i, _, _ in ITEMS], pa.int64()),
-                     "category": [c for _, c, _ in ITEMS], "page_url_path": [p for _, _, p in ITEMS],
-                     "price": [1.0] * len(ITEMS),
-                     "created_at": pa.array([T(2015, 1, 1)] * len(ITEMS), pa.timestamp("us"))}),
-           lake / "items" / f"batch_{FIRST_BATCH}.parquet")
-    _write_facts(lake, "page_views", pa.schema([("page_view_id", pa.int64()), ("viewed_at", pa.timestamp("us")),
-                                                ("user_id", pa.int64()), ("item_id", pa.int64())]),
-                 PAGE_VIEWS, 1)
-    _write_facts(lake, "purchases", pa.schema([("purchase_id", pa.int64()), ("purchased_at", pa.timestamp("us")),
-                                               ("user_id", pa.int64()), ("item_id", pa.int64()),
-                                               ("quantity", pa.int32()), ("amount", pa.float64())]),
-                 PURCHASES, 1)
+        _write(
+            pa.table(
+                {
+                    "user_id": pa.array([r[0] for r in rows], pa.int64()),
+                    "country_code": [r[1] for r in rows],
+                    "signup_at": pa.array([T(2015, 1, 1)] * len(rows), pa.timestamp("us")),
+                }
+            ),
+            lake / "users" / f"batch_{batch}.parquet",
+        )
+    _write(
+        pa.table(
+            {
+                "item_id": pa.array([i for i, _, _ in ITEMS], pa.int64()),
+                "category": [c for _, c, _ in ITEMS],
+                "page_url_path": [p for _, _, p in ITEMS],
+                "price": [1.0] * len(ITEMS),
+                "created_at": pa.array([T(2015, 1, 1)] * len(ITEMS), pa.timestamp("us")),
+            }
+        ),
+        lake / "items" / f"batch_{FIRST_BATCH}.parquet",
+    )
+    _write_facts(
+        lake,
+        "page_views",
+        pa.schema(
+            [
+                ("page_view_id", pa.int64()),
+                ("viewed_at", pa.timestamp("us")),
+                ("user_id", pa.int64()),
+                ("item_id", pa.int64()),
+            ]
+        ),
+        PAGE_VIEWS,
+        1,
+    )
+    _write_facts(
+        lake,
+        "purchases",
+        pa.schema(
+            [
+                ("purchase_id", pa.int64()),
+                ("purchased_at", pa.timestamp("us")),
+                ("user_id", pa.int64()),
+                ("item_id", pa.int64()),
+                ("quantity", pa.int32()),
+                ("amount", pa.float64()),
+            ]
+        ),
+        PURCHASES,
+        1,
+    )
     return lake
 
 

@@ -34,8 +34,11 @@ def user_item_views(lake: Lake, audience: Audience) -> list[tuple]:
     grouped: dict[tuple[int, int], list[dt.datetime]] = defaultdict(list)
     for row in _audience_views(lake, audience):
         grouped[(row["user_id"], row["item_id"])].append(row["viewed_at"])
-    out = [(user, item, lake.items[item]["page_url_path"], len(times), min(times), max(times))
-           for (user, item), times in grouped.items() if item in lake.items]
+    out = [
+        (user, item, lake.items[item]["page_url_path"], len(times), min(times), max(times))
+        for (user, item), times in grouped.items()
+        if item in lake.items
+    ]
     return sorted(out, key=lambda r: (r[3], r[0], r[2]))
 
 
@@ -57,8 +60,19 @@ def item_popularity(lake: Lake, audience: Audience) -> list[tuple]:
             viewers[row["item_id"]].add(row["user_id"])
             views[row["item_id"]] += 1
     ranks = _competition_ranks({item: len(users) for item, users in viewers.items()})
-    out = [(item, lake.items[item]["page_url_path"], lake.items[item]["category"], len(users), views[item],
-            ranks[item], audience.country.upper(), audience.since) for item, users in viewers.items()]
+    out = [
+        (
+            item,
+            lake.items[item]["page_url_path"],
+            lake.items[item]["category"],
+            len(users),
+            views[item],
+            ranks[item],
+            audience.country.upper(),
+            audience.since,
+        )
+        for item, users in viewers.items()
+    ]
     return sorted(out, key=lambda r: (r[5], r[1]))
 
 
@@ -93,6 +107,16 @@ def item_trends(lake: Lake, since: dt.date, window_days: int, zone: dt.tzinfo) -
         previous_ranks = _competition_ranks({item: c[1] for item, c in previous_cells.items()})
         for item, (count, window_count) in cells.items():
             previous = previous_ranks.get(item)
-            out.append((item, day, count, window_count, daily_ranks.get(item), window_ranks[item], previous,
-                        None if previous is None else previous - window_ranks[item]))
+            out.append(
+                (
+                    item,
+                    day,
+                    count,
+                    window_count,
+                    daily_ranks.get(item),
+                    window_ranks[item],
+                    previous,
+                    None if previous is None else previous - window_ranks[item],
+                )
+            )
     return out

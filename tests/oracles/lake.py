@@ -61,10 +61,10 @@ def to_cents(amount: float) -> Decimal:
 
 def read_lake(lake: Path) -> Lake:
     """Load the lake under `lake`; dedupe events by id, keep the latest snapshot of each entity."""
-    page_views = _first_per_id(_rows_with_batch(lake / "page_views", _FACT_FILE, "event_date=*/*.parquet"),
-                               "page_view_id")
-    purchases = _first_per_id(_rows_with_batch(lake / "purchases", _FACT_FILE, "event_date=*/*.parquet"),
-                              "purchase_id")
+    page_views = _first_per_id(
+        _rows_with_batch(lake / "page_views", _FACT_FILE, "event_date=*/*.parquet"), "page_view_id"
+    )
+    purchases = _first_per_id(_rows_with_batch(lake / "purchases", _FACT_FILE, "event_date=*/*.parquet"), "purchase_id")
     for row in purchases:
         row["amount"] = to_cents(row["amount"])
     users = _latest_per_id(_rows_with_batch(lake / "users", _DIM_FILE, "*.parquet"), "user_id")

@@ -22,8 +22,17 @@ def same_day_repeat_purchases(lake: Lake, zone: dt.tzinfo) -> list[tuple]:
     for (customer, day), rows in _customer_days(lake, zone).items():
         if len(rows) > 1:
             times = [r["purchased_at"] for r in rows]
-            out.append((customer, day, len(rows), sum(r["quantity"] for r in rows),
-                        sum(r["amount"] for r in rows), min(times), max(times)))
+            out.append(
+                (
+                    customer,
+                    day,
+                    len(rows),
+                    sum(r["quantity"] for r in rows),
+                    sum(r["amount"] for r in rows),
+                    min(times),
+                    max(times),
+                )
+            )
     return out
 
 
@@ -39,8 +48,22 @@ def customer_purchase_summary(lake: Lake, zone: dt.tzinfo) -> list[tuple]:
         times = [r["purchased_at"] for r in rows]
         total = sum(amounts)
         user = lake.users.get(customer)
-        out.append((customer, user["country_code"] if user else None, len(rows), sum(r["quantity"] for r in rows),
-                    total, min(amounts), max(amounts), float(total) / len(rows), min(times), max(times),
-                    min(d for d, _ in days), max(d for d, _ in days), len(days),
-                    sum(1 for _, day_rows in days if len(day_rows) > 1)))
+        out.append(
+            (
+                customer,
+                user["country_code"] if user else None,
+                len(rows),
+                sum(r["quantity"] for r in rows),
+                total,
+                min(amounts),
+                max(amounts),
+                float(total) / len(rows),
+                min(times),
+                max(times),
+                min(d for d, _ in days),
+                max(d for d, _ in days),
+                len(days),
+                sum(1 for _, day_rows in days if len(day_rows) > 1),
+            )
+        )
     return out

@@ -11,12 +11,30 @@ import duckdb
 NODES = 10
 
 
-def record_invocation(build: Path, command: str = "build", status: str = "finished", *, nodes_run: int = NODES,
-                      failed: int = 0, skipped: int = 0, warned: int = 0, problems: str = "",
-                      select: list[str] | None = None, empty: bool = False) -> None:
+def record_invocation(
+    build: Path,
+    command: str = "build",
+    status: str = "finished",
+    *,
+    nodes_run: int = NODES,
+    failed: int = 0,
+    skipped: int = 0,
+    warned: int = 0,
+    problems: str = "",
+    select: list[str] | None = None,
+    empty: bool = False,
+) -> None:
     """Append one invocation row; the defaults describe a complete, passing `dbt build` of NODES nodes."""
-    selection = {"select": select or [], "exclude": [], "selector": None, "resource_types": None,
-                 "exclude_resource_types": None, "empty": empty, "sample": None, "full_refresh": False}
+    selection = {
+        "select": select or [],
+        "exclude": [],
+        "selector": None,
+        "resource_types": None,
+        "exclude_resource_types": None,
+        "empty": empty,
+        "sample": None,
+        "full_refresh": False,
+    }
     finished = status == "finished"
     with duckdb.connect(str(build)) as con:
         con.execute("""
@@ -31,10 +49,21 @@ def record_invocation(build: Path, command: str = "build", status: str = "finish
             "INSERT INTO _shop_meta.dbt_invocations SELECT coalesce(max(seq), 0) + 1, ?, ?, ?, '1.11', 'test', "
             "now()::TIMESTAMP, CASE WHEN ? THEN now()::TIMESTAMP END, ?, ?, ?, ?, ?, ?, ?, ? "
             "FROM _shop_meta.dbt_invocations",
-            [str(uuid.uuid4()), command, json.dumps(selection), finished, status,
-             NODES if finished else None, nodes_run if finished else None,
-             nodes_run - failed - skipped - warned if finished else None, warned if finished else None,
-             failed if finished else None, skipped if finished else None, problems if finished else None])
+            [
+                str(uuid.uuid4()),
+                command,
+                json.dumps(selection),
+                finished,
+                status,
+                NODES if finished else None,
+                nodes_run if finished else None,
+                nodes_run - failed - skipped - warned if finished else None,
+                warned if finished else None,
+                failed if finished else None,
+                skipped if finished else None,
+                problems if finished else None,
+            ],
+        )
 
 
 def make_build(path: Path, marts_rows: int = 50) -> Path:
@@ -46,8 +75,10 @@ def make_build(path: Path, marts_rows: int = 50) -> Path:
     with duckdb.connect(str(path)) as con:
         for schema in ("marts", "reference", "staging", "intermediate"):
             con.execute(f"CREATE SCHEMA {schema}")
-        con.execute(f"CREATE TABLE marts.fct_orders AS SELECT range AS order_id, range % 3 AS shop, "
-                    f"range / 7.0 AS revenue, DATE '2017-01-01' + range::INT AS order_date FROM range({marts_rows})")
+        con.execute(
+            f"CREATE TABLE marts.fct_orders AS SELECT range AS order_id, range % 3 AS shop, "
+            f"range / 7.0 AS revenue, DATE '2017-01-01' + range::INT AS order_date FROM range({marts_rows})"
+        )
         con.execute("COMMENT ON TABLE marts.fct_orders IS 'one row per order'")
         con.execute("COMMENT ON COLUMN marts.fct_orders.revenue IS 'order revenue in EUR'")
         con.execute("CREATE TABLE reference.countries AS SELECT * FROM (VALUES ('US'), ('DE')) t(country_code)")

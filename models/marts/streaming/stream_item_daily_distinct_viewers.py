@@ -6,8 +6,10 @@ from shop_analytics.dbt.streaming_models import daily_distinct_reader, plan_date
 def model(dbt, session):
     dbt.config(materialized="table")
     views = relation_sql(dbt.ref("stg_shop__page_views"))
-    ranges = plan_date_ranges(session, relation_sql(dbt.source("shop", "page_views")), "event_date",
-                              int(dbt.config.get("range_rows")))
+    ranges = plan_date_ranges(
+        session, relation_sql(dbt.source("shop", "page_views")), "event_date", int(dbt.config.get("range_rows"))
+    )
     # A reader, not a table: DuckDB pulls one date range's sketches at a time.
-    return daily_distinct_reader(session, views, "item_id", "user_id", "event_date", "event_date", ranges,
-                                 p=int(dbt.config.get("hll_precision")))
+    return daily_distinct_reader(
+        session, views, "item_id", "user_id", "event_date", "event_date", ranges, p=int(dbt.config.get("hll_precision"))
+    )

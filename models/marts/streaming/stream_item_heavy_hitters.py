@@ -8,7 +8,8 @@ def model(dbt, session):
     capacity = int(dbt.config.get("heavy_hitter_capacity"))
     top_k = int(dbt.config.get("top_k"))
     views = relation_sql(dbt.ref("stg_shop__page_views"))
-    ranges = plan_date_ranges(session, relation_sql(dbt.source("shop", "page_views")), "event_date",
-                              int(dbt.config.get("range_rows")))
+    ranges = plan_date_ranges(
+        session, relation_sql(dbt.source("shop", "page_views")), "event_date", int(dbt.config.get("range_rows"))
+    )
     batches = iter_range_batches(session, views, ["item_id"], "event_date", ranges)
     return heavy_hitters_table(batches, "item_id", capacity, top_k)

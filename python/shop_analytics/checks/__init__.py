@@ -7,19 +7,40 @@ runs the same ones (plus any `--check module:attr`) and publishes nothing when o
 """
 
 from shop_analytics.checks.core import Check, CheckResult, Status, format_report, load_checks, run_checks
-from shop_analytics.checks.domain import (PopularityBounded, PurchaseSummaryReconciles, RecommendationsUnseen,
-                                          SimilarityInRange)
+from shop_analytics.checks.domain import (
+    PopularityBounded,
+    PurchaseSummaryReconciles,
+    RecommendationsUnseen,
+    SimilarityInRange,
+)
 from shop_analytics.checks.generic import FiniteFloatingColumns, NonEmptyTables, SqlCheck
 
 
 def default_checks() -> list[Check]:
     """The checks every `check` and every `publish` runs."""
-    return [NonEmptyTables(), FiniteFloatingColumns(), SimilarityInRange(), RecommendationsUnseen(),
-            PopularityBounded(), PurchaseSummaryReconciles()]
+    return [
+        NonEmptyTables(),
+        FiniteFloatingColumns(),
+        SimilarityInRange(),
+        RecommendationsUnseen(),
+        PopularityBounded(),
+        PurchaseSummaryReconciles(),
+    ]
 
 
 __all__ = [
-    "Check", "CheckResult", "FiniteFloatingColumns", "NonEmptyTables", "PopularityBounded",
-    "PurchaseSummaryReconciles", "RecommendationsUnseen", "SimilarityInRange", "SqlCheck", "Status",
-    "default_checks", "format_report", "load_checks", "run_checks",
+    "Check",
+    "CheckResult",
+    "FiniteFloatingColumns",
+    "NonEmptyTables",
+    "PopularityBounded",
+    "PurchaseSummaryReconciles",
+    "RecommendationsUnseen",
+    "SimilarityInRange",
+    "SqlCheck",
+    "Status",
+    "default_checks",
+    "format_report",
+    "load_checks",
+    "run_checks",
 ]

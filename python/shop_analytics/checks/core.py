@@ -75,12 +75,14 @@ class Check(Protocol):
     def name(self) -> str:
         """What the report calls it."""
 
-    def __call__(self, con: duckdb.DuckDBPyConnection,
-                 relations: Sequence[Relation]) -> CheckResult | Sequence[str]: ...
+    def __call__(
+        self, con: duckdb.DuckDBPyConnection, relations: Sequence[Relation]
+    ) -> CheckResult | Sequence[str]: ...
 
 
-def run_checks(con: duckdb.DuckDBPyConnection, relations: Sequence[Relation],
-               checks: Iterable[Check]) -> list[CheckResult]:
+def run_checks(
+    con: duckdb.DuckDBPyConnection, relations: Sequence[Relation], checks: Iterable[Check]
+) -> list[CheckResult]:
     """Run every check; a check that raises counts as failed with its error, so all of them get reported."""
     results = []
     for check in checks:
@@ -105,8 +107,10 @@ def format_report(results: Sequence[CheckResult]) -> str:
         lines.append(f"[{result.status.value.upper():^14}] {result.name}: {result.detail}")
         lines += [f"{'':17}e.g. {example}" for example in result.examples]
     counts = {status: sum(r.status is status for r in results) for status in Status}
-    lines.append(f"{len(results)} checks: {counts[Status.PASS]} passed, {counts[Status.FAIL]} failed, "
-                 f"{counts[Status.WARN]} warned, {counts[Status.NOT_APPLICABLE]} not applicable")
+    lines.append(
+        f"{len(results)} checks: {counts[Status.PASS]} passed, {counts[Status.FAIL]} failed, "
+        f"{counts[Status.WARN]} warned, {counts[Status.NOT_APPLICABLE]} not applicable"
+    )
     return "\n".join(lines)
 
 

@@ -19,8 +19,20 @@ from shop_analytics.sql import one_row, quote_ident, quote_literal
 if TYPE_CHECKING:
     from shop_analytics.warehouse.relations import Relation
 
-NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "UBIGINT",
-           "UINTEGER", "USMALLINT", "UTINYINT")
+NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+)
 MONEY_TOLERANCE = 0.01  # cents: sums of DECIMAL(12,2) amounts must match exactly up to rounding
 SEEN_EVENTS = ("stg_shop__page_views", "stg_shop__purchases", "stg_shop__ratings")
 
@@ -29,7 +41,8 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[st
     """Column name -> upper-case type of `schema.table` in the build file; empty when it does not exist."""
     rows = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
-        f"AND schema_name = {quote_literal(schema)} AND table_name = {quote_literal(table)} ORDER BY column_index").fetchall()
+        f"AND schema_name = {quote_literal(schema)} AND table_name = {quote_literal(table)} ORDER BY column_index"
+    ).fetchall()
     return {name: dtype.upper() for name, dtype in rows}
 
 
@@ -37,8 +50,9 @@ def _is_numeric(dtype: str) -> bool:
     return dtype.split("(")[0] in NUMERIC
 
 
-def _mart(name: str, check: str, con: duckdb.DuckDBPyConnection, relations: Sequence[Relation],
-          staging: str | None = None) -> tuple[dict[str, str], CheckResult | None]:
+def _mart(
+    name: str, check: str, con: duckdb.DuckDBPyConnection, relations: Sequence[Relation], staging: str | None = None
+) -> tuple[dict[str, str], CheckResult | None]:
     """The mart's columns, or 'not applicable' when it is not checked here or it (or `staging`) does not exist."""
     if not any(r.schema == "marts" and r.name == name for r in relations):
         return {}, CheckResult.not_applicable(check, f"marts.{name} is not among the checked relations")
@@ -76,14 +90,22 @@ class SimilarityInRange:
             return skip
         sims = [c for c, t in cols.items() if "similarity" in c.lower() and _is_numeric(t)]
         if not sims:
-            return CheckResult.not_applicable(self.name, f"no numeric *similarity* column in "
-                                                         f"marts.rpt_user_similarity (columns: {', '.join(cols)})")
-        bad = " OR ".join(f"{quote_ident(c)} IS NULL OR isnan({quote_ident(c)}::DOUBLE) OR {quote_ident(c)} < -1 OR {quote_ident(c)} > 1"
-                          for c in sims)
+            return CheckResult.not_applicable(
+                self.name, f"no numeric *similarity* column in marts.rpt_user_similarity (columns: {', '.join(cols)})"
+            )
+        bad = " OR ".join(
+            f"{quote_ident(c)} IS NULL OR isnan({quote_ident(c)}::DOUBLE) OR {quote_ident(c)} < -1 OR {quote_ident(c)} > 1"
+            for c in sims
+        )
         names = ", ".join(sims)
-        return _bad_rows(con, self.name, "rpt_user_similarity", f"SELECT * FROM marts.rpt_user_similarity WHERE {bad}",
-                         "{n:,} of {total:,} rows have " + names + " outside [-1, 1] or NULL/NaN",
-                         "{total:,} rows, " + names + " all within [-1, 1]")
+        return _bad_rows(
+            con,
+            self.name,
+            "rpt_user_similarity",
+            f"SELECT * FROM marts.rpt_user_similarity WHERE {bad}",
+            "{n:,} of {total:,} rows have " + names + " outside [-1, 1] or NULL/NaN",
+            "{total:,} rows, " + names + " all within [-1, 1]",
+        )
 
 
 @dataclass(frozen=True)
@@ -103,12 +125,19 @@ class RecommendationsUnseen:
         if not events:
             return CheckResult.not_applicable(self.name, "no staging event views to compare with")
         seen = " UNION ".join(f"SELECT user_id, item_id FROM staging.{t} WHERE user_id IS NOT NULL" for t in events)
-        query = (f"SELECT r.user_id, r.item_id FROM marts.rpt_recommendations r "
-                 f"SEMI JOIN ({seen}) s ON r.user_id = s.user_id AND r.item_id = s.item_id")
+        query = (
+            f"SELECT r.user_id, r.item_id FROM marts.rpt_recommendations r "
+            f"SEMI JOIN ({seen}) s ON r.user_id = s.user_id AND r.item_id = s.item_id"
+        )
         sources = ", ".join(events)
-        return _bad_rows(con, self.name, "rpt_recommendations", query,
-                         "{n:,} of {total:,} recommendations name an item the user already interacted with (" + sources
-                         + ")", "{total:,} recommendations, none already seen (" + sources + ")")
+        return _bad_rows(
+            con,
+            self.name,
+            "rpt_recommendations",
+            query,
+            "{n:,} of {total:,} recommendations name an item the user already interacted with (" + sources + ")",
+            "{total:,} recommendations, none already seen (" + sources + ")",
+        )
 
 
 @dataclass(frozen=True)
@@ -123,16 +152,26 @@ class PopularityBounded:
         if skip:
             return skip
         # Counts of people: viewer_count, buyer_count, ...; view_count counts events, not users.
-        counts = [c for c, t in cols.items() if _is_numeric(t) and c.lower().endswith(
-            ("viewer_count", "buyer_count", "rater_count", "user_count", "users"))]
+        counts = [
+            c
+            for c, t in cols.items()
+            if _is_numeric(t)
+            and c.lower().endswith(("viewer_count", "buyer_count", "rater_count", "user_count", "users"))
+        ]
         if not counts:
-            return CheckResult.not_applicable(self.name, f"no per-user count column in marts.rpt_item_popularity "
-                                                         f"(columns: {', '.join(cols)})")
+            return CheckResult.not_applicable(
+                self.name, f"no per-user count column in marts.rpt_item_popularity (columns: {', '.join(cols)})"
+            )
         distinct_users = one_row(con, "SELECT count(DISTINCT user_id) FROM staging.stg_shop__users")[0]
         bad = " OR ".join(f"{quote_ident(c)} > {distinct_users} OR {quote_ident(c)} < 0" for c in counts)
-        return _bad_rows(con, self.name, "rpt_item_popularity", f"SELECT * FROM marts.rpt_item_popularity WHERE {bad}",
-                         "{n:,} items have " + f"{', '.join(counts)} above the {distinct_users:,} distinct users "
-                         "(or negative)", f"{', '.join(counts)} <= {distinct_users:,} distinct users for every item")
+        return _bad_rows(
+            con,
+            self.name,
+            "rpt_item_popularity",
+            f"SELECT * FROM marts.rpt_item_popularity WHERE {bad}",
+            "{n:,} items have " + f"{', '.join(counts)} above the {distinct_users:,} distinct users (or negative)",
+            f"{', '.join(counts)} <= {distinct_users:,} distinct users for every item",
+        )
 
 
 @dataclass(frozen=True)
@@ -146,20 +185,35 @@ class PurchaseSummaryReconciles:
         cols, skip = _mart("dim_customer_purchase_summary", self.name, con, relations, staging="stg_shop__purchases")
         if skip:
             return skip
-        pairs = [(m, s) for m, s in (("purchase_count", "count(*)"), ("total_amount", "sum(amount)"),
-                                     ("total_quantity", "sum(quantity)")) if m in cols]
+        pairs = [
+            (m, s)
+            for m, s in (
+                ("purchase_count", "count(*)"),
+                ("total_amount", "sum(amount)"),
+                ("total_quantity", "sum(quantity)"),
+            )
+            if m in cols
+        ]
         key = "customer_id" if "customer_id" in cols else "user_id" if "user_id" in cols else None
         if not pairs or key is None:
-            return CheckResult.not_applicable(self.name, f"no customer key or total columns in the summary "
-                                                         f"(columns: {', '.join(cols)})")
-        mart = one_row(con, f"SELECT {', '.join(f'coalesce(sum({m}), 0)' for m, _ in pairs)} "
-                            f"FROM marts.dim_customer_purchase_summary")
+            return CheckResult.not_applicable(
+                self.name, f"no customer key or total columns in the summary (columns: {', '.join(cols)})"
+            )
+        mart = one_row(
+            con,
+            f"SELECT {', '.join(f'coalesce(sum({m}), 0)' for m, _ in pairs)} FROM marts.dim_customer_purchase_summary",
+        )
         # Only purchases of customers the summary covers: it may leave out unknown users.
         staged = one_row(
-            con, f"SELECT {', '.join(f'coalesce({s}, 0)' for _, s in pairs)} FROM staging.stg_shop__purchases p "
-            f"WHERE p.user_id IN (SELECT {quote_ident(key)} FROM marts.dim_customer_purchase_summary)")
+            con,
+            f"SELECT {', '.join(f'coalesce({s}, 0)' for _, s in pairs)} FROM staging.stg_shop__purchases p "
+            f"WHERE p.user_id IN (SELECT {quote_ident(key)} FROM marts.dim_customer_purchase_summary)",
+        )
         diffs = [(m, a, b) for (m, _), a, b in zip(pairs, mart, staged) if abs(float(a) - float(b)) > MONEY_TOLERANCE]
         if diffs:
-            return CheckResult.failure(self.name, "totals differ: " + "; ".join(
-                f"{m}: mart {a} vs staging {b}" for m, a, b in diffs), len(diffs))
+            return CheckResult.failure(
+                self.name,
+                "totals differ: " + "; ".join(f"{m}: mart {a} vs staging {b}" for m, a, b in diffs),
+                len(diffs),
+            )
         return CheckResult.passed(self.name, "; ".join(f"{m} = {a}" for (m, _), a in zip(pairs, mart)))

@@ -54,10 +54,12 @@ class NonEmptyTables:
         if not empty:
             return CheckResult.passed(self.name, f"all {len(relations)} relations have rows")
         if _staging_is_empty(con):
-            return CheckResult.passed(self.name, f"{len(empty)} empty relation(s), and every staging view is "
-                                                 "empty too: no input rows")
-        return CheckResult.warning(self.name, f"{len(empty)} of {len(relations)} relations have no rows",
-                                   len(empty), empty)
+            return CheckResult.passed(
+                self.name, f"{len(empty)} empty relation(s), and every staging view is empty too: no input rows"
+            )
+        return CheckResult.warning(
+            self.name, f"{len(empty)} of {len(relations)} relations have no rows", len(empty), empty
+        )
 
 
 def _is_empty(con: duckdb.DuckDBPyConnection, sql_name: str) -> bool:
@@ -65,9 +67,13 @@ def _is_empty(con: duckdb.DuckDBPyConnection, sql_name: str) -> bool:
 
 
 def _staging_is_empty(con: duckdb.DuckDBPyConnection) -> bool:
-    views = [row[0] for row in con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND NOT internal "
-        f"AND schema_name = '{STAGING_SCHEMA}'").fetchall()]
+    views = [
+        row[0]
+        for row in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND NOT internal "
+            f"AND schema_name = '{STAGING_SCHEMA}'"
+        ).fetchall()
+    ]
     return bool(views) and all(_is_empty(con, f"{quote_ident(STAGING_SCHEMA)}.{quote_ident(v)}") for v in views)
 
 
@@ -82,19 +88,31 @@ class FiniteFloatingColumns:
         failures = []
         columns_seen = 0
         for relation in relations:
-            columns = [row[0] for row in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-                f"AND {relation.matches()} AND data_type IN {_FLOATING_TYPES} ORDER BY column_index").fetchall()]
+            columns = [
+                row[0]
+                for row in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+                    f"AND {relation.matches()} AND data_type IN {_FLOATING_TYPES} ORDER BY column_index"
+                ).fetchall()
+            ]
             if not columns:
                 continue
             columns_seen += len(columns)
-            counts = one_row(con, "SELECT " + ", ".join(
-                f"count(*) FILTER (WHERE NOT isfinite({quote_ident(c)}))" for c in columns) + f" FROM {relation.sql}")
+            counts = one_row(
+                con,
+                "SELECT "
+                + ", ".join(f"count(*) FILTER (WHERE NOT isfinite({quote_ident(c)}))" for c in columns)
+                + f" FROM {relation.sql}",
+            )
             failures += [(f"{relation.label}.{c}", n) for c, n in zip(columns, counts) if n]
         if not columns_seen:
             return CheckResult.not_applicable(self.name, "no DOUBLE/FLOAT columns")
         if not failures:
             return CheckResult.passed(self.name, f"{columns_seen} floating columns, all values finite")
         total = sum(n for _, n in failures)
-        return CheckResult.failure(self.name, f"{total:,} NaN or infinite values in {len(failures)} column(s)",
-                                   total, [f"{column}: {n:,} NaN or infinite values" for column, n in failures])
+        return CheckResult.failure(
+            self.name,
+            f"{total:,} NaN or infinite values in {len(failures)} column(s)",
+            total,
+            [f"{column}: {n:,} NaN or infinite values" for column, n in failures],
+        )

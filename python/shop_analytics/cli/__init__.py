@@ -22,8 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shop-analytics", description=__doc__)
-    parser.add_argument("--data-dir", help="data root holding landing/, lake/, quarantine/ "
-                        "(default: $SHOP_ANALYTICS_DATA_DIR or ./data)")
+    parser.add_argument(
+        "--data-dir",
+        help="data root holding landing/, lake/, quarantine/ (default: $SHOP_ANALYTICS_DATA_DIR or ./data)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for command in (generate, ingest, publish, check, shell, bench, ratings_to_landing):
         command.register(sub)

@@ -33,4 +33,3 @@ def run(args: argparse.Namespace) -> int:
         subprocess.run([sys.executable, str(script)], check=True)
     subprocess.run([sys.executable, str(harness), "render", str(args.bench_dir)], check=True)
     return 0
-

@@ -13,12 +13,22 @@ from shop_analytics.exit_codes import ExitCode
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `check` subcommand."""
     chk = subparsers.add_parser("check", help="the post-build checks publish runs, as a report (exit 6 on a failure)")
-    chk.add_argument("--warehouse", "--build-file", dest="warehouse", type=Path, default=None,
-                     help="dbt build file (default: $SHOP_ANALYTICS_WAREHOUSE or warehouse/shop_analytics.duckdb)")
-    chk.add_argument("--schemas", help="comma-separated schemas to check "
-                     "(default: $SHOP_ANALYTICS_PUBLISH_SCHEMAS or marts,reference, as publish)")
-    chk.add_argument("--check", action="append", default=[], metavar="MODULE:ATTR",
-                     help="extra checks, as for publish (repeatable)")
+    chk.add_argument(
+        "--warehouse",
+        "--build-file",
+        dest="warehouse",
+        type=Path,
+        default=None,
+        help="dbt build file (default: $SHOP_ANALYTICS_WAREHOUSE or warehouse/shop_analytics.duckdb)",
+    )
+    chk.add_argument(
+        "--schemas",
+        help="comma-separated schemas to check "
+        "(default: $SHOP_ANALYTICS_PUBLISH_SCHEMAS or marts,reference, as publish)",
+    )
+    chk.add_argument(
+        "--check", action="append", default=[], metavar="MODULE:ATTR", help="extra checks, as for publish (repeatable)"
+    )
     chk.set_defaults(run=run)
 
 

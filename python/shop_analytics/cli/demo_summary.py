@@ -22,8 +22,10 @@ def _shown(path: Path) -> str:
 def summary(serving: ServingLayout, layout: DataLayout) -> str:
     """A readable summary of the published serving file and exports, plus how to open them."""
     with connect_serving(serving.serving_file) as con:
-        rows = con.execute("SELECT version, published_at, git_revision, table_schema, table_name, row_count "
-                           "FROM _publication ORDER BY table_schema, table_name").fetchall()
+        rows = con.execute(
+            "SELECT version, published_at, git_revision, table_schema, table_name, row_count "
+            "FROM _publication ORDER BY table_schema, table_name"
+        ).fetchall()
     version, published_at, revision = rows[0][:3] if rows else ("?", "?", "?")
     lines = [f"Published version {version} ({published_at} UTC, git {str(revision)[:12]}) to {serving.serving_file}:"]
     lines += [f"  {schema}.{name:<44} {count:>12,} rows" for *_, schema, name, count in rows]
@@ -35,8 +37,10 @@ def summary(serving: ServingLayout, layout: DataLayout) -> str:
     engine_config = json.dumps({"connect_args": sqlalchemy_connect_args()})
     lines += [
         "",
-        (f"Parquet exports: {_shown(serving.exports_current)}/<schema>/<table>.parquet "
-         f"(-> {os.readlink(serving.exports_current) if serving.exports_current.is_symlink() else 'none'})"),
+        (
+            f"Parquet exports: {_shown(serving.exports_current)}/<schema>/<table>.parquet "
+            f"(-> {os.readlink(serving.exports_current) if serving.exports_current.is_symlink() else 'none'})"
+        ),
         f"Lake: {layout.lake}   Quarantine (rejected rows with reasons): {layout.quarantine}",
         "",
         "Open the serving file in the DuckDB shell: read-only, safe mode (no files, no .open/.sh/.read),",
@@ -56,8 +60,9 @@ def main() -> int:
     """Print the summary for the serving file next to $SHOP_ANALYTICS_WAREHOUSE."""
     serving = ServingLayout.from_env()
     if not serving.serving_file.exists():
-        print(f"no serving file at {serving.serving_file}; run `make demo` (or `shop-analytics publish`)",
-              file=sys.stderr)
+        print(
+            f"no serving file at {serving.serving_file}; run `make demo` (or `shop-analytics publish`)", file=sys.stderr
+        )
         return 1
     print(summary(serving, DataLayout.from_env()))
     return 0

@@ -24,8 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2016, 1, 1))
     gen.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2019, 1, 1), help="exclusive")
     for source in ("users", "items", "page_views", "purchases", "ratings"):
-        gen.add_argument(f"--{source.replace('_', '-')}", type=int, dest=f"rows_{source}",
-                         help=f"exact number of {source} rows (overrides --scale)")
+        gen.add_argument(
+            f"--{source.replace('_', '-')}",
+            type=int,
+            dest=f"rows_{source}",
+            help=f"exact number of {source} rows (overrides --scale)",
+        )
     gen.add_argument("--overwrite", action="store_true", help="replace an existing landing folder")
     gen.add_argument("--no-progress", action="store_true")
     gen.set_defaults(run=run)
@@ -35,19 +39,35 @@ def run(args: argparse.Namespace) -> int:
     """Generate the data set the arguments describe and print what was written."""
     from shop_analytics.datagen import GeneratorConfig, generate
 
-    overrides = tuple((name, value) for name, value in
-                      ((k.removeprefix("rows_"), v) for k, v in vars(args).items() if k.startswith("rows_"))
-                      if value is not None)
-    config = GeneratorConfig(scale=args.scale, seed=args.seed, start=args.start, end=args.end,
-                             file_format=args.format, chunk_rows=args.chunk_rows, dirty_rate=args.dirty_rate,
-                             late_rate=args.late_rate, overrides=overrides)
+    overrides = tuple(
+        (name, value)
+        for name, value in ((k.removeprefix("rows_"), v) for k, v in vars(args).items() if k.startswith("rows_"))
+        if value is not None
+    )
+    config = GeneratorConfig(
+        scale=args.scale,
+        seed=args.seed,
+        start=args.start,
+        end=args.end,
+        file_format=args.format,
+        chunk_rows=args.chunk_rows,
+        dirty_rate=args.dirty_rate,
+        late_rate=args.late_rate,
+        overrides=overrides,
+    )
     out = Path(args.out) if args.out else DataLayout.from_env(args.data_dir).landing
-    manifest = generate(config, out, workers=args.workers, overwrite=args.overwrite,
-                        progress=False if args.no_progress else None)
+    manifest = generate(
+        config, out, workers=args.workers, overwrite=args.overwrite, progress=False if args.no_progress else None
+    )
     print(f"wrote {out}")
     for name, entry in manifest["sources"].items():
-        dirty = {k: v for k, v in entry["counts"].items() if k not in ("anonymous_views", "same_day_repeat_rows",
-                                                                       "revision_rows", "late_arriving")}
-        print(f"  {name:<11} {entry['rows']:>12,} rows in {entry['files']:>4} files"
-              + (f"; dirty: {sum(dirty.values()):,}" if dirty else ""))
+        dirty = {
+            k: v
+            for k, v in entry["counts"].items()
+            if k not in ("anonymous_views", "same_day_repeat_rows", "revision_rows", "late_arriving")
+        }
+        print(
+            f"  {name:<11} {entry['rows']:>12,} rows in {entry['files']:>4} files"
+            + (f"; dirty: {sum(dirty.values()):,}" if dirty else "")
+        )
     return 0

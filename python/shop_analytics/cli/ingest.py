@@ -13,26 +13,50 @@ from shop_analytics.settings import DataLayout
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `ingest` subcommand."""
-    ing = subparsers.add_parser("ingest", help="admit landing batches into the lake; quarantine the rest",
-                                description="Exit codes: 0 all good (pending batches included), 1 a batch rejected, "
-                                            "refused or in conflict, 3 a batch over its quarantine threshold, 4 an "
-                                            "operational failure (disk full, permissions, I/O, catalog locked); the most "
-                                            "severe wins. See docs/quality_gate.md.")
-    ing.add_argument("--countries", type=Path, default=Path("seeds/countries.csv"),
-                     help="CSV with a country_code column (default: seeds/countries.csv)")
+    ing = subparsers.add_parser(
+        "ingest",
+        help="admit landing batches into the lake; quarantine the rest",
+        description="Exit codes: 0 all good (pending batches included), 1 a batch rejected, "
+        "refused or in conflict, 3 a batch over its quarantine threshold, 4 an "
+        "operational failure (disk full, permissions, I/O, catalog locked); the most "
+        "severe wins. See docs/quality_gate.md.",
+    )
+    ing.add_argument(
+        "--countries",
+        type=Path,
+        default=Path("seeds/countries.csv"),
+        help="CSV with a country_code column (default: seeds/countries.csv)",
+    )
     ing.add_argument("--memory-limit", default="2GB")
-    ing.add_argument("--contracts", type=Path, default=Path("contracts"),
-                     help="the maintainers' schema contracts, <source>.yml each, read only (default: contracts)")
-    ing.add_argument("--strict", action="store_true",
-                     help="stop at the first rejected batch (default: quarantine it, go on, exit 1 at the end)")
-    ing.add_argument("--quiet-seconds", type=float, default=None, metavar="N",
-                     help="also ingest batch folders without a _SUCCESS marker once neither they nor their files "
-                          "changed for N seconds (for producers that cannot write the marker)")
-    ing.add_argument("--max-quarantine-share", type=float, default=0.05, metavar="SHARE",
-                     help="exit 3 when a batch quarantines more than this share of its rows, or all of them "
-                          "(default 0.05)")
-    ing.add_argument("--data-docs", type=Path, default=None,
-                     help="build GX Data Docs here (default: <data-dir>/quality/data_docs)")
+    ing.add_argument(
+        "--contracts",
+        type=Path,
+        default=Path("contracts"),
+        help="the maintainers' schema contracts, <source>.yml each, read only (default: contracts)",
+    )
+    ing.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first rejected batch (default: quarantine it, go on, exit 1 at the end)",
+    )
+    ing.add_argument(
+        "--quiet-seconds",
+        type=float,
+        default=None,
+        metavar="N",
+        help="also ingest batch folders without a _SUCCESS marker once neither they nor their files "
+        "changed for N seconds (for producers that cannot write the marker)",
+    )
+    ing.add_argument(
+        "--max-quarantine-share",
+        type=float,
+        default=0.05,
+        metavar="SHARE",
+        help="exit 3 when a batch quarantines more than this share of its rows, or all of them (default 0.05)",
+    )
+    ing.add_argument(
+        "--data-docs", type=Path, default=None, help="build GX Data Docs here (default: <data-dir>/quality/data_docs)"
+    )
     ing.add_argument("--no-data-docs", action="store_true", help="skip building GX Data Docs")
     ing.add_argument("--no-progress", action="store_true")
     ing.set_defaults(run=run)
@@ -52,15 +76,24 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.max_quarantine_share <= 1:
         raise ValueError("--max-quarantine-share must be between 0 and 1")
     docs = None if args.no_data_docs else (args.data_docs or layout.root / "quality" / "data_docs")
-    settings = IngestSettings(countries_csv=args.countries, contracts_dir=args.contracts,
-                              memory_limit=args.memory_limit, progress=False if args.no_progress else None,
-                              strict=args.strict, data_docs_dir=docs, quiet_seconds=args.quiet_seconds,
-                              max_quarantine_share=args.max_quarantine_share)
+    settings = IngestSettings(
+        countries_csv=args.countries,
+        contracts_dir=args.contracts,
+        memory_limit=args.memory_limit,
+        progress=False if args.no_progress else None,
+        strict=args.strict,
+        data_docs_dir=docs,
+        quiet_seconds=args.quiet_seconds,
+        max_quarantine_share=args.max_quarantine_share,
+    )
     try:
         reports = ingest(layout, settings)
     except OperationalError as exc:
-        print(f"shop-analytics ingest: operational error: {exc}; fix the cause and re-run: the next run rolls "
-              f"back what this one left uncommitted and carries on", file=sys.stderr)
+        print(
+            f"shop-analytics ingest: operational error: {exc}; fix the cause and re-run: the next run rolls "
+            f"back what this one left uncommitted and carries on",
+            file=sys.stderr,
+        )
         return ExitCode.OPERATIONAL
     totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for report in reports:
@@ -73,12 +106,16 @@ def run(args: argparse.Namespace) -> int:
             total[f"  {reason}"] += count
     print(f"lake: {layout.lake}\nquarantine: {layout.quarantine}")
     for source, total in totals.items():
-        print(f"  {source:<11} batches ingested {total['ingested']}, skipped {total['skipped']} (already in), "
-              f"rejected {total['rejected']}, refused {total['refused']}, conflict {total['conflict']}, "
-              f"pending {total['pending']}")
+        print(
+            f"  {source:<11} batches ingested {total['ingested']}, skipped {total['skipped']} (already in), "
+            f"rejected {total['rejected']}, refused {total['refused']}, conflict {total['conflict']}, "
+            f"pending {total['pending']}"
+        )
         balanced = total["rows_in"] == total["admitted"] + total["quarantined"]
-        print(f"      reconciliation: rows in {total['rows_in']:,} = admitted {total['admitted']:,} + "
-              f"quarantined {total['quarantined']:,}: {'OK' if balanced else 'MISMATCH'}")
+        print(
+            f"      reconciliation: rows in {total['rows_in']:,} = admitted {total['admitted']:,} + "
+            f"quarantined {total['quarantined']:,}: {'OK' if balanced else 'MISMATCH'}"
+        )
         for key in sorted(k for k in total if k.startswith("  ")):
             print(f"      {key.strip():<36} {total[key]:>10,}")
     if docs is not None and (docs / "index.html").exists():
@@ -95,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
     code = exit_code(reports)
     failed = sum(r.status in FAILED for r in reports)
     if failed:
-        print(f"{failed} batch(es) or landing entries rejected, refused or in conflict; rejected batches are in "
-              f"quarantine/<source>/<batch>/ with reason.json, the others are still in landing", file=sys.stderr)
+        print(
+            f"{failed} batch(es) or landing entries rejected, refused or in conflict; rejected batches are in "
+            f"quarantine/<source>/<batch>/ with reason.json, the others are still in landing",
+            file=sys.stderr,
+        )
     return code

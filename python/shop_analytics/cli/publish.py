@@ -14,17 +14,30 @@ from shop_analytics.settings import Settings
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `publish` subcommand."""
-    pub = subparsers.add_parser("publish", help="publish a complete, checked build to the read-only serving file and "
-                                "Parquet exports (exit 4 operational failure, 5 build incomplete, 6 a check failed)")
+    pub = subparsers.add_parser(
+        "publish",
+        help="publish a complete, checked build to the read-only serving file and "
+        "Parquet exports (exit 4 operational failure, 5 build incomplete, 6 a check failed)",
+    )
     pub.add_argument("--build-file", type=Path, help="dbt build file (default: $SHOP_ANALYTICS_WAREHOUSE)")
-    pub.add_argument("--serving-root", type=Path, help="folder for serving/ and exports/ "
-                     "(default: $SHOP_ANALYTICS_SERVING_ROOT or the build file's folder)")
-    pub.add_argument("--schemas", help="comma-separated schemas to publish "
-                     "(default: $SHOP_ANALYTICS_PUBLISH_SCHEMAS or marts,reference)")
+    pub.add_argument(
+        "--serving-root",
+        type=Path,
+        help="folder for serving/ and exports/ (default: $SHOP_ANALYTICS_SERVING_ROOT or the build file's folder)",
+    )
+    pub.add_argument(
+        "--schemas",
+        help="comma-separated schemas to publish (default: $SHOP_ANALYTICS_PUBLISH_SCHEMAS or marts,reference)",
+    )
     pub.add_argument("--keep", type=int, default=5, help="versions kept for rollback (default 5)")
     pub.add_argument("--no-exports", action="store_true", help="skip the Parquet exports")
-    pub.add_argument("--check", action="append", default=[], metavar="MODULE:ATTR",
-                     help="extra post-build checks to run before publishing (repeatable)")
+    pub.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="MODULE:ATTR",
+        help="extra post-build checks to run before publishing (repeatable)",
+    )
     pub.add_argument("--rollback", action="store_true", help="serve the previous kept version instead")
     pub.add_argument("--to-version", type=int, help="with --rollback: the version to serve")
     pub.add_argument("--list", action="store_true", help="list kept versions and exit")
@@ -40,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     build_file = (args.build_file or serving.default_build_file()).resolve()
     # Without --serving-root or $SHOP_ANALYTICS_SERVING_ROOT, serve next to the build file.
-    layout = serving.ServingLayout.from_env(args.serving_root or Settings.from_env().serving_root
-                                            or build_file.parent)
+    layout = serving.ServingLayout.from_env(args.serving_root or Settings.from_env().serving_root or build_file.parent)
     if args.to_version is not None and not args.rollback:
         raise ValueError("--to-version goes with --rollback")
     if args.list:
@@ -55,20 +67,34 @@ def run(args: argparse.Namespace) -> int:
             print(f"now serving version {version}: {layout.serving_file}")
             return ExitCode.OK
         checks = selected_checks(args.check)
-        result = serving.publish(build_file, layout, schemas=schemas, keep=args.keep, exports=not args.no_exports,
-                                 checks=checks, progress=False if args.no_progress else None)
+        result = serving.publish(
+            build_file,
+            layout,
+            schemas=schemas,
+            keep=args.keep,
+            exports=not args.no_exports,
+            checks=checks,
+            progress=False if args.no_progress else None,
+        )
     except serving.RollbackError as exc:
         return fail("publish", str(exc), ExitCode.USAGE)
     except serving.BuildIncompleteError as exc:
-        return fail("publish", f"refused, the build is incomplete: {exc}{_still_served(layout)}",
-                    ExitCode.BUILD_INCOMPLETE)
+        return fail(
+            "publish", f"refused, the build is incomplete: {exc}{_still_served(layout)}", ExitCode.BUILD_INCOMPLETE
+        )
     except serving.ChecksFailedError as exc:
         print(exc.report, file=sys.stderr)
         return fail("publish", f"refused, a post-build check failed{_still_served(layout)}", ExitCode.CHECKS_FAILED)
-    except (OSError, duckdb.IOException, duckdb.PermissionException, serving.BuildFileLockedError,
-            serving.PublishError) as exc:
-        return fail("publish", f"{operational(exc)}; nothing was published{_still_served(layout)}",
-                    ExitCode.OPERATIONAL)
+    except (
+        OSError,
+        duckdb.IOException,
+        duckdb.PermissionException,
+        serving.BuildFileLockedError,
+        serving.PublishError,
+    ) as exc:
+        return fail(
+            "publish", f"{operational(exc)}; nothing was published{_still_served(layout)}", ExitCode.OPERATIONAL
+        )
     print(f"build: {result.build}")
     for note in result.notes:
         print(f"note: {note}")

@@ -34,8 +34,14 @@ class RatingColumns:
     timestamp: str = "rated_at"
 
 
-def ratings_to_landing(source_file: Path, landing: Path, columns: RatingColumns = RatingColumns(),
-                       country_code: str = "US", category: str = "books", batch_id: str | None = None) -> dict:
+def ratings_to_landing(
+    source_file: Path,
+    landing: Path,
+    columns: RatingColumns = RatingColumns(),
+    country_code: str = "US",
+    category: str = "books",
+    batch_id: str | None = None,
+) -> dict:
     """Write landing batches for users, items, ratings (+ empty page views, purchases); return row counts."""
     source_file = Path(source_file)
     reader = _READERS.get(source_file.suffix.lower())
@@ -65,8 +71,10 @@ def ratings_to_landing(source_file: Path, landing: Path, columns: RatingColumns 
            OR rating IS NULL OR rating NOT IN (1, 2, 3, 4, 5)
     """).fetchone()[0]
     if bad:
-        raise ValueError(f"{source_file}: {bad} row(s) lack an integer user/item id, a timestamp, "
-                         "or an integer rating 1..5; fix or drop them first")
+        raise ValueError(
+            f"{source_file}: {bad} row(s) lack an integer user/item id, a timestamp, "
+            "or an integer rating 1..5; fix or drop them first"
+        )
     total = con.execute("SELECT count(*) FROM input").fetchone()[0]
     if total == 0:
         raise ValueError(f"{source_file}: no ratings")
@@ -105,8 +113,9 @@ def _empty(source: Source) -> str:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `ratings-to-landing` subcommand to the `shop-analytics` parser."""
-    parser = subparsers.add_parser("ratings-to-landing",
-                                   help="turn a (user, item, rating, timestamp) file into landing batches")
+    parser = subparsers.add_parser(
+        "ratings-to-landing", help="turn a (user, item, rating, timestamp) file into landing batches"
+    )
     _arguments(parser)
     parser.set_defaults(run=_run)
 
@@ -115,8 +124,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ratings_file", type=Path, help=".csv, .parquet or .json with one rating per row")
     parser.add_argument("--landing", type=Path, required=True, help="landing folder to write into")
     for name, default in vars(RatingColumns()).items():
-        parser.add_argument(f"--{name}-column", default=default, dest=f"{name}_column",
-                            help=f"input column holding the {name} (default {default})")
+        parser.add_argument(
+            f"--{name}-column",
+            default=default,
+            dest=f"{name}_column",
+            help=f"input column holding the {name} (default {default})",
+        )
     parser.add_argument("--country", default="US", help="country_code given to every user (default US)")
     parser.add_argument("--category", default="books", help="category given to every item (default books)")
     parser.add_argument("--batch-id", help="batch id (default: date of the earliest rating)")
@@ -124,8 +137,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     columns = RatingColumns(args.user_column, args.item_column, args.rating_column, args.timestamp_column)
-    counts = ratings_to_landing(args.ratings_file, args.landing, columns, args.country, args.category,
-                                args.batch_id)
+    counts = ratings_to_landing(args.ratings_file, args.landing, columns, args.country, args.category, args.batch_id)
     for name, rows in counts.items():
         print(f"  {name:<11} {rows:>12,} rows")
     return 0

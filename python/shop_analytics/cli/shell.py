@@ -15,12 +15,16 @@ from shop_analytics.exit_codes import ExitCode
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `shell` subcommand."""
     shell = subparsers.add_parser("shell", help="the DuckDB shell on the serving file: read-only, safe mode, bounded")
-    shell.add_argument("--serving-root", type=Path, help="folder holding serving/ "
-                       "(default: $SHOP_ANALYTICS_SERVING_ROOT or the build file's folder)")
+    shell.add_argument(
+        "--serving-root",
+        type=Path,
+        help="folder holding serving/ (default: $SHOP_ANALYTICS_SERVING_ROOT or the build file's folder)",
+    )
     shell.add_argument("--duckdb-bin", help="DuckDB shell to run (default: the one next to this Python, else PATH)")
     shell.add_argument("--print", action="store_true", help="print the command instead of running it")
-    shell.add_argument("shell_args", nargs=argparse.REMAINDER,
-                       help="after --: more DuckDB shell options, e.g. -- -csv -c 'SELECT 1'")
+    shell.add_argument(
+        "shell_args", nargs=argparse.REMAINDER, help="after --: more DuckDB shell options, e.g. -- -csv -c 'SELECT 1'"
+    )
     shell.set_defaults(run=run)
 
 
@@ -30,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
 
     layout = serving.ServingLayout.from_env(args.serving_root)
     if not layout.serving_file.exists():
-        return fail("shell", f"no serving file at {layout.serving_file}; run `shop-analytics publish` first",
-                    ExitCode.USAGE)
+        return fail(
+            "shell", f"no serving file at {layout.serving_file}; run `shop-analytics publish` first", ExitCode.USAGE
+        )
     extra = args.shell_args[1:] if args.shell_args[:1] == ["--"] else args.shell_args
     command = serving.shell_command(layout.serving_file, args.duckdb_bin or serving.default_duckdb_bin()) + extra
     if args.print:

@@ -32,8 +32,22 @@ COUNTRY_SHARES: dict[str, float] = {
 }
 
 CATEGORIES: tuple[str, ...] = (
-    "books", "electronics", "home", "garden", "toys", "sports", "beauty", "grocery",
-    "fashion", "music", "movies", "games", "pets", "auto", "office", "baby",
+    "books",
+    "electronics",
+    "home",
+    "garden",
+    "toys",
+    "sports",
+    "beauty",
+    "grocery",
+    "fashion",
+    "music",
+    "movies",
+    "games",
+    "pets",
+    "auto",
+    "office",
+    "baby",
 )
 
 # Kinds of dirty row the generator injects into fact sources. Each dirty row
@@ -79,8 +93,14 @@ class GeneratorConfig:
             raise ValueError(f"end {self.end} must be after start {self.start}")
         if self.chunk_rows < 1:
             raise ValueError(f"chunk_rows must be >= 1, got {self.chunk_rows}")
-        for name in ("dirty_rate", "late_rate", "anonymous_view_share",
-                     "same_day_repeat_share", "rating_revision_share", "taste_share"):
+        for name in (
+            "dirty_rate",
+            "late_rate",
+            "anonymous_view_share",
+            "same_day_repeat_share",
+            "rating_revision_share",
+            "taste_share",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value}")

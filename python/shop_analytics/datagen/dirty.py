@@ -24,8 +24,15 @@ def applicable_kinds(source: Source) -> tuple[str, ...]:
     return tuple(k for k in DIRTY_KINDS if k != "invalid_value" or source.name in _VALUE_COLUMNS)
 
 
-def inject(config: GeneratorConfig, pop: Population, source: Source, cols: Columns,
-           rng: np.random.Generator, times: TimeSampler, null_masks: dict[str, np.ndarray]) -> dict[str, int]:
+def inject(
+    config: GeneratorConfig,
+    pop: Population,
+    source: Source,
+    cols: Columns,
+    rng: np.random.Generator,
+    times: TimeSampler,
+    null_masks: dict[str, np.ndarray],
+) -> dict[str, int]:
     """Corrupt a `dirty_rate` share of rows in place and move a `late_rate` share earlier.
 
     `null_masks` receives boolean masks of columns to be written as NULL.
@@ -71,8 +78,15 @@ def inject(config: GeneratorConfig, pop: Population, source: Source, cols: Colum
     return counts
 
 
-def _corrupt(kind: str, source: Source, cols: Columns, rows: np.ndarray, rng: np.random.Generator,
-             pop: Population, null_masks: dict[str, np.ndarray]) -> None:
+def _corrupt(
+    kind: str,
+    source: Source,
+    cols: Columns,
+    rows: np.ndarray,
+    rng: np.random.Generator,
+    pop: Population,
+    null_masks: dict[str, np.ndarray],
+) -> None:
     """Apply one defect kind to `rows`."""
     if not len(rows):
         return

@@ -14,8 +14,32 @@ EPOCH = dt.date(1970, 1, 1)
 
 # Share of traffic per hour of day (UTC): quiet nights, a lunch bump, an evening peak.
 _DIURNAL = np.array(
-    [1.0, 0.7, 0.5, 0.4, 0.4, 0.5, 0.9, 1.5, 2.2, 2.6, 2.8, 3.0,
-     3.3, 3.1, 2.9, 2.8, 2.9, 3.2, 3.8, 4.3, 4.5, 4.0, 3.0, 1.8]
+    [
+        1.0,
+        0.7,
+        0.5,
+        0.4,
+        0.4,
+        0.5,
+        0.9,
+        1.5,
+        2.2,
+        2.6,
+        2.8,
+        3.0,
+        3.3,
+        3.1,
+        2.9,
+        2.8,
+        2.9,
+        3.2,
+        3.8,
+        4.3,
+        4.5,
+        4.0,
+        3.0,
+        1.8,
+    ]
 )
 # Monday..Sunday: weekends are busier for a consumer shop.
 _WEEKLY = np.array([0.92, 0.90, 0.93, 0.97, 1.05, 1.15, 1.08])
@@ -75,8 +99,7 @@ class GroupedSampler:
     group_start: np.ndarray  # first position of each group in `members`
 
     @classmethod
-    def build(cls, member_ids: np.ndarray, groups: np.ndarray, weights: np.ndarray,
-              n_groups: int) -> "GroupedSampler":
+    def build(cls, member_ids: np.ndarray, groups: np.ndarray, weights: np.ndarray, n_groups: int) -> "GroupedSampler":
         """Group `member_ids` by `groups`, each sampled by `weights` within its group."""
         order = np.lexsort((-weights, groups))
         sorted_groups = groups[order]

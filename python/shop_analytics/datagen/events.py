@@ -16,8 +16,9 @@ Columns = dict[str, np.ndarray]
 NULL_ID = 0
 
 
-def page_views(config: GeneratorConfig, pop: Population, rng: np.random.Generator,
-               times: TimeSampler, ids: np.ndarray) -> tuple[Columns, dict[str, int]]:
+def page_views(
+    config: GeneratorConfig, pop: Population, rng: np.random.Generator, times: TimeSampler, ids: np.ndarray
+) -> tuple[Columns, dict[str, int]]:
     """Page views; a share are anonymous (no user)."""
     n = len(ids)
     users = pop.sample_users(rng, n)
@@ -28,8 +29,9 @@ def page_views(config: GeneratorConfig, pop: Population, rng: np.random.Generato
     return cols, {"anonymous_views": int(anonymous.sum())}
 
 
-def purchases(config: GeneratorConfig, pop: Population, rng: np.random.Generator,
-              times: TimeSampler, ids: np.ndarray) -> tuple[Columns, dict[str, int]]:
+def purchases(
+    config: GeneratorConfig, pop: Population, rng: np.random.Generator, times: TimeSampler, ids: np.ndarray
+) -> tuple[Columns, dict[str, int]]:
     """Purchases; a share are repeat purchases by the same customer on the same UTC day."""
     n = len(ids)
     users = pop.sample_users(rng, n)
@@ -45,13 +47,20 @@ def purchases(config: GeneratorConfig, pop: Population, rng: np.random.Generator
     quantity = np.minimum(rng.geometric(0.7, n), 5).astype(np.int32)
     discount = 1.0 - rng.choice([0.0, 0.1, 0.2], n, p=[0.8, 0.15, 0.05])
     amount = np.round(pop.item_price_cents[items - 1] * quantity * discount) / 100.0
-    cols = {"purchase_id": ids, "purchased_at": ts, "user_id": users, "item_id": items,
-            "quantity": quantity, "amount": amount}
+    cols = {
+        "purchase_id": ids,
+        "purchased_at": ts,
+        "user_id": users,
+        "item_id": items,
+        "quantity": quantity,
+        "amount": amount,
+    }
     return cols, {"same_day_repeat_rows": int(len(repeat)) if n > 1 else 0}
 
 
-def ratings(config: GeneratorConfig, pop: Population, rng: np.random.Generator,
-            times: TimeSampler, ids: np.ndarray) -> tuple[Columns, dict[str, int]]:
+def ratings(
+    config: GeneratorConfig, pop: Population, rng: np.random.Generator, times: TimeSampler, ids: np.ndarray
+) -> tuple[Columns, dict[str, int]]:
     """Ratings 1..5 driven by item quality and user taste; a share revise an earlier rating."""
     n = len(ids)
     users = pop.sample_users(rng, n)

@@ -72,8 +72,9 @@ def plan(config: GeneratorConfig) -> list[ChunkTask]:
     return tasks
 
 
-def _chunks(config: GeneratorConfig, source: str, batch: int, batch_date: str, rows: int,
-            first_id: int, ext: str) -> list[ChunkTask]:
+def _chunks(
+    config: GeneratorConfig, source: str, batch: int, batch_date: str, rows: int, first_id: int, ext: str
+) -> list[ChunkTask]:
     n_chunks = max(1, math.ceil(rows / config.chunk_rows))
     out = []
     for c in range(n_chunks):
@@ -144,8 +145,9 @@ def _run(config: GeneratorConfig, root: Path, tasks: list[ChunkTask], workers: i
         yield from pool.map(_write_chunk, [config] * len(tasks), [str(root)] * len(tasks), tasks, chunksize=1)
 
 
-def generate(config: GeneratorConfig, out: Path, *, workers: int = 1, overwrite: bool = False,
-             progress: bool | None = None) -> dict:
+def generate(
+    config: GeneratorConfig, out: Path, *, workers: int = 1, overwrite: bool = False, progress: bool | None = None
+) -> dict:
     """Write the landing folder for `config` into `out` and return its manifest.
 
     Files are written to a sibling ``<out>.partial`` folder and renamed into place

@@ -49,11 +49,15 @@ class Plugin(BasePlugin):
         self.cache_size = size
         pool = plugin_config.get("arrow_memory_pool")
         if pool is not None:
-            makers = {"system": pa.system_memory_pool, "jemalloc": pa.jemalloc_memory_pool,
-                      "mimalloc": pa.mimalloc_memory_pool}
+            makers = {
+                "system": pa.system_memory_pool,
+                "jemalloc": pa.jemalloc_memory_pool,
+                "mimalloc": pa.mimalloc_memory_pool,
+            }
             if pool not in makers:
-                raise ValueError(f"shop_analytics.dbt.plugin: arrow_memory_pool must be one of {sorted(makers)}, "
-                                 f"got {pool!r}")
+                raise ValueError(
+                    f"shop_analytics.dbt.plugin: arrow_memory_pool must be one of {sorted(makers)}, got {pool!r}"
+                )
             # Process-wide by nature: Arrow has one default pool per process.
             pa.set_memory_pool(makers[pool]())
 

@@ -25,15 +25,20 @@ def build_similarity(session: Any, centred_ratings: Any, k: int, min_co_rated: i
         # a dataset's ratings are loaded only when the previous dataset's rows are written:
         # memory holds one dataset's matrices and neighbours, as a model per dataset did.
         for dataset in datasets:
-            ratings = session.execute(
-                f"select user_id, item_id, centred_rating, user_norm from {relation} where dataset = ?", [dataset]
-            ).arrow().read_all()
+            ratings = (
+                session.execute(
+                    f"select user_id, item_id, centred_rating, user_norm from {relation} where dataset = ?", [dataset]
+                )
+                .arrow()
+                .read_all()
+            )
             neighbours = top_k_neighbours(ratings, k, min_co_rated, threads=threads)
             del ratings
             for batch in neighbours.to_batches():
                 yield pa.RecordBatch.from_arrays(
                     [pa.repeat(pa.scalar(dataset, pa.string()), batch.num_rows), *batch.columns],
-                    schema=DATASET_NEIGHBOURS_SCHEMA)
+                    schema=DATASET_NEIGHBOURS_SCHEMA,
+                )
             del neighbours
 
     return pa.RecordBatchReader.from_batches(DATASET_NEIGHBOURS_SCHEMA, batches())

@@ -29,37 +29,43 @@ from shop_analytics.streaming.sketch_aggs import BloomAggregator, GroupedDistinc
 DEFAULT_RANGE_ROWS = 4_000_000
 DEFAULT_BATCH_ROWS = 65_536
 
-HEAVY_HITTERS_SCHEMA = pa.schema([
-    ("view_rank", pa.int32()),
-    ("item_id", pa.int64()),
-    ("views_lower", pa.int64()),
-    ("views_upper", pa.int64()),
-    ("is_certain_top_k", pa.bool_()),
-    ("total_views", pa.int64()),
-    ("max_count_error", pa.int64()),
-    ("summary_capacity", pa.int32()),
-    ("summary", pa.binary()),
-])
+HEAVY_HITTERS_SCHEMA = pa.schema(
+    [
+        ("view_rank", pa.int32()),
+        ("item_id", pa.int64()),
+        ("views_lower", pa.int64()),
+        ("views_upper", pa.int64()),
+        ("is_certain_top_k", pa.bool_()),
+        ("total_views", pa.int64()),
+        ("max_count_error", pa.int64()),
+        ("summary_capacity", pa.int32()),
+        ("summary", pa.binary()),
+    ]
+)
 
-DAILY_DISTINCT_SCHEMA = pa.schema([
-    ("item_id", pa.int64()),
-    ("view_date", pa.date32()),
-    ("distinct_viewers_estimate", pa.float64()),
-    ("viewer_sketch", pa.binary()),
-])
+DAILY_DISTINCT_SCHEMA = pa.schema(
+    [
+        ("item_id", pa.int64()),
+        ("view_date", pa.date32()),
+        ("distinct_viewers_estimate", pa.float64()),
+        ("viewer_sketch", pa.binary()),
+    ]
+)
 
-EVENT_FILTER_SCHEMA = pa.schema([
-    ("key_column", pa.string()),
-    ("filter_kind", pa.string()),
-    ("keys_inserted", pa.int64()),
-    ("expected_keys", pa.int64()),
-    ("target_fpr", pa.float64()),
-    ("estimated_fpr", pa.float64()),
-    ("num_bits", pa.int64()),
-    ("num_hashes", pa.int32()),
-    ("size_bytes", pa.int64()),
-    ("bloom_filter", pa.binary()),
-])
+EVENT_FILTER_SCHEMA = pa.schema(
+    [
+        ("key_column", pa.string()),
+        ("filter_kind", pa.string()),
+        ("keys_inserted", pa.int64()),
+        ("expected_keys", pa.int64()),
+        ("target_fpr", pa.float64()),
+        ("estimated_fpr", pa.float64()),
+        ("num_bits", pa.int64()),
+        ("num_hashes", pa.int32()),
+        ("size_bytes", pa.int64()),
+        ("bloom_filter", pa.binary()),
+    ]
+)
 
 
 def relation_sql(rel: Any) -> str:
@@ -75,8 +81,9 @@ def relation_sql(rel: Any) -> str:
     raise TypeError(f"expected a table name or a DuckDB relation, got {type(rel).__name__}")
 
 
-def plan_date_ranges(con: Any, count_relation: str, date_column: str,
-                     target_rows: int = DEFAULT_RANGE_ROWS) -> list[tuple[dt.date, dt.date]]:
+def plan_date_ranges(
+    con: Any, count_relation: str, date_column: str, target_rows: int = DEFAULT_RANGE_ROWS
+) -> list[tuple[dt.date, dt.date]]:
     """Split the days of a relation into consecutive [first, last] ranges of about target_rows rows.
 
     count_relation should be cheap to count per day (the raw Parquet source:
@@ -106,9 +113,14 @@ def plan_date_ranges(con: Any, count_relation: str, date_column: str,
     return ranges
 
 
-def iter_range_batches(con: Any, relation: str, columns: Sequence[str], date_column: str,
-                       ranges: Sequence[tuple[dt.date, dt.date]],
-                       batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+def iter_range_batches(
+    con: Any,
+    relation: str,
+    columns: Sequence[str],
+    date_column: str,
+    ranges: Sequence[tuple[dt.date, dt.date]],
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Iterator[pa.RecordBatch]:
     """Record batches of ``columns`` of relation, one date range (one query) at a time.
 
     Runs on its own cursor so it can be consumed while the caller's
@@ -143,25 +155,35 @@ def heavy_hitters_table(batches: Iterator[pa.RecordBatch], column: str, capacity
     # D (the bound of every unreported item).
     outside = max(int(top.column("upper")[k].as_py()) if top.num_rows > k else 0, hh.error)
     blob = hh.to_bytes()
-    return pa.table({
-        "view_rank": pa.array(range(1, k + 1), pa.int32()),
-        "item_id": top.column("item").slice(0, k).cast(pa.int64()),
-        "views_lower": pa.array(lower, pa.int64()),
-        "views_upper": pa.array(upper, pa.int64()),
-        "is_certain_top_k": pa.array(lower >= outside, pa.bool_()),
-        "total_views": pa.array([hh.n] * k, pa.int64()),
-        "max_count_error": pa.array([hh.error] * k, pa.int64()),
-        "summary_capacity": pa.array([capacity] * k, pa.int32()),
-        "summary": pa.array([blob] * k, pa.binary()),
-    }, schema=HEAVY_HITTERS_SCHEMA)
+    return pa.table(
+        {
+            "view_rank": pa.array(range(1, k + 1), pa.int32()),
+            "item_id": top.column("item").slice(0, k).cast(pa.int64()),
+            "views_lower": pa.array(lower, pa.int64()),
+            "views_upper": pa.array(upper, pa.int64()),
+            "is_certain_top_k": pa.array(lower >= outside, pa.bool_()),
+            "total_views": pa.array([hh.n] * k, pa.int64()),
+            "max_count_error": pa.array([hh.error] * k, pa.int64()),
+            "summary_capacity": pa.array([capacity] * k, pa.int32()),
+            "summary": pa.array([blob] * k, pa.binary()),
+        },
+        schema=HEAVY_HITTERS_SCHEMA,
+    )
 
 
-def daily_distinct_reader(con: Any, relation: str, group_column: str, value_column: str, time_column: str,
-                          date_column: str, ranges: Sequence[tuple[dt.date, dt.date]], p: int,
-                          batch_rows: int = DEFAULT_BATCH_ROWS) -> pa.RecordBatchReader:
+def daily_distinct_reader(
+    con: Any,
+    relation: str,
+    group_column: str,
+    value_column: str,
+    time_column: str,
+    date_column: str,
+    ranges: Sequence[tuple[dt.date, dt.date]],
+    p: int,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> pa.RecordBatchReader:
     """A reader of one HLL per (group, day), finalized range by range so only one range's state is held."""
-    agg = GroupedDistinctAggregator([group_column], value_column, time_column=time_column, p=p,
-                                    day_column="view_date")
+    agg = GroupedDistinctAggregator([group_column], value_column, time_column=time_column, p=p, day_column="view_date")
     columns = list(dict.fromkeys([group_column, value_column, time_column, date_column]))
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -170,23 +192,34 @@ def daily_distinct_reader(con: Any, relation: str, group_column: str, value_colu
             for batch in iter_range_batches(con, relation, columns, date_column, [first_last], batch_rows):
                 state = agg.update(state, batch)
             table = agg.finalize(state).rename_columns(
-                [group_column, "view_date", "distinct_viewers_estimate", "viewer_sketch"])
-            table = table.cast(pa.schema([
-                (group_column, pa.int64()), ("view_date", pa.date32()),
-                ("distinct_viewers_estimate", pa.float64()), ("viewer_sketch", pa.binary()),
-            ]))
+                [group_column, "view_date", "distinct_viewers_estimate", "viewer_sketch"]
+            )
+            table = table.cast(
+                pa.schema(
+                    [
+                        (group_column, pa.int64()),
+                        ("view_date", pa.date32()),
+                        ("distinct_viewers_estimate", pa.float64()),
+                        ("viewer_sketch", pa.binary()),
+                    ]
+                )
+            )
             del state
             yield from table.to_batches(max_chunksize=batch_rows)
             # Give the range's freed Arrow memory back before the next one.
             pa.default_memory_pool().release_unused()
 
-    schema = DAILY_DISTINCT_SCHEMA if group_column == "item_id" else pa.schema(
-        [(group_column, pa.int64())] + list(DAILY_DISTINCT_SCHEMA)[1:])
+    schema = (
+        DAILY_DISTINCT_SCHEMA
+        if group_column == "item_id"
+        else pa.schema([(group_column, pa.int64())] + list(DAILY_DISTINCT_SCHEMA)[1:])
+    )
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def bloom_filter_table(batches: Iterator[pa.RecordBatch], column: str, expected_keys: int, fpr: float,
-                       blocked: bool = True) -> pa.Table:
+def bloom_filter_table(
+    batches: Iterator[pa.RecordBatch], column: str, expected_keys: int, fpr: float, blocked: bool = True
+) -> pa.Table:
     """One-row table: a Bloom filter over one column, its parameters and its measured fill.
 
     blocked=True (the default) builds the split-block filter (``filter_kind``
@@ -204,17 +237,21 @@ def bloom_filter_table(batches: Iterator[pa.RecordBatch], column: str, expected_
     # The filter is ~1.2 bytes per key: drop it and wrap the serialized bytes
     # without another copy, so at most two copies exist while DuckDB stores it.
     del bf, state
-    blob_array = pa.Array.from_buffers(pa.large_binary(), 1, [
-        None, pa.py_buffer(np.array([0, len(blob)], dtype=np.int64)), pa.py_buffer(blob)])
-    return pa.table({
-        "key_column": [column],
-        "filter_kind": ["split_block" if blocked else "bloom"],
-        "keys_inserted": pa.array([params[0]], pa.int64()),
-        "expected_keys": pa.array([expected], pa.int64()),
-        "target_fpr": pa.array([fpr], pa.float64()),
-        "estimated_fpr": pa.array([params[1]], pa.float64()),
-        "num_bits": pa.array([params[2]], pa.int64()),
-        "num_hashes": pa.array([params[3]], pa.int32()),
-        "size_bytes": pa.array([len(blob)], pa.int64()),
-        "bloom_filter": blob_array,
-    }, schema=EVENT_FILTER_SCHEMA.set(9, pa.field("bloom_filter", pa.large_binary())))
+    blob_array = pa.Array.from_buffers(
+        pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(blob)], dtype=np.int64)), pa.py_buffer(blob)]
+    )
+    return pa.table(
+        {
+            "key_column": [column],
+            "filter_kind": ["split_block" if blocked else "bloom"],
+            "keys_inserted": pa.array([params[0]], pa.int64()),
+            "expected_keys": pa.array([expected], pa.int64()),
+            "target_fpr": pa.array([fpr], pa.float64()),
+            "estimated_fpr": pa.array([params[1]], pa.float64()),
+            "num_bits": pa.array([params[2]], pa.int64()),
+            "num_hashes": pa.array([params[3]], pa.int32()),
+            "size_bytes": pa.array([len(blob)], pa.int64()),
+            "bloom_filter": blob_array,
+        },
+        schema=EVENT_FILTER_SCHEMA.set(9, pa.field("bloom_filter", pa.large_binary())),
+    )

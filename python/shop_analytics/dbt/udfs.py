@@ -183,8 +183,11 @@ def make_bloom_contains(cache: FilterCache) -> Callable[[Any, Any], pa.Array]:
         bf = _bloom_for(key, blob, is_ref, cache)
         if bf.seed not in hashes:
             # int64 keys (the common case) are hashed in place, without a validity pass.
-            hashes[bf.seed] = (hash_int64(int64_values(karr), bf.seed) if karr.type == pa.int64() and len(karr)
-                               else hash_keys(karr, bf.seed)[0])
+            hashes[bf.seed] = (
+                hash_int64(int64_values(karr), bf.seed)
+                if karr.type == pa.int64() and len(karr)
+                else hash_keys(karr, bf.seed)[0]
+            )
         return bf.contains_hashes(hashes[bf.seed] if rows is None else hashes[bf.seed][rows])
 
     def bloom_contains(filters: pa.Array | pa.ChunkedArray, keys: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -293,7 +296,9 @@ def _union_rows(lists: pa.Array, fn: str) -> tuple[list[np.ndarray | None], list
             if acc is None:
                 acc, p0, seed0 = r.copy(), p, seed
             elif (p, seed) != (p0, seed0):
-                raise ValueError(f"{fn}: cannot union HLL sketches with different (p, seed): {(p0, seed0)} vs {(p, seed)}")
+                raise ValueError(
+                    f"{fn}: cannot union HLL sketches with different (p, seed): {(p0, seed0)} vs {(p, seed)}"
+                )
             else:
                 np.maximum(acc, r, out=acc)
         regs.append(acc), ps.append(p0), seeds.append(seed0)
@@ -329,8 +334,12 @@ def topk_items(blobs: pa.Array | pa.ChunkedArray, ks: pa.Array | pa.ChunkedArray
             raise ValueError(f"topk_items: {exc}") from None
         t = hh.top(k.as_py())
         items = pc.cast(t.column("item"), pa.string()).to_pylist()
-        out.append([{"item": i, "lower": lo, "upper": up}
-                    for i, lo, up in zip(items, t.column("lower").to_pylist(), t.column("upper").to_pylist())])
+        out.append(
+            [
+                {"item": i, "lower": lo, "upper": up}
+                for i, lo, up in zip(items, t.column("lower").to_pylist(), t.column("upper").to_pylist())
+            ]
+        )
     return pa.array(out, TOPK_TYPE)
 
 

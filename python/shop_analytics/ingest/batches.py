@@ -102,7 +102,9 @@ def open_regular(path: Path) -> BinaryIO:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
         if exc.errno == getattr(os, "ELOOP", -1) or os.path.islink(path):
-            raise NotRegularFileError(f"{shown(path)} is a symbolic link; symlinks in landing are never followed") from exc
+            raise NotRegularFileError(
+                f"{shown(path)} is a symbolic link; symlinks in landing are never followed"
+            ) from exc
         raise
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
@@ -112,8 +114,12 @@ def open_regular(path: Path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-def scan(landing: Path, sources: tuple[Source, ...] = ALL_SOURCES, quiet_seconds: float | None = None,
-         now: float | None = None) -> Landing:
+def scan(
+    landing: Path,
+    sources: tuple[Source, ...] = ALL_SOURCES,
+    quiet_seconds: float | None = None,
+    now: float | None = None,
+) -> Landing:
     """Every batch ready to ingest under `landing`, by source name (oldest id first), and everything else found.
 
     `quiet_seconds`: also treat a batch folder without the marker as complete when neither
@@ -131,11 +137,27 @@ def scan(landing: Path, sources: tuple[Source, ...] = ALL_SOURCES, quiet_seconds
         mode = entry.stat(follow_symlinks=False).st_mode
         if entry.name not in known:
             what = "folder" if stat.S_ISDIR(mode) else _kind(mode)
-            result.findings.append(Finding(REFUSED, "?", None, path, "unknown_source",
-                f"{landing}: unknown source folder {entry.name!r} ({what}); known sources: {', '.join(sorted(known))}"))
+            result.findings.append(
+                Finding(
+                    REFUSED,
+                    "?",
+                    None,
+                    path,
+                    "unknown_source",
+                    f"{landing}: unknown source folder {entry.name!r} ({what}); known sources: {', '.join(sorted(known))}",
+                )
+            )
         elif not stat.S_ISDIR(mode):
-            result.findings.append(Finding(REFUSED, entry.name, None, path, NOT_REGULAR,
-                f"{path}: the source folder is a {_kind(mode)}, not a folder; it is not followed"))
+            result.findings.append(
+                Finding(
+                    REFUSED,
+                    entry.name,
+                    None,
+                    path,
+                    NOT_REGULAR,
+                    f"{path}: the source folder is a {_kind(mode)}, not a folder; it is not followed",
+                )
+            )
         else:
             _scan_source(known[entry.name], path, result, quiet_seconds, now)
     return result
@@ -161,28 +183,53 @@ def _scan_source(source: Source, root: Path, result: Landing, quiet_seconds: flo
         mode = entry.stat(follow_symlinks=False).st_mode
         if not entry.name.startswith(BATCH_PREFIX):
             what = "folder" if stat.S_ISDIR(mode) else _kind(mode)
-            result.findings.append(Finding(REFUSED, source.name, None, path, "bad_batch_folder_name",
-                f"{root}: {what} {entry.name!r} is not a batch; landing batches are folders named "
-                f"{BATCH_PREFIX}<batch id>"))
+            result.findings.append(
+                Finding(
+                    REFUSED,
+                    source.name,
+                    None,
+                    path,
+                    "bad_batch_folder_name",
+                    f"{root}: {what} {entry.name!r} is not a batch; landing batches are folders named "
+                    f"{BATCH_PREFIX}<batch id>",
+                )
+            )
             continue
-        batch_id = entry.name[len(BATCH_PREFIX):]
+        batch_id = entry.name[len(BATCH_PREFIX) :]
         problem = batch_id_problem(batch_id)
         if problem:
-            result.findings.append(Finding(REFUSED, source.name, None, path, "invalid_batch_id",
-                                           f"{source.name}: folder {path.name!r}: {problem}"))
+            result.findings.append(
+                Finding(
+                    REFUSED,
+                    source.name,
+                    None,
+                    path,
+                    "invalid_batch_id",
+                    f"{source.name}: folder {path.name!r}: {problem}",
+                )
+            )
             continue
         folded.setdefault(batch_id.casefold(), []).append(batch_id)
         candidates.append((batch_id, path, mode))
     for batch_id, path, mode in candidates:
         twins = folded[batch_id.casefold()]
         if len(twins) > 1:
-            result.findings.append(Finding(REFUSED, source.name, batch_id, path, "batch_id_case_collision",
-                f"{source.name}: batch ids {', '.join(repr(t) for t in twins)} differ only in case; on a "
-                f"case-insensitive file system they would share files. Rename all but one."))
+            result.findings.append(
+                Finding(
+                    REFUSED,
+                    source.name,
+                    batch_id,
+                    path,
+                    "batch_id_case_collision",
+                    f"{source.name}: batch ids {', '.join(repr(t) for t in twins)} differ only in case; on a "
+                    f"case-insensitive file system they would share files. Rename all but one.",
+                )
+            )
             continue
         if not stat.S_ISDIR(mode):
-            result.batches[source.name].append(LandingBatch(
-                source, batch_id, (), MIXED, path, (f"{shown(path.name)} ({_kind(mode)})",)))
+            result.batches[source.name].append(
+                LandingBatch(source, batch_id, (), MIXED, path, (f"{shown(path.name)} ({_kind(mode)})",))
+            )
             continue
         batch = _scan_batch(source, batch_id, path, quiet_seconds, now)
         if isinstance(batch, Finding):
@@ -191,22 +238,30 @@ def _scan_source(source: Source, root: Path, result: Landing, quiet_seconds: flo
             result.batches[source.name].append(batch)
 
 
-def _scan_batch(source: Source, batch_id: str, folder: Path, quiet_seconds: float | None,
-                now: float) -> LandingBatch | Finding:
+def _scan_batch(
+    source: Source, batch_id: str, folder: Path, quiet_seconds: float | None, now: float
+) -> LandingBatch | Finding:
     entries = [(e.name, e.stat(follow_symlinks=False)) for e in _entries(folder)]
     names = {name for name, _ in entries}
     if COMPLETION_MARKER not in names:
         changed = max([_changed(folder.lstat()), *(_changed(st) for _, st in entries)])
         if quiet_seconds is None or now - changed < quiet_seconds:
-            wait = (f"waiting for the completion marker {COMPLETION_MARKER} (the producer writes it last)"
-                    if quiet_seconds is None else
-                    f"no {COMPLETION_MARKER} marker and changed {max(0.0, now - changed):.0f} s ago, less than "
-                    f"the quiet period of {quiet_seconds:g} s")
-            return Finding(PENDING, source.name, batch_id, folder, "incomplete",
-                           f"{source.name} batch {batch_id}: {wait}; not ingested yet")
+            wait = (
+                f"waiting for the completion marker {COMPLETION_MARKER} (the producer writes it last)"
+                if quiet_seconds is None
+                else f"no {COMPLETION_MARKER} marker and changed {max(0.0, now - changed):.0f} s ago, less than "
+                f"the quiet period of {quiet_seconds:g} s"
+            )
+            return Finding(
+                PENDING,
+                source.name,
+                batch_id,
+                folder,
+                "incomplete",
+                f"{source.name} batch {batch_id}: {wait}; not ingested yet",
+            )
     irregular = tuple(f"{shown(name)} ({_kind(st.st_mode)})" for name, st in entries if not stat.S_ISREG(st.st_mode))
-    files = tuple(folder / name for name, st in entries
-                  if stat.S_ISREG(st.st_mode) and not name.startswith((".", "_")))
+    files = tuple(folder / name for name, st in entries if stat.S_ISREG(st.st_mode) and not name.startswith((".", "_")))
     formats = {FORMATS.get(p.suffix.lower()) for p in files}
     if not files:
         file_format = EMPTY
@@ -223,9 +278,15 @@ def _changed(st: os.stat_result) -> float:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"),
-                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
-                       (stat.S_ISREG, "regular file")):
+    for test, name in (
+        (stat.S_ISLNK, "symbolic link"),
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISREG, "regular file"),
+    ):
         if test(mode):
             return name
     return "special file"

@@ -67,9 +67,23 @@ _MIGRATIONS = (
     "ALTER TABLE {db}.ingest_audit ALTER COLUMN contract_version DROP NOT NULL",
     "ALTER TABLE {db}.publish_intents ADD COLUMN IF NOT EXISTS paths VARCHAR[]",
 )
-AUDIT_COLUMNS = ("source", "batch_id", "content_hash", "files", "rows_in", "rows_admitted", "rows_quarantined",
-                 "quarantined_by_reason", "contract_version", "started_at", "seconds", "status", "file_format",
-                 "contract_status", "message")
+AUDIT_COLUMNS = (
+    "source",
+    "batch_id",
+    "content_hash",
+    "files",
+    "rows_in",
+    "rows_admitted",
+    "rows_quarantined",
+    "quarantined_by_reason",
+    "contract_version",
+    "started_at",
+    "seconds",
+    "status",
+    "file_format",
+    "contract_status",
+    "message",
+)
 
 
 def attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
@@ -83,22 +97,30 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 def previous_batch(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> tuple[str, str] | None:
     """(content_hash, status) of an earlier ingest of this batch id, if any."""
-    row = con.execute(f"SELECT content_hash, status FROM {DB}.ingest_audit WHERE source = ? AND batch_id = ?",
-                      [source, batch_id]).fetchone()
+    row = con.execute(
+        f"SELECT content_hash, status FROM {DB}.ingest_audit WHERE source = ? AND batch_id = ?", [source, batch_id]
+    ).fetchone()
     return (row[0], row[1]) if row else None
 
 
 def case_twin(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> str | None:
     """An audited batch id of `source` that equals `batch_id` except in case, if any."""
-    row = con.execute(f"SELECT batch_id FROM {DB}.ingest_audit WHERE source = ? AND lower(batch_id) = lower(?) "
-                      f"AND batch_id <> ? LIMIT 1", [source, batch_id, batch_id]).fetchone()
+    row = con.execute(
+        f"SELECT batch_id FROM {DB}.ingest_audit WHERE source = ? AND lower(batch_id) = lower(?) "
+        f"AND batch_id <> ? LIMIT 1",
+        [source, batch_id, batch_id],
+    ).fetchone()
     return str(row[0]) if row else None
 
 
 def intents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, list[str] | None]]:
     """Every (source, batch_id, paths) whose files are not, or no longer, committed (paths None: written before paths were recorded)."""
-    return [(str(s), str(b), None if p is None else [str(x) for x in p]) for s, b, p in con.execute(
-        f"SELECT source, batch_id, paths FROM {DB}.publish_intents ORDER BY source, batch_id").fetchall()]
+    return [
+        (str(s), str(b), None if p is None else [str(x) for x in p])
+        for s, b, p in con.execute(
+            f"SELECT source, batch_id, paths FROM {DB}.publish_intents ORDER BY source, batch_id"
+        ).fetchall()
+    ]
 
 
 def record_intent(con: duckdb.DuckDBPyConnection, source: str, batch_id: str, paths: list[str]) -> None:
@@ -113,8 +135,12 @@ def clear_intent(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> 
 
 def batch_files(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> list[str]:
     """The committed files of `batch_id`, relative to the data root."""
-    return [str(r[0]) for r in con.execute(f"SELECT path FROM {DB}.batch_files WHERE source = ? AND batch_id = ? "
-                                           f"ORDER BY path", [source, batch_id]).fetchall()]
+    return [
+        str(r[0])
+        for r in con.execute(
+            f"SELECT path FROM {DB}.batch_files WHERE source = ? AND batch_id = ? ORDER BY path", [source, batch_id]
+        ).fetchall()
+    ]
 
 
 def replace_batch_files(con: duckdb.DuckDBPyConnection, source: str, batch_id: str, paths: list[str]) -> None:
@@ -126,33 +152,54 @@ def replace_batch_files(con: duckdb.DuckDBPyConnection, source: str, batch_id: s
 
 def accepted_versions(con: duckdb.DuckDBPyConnection, source: str) -> list[ContractVersion]:
     """Contract versions of `source` accepted at run time, oldest first."""
-    rows = con.execute(f"SELECT version, columns, changes FROM {DB}.contract_versions WHERE source = ? "
-                       f"ORDER BY version", [source]).fetchall()
-    return [ContractVersion(int(v), tuple(Column(c["name"], c["type"], bool(c["nullable"])) for c in json.loads(cols)),
-                            tuple(json.loads(changes))) for v, cols, changes in rows]
+    rows = con.execute(
+        f"SELECT version, columns, changes FROM {DB}.contract_versions WHERE source = ? ORDER BY version", [source]
+    ).fetchall()
+    return [
+        ContractVersion(
+            int(v),
+            tuple(Column(c["name"], c["type"], bool(c["nullable"])) for c in json.loads(cols)),
+            tuple(json.loads(changes)),
+        )
+        for v, cols, changes in rows
+    ]
 
 
 def register_version(con: duckdb.DuckDBPyConnection, source: str, version: ContractVersion, batch_id: str) -> None:
     """Record a contract version accepted with `batch_id` (inside that batch's commit transaction)."""
     columns = json.dumps([{"name": c.name, "type": c.type, "nullable": c.nullable} for c in version.columns])
-    con.execute(f"INSERT INTO {DB}.contract_versions VALUES (?, ?, ?, ?, ?, ?)",
-                [source, version.version, columns, json.dumps(list(version.changes)),
-                 dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), batch_id])
+    con.execute(
+        f"INSERT INTO {DB}.contract_versions VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            source,
+            version.version,
+            columns,
+            json.dumps(list(version.changes)),
+            dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+            batch_id,
+        ],
+    )
 
 
 def insert_keys(con: duckdb.DuckDBPyConnection, source: str, select_sql: str) -> None:
     """Append admitted keys (`select_sql` yields one column `key`) under the next commit sequence number."""
-    con.execute(f"INSERT INTO {DB}.seen_keys SELECT ?, key, (SELECT coalesce(max(seq), 0) + 1 FROM {DB}.seen_keys "
-                f"WHERE source = ?) FROM ({select_sql})", [source, source])
+    con.execute(
+        f"INSERT INTO {DB}.seen_keys SELECT ?, key, (SELECT coalesce(max(seq), 0) + 1 FROM {DB}.seen_keys "
+        f"WHERE source = ?) FROM ({select_sql})",
+        [source, source],
+    )
 
 
 def insert_audit(con: duckdb.DuckDBPyConnection, values: dict) -> None:
     """One audit row (keys = AUDIT_COLUMNS), replacing an earlier rejected attempt of the same batch."""
-    con.execute(f"DELETE FROM {DB}.ingest_audit WHERE source = ? AND batch_id = ?",
-                [values["source"], values["batch_id"]])
+    con.execute(
+        f"DELETE FROM {DB}.ingest_audit WHERE source = ? AND batch_id = ?", [values["source"], values["batch_id"]]
+    )
     names = ", ".join(AUDIT_COLUMNS)
-    con.execute(f"INSERT INTO {DB}.ingest_audit ({names}) VALUES ({', '.join('?' for _ in AUDIT_COLUMNS)})",
-                [values[c] for c in AUDIT_COLUMNS])
+    con.execute(
+        f"INSERT INTO {DB}.ingest_audit ({names}) VALUES ({', '.join('?' for _ in AUDIT_COLUMNS)})",
+        [values[c] for c in AUDIT_COLUMNS],
+    )
 
 
 def audit_rows(catalog: Path) -> list[dict]:

@@ -24,16 +24,28 @@ from __future__ import annotations
 from shop_analytics.quality.duckdb_types import parse_decimal
 from shop_analytics.sql import quote_literal
 
-_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                  "UBIGINT", "UHUGEINT"}
+_INTEGER_TYPES = {
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+}
 _FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
 _SPACES = "[ ]*"
 _INTEGER = rf"{_SPACES}[+-]?[0-9]+{_SPACES}"
 _FLOAT = rf"{_SPACES}([+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(?i:nan|inf|infinity)){_SPACES}"
 _DATE = rf"{_SPACES}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}{_SPACES}"
-_TIMESTAMP = (rf"^{_SPACES}([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})"
-              rf"(?:[Tt ]([0-9]{{2}}):([0-9]{{2}})(?::([0-9]{{2}})(\.[0-9]{{1,6}})?)?)?"
-              rf"{_SPACES}(?:([Zz])|([+-])([0-9]{{2}})(?::?([0-9]{{2}}))?)?{_SPACES}$")
+_TIMESTAMP = (
+    rf"^{_SPACES}([0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}})"
+    rf"(?:[Tt ]([0-9]{{2}}):([0-9]{{2}})(?::([0-9]{{2}})(\.[0-9]{{1,6}})?)?)?"
+    rf"{_SPACES}(?:([Zz])|([+-])([0-9]{{2}})(?::?([0-9]{{2}}))?)?{_SPACES}$"
+)
 MAX_OFFSET_HOURS = 18  # ISO 8601 allows more; no time zone in use has more than 14
 
 # Parquet types the reader converts to the contract's TIMESTAMP: (value SQL, exactness SQL or None).
@@ -74,13 +86,17 @@ def text_to_type_sql(raw: str, type_name: str) -> str:
 
 def _timestamp_sql(raw: str) -> str:
     p = f"regexp_extract({raw}, {quote_literal(_TIMESTAMP)}, ['d', 'h', 'mi', 's', 'f', 'z', 'sg', 'oh', 'om'])"
-    local = (f"TRY_CAST({p}.d || ' ' || coalesce(nullif({p}.h, ''), '00') || ':' || coalesce(nullif({p}.mi, ''), '00')"
-             f" || ':' || coalesce(nullif({p}.s, ''), '00') || {p}.f AS TIMESTAMP)")
+    local = (
+        f"TRY_CAST({p}.d || ' ' || coalesce(nullif({p}.h, ''), '00') || ':' || coalesce(nullif({p}.mi, ''), '00')"
+        f" || ':' || coalesce(nullif({p}.s, ''), '00') || {p}.f AS TIMESTAMP)"
+    )
     hours = f"coalesce(TRY_CAST(nullif({p}.oh, '') AS INTEGER), 0)"
     minutes = f"coalesce(TRY_CAST(nullif({p}.om, '') AS INTEGER), 0)"
     offset = f"(CASE {p}.sg WHEN '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes})"
-    return (f"CASE WHEN {p}.d <> '' AND {hours} <= {MAX_OFFSET_HOURS} AND {minutes} < 60 "
-            f"THEN {local} - to_minutes({offset}) END")
+    return (
+        f"CASE WHEN {p}.d <> '' AND {hours} <= {MAX_OFFSET_HOURS} AND {minutes} < 60 "
+        f"THEN {local} - to_minutes({offset}) END"
+    )
 
 
 def parquet_timestamp_sql(column: str, type_name: str) -> tuple[str, str | None] | None:

@@ -42,6 +42,7 @@ import duckdb
 from shop_analytics.ingest import catalog
 from shop_analytics.quality.raw_contract import batch_id_problem
 from shop_analytics.settings import Settings
+
 # In the order one batch reaches them: scratch files written, intent recorded, after each
 # rename, all renamed (catalog not yet committed), catalog committed (garbage not yet deleted).
 POINTS = ("written", "intent", "rename", "renamed", "committed")
@@ -167,5 +168,8 @@ def legacy_lake_files(root: Path, source: str, batch_id: str) -> list[str]:
     folder = root / "lake" / source
     if not folder.is_dir():
         return []
-    return sorted(PurePosixPath(p.relative_to(root)).as_posix() for p in folder.rglob("*.parquet")
-                  if name.fullmatch(p.name) and not p.is_symlink())
+    return sorted(
+        PurePosixPath(p.relative_to(root)).as_posix()
+        for p in folder.rglob("*.parquet")
+        if name.fullmatch(p.name) and not p.is_symlink()
+    )

@@ -79,14 +79,18 @@ def load_batch(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, c
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BatchRejectedError(
-            "unreadable_file", f"cannot read {batch.file_format} batch {batch.folder}: {first}") from exc
+            "unreadable_file", f"cannot read {batch.file_format} batch {batch.folder}: {first}"
+        ) from exc
 
 
 def _check_names(names: list[str], contract: Contract, batch: LandingBatch) -> None:
     found = name_violations(names, contract.column_names)
     if found:
-        raise BatchRejectedError(found[0].rule, f"{batch.source.name} batch {batch.batch_id}: " + " ".join(
-            f"[{v.rule}] {v.message}" for v in found), tuple(found))
+        raise BatchRejectedError(
+            found[0].rule,
+            f"{batch.source.name} batch {batch.batch_id}: " + " ".join(f"[{v.rule}] {v.message}" for v in found),
+            tuple(found),
+        )
 
 
 def _require_non_empty(batch: LandingBatch, expected: str) -> None:
@@ -95,8 +99,7 @@ def _require_non_empty(batch: LandingBatch, expected: str) -> None:
             raise BatchRejectedError("empty_file", f"{path} is empty (0 bytes); {expected}")
 
 
-def _load_parquet(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str,
-                  contract: Contract) -> BatchRelation:
+def _load_parquet(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, contract: Contract) -> BatchRelation:
     _require_non_empty(batch, "a Parquet file has at least a footer")
     try:
         columns = batch_schema(con, batch.files)
@@ -106,8 +109,12 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str
         raise
     _check_names([c.name for c in columns], contract, batch)
     wanted = {c.name: c.type.strip().upper() for v in contract.versions for c in v.columns}
-    converted = [(c, conv) for c in columns if wanted.get(c.name) == "TIMESTAMP"
-                 and (conv := parquet_timestamp_sql(f"f.{quote_ident(c.name)}", c.type)) is not None]
+    converted = [
+        (c, conv)
+        for c in columns
+        if wanted.get(c.name) == "TIMESTAMP"
+        and (conv := parquet_timestamp_sql(f"f.{quote_ident(c.name)}", c.type)) is not None
+    ]
     data_columns = tuple(c.name for c in columns)
     if not converted:
         create_batch_view(con, name, batch.files)
@@ -119,11 +126,15 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str
     for c, (_, exact) in converted:
         if exact is not None:
             column = f"f.{quote_ident(c.name)}"
-            extra += [f"CAST(CASE WHEN {column} IS NULL OR {exact} THEN 1 END AS UTINYINT) "
-                      f"AS {quote_ident(cast_ok_column(c.name))}",
-                      f"{column} AS {quote_ident(raw_column(c.name))}"]
-    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT f.* REPLACE ({replace})"
-                f"{''.join(', ' + e for e in extra)} FROM {quote_ident(files_view)} f")
+            extra += [
+                f"CAST(CASE WHEN {column} IS NULL OR {exact} THEN 1 END AS UTINYINT) "
+                f"AS {quote_ident(cast_ok_column(c.name))}",
+                f"{column} AS {quote_ident(raw_column(c.name))}",
+            ]
+    con.execute(
+        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT f.* REPLACE ({replace})"
+        f"{''.join(', ' + e for e in extra)} FROM {quote_ident(files_view)} f"
+    )
     kinds = {c.name: c.type for c, _ in converted}
     schema = tuple(Column(c.name, "TIMESTAMP", c.nullable) if c.name in kinds else c for c in columns)
     cast = tuple(c.name for c, (_, exact) in converted if exact is not None)
@@ -139,20 +150,27 @@ def _csv_names(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> list[str]
     """The header of every file of a CSV batch, as written (all files must agree)."""
     headers = []
     for path in batch.files:
-        row = con.execute(f"SELECT * FROM read_csv({quote_literal(str(path))}, header = false, all_varchar = true, "
-                          f"hive_partitioning = false) LIMIT 1").fetchone()
+        row = con.execute(
+            f"SELECT * FROM read_csv({quote_literal(str(path))}, header = false, all_varchar = true, "
+            f"hive_partitioning = false) LIMIT 1"
+        ).fetchone()
         headers.append([cell if cell is None else str(cell) for cell in (row or ())])
     first = headers[0]
     for path, header in zip(batch.files, headers):
         if header != first:
-            raise BatchRejectedError("files_disagree", f"files of one batch disagree on the header: "
-                                     f"{batch.files[0].name} has {first}, {path.name} has {header}")
+            raise BatchRejectedError(
+                "files_disagree",
+                f"files of one batch disagree on the header: "
+                f"{batch.files[0].name} has {first}, {path.name} has {header}",
+            )
     if len(first) == 1 and first[0] is not None and any(d in first[0] for d in ",;|\t"):
         # The sniffer found no dialect that fits every line (e.g. a truncated last row) and
         # fell back to one column holding the whole line.
         raise BatchRejectedError(
-            "unparsable_csv", f"{batch.folder}: no CSV dialect fits every line (the header came back as "
-            f"one column {first[0][:80]!r}); is the file truncated or are rows inconsistent?")
+            "unparsable_csv",
+            f"{batch.folder}: no CSV dialect fits every line (the header came back as "
+            f"one column {first[0][:80]!r}); is the file truncated or are rows inconsistent?",
+        )
     return [cell or "" for cell in first]
 
 
@@ -163,7 +181,8 @@ def _json_names(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> list[str
         key_lists = con.execute(
             f"SELECT keys FROM (SELECT json_keys(json) AS keys, row_number() OVER () AS n "
             f"FROM read_json_objects({_files_list(batch)}, format = 'auto')) "
-            f"WHERE keys IS NOT NULL GROUP BY keys ORDER BY min(n)").fetchall()
+            f"WHERE keys IS NOT NULL GROUP BY keys ORDER BY min(n)"
+        ).fetchall()
     finally:
         con.execute("SET preserve_insertion_order = false")
     names: list[str] = []
@@ -208,8 +227,10 @@ def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, c
     for column in schema:
         if column.name in cast:
             raw = f"raw.{quote_ident(column.name)}"
-            select.append(f"CAST(CASE WHEN {raw} IS NULL OR ({text_to_type_sql(raw, column.type)}) IS NOT NULL "
-                          f"THEN 1 END AS UTINYINT) AS {quote_ident(cast_ok_column(column.name))}")
+            select.append(
+                f"CAST(CASE WHEN {raw} IS NULL OR ({text_to_type_sql(raw, column.type)}) IS NOT NULL "
+                f"THEN 1 END AS UTINYINT) AS {quote_ident(cast_ok_column(column.name))}"
+            )
             select.append(f"{raw} AS {quote_ident(raw_column(column.name))}")
     # A table, not a view: row numbers must not change between the gate's queries, and
     # GX's own connection must see it (so not TEMP).
@@ -224,10 +245,11 @@ def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, c
 def count_rows(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> int:
     """The batch's row count for the audit of a batch rejected before it was loaded; 0 if the files cannot tell."""
     files = _files_list(batch)
-    queries = {"parquet": f"SELECT sum(num_rows) FROM parquet_file_metadata({files})",
-               "csv": f"SELECT count(*) FROM read_csv({files}, header = true, all_varchar = true, "
-                      f"hive_partitioning = false)",
-               "json": f"SELECT count(*) FROM read_json_objects({files}, format = 'auto')"}
+    queries = {
+        "parquet": f"SELECT sum(num_rows) FROM parquet_file_metadata({files})",
+        "csv": f"SELECT count(*) FROM read_csv({files}, header = true, all_varchar = true, hive_partitioning = false)",
+        "json": f"SELECT count(*) FROM read_json_objects({files}, format = 'auto')",
+    }
     if batch.file_format not in queries or not batch.files:
         return 0
     try:
@@ -239,7 +261,10 @@ def count_rows(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> int:
 def drop_relations(con: duckdb.DuckDBPyConnection, names: tuple[str, ...] | list[str]) -> None:
     """Drop these views or tables of `con` if they exist (newest first)."""
     for relation in reversed(list(names)):
-        kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = ? "
-                           "AND table_catalog = current_database()", [relation]).fetchone()
+        kind = con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = ? "
+            "AND table_catalog = current_database()",
+            [relation],
+        ).fetchone()
         if kind:
             con.execute(f"DROP {'VIEW' if kind[0] == 'VIEW' else 'TABLE'} {quote_ident(relation)}")

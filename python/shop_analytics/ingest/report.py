@@ -46,10 +46,14 @@ def is_over_threshold(rows_in: int, rows_quarantined: int, max_share: float) -> 
 def threshold_message(report: BatchReport, max_share: float) -> str:
     """One line naming the batch, its quarantined share and the rows per reason."""
     share = report.rows_quarantined / report.rows_in
-    reasons = ", ".join(f"{reason} {count:,}" for reason, count in
-                        sorted(report.quarantined_by_reason.items(), key=lambda kv: (-kv[1], kv[0])))
-    return (f"{report.source} batch {report.batch_id}: {report.rows_quarantined:,} of {report.rows_in:,} rows "
-            f"({share:.1%}) quarantined, over the {max_share:.1%} threshold; by reason: {reasons}")
+    reasons = ", ".join(
+        f"{reason} {count:,}"
+        for reason, count in sorted(report.quarantined_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    return (
+        f"{report.source} batch {report.batch_id}: {report.rows_quarantined:,} of {report.rows_in:,} rows "
+        f"({share:.1%}) quarantined, over the {max_share:.1%} threshold; by reason: {reasons}"
+    )
 
 
 def exit_code(reports: Iterable[BatchReport]) -> ExitCode:

@@ -40,10 +40,20 @@ from shop_analytics.ingest.batches import NotRegularFileError, walk_regular
 from shop_analytics.ingest.errors import OperationalError, describe, is_operational
 from shop_analytics.ingest.lake_files import BatchPublisher, FaultHooks, recover
 from shop_analytics.ingest.reading import (
-    BatchRejectedError, BatchRelation, count_rows, drop_relations, load_batch,
+    BatchRejectedError,
+    BatchRelation,
+    count_rows,
+    drop_relations,
+    load_batch,
 )
 from shop_analytics.ingest.report import (
-    CONFLICT, INGESTED, REFUSED, REJECTED, SKIPPED, BatchReport, is_over_threshold,
+    CONFLICT,
+    INGESTED,
+    REFUSED,
+    REJECTED,
+    SKIPPED,
+    BatchReport,
+    is_over_threshold,
 )
 from shop_analytics.ingest.seen import SeenKeys
 from shop_analytics.settings import DataLayout
@@ -92,8 +102,9 @@ class _Gate:
     where: str = "ingest"  # what is being worked on, for operational error messages
 
 
-def ingest(layout: DataLayout, settings: IngestSettings | None = None,
-           sources: tuple[Source, ...] = ALL_SOURCES) -> list[BatchReport]:
+def ingest(
+    layout: DataLayout, settings: IngestSettings | None = None, sources: tuple[Source, ...] = ALL_SOURCES
+) -> list[BatchReport]:
     """Ingest every complete landing batch not yet in the catalog; dimensions first, then facts.
 
     Raises OperationalError (disk full, permissions, I/O, a locked catalog) naming what it
@@ -112,8 +123,13 @@ def ingest(layout: DataLayout, settings: IngestSettings | None = None,
         layout.staging_area.mkdir(parents=True)
         con = duckdb.connect()  # in-memory: GX validates here and never holds a file
         try:
-            gate = _Gate(con, layout, settings, countries,
-                         BatchPublisher(layout.root, layout.staging_area / "scratch", FaultHooks.from_env()))
+            gate = _Gate(
+                con,
+                layout,
+                settings,
+                countries,
+                BatchPublisher(layout.root, layout.staging_area / "scratch", FaultHooks.from_env()),
+            )
             _open(gate)
             return _run(gate, landing.findings, landing.batches, sources)
         finally:
@@ -136,8 +152,10 @@ def _open(gate: _Gate) -> None:
         catalog.attach(con, layout.catalog)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise OperationalError(f"ingest catalog {layout.catalog} is locked by another process (is another "
-                                   f"ingest running, or a DuckDB shell holding it open?): {describe(exc)}") from exc
+            raise OperationalError(
+                f"ingest catalog {layout.catalog} is locked by another process (is another "
+                f"ingest running, or a DuckDB shell holding it open?): {describe(exc)}"
+            ) from exc
         raise
     gate.where = "recovering interrupted batches"
     for source, batch_id, removed in recover(con, layout.root):
@@ -145,20 +163,26 @@ def _open(gate: _Gate) -> None:
             tqdm.write(f"RECOVERED {source} batch {batch_id}: removed {removed} file(s) of an interrupted run")
 
 
-def _run(gate: _Gate, findings: list[Finding], batches: dict[str, list[LandingBatch]],
-         sources: tuple[Source, ...]) -> list[BatchReport]:
+def _run(
+    gate: _Gate, findings: list[Finding], batches: dict[str, list[LandingBatch]], sources: tuple[Source, ...]
+) -> list[BatchReport]:
     reports = [_finding_report(f) for f in findings]
     for report in reports:
         if report.status == REFUSED:
             tqdm.write(f"REFUSED {report.message}")
     ordered = sorted(sources, key=lambda s: s.is_fact)
-    bar = tqdm(total=sum(len(b) for b in batches.values()), desc="ingest", unit="batch",
-               disable=None if gate.settings.progress is None else not gate.settings.progress)
+    bar = tqdm(
+        total=sum(len(b) for b in batches.values()),
+        desc="ingest",
+        unit="batch",
+        disable=None if gate.settings.progress is None else not gate.settings.progress,
+    )
     stop = False
     for source in ordered:
         gate.where = f"{source.name}: contract"
-        gate.contracts[source.name] = effective_contract(source, gate.settings.contracts_dir,
-                                                         catalog.accepted_versions(gate.con, source.name))
+        gate.contracts[source.name] = effective_contract(
+            source, gate.settings.contracts_dir, catalog.accepted_versions(gate.con, source.name)
+        )
         staged: list[_Staged] = []
         for batch in batches.get(source.name, []):
             gate.where = f"{source.name} batch {batch.batch_id}"
@@ -190,8 +214,9 @@ def _run(gate: _Gate, findings: list[Finding], batches: dict[str, list[LandingBa
 
 
 def _finding_report(finding: Finding) -> BatchReport:
-    return BatchReport(finding.source, finding.batch_id or "", finding.status, message=finding.message,
-                       rule=finding.rule)
+    return BatchReport(
+        finding.source, finding.batch_id or "", finding.status, message=finding.message, rule=finding.rule
+    )
 
 
 @dataclass(frozen=True)
@@ -213,9 +238,16 @@ def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _
     started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     twin = catalog.case_twin(con, source.name, batch.batch_id)
     if twin is not None:
-        return BatchReport(source.name, batch.batch_id, REFUSED, rule="batch_id_case_collision", message=(
-            f"batch id {batch.batch_id!r} differs only in case from the ingested batch {twin!r}; on a "
-            f"case-insensitive file system they would share files. Land it under another id."))
+        return BatchReport(
+            source.name,
+            batch.batch_id,
+            REFUSED,
+            rule="batch_id_case_collision",
+            message=(
+                f"batch id {batch.batch_id!r} differs only in case from the ingested batch {twin!r}; on a "
+                f"case-insensitive file system they would share files. Land it under another id."
+            ),
+        )
     try:
         content_hash: str | None = batch.content_hash()
         not_regular = _irregular_message(batch) if batch.irregular else None
@@ -225,13 +257,26 @@ def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _
     if previous is not None and previous[0] == content_hash:
         return BatchReport(source.name, batch.batch_id, SKIPPED)
     if previous is not None and previous[1] != REJECTED:  # a rejected batch may be re-delivered under its id
-        return BatchReport(source.name, batch.batch_id, CONFLICT, rule="conflict", message=(
-            f"batch {batch.batch_id} was already ingested with content hash {previous[0]}; the folder "
-            f"{batch.folder} now holds content hash {content_hash or '(unhashable: ' + str(not_regular) + ')'}. "
-            f"Ingested batches are immutable: restore the original files, or land the corrected data under a "
-            f"new batch id. Nothing was changed."))
-    audit = {"source": source.name, "batch_id": batch.batch_id, "content_hash": content_hash or "",
-             "files": len(batch.files), "started_at": started_at, "file_format": batch.file_format}
+        return BatchReport(
+            source.name,
+            batch.batch_id,
+            CONFLICT,
+            rule="conflict",
+            message=(
+                f"batch {batch.batch_id} was already ingested with content hash {previous[0]}; the folder "
+                f"{batch.folder} now holds content hash {content_hash or '(unhashable: ' + str(not_regular) + ')'}. "
+                f"Ingested batches are immutable: restore the original files, or land the corrected data under a "
+                f"new batch id. Nothing was changed."
+            ),
+        )
+    audit = {
+        "source": source.name,
+        "batch_id": batch.batch_id,
+        "content_hash": content_hash or "",
+        "files": len(batch.files),
+        "started_at": started_at,
+        "file_format": batch.file_format,
+    }
     if not_regular is not None:
         return _reject_batch(gate, batch, audit, started, NOT_REGULAR, None, not_regular, [])
     if batch.file_format == EMPTY:
@@ -239,35 +284,58 @@ def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _
     contract = gate.contracts[source.name]
     try:
         if batch.file_format == MIXED:
-            raise BatchRejectedError("mixed_formats", f"{batch.folder}: a batch holds files of one format "
-                                     f"(.parquet, .csv or .json); found {[p.name for p in batch.files]}")
+            raise BatchRejectedError(
+                "mixed_formats",
+                f"{batch.folder}: a batch holds files of one format "
+                f"(.parquet, .csv or .json); found {[p.name for p in batch.files]}",
+            )
         loaded = load_batch(con, batch, relation, contract)
         rows = _count(con, relation)
     except BatchRejectedError as exc:
         drop_relations(con, [relation, f"{relation}__files"])
-        return _reject_batch(gate, batch, audit, started, exc.rule, None, str(exc),
-                             [asdict(v) for v in exc.violations], count_rows(con, batch))
+        return _reject_batch(
+            gate,
+            batch,
+            audit,
+            started,
+            exc.rule,
+            None,
+            str(exc),
+            [asdict(v) for v in exc.violations],
+            count_rows(con, batch),
+        )
     except duckdb.Error as exc:  # e.g. a file that fails only when its data pages are read
         if is_operational(exc):
             raise
         drop_relations(con, [relation, f"{relation}__files"])
-        return _reject_batch(gate, batch, audit, started, "unreadable_file", None,
-                             f"cannot read {batch.folder}: {str(exc).splitlines()[0]}", [])
+        return _reject_batch(
+            gate,
+            batch,
+            audit,
+            started,
+            "unreadable_file",
+            None,
+            f"cannot read {batch.folder}: {str(exc).splitlines()[0]}",
+            [],
+        )
     check = check_schema(contract, loaded.columns)
     if not check.accepted:
         drop_relations(con, loaded.relations)
         violations = [asdict(v) for v in check.violations]
-        return _reject_batch(gate, batch, audit, started, check.violations[0].rule, check, check.message(),
-                             violations, rows)
+        return _reject_batch(
+            gate, batch, audit, started, check.violations[0].rule, check, check.message(), violations, rows
+        )
     if check.new_version is not None:  # registered in the catalog with this batch's commit
         gate.contracts[source.name] = contract.with_version(check.new_version)
     return _Staged(batch, loaded, check, audit, started, rows)
 
 
 def _irregular_message(batch: LandingBatch) -> str:
-    return (f"{batch.source.name} batch {batch.batch_id}: {batch.folder} holds entries that are not regular files: "
-            f"{', '.join(batch.irregular)}. Landing takes regular files only; symlinks, folders, FIFOs and "
-            f"devices are never followed or read.")
+    return (
+        f"{batch.source.name} batch {batch.batch_id}: {batch.folder} holds entries that are not regular files: "
+        f"{', '.join(batch.irregular)}. Landing takes regular files only; symlinks, folders, FIFOs and "
+        f"devices are never followed or read."
+    )
 
 
 def _groups(staged: list[_Staged], max_rows: int) -> list[list[_Staged]]:
@@ -275,9 +343,11 @@ def _groups(staged: list[_Staged], max_rows: int) -> list[list[_Staged]]:
     groups: list[list[_Staged]] = []
     for item in staged:
         last = groups[-1] if groups else None
-        if (last and (last[0].loaded.columns, last[0].loaded.cast_columns) == (item.loaded.columns,
-                                                                                 item.loaded.cast_columns)
-                and sum(x.rows for x in last) + item.rows <= max_rows):
+        if (
+            last
+            and (last[0].loaded.columns, last[0].loaded.cast_columns) == (item.loaded.columns, item.loaded.cast_columns)
+            and sum(x.rows for x in last) + item.rows <= max_rows
+        ):
             last.append(item)
         else:
             groups.append([item])
@@ -292,21 +362,27 @@ def _refresh_references(gate: _Gate) -> None:
     # Known ids = keys admitted for the dimensions so far. Plain (not TEMP) tables: GX's
     # own connection to this in-memory database must see them.
     for table, column, dim in (("gate_known_users", "user_id", "users"), ("gate_known_items", "item_id", "items")):
-        gate.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT key AS {column} "
-                         f"FROM {DB}.seen_keys WHERE source = ?", [dim])
+        gate.con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT key AS {column} FROM {DB}.seen_keys WHERE source = ?",
+            [dim],
+        )
     gate.references_stale = False
 
 
 def _seen_filter(gate: _Gate, source: Source) -> SeenKeys:
     if source.name not in gate.filters:
-        gate.filters[source.name] = SeenKeys(gate.con, DB, source.name, gate.settings.bloom_capacity,
-                                             gate.settings.bloom_fpr)
+        gate.filters[source.name] = SeenKeys(
+            gate.con, DB, source.name, gate.settings.bloom_capacity, gate.settings.bloom_fpr
+        )
     return gate.filters[source.name]
 
 
 def _key_array(con: duckdb.DuckDBPyConnection, sql: str, key: str) -> np.ndarray:
-    column = con.execute(f"SELECT {quote_ident(key)} AS key FROM ({sql}) WHERE {quote_ident(key)} IS NOT NULL"
-                         ).to_arrow_table().column("key")
+    column = (
+        con.execute(f"SELECT {quote_ident(key)} AS key FROM ({sql}) WHERE {quote_ident(key)} IS NOT NULL")
+        .to_arrow_table()
+        .column("key")
+    )
     return column.to_numpy() if len(column) else np.empty(0, dtype=np.int64)
 
 
@@ -325,8 +401,7 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
     offsets, parts, offset = [], [], 0
     for item in group:
         offsets.append(offset)
-        parts.append(f"SELECT * REPLACE ({ROW_NUMBER} + {offset} AS {ROW_NUMBER}) "
-                     f"FROM {quote_ident(item.loaded.name)}")
+        parts.append(f"SELECT * REPLACE ({ROW_NUMBER} + {offset} AS {ROW_NUMBER}) FROM {quote_ident(item.loaded.name)}")
         offset += item.rows
     # Materialized once: GX's check table, the key lookup and every batch's split read it.
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(relation)} AS " + " UNION ALL BY NAME ".join(parts))
@@ -334,8 +409,9 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
         _refresh_references(gate)
     lookup = None
     if source.is_fact:
-        lookup = _seen_filter(gate, source).lookup(_key_array(con, f"SELECT * FROM {quote_ident(relation)}",
-                                                              source.key))
+        lookup = _seen_filter(gate, source).lookup(
+            _key_array(con, f"SELECT * FROM {quote_ident(relation)}", source.key)
+        )
         for table, keys in (("gate_seen_keys", lookup.confirmed), ("gate_maybe_seen", lookup.maybe)):
             con.execute(f"CREATE OR REPLACE TABLE {table} (key BIGINT)")
             if keys.size:
@@ -346,7 +422,8 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
         known_users="gate_known_users" if source.is_fact and source.user_ref else None,
         known_items="gate_known_items" if source.is_fact and source.item_ref else None,
         seen_keys="gate_seen_keys" if source.is_fact else None,
-        cast_columns=group[0].loaded.cast_columns)
+        cast_columns=group[0].loaded.cast_columns,
+    )
     reasons = f"{relation}__reasons"
     if offset == 0:  # only header-only / empty batches: nothing for GX to judge
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(reasons)} ({ROW_NUMBER} BIGINT, reason VARCHAR)")
@@ -354,21 +431,26 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
     else:
         if gate.context is None:
             gate.context = new_context()
-        failed_rows = validate_batch(con, relation, source, params, context=gate.context,
-                                     reasons_table=reasons).failed_rows
+        failed_rows = validate_batch(
+            con, relation, source, params, context=gate.context, reasons_table=reasons
+        ).failed_rows
     reports = []
     for item, lo in zip(group, offsets):
         view = f"{relation}__part"
-        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(view)} AS SELECT * FROM {quote_ident(relation)} "
-                    f"WHERE {ROW_NUMBER} >= {lo} AND {ROW_NUMBER} < {lo + item.rows}")
+        con.execute(
+            f"CREATE OR REPLACE VIEW {quote_ident(view)} AS SELECT * FROM {quote_ident(relation)} "
+            f"WHERE {ROW_NUMBER} >= {lo} AND {ROW_NUMBER} < {lo + item.rows}"
+        )
         reports.append(_finish_batch(gate, item, view, reasons, lo, lookup))
     con.execute(f"DROP VIEW IF EXISTS {quote_ident(relation + '__part')}")
     con.execute(f"DROP TABLE {quote_ident(relation)}")
     if source.is_fact:
         _seen_filter(gate, source).save()
     if sum(r.rows_quarantined for r in reports) != failed_rows:
-        raise RuntimeError(f"{source.name}: quarantined rows {sum(r.rows_quarantined for r in reports)} "
-                           f"differ from GX failed rows {failed_rows}")
+        raise RuntimeError(
+            f"{source.name}: quarantined rows {sum(r.rows_quarantined for r in reports)} "
+            f"differ from GX failed rows {failed_rows}"
+        )
     return reports
 
 
@@ -382,35 +464,70 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
     rows_admitted = _write_admitted(gate, source, batch.batch_id, admitted, scratch)
     keep = ", ".join(quote_ident(c) for c in (*loaded.data_columns, *loaded.raw_columns))
     # The row number in quarantine is the row's position within its own batch.
-    rejected = (f"SELECT {ROW_NUMBER} - {lo} AS {ROW_NUMBER}, {keep}, {REASONS} "
-                f"FROM ({quarantined_sql(view, reasons)}) ORDER BY {ROW_NUMBER}")
+    rejected = (
+        f"SELECT {ROW_NUMBER} - {lo} AS {ROW_NUMBER}, {keep}, {REASONS} "
+        f"FROM ({quarantined_sql(view, reasons)}) ORDER BY {ROW_NUMBER}"
+    )
     rows_quarantined = _write_rejected_rows(gate, source, batch.batch_id, rejected, scratch)
     if item.rows != rows_admitted + rows_quarantined:
-        raise RuntimeError(f"{source.name} batch {batch.batch_id} does not reconcile: in {item.rows}, "
-                           f"admitted {rows_admitted}, quarantined {rows_quarantined}")
-    by_reason = dict(con.execute(
-        f"SELECT reason, count(*) FROM {quote_ident(reasons)} WHERE {ROW_NUMBER} >= ? AND {ROW_NUMBER} < ? "
-        f"GROUP BY reason ORDER BY reason", [lo, lo + item.rows]).fetchall())
+        raise RuntimeError(
+            f"{source.name} batch {batch.batch_id} does not reconcile: in {item.rows}, "
+            f"admitted {rows_admitted}, quarantined {rows_quarantined}"
+        )
+    by_reason = dict(
+        con.execute(
+            f"SELECT reason, count(*) FROM {quote_ident(reasons)} WHERE {ROW_NUMBER} >= ? AND {ROW_NUMBER} < ? "
+            f"GROUP BY reason ORDER BY reason",
+            [lo, lo + item.rows],
+        ).fetchall()
+    )
     keys = _key_array(con, admitted, source.key)
     maybe_here = seen_here = 0
     if lookup is not None and lookup.maybe.size:
         key = quote_ident(source.key)
         maybe_here, seen_here = con.execute(
             f"SELECT count(*) FILTER ({key} IN (SELECT key FROM gate_maybe_seen)), "
-            f"count(*) FILTER ({key} IN (SELECT key FROM gate_seen_keys)) FROM {quote_ident(view)}").fetchone()
+            f"count(*) FILTER ({key} IN (SELECT key FROM gate_seen_keys)) FROM {quote_ident(view)}"
+        ).fetchone()
     message = "; ".join([check.message(), *loaded.notes])
-    report = BatchReport(source.name, batch.batch_id, INGESTED, item.rows, rows_admitted, rows_quarantined,
-                         by_reason, 0.0, check.version, check.status, message, int(maybe_here), int(seen_here),
-                         over_threshold=is_over_threshold(item.rows, rows_quarantined,
-                                                          gate.settings.max_quarantine_share))
+    report = BatchReport(
+        source.name,
+        batch.batch_id,
+        INGESTED,
+        item.rows,
+        rows_admitted,
+        rows_quarantined,
+        by_reason,
+        0.0,
+        check.version,
+        check.status,
+        message,
+        int(maybe_here),
+        int(seen_here),
+        over_threshold=is_over_threshold(item.rows, rows_quarantined, gate.settings.max_quarantine_share),
+    )
     files = gate.publisher.publish(con, source.name, batch.batch_id, scratch)
     report.seconds = round(time.perf_counter() - item.started, 3)
-    audit = {**item.audit, "rows_in": item.rows, "rows_admitted": rows_admitted,
-             "rows_quarantined": rows_quarantined, "quarantined_by_reason": json.dumps(by_reason, sort_keys=True),
-             "contract_version": check.version, "seconds": report.seconds, "status": INGESTED,
-             "contract_status": check.status, "message": message}
-    _commit(gate, batch, files, audit, keys_sql=f"SELECT {quote_ident(source.key)} AS key FROM ({admitted})",
-            new_version=check.new_version)
+    audit = {
+        **item.audit,
+        "rows_in": item.rows,
+        "rows_admitted": rows_admitted,
+        "rows_quarantined": rows_quarantined,
+        "quarantined_by_reason": json.dumps(by_reason, sort_keys=True),
+        "contract_version": check.version,
+        "seconds": report.seconds,
+        "status": INGESTED,
+        "contract_status": check.status,
+        "message": message,
+    }
+    _commit(
+        gate,
+        batch,
+        files,
+        audit,
+        keys_sql=f"SELECT {quote_ident(source.key)} AS key FROM ({admitted})",
+        new_version=check.new_version,
+    )
     if source.is_fact:
         _seen_filter(gate, source).add(keys)
     else:
@@ -418,8 +535,14 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
     return report
 
 
-def _commit(gate: _Gate, batch: LandingBatch, files: list[str], audit: dict, keys_sql: str | None = None,
-            new_version: Any = None) -> None:
+def _commit(
+    gate: _Gate,
+    batch: LandingBatch,
+    files: list[str],
+    audit: dict,
+    keys_sql: str | None = None,
+    new_version: Any = None,
+) -> None:
     """One catalog transaction: admitted keys, the batch's files, a new contract version, the audit row."""
     con, source = gate.con, batch.source
     garbage = sorted(set(_committed_files(gate, batch)) - set(files))  # e.g. an earlier rejection's quarantine
@@ -456,8 +579,10 @@ def _committed_files(gate: _Gate, batch: LandingBatch) -> list[str]:
     # Committed before batch files were recorded: only a rejected batch can come back, and its
     # files are exactly those under its own quarantine folder (the id is valid, so one exact folder).
     root = gate.layout.root
-    return [PurePosixPath(p.relative_to(root)).as_posix()
-            for p in walk_regular(gate.layout.quarantine / batch.source.name / batch.batch_id)]
+    return [
+        PurePosixPath(p.relative_to(root)).as_posix()
+        for p in walk_regular(gate.layout.quarantine / batch.source.name / batch.batch_id)
+    ]
 
 
 def _write_admitted(gate: _Gate, source: Source, batch_id: str, admitted: str, scratch: Path) -> int:
@@ -466,14 +591,19 @@ def _write_admitted(gate: _Gate, source: Source, batch_id: str, admitted: str, s
     if source.is_fact:
         time_col = quote_ident(source.event_time or "")
         pattern = quote_literal(f"batch_{batch_id}_{{i}}")
-        rows = gate.con.execute(
-            f"COPY (SELECT *, CAST({time_col} AS DATE) AS event_date FROM ({admitted}) ORDER BY {time_col}) "
-            f"TO {quote_literal(str(out))} (FORMAT parquet, PARTITION_BY (event_date), FILENAME_PATTERN {pattern}, "
-            f"OVERWRITE_OR_IGNORE true)").fetchone()[0] or 0
+        rows = (
+            gate.con.execute(
+                f"COPY (SELECT *, CAST({time_col} AS DATE) AS event_date FROM ({admitted}) ORDER BY {time_col}) "
+                f"TO {quote_literal(str(out))} (FORMAT parquet, PARTITION_BY (event_date), FILENAME_PATTERN {pattern}, "
+                f"OVERWRITE_OR_IGNORE true)"
+            ).fetchone()[0]
+            or 0
+        )
     else:
-        rows = gate.con.execute(f"COPY ({admitted} ORDER BY {quote_ident(source.key)}) "
-                                f"TO {quote_literal(str(out / f'batch_{batch_id}.parquet'))} (FORMAT parquet)"
-                                ).fetchone()[0]
+        rows = gate.con.execute(
+            f"COPY ({admitted} ORDER BY {quote_ident(source.key)}) "
+            f"TO {quote_literal(str(out / f'batch_{batch_id}.parquet'))} (FORMAT parquet)"
+        ).fetchone()[0]
     return int(rows)
 
 
@@ -490,14 +620,37 @@ def _empty_batch(gate: _Gate, batch: LandingBatch, audit: dict, started: float) 
     """A complete batch without data files (only the marker): audited as ingested with 0 rows."""
     message = f"{batch.source.name} batch {batch.batch_id}: no data files, only the completion marker"
     seconds = round(time.perf_counter() - started, 3)
-    _commit(gate, batch, [], {**audit, "rows_in": 0, "rows_admitted": 0, "rows_quarantined": 0,
-                              "quarantined_by_reason": "{}", "contract_version": None, "seconds": seconds,
-                              "status": INGESTED, "contract_status": None, "message": message})
+    _commit(
+        gate,
+        batch,
+        [],
+        {
+            **audit,
+            "rows_in": 0,
+            "rows_admitted": 0,
+            "rows_quarantined": 0,
+            "quarantined_by_reason": "{}",
+            "contract_version": None,
+            "seconds": seconds,
+            "status": INGESTED,
+            "contract_status": None,
+            "message": message,
+        },
+    )
     return BatchReport(batch.source.name, batch.batch_id, INGESTED, seconds=seconds, message=message)
 
 
-def _reject_batch(gate: _Gate, batch: LandingBatch, audit: dict, started: float, rule: str,
-                  check: ContractCheck | None, message: str, violations: list[dict], rows: int = 0) -> BatchReport:
+def _reject_batch(
+    gate: _Gate,
+    batch: LandingBatch,
+    audit: dict,
+    started: float,
+    rule: str,
+    check: ContractCheck | None,
+    message: str,
+    violations: list[dict],
+    rows: int = 0,
+) -> BatchReport:
     """Quarantine the whole batch: its regular data files plus reason.json, then audit it as rejected."""
     source = batch.source
     scratch = gate.publisher.scratch(source.name, batch.batch_id)
@@ -512,18 +665,52 @@ def _reject_batch(gate: _Gate, batch: LandingBatch, audit: dict, started: float,
         except NotRegularFileError:
             pass  # never followed; named in the message
     column = violations[0]["column"] if violations else None
-    reason = {"source": source.name, "batch_id": batch.batch_id, "rule": rule, "column": column,
-              "message": message, "violations": violations, "files": copied, "not_regular": list(batch.irregular),
-              "content_hash": audit["content_hash"], "rows": rows}
+    reason = {
+        "source": source.name,
+        "batch_id": batch.batch_id,
+        "rule": rule,
+        "column": column,
+        "message": message,
+        "violations": violations,
+        "files": copied,
+        "not_regular": list(batch.irregular),
+        "content_hash": audit["content_hash"],
+        "rows": rows,
+    }
     (out / "reason.json").write_text(json.dumps(reason, indent=2, sort_keys=True, default=str) + "\n")
     files = gate.publisher.publish(gate.con, source.name, batch.batch_id, scratch)
     seconds = round(time.perf_counter() - started, 3)
-    _commit(gate, batch, files, {**audit, "rows_in": rows, "rows_admitted": 0, "rows_quarantined": rows,
-                                 "quarantined_by_reason": json.dumps({f"batch_rejected:{rule}": rows}),
-                                 "contract_version": None, "seconds": seconds, "status": REJECTED,
-                                 "contract_status": check.status if check else None, "message": message})
-    return BatchReport(source.name, batch.batch_id, REJECTED, rows, 0, rows, {f"batch_rejected:{rule}": rows},
-                       seconds, None, check.status if check else None, message, rule=rule)
+    _commit(
+        gate,
+        batch,
+        files,
+        {
+            **audit,
+            "rows_in": rows,
+            "rows_admitted": 0,
+            "rows_quarantined": rows,
+            "quarantined_by_reason": json.dumps({f"batch_rejected:{rule}": rows}),
+            "contract_version": None,
+            "seconds": seconds,
+            "status": REJECTED,
+            "contract_status": check.status if check else None,
+            "message": message,
+        },
+    )
+    return BatchReport(
+        source.name,
+        batch.batch_id,
+        REJECTED,
+        rows,
+        0,
+        rows,
+        {f"batch_rejected:{rule}": rows},
+        seconds,
+        None,
+        check.status if check else None,
+        message,
+        rule=rule,
+    )
 
 
 def audit_rows(layout: DataLayout) -> list[dict]:

@@ -47,8 +47,9 @@ class SeenKeys:
     def __init__(self, con: duckdb.DuckDBPyConnection, db: str, source: str, capacity: int, fpr: float) -> None:
         self._con, self._db, self.source = con, db, source
         self._min_capacity, self._fpr = capacity, fpr
-        row = con.execute(f"SELECT capacity, fpr, covered_seq, filter FROM {db}.key_filters WHERE source = ?",
-                          [source]).fetchone()
+        row = con.execute(
+            f"SELECT capacity, fpr, covered_seq, filter FROM {db}.key_filters WHERE source = ?", [source]
+        ).fetchone()
         if row is not None and row[1] == fpr:
             self.capacity, self.filter = int(row[0]), BloomFilter.from_bytes(row[3])
             self.filter.add(self._keys_after(int(row[2])))
@@ -58,13 +59,19 @@ class SeenKeys:
             self._rebuild(max(capacity, 2 * self._exact_count()))
 
     def _keys_after(self, seq: int) -> np.ndarray:
-        keys = self._con.execute(f"SELECT key FROM {self._db}.seen_keys WHERE source = ? AND seq > ?",
-                                 [self.source, seq]).to_arrow_table().column("key")
+        keys = (
+            self._con.execute(f"SELECT key FROM {self._db}.seen_keys WHERE source = ? AND seq > ?", [self.source, seq])
+            .to_arrow_table()
+            .column("key")
+        )
         return keys.to_numpy() if len(keys) else np.empty(0, dtype=np.int64)
 
     def _exact_count(self) -> int:
-        return int(self._con.execute(f"SELECT count(*) FROM {self._db}.seen_keys WHERE source = ?",
-                                     [self.source]).fetchone()[0])
+        return int(
+            self._con.execute(f"SELECT count(*) FROM {self._db}.seen_keys WHERE source = ?", [self.source]).fetchone()[
+                0
+            ]
+        )
 
     def _rebuild(self, capacity: int) -> None:
         self.capacity = capacity
@@ -83,9 +90,15 @@ class SeenKeys:
         candidates = pa.table({"key": pa.array(maybe, type=pa.int64())})
         self._con.register("_maybe_seen", candidates)
         try:
-            found = self._con.execute(
-                f"SELECT DISTINCT s.key FROM {self._db}.seen_keys s SEMI JOIN _maybe_seen m ON s.key = m.key "
-                f"WHERE s.source = ?", [self.source]).to_arrow_table().column("key")
+            found = (
+                self._con.execute(
+                    f"SELECT DISTINCT s.key FROM {self._db}.seen_keys s SEMI JOIN _maybe_seen m ON s.key = m.key "
+                    f"WHERE s.source = ?",
+                    [self.source],
+                )
+                .to_arrow_table()
+                .column("key")
+            )
         finally:
             self._con.unregister("_maybe_seen")
         confirmed = found.to_numpy() if len(found) else np.empty(0, dtype=np.int64)
@@ -103,7 +116,10 @@ class SeenKeys:
 
     def save(self) -> None:
         """Checkpoint the filter in the catalog, covering every key committed so far."""
-        covered = self._con.execute(f"SELECT coalesce(max(seq), 0) FROM {self._db}.seen_keys WHERE source = ?",
-                                    [self.source]).fetchone()[0]
-        self._con.execute(f"INSERT OR REPLACE INTO {self._db}.key_filters VALUES (?, ?, ?, ?, ?)",
-                          [self.source, self.capacity, self._fpr, covered, self.filter.to_bytes()])
+        covered = self._con.execute(
+            f"SELECT coalesce(max(seq), 0) FROM {self._db}.seen_keys WHERE source = ?", [self.source]
+        ).fetchone()[0]
+        self._con.execute(
+            f"INSERT OR REPLACE INTO {self._db}.key_filters VALUES (?, ?, ?, ?, ?)",
+            [self.source, self.capacity, self._fpr, covered, self.filter.to_bytes()],
+        )

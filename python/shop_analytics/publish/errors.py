@@ -25,5 +25,11 @@ class ChecksFailedError(PublishError):
         self.report = report
 
 
-__all__ = ["BuildFileLockedError", "BuildIncompleteError", "ChecksFailedError", "PublishError",
-           "PublishLockedError", "RollbackError"]
+__all__ = [
+    "BuildFileLockedError",
+    "BuildIncompleteError",
+    "ChecksFailedError",
+    "PublishError",
+    "PublishLockedError",
+    "RollbackError",
+]

@@ -17,22 +17,37 @@ from shop_analytics.warehouse.relations import Relation
 MANIFEST_NAME = "manifest.json"
 
 
-def export_tables(con: duckdb.DuckDBPyConnection, alias: str, counts: Mapping[Relation, int], dest: Path,
-                  provenance: Provenance, progress: bool | None = None) -> Path:
+def export_tables(
+    con: duckdb.DuckDBPyConnection,
+    alias: str,
+    counts: Mapping[Relation, int],
+    dest: Path,
+    provenance: Provenance,
+    progress: bool | None = None,
+) -> Path:
     """Write `<dest>/<schema>/<table>.parquet` for every table of `alias`, `_publication.parquet`, a manifest."""
     dest.mkdir(parents=True)
     files = []
-    for relation, rows in tqdm(sorted(counts.items(), key=lambda item: item[0].label), desc="export parquet",
-                               unit="table", disable=None if progress is None else not progress):
+    for relation, rows in tqdm(
+        sorted(counts.items(), key=lambda item: item[0].label),
+        desc="export parquet",
+        unit="table",
+        disable=None if progress is None else not progress,
+    ):
         path = dest / relation.schema / f"{relation.name}.parquet"
         path.parent.mkdir(exist_ok=True)
         _copy(con, f"{alias}.{relation.sql}", path)
-        files.append({"schema": relation.schema, "table": relation.name, "rows": rows,
-                      "file": str(path.relative_to(dest))})
+        files.append(
+            {"schema": relation.schema, "table": relation.name, "rows": rows, "file": str(path.relative_to(dest))}
+        )
     _copy(con, f"{alias}.main.{PUBLICATION_TABLE}", dest / f"{PUBLICATION_TABLE}.parquet")
-    manifest = {"version": provenance.version, "published_at": provenance.published_at.isoformat() + "Z",
-                "built_at": provenance.built_at.isoformat() + "Z", "git_revision": provenance.git_revision,
-                "tables": files}
+    manifest = {
+        "version": provenance.version,
+        "published_at": provenance.published_at.isoformat() + "Z",
+        "built_at": provenance.built_at.isoformat() + "Z",
+        "git_revision": provenance.git_revision,
+        "tables": files,
+    }
     (dest / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
     fsync_tree(dest)
     return dest

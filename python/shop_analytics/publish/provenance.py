@@ -9,9 +9,12 @@ from pathlib import Path
 
 def git_revision(project_dir: Path) -> str:
     """`HEAD`'s commit, with `-dirty` if tracked files changed; `unknown` outside a git checkout."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(project_dir), *args], capture_output=True, text=True,
-                              check=True, timeout=30).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(project_dir), *args], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+
     try:
         revision = git("rev-parse", "HEAD")
         dirty = git("status", "--porcelain", "--untracked-files=no")

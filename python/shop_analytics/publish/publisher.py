@@ -16,8 +16,17 @@ from shop_analytics.publish.layout import ServingLayout
 from shop_analytics.publish.provenance import git_revision, modified_at, utc_now
 from shop_analytics.publish.reader import connect_serving
 from shop_analytics.sql import one_row
-from shop_analytics.warehouse import (BuildIncompleteError, BuildVerdict, Relation, default_schemas, find_relations,
-                                      judge_build, missing_schemas, open_build_file, read_invocations)
+from shop_analytics.warehouse import (
+    BuildIncompleteError,
+    BuildVerdict,
+    Relation,
+    default_schemas,
+    find_relations,
+    judge_build,
+    missing_schemas,
+    open_build_file,
+    read_invocations,
+)
 
 DEFAULT_KEEP = 5
 
@@ -46,8 +55,9 @@ class CheckedBuild:
     results: list[CheckResult]
 
 
-def check_build(build_file: Path, *, schemas: Sequence[str] | None = None,
-                checks: Sequence[Check] | None = None) -> CheckedBuild:
+def check_build(
+    build_file: Path, *, schemas: Sequence[str] | None = None, checks: Sequence[Check] | None = None
+) -> CheckedBuild:
     """Run the checks on the relations publish would publish, exactly as publish runs them (`shop-analytics check`)."""
     con = open_build_file(build_file)
     try:
@@ -58,9 +68,17 @@ def check_build(build_file: Path, *, schemas: Sequence[str] | None = None,
         con.close()
 
 
-def publish(build_file: Path, layout: ServingLayout, *, schemas: Sequence[str] | None = None,
-            keep: int = DEFAULT_KEEP, exports: bool = True, checks: Sequence[Check] | None = None,
-            project_dir: Path | None = None, progress: bool | None = None) -> Publication:
+def publish(
+    build_file: Path,
+    layout: ServingLayout,
+    *,
+    schemas: Sequence[str] | None = None,
+    keep: int = DEFAULT_KEEP,
+    exports: bool = True,
+    checks: Sequence[Check] | None = None,
+    project_dir: Path | None = None,
+    progress: bool | None = None,
+) -> Publication:
     """Check the build, materialize its published schemas into a new version and swap it in.
 
     Publishes only a complete build: the build marker must show a finished, passing `dbt build`
@@ -84,9 +102,15 @@ def publish(build_file: Path, layout: ServingLayout, *, schemas: Sequence[str] |
         version = versions.next_version(layout)
         staged_file, staged_exports = versions.stage_paths(layout, version)
         try:
-            built = _build(build_file, staged_file, staged_exports if exports else None, schemas, checks,
-                           Provenance(version, utc_now(), modified_at(build_file),
-                                      git_revision(project_dir or Path.cwd())), progress)
+            built = _build(
+                build_file,
+                staged_file,
+                staged_exports if exports else None,
+                schemas,
+                checks,
+                Provenance(version, utc_now(), modified_at(build_file), git_revision(project_dir or Path.cwd())),
+                progress,
+            )
             _verify(staged_file, built.counts)
             versions.keep(layout, version, staged_file, staged_exports if exports else None)
             exported = versions.install(layout, version)
@@ -100,9 +124,18 @@ def publish(build_file: Path, layout: ServingLayout, *, schemas: Sequence[str] |
         if not exports and layout.exports_current.is_symlink():
             warnings.append("--no-exports: exports/current still points at an older version")
         pruned = versions.prune(layout, keep)
-    return Publication(version, layout.serving_file, layout.export_dir(version) if exports else None,
-                       {r.label: n for r, n in built.counts.items()}, time.perf_counter() - started, pruned,
-                       warnings, built.verdict.reason, built.results, notes)
+    return Publication(
+        version,
+        layout.serving_file,
+        layout.export_dir(version) if exports else None,
+        {r.label: n for r, n in built.counts.items()},
+        time.perf_counter() - started,
+        pruned,
+        warnings,
+        built.verdict.reason,
+        built.results,
+        notes,
+    )
 
 
 @dataclass(frozen=True)
@@ -113,20 +146,30 @@ class _Built:
     results: list[CheckResult]
 
 
-def _build(build_file: Path, staged_file: Path, staged_exports: Path | None, schemas: Sequence[str],
-           checks: Sequence[Check], provenance: Provenance, progress: bool | None) -> _Built:
+def _build(
+    build_file: Path,
+    staged_file: Path,
+    staged_exports: Path | None,
+    schemas: Sequence[str],
+    checks: Sequence[Check],
+    provenance: Provenance,
+    progress: bool | None,
+) -> _Built:
     con = open_build_file(build_file)
     try:
         verdict = judge_build(read_invocations(con))
         if not verdict.complete:
             raise BuildIncompleteError(f"{build_file}: {verdict.reason}")
-        warnings = [f"schema {s!r} is not in the build file; nothing published from it"
-                    for s in missing_schemas(con, schemas)] + verdict.notes
+        warnings = [
+            f"schema {s!r} is not in the build file; nothing published from it" for s in missing_schemas(con, schemas)
+        ] + verdict.notes
         relations = find_relations(con, schemas)
         results = run_checks(con, relations, checks)
         if any(r.failed for r in results):
-            raise ChecksFailedError(f"{sum(r.failed for r in results)} of {len(results)} post-build checks failed; "
-                                    f"nothing was published.\n{format_report(results)}")
+            raise ChecksFailedError(
+                f"{sum(r.failed for r in results)} of {len(results)} post-build checks failed; "
+                f"nothing was published.\n{format_report(results)}"
+            )
         warnings += [f"check {r.name}: {r.detail}" for r in results if r.status is Status.WARN]
         with attached(con, staged_file) as alias:
             counts = materialize(con, alias, relations, progress)
@@ -141,29 +184,37 @@ def _build(build_file: Path, staged_file: Path, staged_exports: Path | None, sch
 def _clear_stale_spills(layout: ServingLayout) -> list[str]:
     """Remove spill folders that readers opened without the recommended settings left in serving/."""
     found = spill.clear_stale_spills([layout.serving_dir, layout.versions_dir])
-    notes = [f"removed stale reader spill folder {p} (DuckDB temp files of a reader that exited)"
-             for p in found.removed]
+    notes = [
+        f"removed stale reader spill folder {p} (DuckDB temp files of a reader that exited)" for p in found.removed
+    ]
     if found.removed:
-        notes.append(f"freed {found.freed_bytes / 2**20:,.1f} MiB; open readers with `shop-analytics shell` or "
-                     "connect_serving() so they spill outside serving/ (docs/serving.md)")
-    notes += [f"reader spill folder {p} is in use" + (f" by process {pid}" if pid > 0 else "")
-              + "; left in place" for p, pid in found.in_use]
+        notes.append(
+            f"freed {found.freed_bytes / 2**20:,.1f} MiB; open readers with `shop-analytics shell` or "
+            "connect_serving() so they spill outside serving/ (docs/serving.md)"
+        )
+    notes += [
+        f"reader spill folder {p} is in use" + (f" by process {pid}" if pid > 0 else "") + "; left in place"
+        for p, pid in found.in_use
+    ]
     return notes
 
 
 def _verify(staged_file: Path, counts: dict[Relation, int]) -> None:
     """Open the new file exactly as readers will and check it holds only plain tables with the counts."""
     with connect_serving(staged_file) as con:
-        views = con.execute("SELECT schema_name || '.' || view_name FROM duckdb_views() "
-                            "WHERE database_name = current_database() AND NOT internal").fetchall()
+        views = con.execute(
+            "SELECT schema_name || '.' || view_name FROM duckdb_views() "
+            "WHERE database_name = current_database() AND NOT internal"
+        ).fetchall()
         if views:
             raise PublishError(f"the new serving file has views {views}; it must hold plain tables only")
         for relation, expected in counts.items():
             found = one_row(con, f"SELECT count(*) FROM {relation.sql}")[0]
             if found != expected:
                 raise PublishError(f"{relation.label}: {found} rows in the new file, expected {expected}")
-        recorded = dict(con.execute(
-            f"SELECT table_schema || '.' || table_name, row_count FROM main.{PUBLICATION_TABLE}").fetchall())
+        recorded = dict(
+            con.execute(f"SELECT table_schema || '.' || table_name, row_count FROM main.{PUBLICATION_TABLE}").fetchall()
+        )
     if recorded != {r.label: n for r, n in counts.items()}:
         raise PublishError(f"{PUBLICATION_TABLE} disagrees with the tables it describes: {recorded}")
 
@@ -197,5 +248,13 @@ def read_publication(path: Path) -> list[tuple]:
         return con.execute(f"SELECT * FROM main.{PUBLICATION_TABLE} ORDER BY table_schema, table_name").fetchall()
 
 
-__all__ = ["DEFAULT_KEEP", "CheckedBuild", "Publication", "check_build", "publish", "read_publication", "rollback",
-           "status"]
+__all__ = [
+    "DEFAULT_KEEP",
+    "CheckedBuild",
+    "Publication",
+    "check_build",
+    "publish",
+    "read_publication",
+    "rollback",
+    "status",
+]

@@ -53,8 +53,9 @@ def serving_file(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(path) if path is not None else ServingLayout.from_env().serving_file
 
 
-def connect_serving(path: str | os.PathLike[str] | None = None, *, limits: ReaderLimits | None = None,
-                    **config: Any) -> duckdb.DuckDBPyConnection:
+def connect_serving(
+    path: str | os.PathLike[str] | None = None, *, limits: ReaderLimits | None = None, **config: Any
+) -> duckdb.DuckDBPyConnection:
     """Open the serving file read-only, safe (external access off, configuration locked) and bounded.
 
     Extra `config` (e.g. ``threads=4``) is applied before the lock. Within one process DuckDB
@@ -65,14 +66,19 @@ def connect_serving(path: str | os.PathLike[str] | None = None, *, limits: Reade
     if not target.exists():
         raise FileNotFoundError(f"no serving file at {target}; run `shop-analytics publish` first")
     limits = limits or ReaderLimits.from_env()
-    con = duckdb.connect(str(target), read_only=True, config={
-        "memory_limit": limits.memory_limit, **config, "temp_directory": str(limits.spill_dir(target))})
+    con = duckdb.connect(
+        str(target),
+        read_only=True,
+        config={"memory_limit": limits.memory_limit, **config, "temp_directory": str(limits.spill_dir(target))},
+    )
     try:
         # Set after connecting: DuckDB 1.5.6 shows but does not enforce a max_temp_directory_size
         # given at connect time, and refuses temp_directory once external access is off.
         if not one_row(con, "SELECT current_setting('lock_configuration')")[0]:
-            con.execute(f"SET max_temp_directory_size = {quote_literal(limits.max_temp_directory_size)}; "
-                        "SET enable_external_access = false; SET lock_configuration = true")
+            con.execute(
+                f"SET max_temp_directory_size = {quote_literal(limits.max_temp_directory_size)}; "
+                "SET enable_external_access = false; SET lock_configuration = true"
+            )
         elif one_row(con, "SELECT current_setting('enable_external_access')")[0]:
             raise PermissionError(f"{target} is already open in this process with external access on")
     except BaseException:
@@ -98,8 +104,13 @@ def default_duckdb_bin() -> str:
     return str(beside) if beside.exists() else (shutil.which("duckdb") or "duckdb")
 
 
-def shell_command(path: str | os.PathLike[str] | None = None, duckdb_bin: str = "duckdb", *,
-                  limits: ReaderLimits | None = None, spill_dir: Path | None = None) -> list[str]:
+def shell_command(
+    path: str | os.PathLike[str] | None = None,
+    duckdb_bin: str = "duckdb",
+    *,
+    limits: ReaderLimits | None = None,
+    spill_dir: Path | None = None,
+) -> list[str]:
     """argv for the DuckDB shell opened read-only, in safe mode and bounded, on the serving file.
 
     The limits are SET first, then `.safe_mode` turns off external access, locks the
@@ -111,6 +122,8 @@ def shell_command(path: str | os.PathLike[str] | None = None, duckdb_bin: str = 
     target = serving_file(path)
     limits = limits or ReaderLimits.from_env()
     spill = spill_dir or limits.spill_dir(target)
-    settings = (f"SET memory_limit = {quote_literal(limits.memory_limit)}; SET temp_directory = {quote_literal(str(spill))}; "
-                f"SET max_temp_directory_size = {quote_literal(limits.max_temp_directory_size)};")
+    settings = (
+        f"SET memory_limit = {quote_literal(limits.memory_limit)}; SET temp_directory = {quote_literal(str(spill))}; "
+        f"SET max_temp_directory_size = {quote_literal(limits.max_temp_directory_size)};"
+    )
     return [duckdb_bin, "-no-init", "-readonly", "-cmd", settings, "-cmd", ".safe_mode", str(target)]

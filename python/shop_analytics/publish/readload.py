@@ -23,10 +23,13 @@ def consistency_query(tables: Sequence[tuple[str, str]]) -> str:
     """One statement comparing every table's row count with `_publication` (versions + agreement)."""
     counts = " UNION ALL ".join(
         f"SELECT {quote_literal(schema)} AS s, {quote_literal(name)} AS t, count(*) AS n FROM {quote_ident(schema)}.{quote_ident(name)}"
-        for schema, name in tables)
-    return (f"WITH counted AS ({counts}) "
-            "SELECT min(p.version), max(p.version), bool_and(c.n IS NOT DISTINCT FROM p.row_count) "
-            "FROM main._publication p FULL JOIN counted c ON c.s = p.table_schema AND c.t = p.table_name")
+        for schema, name in tables
+    )
+    return (
+        f"WITH counted AS ({counts}) "
+        "SELECT min(p.version), max(p.version), bool_and(c.n IS NOT DISTINCT FROM p.row_count) "
+        "FROM main._publication p FULL JOIN counted c ON c.s = p.table_schema AND c.t = p.table_name"
+    )
 
 
 @dataclass
@@ -41,8 +44,9 @@ class ReaderReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _reader(index: int, mode: str, path: str, query: str, threads: int, pause: float, stop: Any, seen: Any,
-            out: Any) -> None:
+def _reader(
+    index: int, mode: str, path: str, query: str, threads: int, pause: float, stop: Any, seen: Any, out: Any
+) -> None:
     from shop_analytics.publish.reader import connect_serving
 
     report = ReaderReport(index, mode)
@@ -77,16 +81,22 @@ class ReaderPool:
     and waits `pause` seconds between queries (0: as fast as it can).
     """
 
-    def __init__(self, path: Path, query: str, readers: int = 8, held: int = 4, threads: int = 1,
-                 pause: float = 0.0) -> None:
+    def __init__(
+        self, path: Path, query: str, readers: int = 8, held: int = 4, threads: int = 1, pause: float = 0.0
+    ) -> None:
         self._ctx = mp.get_context("spawn")  # no fork: DuckDB's threads do not survive fork
         self._stop = self._ctx.Event()
         self._seen = self._ctx.Array("q", [0] * readers)
         self._out = self._ctx.Queue()
         self._modes = ["held" if i < held else "fresh" for i in range(readers)]
-        self._processes = [self._ctx.Process(
-            target=_reader, args=(i, mode, str(path), query, threads, pause, self._stop, self._seen, self._out), daemon=True)
-            for i, mode in enumerate(self._modes)]
+        self._processes = [
+            self._ctx.Process(
+                target=_reader,
+                args=(i, mode, str(path), query, threads, pause, self._stop, self._seen, self._out),
+                daemon=True,
+            )
+            for i, mode in enumerate(self._modes)
+        ]
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the readers and wait until each has answered one query."""

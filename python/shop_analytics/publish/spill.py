@@ -42,8 +42,10 @@ def private_spill_root(configured: str | None = None) -> Path:
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = os.lstat(root)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise PermissionError(f"refusing to spill into {root}: it must be a folder owned by you with mode 0700 "
-                              "(set SHOP_ANALYTICS_READER_TEMP_DIR to another folder)")
+        raise PermissionError(
+            f"refusing to spill into {root}: it must be a folder owned by you with mode 0700 "
+            "(set SHOP_ANALYTICS_READER_TEMP_DIR to another folder)"
+        )
     return root
 
 
@@ -74,8 +76,12 @@ def clear_stale_spills(serving_dirs: Iterable[Path]) -> StaleSpills:
     A folder some process still has a file open in is left alone and reported; where open files
     cannot be listed (no /proc), nothing is removed.
     """
-    candidates = [f for d in serving_dirs for f in _subdirs(d)
-                  if f.name.endswith(".tmp") and not f.name.startswith(".") and _only_spill_files(f)]
+    candidates = [
+        f
+        for d in serving_dirs
+        for f in _subdirs(d)
+        if f.name.endswith(".tmp") and not f.name.startswith(".") and _only_spill_files(f)
+    ]
     if not candidates:
         return StaleSpills([], [], 0)
     users = _open_file_users(candidates)
@@ -99,8 +105,9 @@ def _subdirs(folder: Path) -> list[Path]:
 
 def _only_spill_files(folder: Path) -> bool:
     try:
-        return all(p.is_file() and not p.is_symlink() and p.name.startswith(SPILL_FILE_PREFIX)
-                   for p in folder.iterdir())
+        return all(
+            p.is_file() and not p.is_symlink() and p.name.startswith(SPILL_FILE_PREFIX) for p in folder.iterdir()
+        )
     except OSError:
         return False
 

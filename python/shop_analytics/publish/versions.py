@@ -24,8 +24,9 @@ def publish_lock(layout: ServingLayout) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise PublishLockedError(f"another publish or rollback is running (it holds {layout.lock_file}); "
-                                     "retry when it has finished") from exc
+            raise PublishLockedError(
+                f"another publish or rollback is running (it holds {layout.lock_file}); retry when it has finished"
+            ) from exc
         try:
             yield
         finally:
@@ -34,8 +35,13 @@ def publish_lock(layout: ServingLayout) -> Iterator[None]:
 
 def clear_staging_leftovers(layout: ServingLayout) -> list[Path]:
     """Remove temporary files of publishes that crashed; call only while holding the publish lock."""
-    leftovers = [p for folder in (layout.versions_dir, layout.exports_dir, layout.serving_dir) if folder.exists()
-                 for p in folder.iterdir() if p.name.startswith(".") and ".tmp" in p.name]
+    leftovers = [
+        p
+        for folder in (layout.versions_dir, layout.exports_dir, layout.serving_dir)
+        if folder.exists()
+        for p in folder.iterdir()
+        if p.name.startswith(".") and ".tmp" in p.name
+    ]
     for path in leftovers:
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     return leftovers
@@ -52,8 +58,11 @@ def export_versions(layout: ServingLayout) -> list[int]:
     """Versions that have a Parquet export folder, ascending."""
     if not layout.exports_dir.exists():
         return []
-    return sorted(v for v in (parse_version(p.name) for p in layout.exports_dir.iterdir()
-                              if p.is_dir() and not p.is_symlink()) if v)
+    return sorted(
+        v
+        for v in (parse_version(p.name) for p in layout.exports_dir.iterdir() if p.is_dir() and not p.is_symlink())
+        if v
+    )
 
 
 def current_version(layout: ServingLayout) -> int | None:
@@ -123,7 +132,8 @@ def install(layout: ServingLayout, version: int) -> bool:
     if wal.exists():
         raise PublishError(
             f"{wal} exists: someone opened the serving file read-write. Its WAL would be replayed into the "
-            f"new file. Close that process, remove {wal.name}, and open the serving file with -readonly.")
+            f"new file. Close that process, remove {wal.name}, and open the serving file with -readonly."
+        )
     staged_file = stage_file(kept, layout.serving_file)
     staged_link = None
     try:
@@ -141,9 +151,11 @@ def install(layout: ServingLayout, version: int) -> bool:
         commit(staged_link, layout.exports_current)
     except OSError as exc:
         staged_link.unlink(missing_ok=True)
-        raise PublishError(f"version {version} is served, but exports/current could not be re-pointed ({exc}); "
-                           "run `shop-analytics publish --rollback --to-version "
-                           f"{version}` to retry") from exc
+        raise PublishError(
+            f"version {version} is served, but exports/current could not be re-pointed ({exc}); "
+            "run `shop-analytics publish --rollback --to-version "
+            f"{version}` to retry"
+        ) from exc
     return True
 
 

@@ -31,8 +31,7 @@ def create_batch_view(con: duckdb.DuckDBPyConnection, name: str, files: Sequence
         raise ValueError(f"batch view {name!r} needs at least one file")
     paths = [str(Path(f).resolve()) for f in files]
     file_list = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
-    counts = dict(con.execute(
-        f"SELECT file_name, num_rows FROM parquet_file_metadata({file_list})").fetchall())
+    counts = dict(con.execute(f"SELECT file_name, num_rows FROM parquet_file_metadata({file_list})").fetchall())
     offsets, total = [], 0
     for path in paths:
         offsets.append(f"WHEN {quote_literal(path)} THEN {total}")

@@ -72,21 +72,27 @@ def check_view_sql(relation: str, rules: tuple[Rule, ...]) -> str:
             joins.append(
                 f"LEFT JOIN (SELECT {ROW_NUMBER} FROM (SELECT {ROW_NUMBER}, row_number() OVER "
                 f"(PARTITION BY {key} ORDER BY {ROW_NUMBER}) AS n FROM {quote_ident(relation)} "
-                f"WHERE {key} IS NOT NULL) WHERE n > 1) {alias} ON b.{ROW_NUMBER} = {alias}.{ROW_NUMBER}")
+                f"WHERE {key} IS NOT NULL) WHERE n > 1) {alias} ON b.{ROW_NUMBER} = {alias}.{ROW_NUMBER}"
+            )
             derived.append(
                 f"CAST(CASE WHEN {col} IS NULL THEN NULL WHEN {alias}.{ROW_NUMBER} IS NULL THEN 1 ELSE 2 END "
-                f"AS UTINYINT) AS {quote_ident(occurrence_column(rule))}")
+                f"AS UTINYINT) AS {quote_ident(occurrence_column(rule))}"
+            )
         elif rule.check in (KNOWN_REF, NOT_IN_REF):
             # 1 when the row passes: the reference is known (KNOWN_REF) / the key is new (NOT_IN_REF).
             assert rule.ref_relation and rule.ref_column
             ref = quote_ident(rule.ref_column)
             member = f"{col} IN (SELECT {ref} FROM {quote_ident(rule.ref_relation)} WHERE {ref} IS NOT NULL)"
             passes = member if rule.check == KNOWN_REF else f"NOT ({member})"
-            derived.append(f"CAST(CASE WHEN {col} IS NULL OR {passes} THEN 1 END AS UTINYINT) "
-                           f"AS {quote_ident(checked_column(rule))}")
+            derived.append(
+                f"CAST(CASE WHEN {col} IS NULL OR {passes} THEN 1 END AS UTINYINT) "
+                f"AS {quote_ident(checked_column(rule))}"
+            )
         elif rule.check == WHOLE_MINOR_UNITS:
-            derived.append(f"CAST(CASE WHEN {whole_minor_units_sql(col, rule.scale)} THEN 1 END AS UTINYINT) "
-                           f"AS {quote_ident(checked_column(rule))}")
+            derived.append(
+                f"CAST(CASE WHEN {whole_minor_units_sql(col, rule.scale)} THEN 1 END AS UTINYINT) "
+                f"AS {quote_ident(checked_column(rule))}"
+            )
     select = ", ".join(["b.*", *derived])
     return f"SELECT {select} FROM {quote_ident(relation)} b {' '.join(joins)}"
 

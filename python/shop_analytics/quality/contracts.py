@@ -27,8 +27,10 @@ from shop_analytics.sql import quote_literal
 from shop_analytics.quality.raw_contract import Source
 
 Status = Literal["accepted", "new_version", "rejected"]
-_HEADER = ("# Schema contract for one raw source: the maintainers' versions, oldest first.\n"
-           "# Versions accepted at run time are recorded in the ingest catalog, not here.\n")
+_HEADER = (
+    "# Schema contract for one raw source: the maintainers' versions, oldest first.\n"
+    "# Versions accepted at run time are recorded in the ingest catalog, not here.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ class ContractCheck:
             assert self.new_version
             return f"{self.source}: accepted as contract v{self.version}: {'; '.join(self.new_version.changes)}"
         return f"{self.source}: batch rejected by schema contract: " + " ".join(
-            f"[{v.rule}] {v.message}" for v in self.violations)
+            f"[{v.rule}] {v.message}" for v in self.violations
+        )
 
 
 def initial_contract(source: Source) -> Contract:
@@ -113,10 +116,13 @@ def load_contract(path: Path) -> Contract:
     data = yaml.safe_load(Path(path).read_text())
     try:
         versions = tuple(
-            ContractVersion(int(v["version"]),
-                            tuple(Column(str(c["name"]), str(c["type"]), bool(c["nullable"])) for c in v["columns"]),
-                            tuple(v.get("changes") or ()))
-            for v in data["versions"])
+            ContractVersion(
+                int(v["version"]),
+                tuple(Column(str(c["name"]), str(c["type"]), bool(c["nullable"])) for c in v["columns"]),
+                tuple(v.get("changes") or ()),
+            )
+            for v in data["versions"]
+        )
         contract = Contract(str(data["source"]), versions)
     except (KeyError, TypeError) as e:
         raise ValueError(f"malformed contract {path}: missing or wrong field {e}") from e
@@ -128,10 +134,17 @@ def load_contract(path: Path) -> Contract:
 
 def save_contract(contract: Contract, path: Path) -> None:
     """Write `contract` to `path` atomically (temp file + rename)."""
-    data = {"source": contract.source, "versions": [
-        {"version": v.version, "changes": list(v.changes),
-         "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in v.columns]}
-        for v in contract.versions]}
+    data = {
+        "source": contract.source,
+        "versions": [
+            {
+                "version": v.version,
+                "changes": list(v.changes),
+                "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in v.columns],
+            }
+            for v in contract.versions
+        ],
+    }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -226,22 +239,31 @@ def effective_contract(source: Source, contracts_dir: Path, accepted: Sequence[C
                 raise ValueError(
                     f"{contract_path(contracts_dir, source.name)} version {version.version} differs from the version "
                     f"{version.version} that ingest accepted at run time (recorded in the ingest catalog); give the "
-                    f"maintainers' new version a number above {max(v.version for v in accepted)}")
+                    f"maintainers' new version a number above {max(v.version for v in accepted)}"
+                )
             continue
         if version.version != contract.latest.version + 1:
-            raise ValueError(f"{source.name}: run-time contract version {version.version} does not follow "
-                             f"version {contract.latest.version}")
+            raise ValueError(
+                f"{source.name}: run-time contract version {version.version} does not follow "
+                f"version {contract.latest.version}"
+            )
         contract = contract.with_version(version)
     return contract
 
 
-def check_batch_contract(con: duckdb.DuckDBPyConnection, files: Sequence[Path], source: Source,
-                         contracts_dir: Path, accepted: Sequence[ContractVersion] = ()) -> ContractCheck:
+def check_batch_contract(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[Path],
+    source: Source,
+    contracts_dir: Path,
+    accepted: Sequence[ContractVersion] = (),
+) -> ContractCheck:
     """Check a Parquet landing batch against the effective contract of `source`; writes nothing."""
     return check_columns_contract(batch_schema(con, files), source, contracts_dir, accepted)
 
 
-def check_columns_contract(columns: tuple[Column, ...], source: Source, contracts_dir: Path,
-                           accepted: Sequence[ContractVersion] = ()) -> ContractCheck:
+def check_columns_contract(
+    columns: tuple[Column, ...], source: Source, contracts_dir: Path, accepted: Sequence[ContractVersion] = ()
+) -> ContractCheck:
     """Check a batch schema from any reader against the effective contract of `source`; writes nothing."""
     return check_schema(effective_contract(source, contracts_dir, accepted), columns)

@@ -20,8 +20,9 @@ _FAMILY_OF = {
     **{t: "integer" for t in (*_INTEGER_ORDER, "HUGEINT")},
     **{t: "unsigned integer" for t in (*_UNSIGNED_ORDER, "UHUGEINT")},
     **{t: "floating point" for t in _FLOAT_ORDER},
-    **{t: "timestamp" for t in ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS",
-                                "TIMESTAMP WITH TIME ZONE")},
+    **{
+        t: "timestamp" for t in ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE")
+    },
     "VARCHAR": "string",
 }
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")

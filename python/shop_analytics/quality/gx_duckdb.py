@@ -59,8 +59,11 @@ def installed_versions() -> dict[str, str]:
 def version_drift() -> list[str]:
     """Human-readable differences between installed and shim versions; empty when they match."""
     found = installed_versions()
-    drift = [f"{name}: shim written for {want}, installed {found[name]}"
-             for name, want in SHIM_WRITTEN_FOR.items() if found[name] != want]
+    drift = [
+        f"{name}: shim written for {want}, installed {found[name]}"
+        for name, want in SHIM_WRITTEN_FOR.items()
+        if found[name] != want
+    ]
     if not found["sqlalchemy"].startswith(SQLALCHEMY_SERIES):
         drift.append(f"sqlalchemy: need {SQLALCHEMY_SERIES}x, installed {found['sqlalchemy']}")
     return drift

@@ -28,6 +28,8 @@ def money_scale(source: str, column: str) -> int:
 
 def whole_minor_units_sql(value_sql: str, scale: int) -> str:
     """SQL boolean: `value_sql` is NULL, not finite (other rules judge those), or a whole number of minor units."""
-    scaled = f"(CAST({value_sql} AS DOUBLE) * {10 ** scale})"
-    return (f"({value_sql} IS NULL OR NOT isfinite(CAST({value_sql} AS DOUBLE)) "
-            f"OR abs({scaled} - round({scaled})) <= {PRECISION_TOLERANCE!r})")
+    scaled = f"(CAST({value_sql} AS DOUBLE) * {10**scale})"
+    return (
+        f"({value_sql} IS NULL OR NOT isfinite(CAST({value_sql} AS DOUBLE)) "
+        f"OR abs({scaled} - round({scaled})) <= {PRECISION_TOLERANCE!r})"
+    )

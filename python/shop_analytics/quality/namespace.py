@@ -20,10 +20,18 @@ REASONS = f"{GATE_PREFIX}reasons"  # quarantine: the sorted list of every rule a
 # Added by the lake layout or readers (hive partition, read_parquet's filename /
 # file_row_number / file_index) or derived by the staging models next to the raw
 # columns they pass through (tests/test_ingest_adversarial.py checks the models).
-RESERVED_NAMES = frozenset({
-    "event_date", "filename", "file_row_number", "file_index",
-    "batch_id", "is_late_arriving", "is_authenticated", "signed_up_at",
-})
+RESERVED_NAMES = frozenset(
+    {
+        "event_date",
+        "filename",
+        "file_row_number",
+        "file_index",
+        "batch_id",
+        "is_late_arriving",
+        "is_authenticated",
+        "signed_up_at",
+    }
+)
 NEW_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 

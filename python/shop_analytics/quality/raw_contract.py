@@ -18,8 +18,9 @@ TIMESTAMP = pa.timestamp("us")
 # COMPLETION_MARKER (an empty file the producer writes last: the Hadoop/Spark convention).
 BATCH_PREFIX = "batch_date="
 BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-BATCH_ID_GRAMMAR = ("1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit "
-                    f"(regex {BATCH_ID.pattern})")
+BATCH_ID_GRAMMAR = (
+    f"1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (regex {BATCH_ID.pattern})"
+)
 COMPLETION_MARKER = "_SUCCESS"
 
 

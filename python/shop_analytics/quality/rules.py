@@ -108,23 +108,33 @@ def rules_for(source: Source, params: RuleParams) -> tuple[Rule, ...]:
             rules.append(Rule(MISSING_VALUE, f.name, NOT_NULL))
     rules.append(Rule(DUPLICATE_EVENT_ID, source.key, FIRST_OCCURRENCE))
     if params.seen_keys:
-        rules.append(Rule(DUPLICATE_IN_LAKE, source.key, NOT_IN_REF, ref_relation=params.seen_keys,
-                          ref_column="key"))
+        rules.append(Rule(DUPLICATE_IN_LAKE, source.key, NOT_IN_REF, ref_relation=params.seen_keys, ref_column="key"))
     time_column = source.event_time or _TIME_COLUMNS.get(source.name)
     if time_column:
-        rules.append(Rule(TIMESTAMP_OUT_OF_RANGE, time_column, BETWEEN, min_value=params.earliest,
-                          max_value=params.latest, strict_max=True))
+        rules.append(
+            Rule(
+                TIMESTAMP_OUT_OF_RANGE,
+                time_column,
+                BETWEEN,
+                min_value=params.earliest,
+                max_value=params.latest,
+                strict_max=True,
+            )
+        )
     for column, lo, hi, strict_lo, strict_hi in _VALUE_RANGES.get(source.name, ()):
-        rules.append(Rule(INVALID_VALUE, column, BETWEEN, min_value=lo, max_value=hi,
-                          strict_min=strict_lo, strict_max=strict_hi))
+        rules.append(
+            Rule(INVALID_VALUE, column, BETWEEN, min_value=lo, max_value=hi, strict_min=strict_lo, strict_max=strict_hi)
+        )
     for column in MONEY_COLUMNS.get(source.name, ()):
         rules.append(Rule(INVALID_PRECISION, column, WHOLE_MINOR_UNITS, scale=money_scale(source.name, column)))
     if source.name == "users" and params.countries is not None:
         rules.append(Rule(UNKNOWN_COUNTRY, "country_code", IN_SET, value_set=params.countries))
     if source.user_ref and params.known_users:
-        rules.append(Rule(UNKNOWN_USER, source.user_ref, KNOWN_REF, ref_relation=params.known_users,
-                          ref_column="user_id"))
+        rules.append(
+            Rule(UNKNOWN_USER, source.user_ref, KNOWN_REF, ref_relation=params.known_users, ref_column="user_id")
+        )
     if source.item_ref and params.known_items:
-        rules.append(Rule(UNKNOWN_ITEM, source.item_ref, KNOWN_REF, ref_relation=params.known_items,
-                          ref_column="item_id"))
+        rules.append(
+            Rule(UNKNOWN_ITEM, source.item_ref, KNOWN_REF, ref_relation=params.known_items, ref_column="item_id")
+        )
     return tuple(rules)

@@ -13,7 +13,15 @@ from shop_analytics.quality.check_view import cast_ok_column
 from shop_analytics.quality.money import whole_minor_units_sql
 from shop_analytics.quality.namespace import ROW_NUMBER
 from shop_analytics.quality.rules import (
-    BETWEEN, CASTS, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_IN_REF, NOT_NULL, WHOLE_MINOR_UNITS, Rule,
+    BETWEEN,
+    CASTS,
+    FIRST_OCCURRENCE,
+    IN_SET,
+    KNOWN_REF,
+    NOT_IN_REF,
+    NOT_NULL,
+    WHOLE_MINOR_UNITS,
+    Rule,
 )
 from shop_analytics.sql import quote_ident, quote_literal, sql_value
 
@@ -37,20 +45,23 @@ def failure_condition(rule: Rule) -> str:
         return f"{col} NOT IN ({values})"
     if rule.check == FIRST_OCCURRENCE:
         # The first copy (lowest row_number) is admitted; later copies are duplicates.
-        return (f"({col} IS NOT NULL AND row_number() OVER "
-                f"(PARTITION BY {col} ORDER BY b.{ROW_NUMBER}) > 1)")
+        return f"({col} IS NOT NULL AND row_number() OVER (PARTITION BY {col} ORDER BY b.{ROW_NUMBER}) > 1)"
     if rule.check == KNOWN_REF:
         assert rule.ref_relation and rule.ref_column
         ref = quote_ident(rule.ref_column)
         # Uncorrelated IN plans as one mark join; NOT EXISTS would plan as a much slower
         # delim join. NULLs are filtered out of the list so NOT IN cannot turn NULL.
-        return (f"({col} IS NOT NULL AND NOT ({col} IN (SELECT k.{ref} FROM {quote_ident(rule.ref_relation)} k "
-                f"WHERE k.{ref} IS NOT NULL)))")
+        return (
+            f"({col} IS NOT NULL AND NOT ({col} IN (SELECT k.{ref} FROM {quote_ident(rule.ref_relation)} k "
+            f"WHERE k.{ref} IS NOT NULL)))"
+        )
     if rule.check == NOT_IN_REF:
         assert rule.ref_relation and rule.ref_column
         ref = quote_ident(rule.ref_column)
-        return (f"({col} IS NOT NULL AND {col} IN (SELECT k.{ref} FROM {quote_ident(rule.ref_relation)} k "
-                f"WHERE k.{ref} IS NOT NULL))")
+        return (
+            f"({col} IS NOT NULL AND {col} IN (SELECT k.{ref} FROM {quote_ident(rule.ref_relation)} k "
+            f"WHERE k.{ref} IS NOT NULL))"
+        )
     if rule.check == CASTS:
         return f"b.{quote_ident(cast_ok_column(rule.column))} IS NULL"
     if rule.check == WHOLE_MINOR_UNITS:
@@ -72,8 +83,7 @@ def row_reasons_sql(relation: str, rules: tuple[Rule, ...]) -> str:
     )
 
 
-def write_row_reasons(con: duckdb.DuckDBPyConnection, relation: str, rules: tuple[Rule, ...],
-                      table: str) -> str:
+def write_row_reasons(con: duckdb.DuckDBPyConnection, relation: str, rules: tuple[Rule, ...], table: str) -> str:
     """Materialize the reasons of `relation` into TEMP table `table` (only failing rows); return its name."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} AS {row_reasons_sql(relation, rules)}")
     return table

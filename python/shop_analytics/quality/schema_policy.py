@@ -62,25 +62,45 @@ def violations(old: tuple[Column, ...], new: tuple[Column, ...], old_version: in
         if now is None:
             twins = [a.name for a in added if a.type == col.type]
             if twins:
-                out.append(Violation(col.name, RENAMED,
-                    f"column {col.name!r} ({col.type}) of contract v{old_version} is missing and "
-                    f"{', '.join(repr(t) for t in twins)} with the same type is new: renamed? Renames break "
-                    f"readers; keep {col.name!r} and add the new name as a nullable column."))
+                out.append(
+                    Violation(
+                        col.name,
+                        RENAMED,
+                        f"column {col.name!r} ({col.type}) of contract v{old_version} is missing and "
+                        f"{', '.join(repr(t) for t in twins)} with the same type is new: renamed? Renames break "
+                        f"readers; keep {col.name!r} and add the new name as a nullable column.",
+                    )
+                )
             else:
-                out.append(Violation(col.name, REMOVED,
-                    f"column {col.name!r} ({col.type}) of contract v{old_version} is missing from the batch; "
-                    f"columns may not be removed."))
+                out.append(
+                    Violation(
+                        col.name,
+                        REMOVED,
+                        f"column {col.name!r} ({col.type}) of contract v{old_version} is missing from the batch; "
+                        f"columns may not be removed.",
+                    )
+                )
             continue
         out += _type_violations(col, now, old_version)
         if col.nullable and not now.nullable:
-            out.append(Violation(col.name, NULLABLE_TO_REQUIRED,
-                f"column {col.name!r} is nullable in contract v{old_version} but required in the batch; "
-                f"data written under v{old_version} may hold NULLs."))
+            out.append(
+                Violation(
+                    col.name,
+                    NULLABLE_TO_REQUIRED,
+                    f"column {col.name!r} is nullable in contract v{old_version} but required in the batch; "
+                    f"data written under v{old_version} may hold NULLs.",
+                )
+            )
     for col in added:
         if not col.nullable:
-            out.append(Violation(col.name, NEW_REQUIRED,
-                f"new column {col.name!r} ({col.type}) is required; a new column must be nullable, "
-                f"because data written under v{old_version} has no value for it."))
+            out.append(
+                Violation(
+                    col.name,
+                    NEW_REQUIRED,
+                    f"new column {col.name!r} ({col.type}) is required; a new column must be nullable, "
+                    f"because data written under v{old_version} has no value for it.",
+                )
+            )
     return out
 
 
@@ -93,9 +113,14 @@ def _type_violations(old: Column, new: Column, version: int) -> list[Violation]:
         return [Violation(old.name, NARROWING, f"{change} narrows the type; values may not fit.")]
     if kind == "family_change":
         return [Violation(old.name, FAMILY_CHANGE, f"{change} changes the type family.")]
-    return [Violation(old.name, NOT_WIDENING,
-        f"{change} is not on the widening allowlist (integer up, FLOAT->DOUBLE, DECIMAL precision up "
-        f"with the same scale).")]
+    return [
+        Violation(
+            old.name,
+            NOT_WIDENING,
+            f"{change} is not on the widening allowlist (integer up, FLOAT->DOUBLE, DECIMAL precision up "
+            f"with the same scale).",
+        )
+    ]
 
 
 def changes(old: tuple[Column, ...], new: tuple[Column, ...]) -> list[str]:
@@ -130,19 +155,39 @@ def name_violations(names: Sequence[str | None], contract_names: Collection[str]
         if folded in seen:
             other = seen[folded]
             how = "appears twice" if other == name else f"and {_shown(other)} differ only in case"
-            out.append(Violation(name, DUPLICATE_COLUMN,
-                f"column {_shown(name)} {how}; DuckDB names are case-insensitive, so they would collide."))
+            out.append(
+                Violation(
+                    name,
+                    DUPLICATE_COLUMN,
+                    f"column {_shown(name)} {how}; DuckDB names are case-insensitive, so they would collide.",
+                )
+            )
             continue
         seen[folded] = name
         if folded.startswith(GATE_PREFIX):
-            out.append(Violation(name, RESERVED_COLUMN,
-                f"column {_shown(name)} is reserved: names starting with {GATE_PREFIX!r} belong to the quality gate."))
+            out.append(
+                Violation(
+                    name,
+                    RESERVED_COLUMN,
+                    f"column {_shown(name)} is reserved: names starting with {GATE_PREFIX!r} belong to the quality gate.",
+                )
+            )
         elif folded in RESERVED_NAMES:
-            out.append(Violation(name, RESERVED_COLUMN,
-                f"column {_shown(name)} is reserved: the lake or the staging models add a column of that name "
-                f"({', '.join(sorted(RESERVED_NAMES))}); rename it."))
+            out.append(
+                Violation(
+                    name,
+                    RESERVED_COLUMN,
+                    f"column {_shown(name)} is reserved: the lake or the staging models add a column of that name "
+                    f"({', '.join(sorted(RESERVED_NAMES))}); rename it.",
+                )
+            )
         elif name not in contract_names and not NEW_COLUMN_NAME.fullmatch(name):
-            out.append(Violation(name, INVALID_COLUMN_NAME,
-                f"new column {_shown(name)} is not a valid name: letters, digits and underscores, starting with a "
-                f"letter or underscore, at most 64 characters ({NEW_COLUMN_NAME.pattern})."))
+            out.append(
+                Violation(
+                    name,
+                    INVALID_COLUMN_NAME,
+                    f"new column {_shown(name)} is not a valid name: letters, digits and underscores, starting with a "
+                    f"letter or underscore, at most 64 characters ({NEW_COLUMN_NAME.pattern}).",
+                )
+            )
     return out

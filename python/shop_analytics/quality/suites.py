@@ -7,7 +7,16 @@ from great_expectations.expectations import Expectation
 
 from shop_analytics.quality.check_view import checked_column
 from shop_analytics.quality.rules import (
-    BETWEEN, CASTS, FIRST_OCCURRENCE, IN_SET, KNOWN_REF, NOT_IN_REF, NOT_NULL, WHOLE_MINOR_UNITS, Rule, RuleParams,
+    BETWEEN,
+    CASTS,
+    FIRST_OCCURRENCE,
+    IN_SET,
+    KNOWN_REF,
+    NOT_IN_REF,
+    NOT_NULL,
+    WHOLE_MINOR_UNITS,
+    Rule,
+    RuleParams,
     rules_for,
 )
 from shop_analytics.quality.raw_contract import Source
@@ -23,8 +32,13 @@ def expectation_for(rule: Rule) -> Expectation:
         return gx.expectations.ExpectColumnValuesToNotBeNull(column=column, meta=meta)
     if rule.check == BETWEEN:
         return gx.expectations.ExpectColumnValuesToBeBetween(
-            column=column, min_value=rule.min_value, max_value=rule.max_value,
-            strict_min=rule.strict_min, strict_max=rule.strict_max, meta=meta)
+            column=column,
+            min_value=rule.min_value,
+            max_value=rule.max_value,
+            strict_min=rule.strict_min,
+            strict_max=rule.strict_max,
+            meta=meta,
+        )
     if rule.check == FIRST_OCCURRENCE:
         return gx.expectations.ExpectColumnValuesToBeBetween(column=column, min_value=1, max_value=1, meta=meta)
     if rule.check == IN_SET:

@@ -90,23 +90,42 @@ class BatchValidation:
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary for reports: verdict, counts, and GX's suite statistics."""
         return {
-            "source": self.source, "relation": self.relation, "success": self.success,
-            "row_count": self.row_count, "failed_rows": self.failed_rows,
+            "source": self.source,
+            "relation": self.relation,
+            "success": self.success,
+            "row_count": self.row_count,
+            "failed_rows": self.failed_rows,
             "counts_by_reason": self.counts_by_reason,
-            "expectations": [{"reason": o.reason, "expectation": o.expectation_type, "column": o.column,
-                              "success": o.success, "unexpected_count": o.unexpected_count} for o in self.outcomes],
+            "expectations": [
+                {
+                    "reason": o.reason,
+                    "expectation": o.expectation_type,
+                    "column": o.column,
+                    "success": o.success,
+                    "unexpected_count": o.unexpected_count,
+                }
+                for o in self.outcomes
+            ],
             "gx_statistics": dict(self.gx_result.statistics),
         }
 
     def reasons(self, con: duckdb.DuckDBPyConnection) -> pa.Table:
         """The (row_number, reason) rows as Arrow, sorted; small: only failing rows."""
         return con.execute(
-            f"SELECT * FROM {quote_ident(self.reasons_table)} ORDER BY {ROW_NUMBER}, reason").to_arrow_table()
+            f"SELECT * FROM {quote_ident(self.reasons_table)} ORDER BY {ROW_NUMBER}, reason"
+        ).to_arrow_table()
 
 
-def validate_batch(con: duckdb.DuckDBPyConnection, relation: str, source: Source, params: RuleParams,
-                   *, context: AbstractDataContext | None = None, row_reasons: RowReasons = "gx",
-                   reasons_table: str | None = None) -> BatchValidation:
+def validate_batch(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    source: Source,
+    params: RuleParams,
+    *,
+    context: AbstractDataContext | None = None,
+    row_reasons: RowReasons = "gx",
+    reasons_table: str | None = None,
+) -> BatchValidation:
     """Validate `relation` (a view/table in `con` with a row_number column) against `source`'s suite.
 
     `con` must be an in-memory DuckDB connection: GX gets a second connection to its
@@ -130,25 +149,38 @@ def validate_batch(con: duckdb.DuckDBPyConnection, relation: str, source: Source
 def _require_in_memory(con: duckdb.DuckDBPyConnection) -> None:
     path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     if path and path[0]:
-        raise ValueError(f"validate_batch needs an in-memory DuckDB connection, got one on file {path[0]}; "
-                         "GX must not hold a database file. Use duckdb.connect() and views over the batch files.")
+        raise ValueError(
+            f"validate_batch needs an in-memory DuckDB connection, got one on file {path[0]}; "
+            "GX must not hold a database file. Use duckdb.connect() and views over the batch files."
+        )
 
 
 def _require_row_number(con: duckdb.DuckDBPyConnection, relation: str) -> None:
     columns = [row[0] for row in con.execute(f"DESCRIBE {quote_ident(relation)}").fetchall()]
     if ROW_NUMBER not in columns:
-        raise ValueError(f"relation {relation!r} has no {ROW_NUMBER} column (columns: {columns}); "
-                         "build it with shop_analytics.quality.batch.create_batch_view")
+        raise ValueError(
+            f"relation {relation!r} has no {ROW_NUMBER} column (columns: {columns}); "
+            "build it with shop_analytics.quality.batch.create_batch_view"
+        )
 
 
-def _validate(con: duckdb.DuckDBPyConnection, relation: str, source: Source, params: RuleParams,
-              rules: tuple[Rule, ...], checks: str, context: AbstractDataContext | None,
-              row_reasons: RowReasons, reasons_table: str | None) -> BatchValidation:
+def _validate(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    source: Source,
+    params: RuleParams,
+    rules: tuple[Rule, ...],
+    checks: str,
+    context: AbstractDataContext | None,
+    row_reasons: RowReasons,
+    reasons_table: str | None,
+) -> BatchValidation:
     context = context or new_context()
     batch_definition = _batch_definition(context, con, relation, checks)
     suite = _replace_suite(context, build_suite(source, params, name=f"{source.name}__{relation}"))
-    definition = _replace_validation_definition(context, gx.ValidationDefinition(
-        name=f"{source.name}__{relation}", data=batch_definition, suite=suite))
+    definition = _replace_validation_definition(
+        context, gx.ValidationDefinition(name=f"{source.name}__{relation}", data=batch_definition, suite=suite)
+    )
     result = definition.run(result_format=RESULT_FORMAT)
     outcomes = _outcomes(result)
 
@@ -161,12 +193,18 @@ def _validate(con: duckdb.DuckDBPyConnection, relation: str, source: Source, par
     row_count = int(result.results[0].result.get("element_count", 0)) if result.results else 0
     failed = con.execute(f"SELECT count(DISTINCT {ROW_NUMBER}) FROM {quote_ident(table)}").fetchone()
     return BatchValidation(
-        source=source.name, relation=relation, success=bool(result.success), row_count=row_count,
-        failed_rows=int(failed[0]) if failed else 0, reasons_table=table, outcomes=outcomes, gx_result=result)
+        source=source.name,
+        relation=relation,
+        success=bool(result.success),
+        row_count=row_count,
+        failed_rows=int(failed[0]) if failed else 0,
+        reasons_table=table,
+        outcomes=outcomes,
+        gx_result=result,
+    )
 
 
-def _batch_definition(context: AbstractDataContext, con: duckdb.DuckDBPyConnection, relation: str,
-                      checks: str) -> Any:
+def _batch_definition(context: AbstractDataContext, con: duckdb.DuckDBPyConnection, relation: str, checks: str) -> Any:
     # One datasource per DuckDB connection. Its engine's creator holds `con`, so `con`
     # outlives the datasource and its id() cannot be reused while the name is in use.
     name = f"{DATASOURCE_PREFIX}{id(con):x}"
@@ -187,8 +225,9 @@ def _replace_suite(context: AbstractDataContext, suite: gx.ExpectationSuite) -> 
     return context.suites.add(suite)
 
 
-def _replace_validation_definition(context: AbstractDataContext,
-                                   definition: gx.ValidationDefinition) -> gx.ValidationDefinition:
+def _replace_validation_definition(
+    context: AbstractDataContext, definition: gx.ValidationDefinition
+) -> gx.ValidationDefinition:
     if definition.name in {d.name for d in context.validation_definitions.all()}:
         context.validation_definitions.delete(definition.name)
     return context.validation_definitions.add(definition)
@@ -199,36 +238,48 @@ def _outcomes(result: ExpectationSuiteValidationResult) -> tuple[ExpectationOutc
     for r in result.results:
         config = r.expectation_config
         reason = config.meta.get(REASON_META) if config and config.meta else None
-        raised = [info for info in (r.exception_info or {}).values()
-                  if isinstance(info, dict) and info.get("raised_exception")]
+        raised = [
+            info
+            for info in (r.exception_info or {}).values()
+            if isinstance(info, dict) and info.get("raised_exception")
+        ]
         if r.exception_info and r.exception_info.get("raised_exception"):
             raised.append(r.exception_info)
         if raised or "unexpected_count" not in r.result:
             message = raised[0].get("exception_message") if raised else f"no unexpected_count in {r.result}"
             raise GxExecutionError(
                 f"GX could not evaluate {config.type if config else '?'} for {reason}: {message}. "
-                "If GX or duckdb-engine was upgraded, see shop_analytics/quality/gx_duckdb.py.")
-        outcomes.append(ExpectationOutcome(
-            reason=str(reason), expectation_type=config.type, column=str(config.kwargs.get("column")),
-            success=bool(r.success), unexpected_count=int(r.result["unexpected_count"])))
+                "If GX or duckdb-engine was upgraded, see shop_analytics/quality/gx_duckdb.py."
+            )
+        outcomes.append(
+            ExpectationOutcome(
+                reason=str(reason),
+                expectation_type=config.type,
+                column=str(config.kwargs.get("column")),
+                success=bool(r.success),
+                unexpected_count=int(r.result["unexpected_count"]),
+            )
+        )
     return tuple(outcomes)
 
 
-def _write_gx_row_reasons(con: duckdb.DuckDBPyConnection, result: ExpectationSuiteValidationResult,
-                          table: str) -> None:
+def _write_gx_row_reasons(con: duckdb.DuckDBPyConnection, result: ExpectationSuiteValidationResult, table: str) -> None:
     # GX's own query per failed expectation, all in one INSERT so DuckDB runs them in parallel.
-    parts = [f"SELECT {ROW_NUMBER}, {quote_literal(r.expectation_config.meta[REASON_META])} AS reason "
-             f"FROM ({str(r.result['unexpected_index_query']).strip().rstrip(';')})"
-             for r in result.results if not r.success]
+    parts = [
+        f"SELECT {ROW_NUMBER}, {quote_literal(r.expectation_config.meta[REASON_META])} AS reason "
+        f"FROM ({str(r.result['unexpected_index_query']).strip().rstrip(';')})"
+        for r in result.results
+        if not r.success
+    ]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} ({REASONS_SCHEMA})")
     if parts:
         con.execute(f"INSERT INTO {quote_ident(table)} " + " UNION ALL ".join(parts))
 
 
-def _reconcile(con: duckdb.DuckDBPyConnection, table: str, outcomes: tuple[ExpectationOutcome, ...],
-               mode: str) -> None:
+def _reconcile(con: duckdb.DuckDBPyConnection, table: str, outcomes: tuple[ExpectationOutcome, ...], mode: str) -> None:
     found = dict(con.execute(f"SELECT reason, count(*) FROM {quote_ident(table)} GROUP BY reason").fetchall())
     expected = {o.reason: o.unexpected_count for o in outcomes if o.unexpected_count}
     if found != expected:
         raise ReasonMismatchError(
-            f"row reasons ({mode}) disagree with GX unexpected counts: rows={found} gx={expected}")
+            f"row reasons ({mode}) disagree with GX unexpected counts: rows={found} gx={expected}"
+        )

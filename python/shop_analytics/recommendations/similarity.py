@@ -32,13 +32,15 @@ DEFAULT_BLOCK_CELLS = 8_000_000
 # last bits, and must not reorder neighbours.
 RANK_DECIMALS = 12
 
-NEIGHBOURS_SCHEMA = pa.schema([
-    ("user_id", pa.int64()),
-    ("neighbour_id", pa.int64()),
-    ("similarity", pa.float64()),
-    ("n_co_rated", pa.int32()),
-    ("neighbour_rank", pa.int32()),
-])
+NEIGHBOURS_SCHEMA = pa.schema(
+    [
+        ("user_id", pa.int64()),
+        ("neighbour_id", pa.int64()),
+        ("similarity", pa.float64()),
+        ("n_co_rated", pa.int32()),
+        ("neighbour_rank", pa.int32()),
+    ]
+)
 
 
 def _matrices(ratings: pa.Table) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix]:
@@ -48,8 +50,9 @@ def _matrices(ratings: pa.Table) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matr
     centred = ratings["centred_rating"].to_numpy().astype(np.float64, copy=False)
     norms = ratings["user_norm"].to_numpy().astype(np.float64, copy=False)
     if not np.all(np.isfinite(centred)) or not np.all(norms > 0):
-        raise ValueError("similarity input needs finite centred ratings and positive user norms "
-                         "(only similarity-eligible users)")
+        raise ValueError(
+            "similarity input needs finite centred ratings and positive user norms (only similarity-eligible users)"
+        )
     user_ids, rows = np.unique(users, return_inverse=True)
     _, cols = np.unique(items, return_inverse=True)
     shape = (len(user_ids), int(cols.max()) + 1 if len(cols) else 0)
@@ -61,14 +64,15 @@ def _matrices(ratings: pa.Table) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matr
     return user_ids, w, b
 
 
-def _block_top_k(sims: np.ndarray, counts: np.ndarray, first_row: int, k: int,
-                 min_co_rated: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _block_top_k(
+    sims: np.ndarray, counts: np.ndarray, first_row: int, k: int, min_co_rated: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, column, rank) of each row's top-k eligible neighbours in one dense block (masks sims in place)."""
     n_rows, n_cols = sims.shape
     np.putmask(sims, counts < min_co_rated, -np.inf)
     sims[np.arange(n_rows), np.arange(n_rows) + first_row] = -np.inf
     if k < n_cols:
-        part = np.argpartition(sims, n_cols - k, axis=1)[:, n_cols - k:]
+        part = np.argpartition(sims, n_cols - k, axis=1)[:, n_cols - k :]
         kth = np.take_along_axis(sims, part, axis=1).min(axis=1)
     else:
         kth = np.full(n_rows, -np.inf)
@@ -86,22 +90,35 @@ def _block_top_k(sims: np.ndarray, counts: np.ndarray, first_row: int, k: int,
     return rows[keep], cols[keep], rank[keep]
 
 
-def _block(w: sp.csr_matrix, wt: sp.csr_matrix, b: sp.csr_matrix, bt: sp.csr_matrix, user_ids: np.ndarray,
-           start: int, stop: int, k: int, min_co_rated: int) -> pa.RecordBatch:
+def _block(
+    w: sp.csr_matrix,
+    wt: sp.csr_matrix,
+    b: sp.csr_matrix,
+    bt: sp.csr_matrix,
+    user_ids: np.ndarray,
+    start: int,
+    stop: int,
+    k: int,
+    min_co_rated: int,
+) -> pa.RecordBatch:
     sims = (w[start:stop] @ wt).toarray()
     counts = (b[start:stop] @ bt).toarray()
     rows, cols, rank = _block_top_k(sims, counts, start, k, min_co_rated)
-    return pa.record_batch([
-        pa.array(user_ids[rows + start].astype(np.int64)),
-        pa.array(user_ids[cols].astype(np.int64)),
-        pa.array(np.clip(sims[rows, cols], -1.0, 1.0)),
-        pa.array(counts[rows, cols].astype(np.int32)),
-        pa.array(rank.astype(np.int32)),
-    ], schema=NEIGHBOURS_SCHEMA)
+    return pa.record_batch(
+        [
+            pa.array(user_ids[rows + start].astype(np.int64)),
+            pa.array(user_ids[cols].astype(np.int64)),
+            pa.array(np.clip(sims[rows, cols], -1.0, 1.0)),
+            pa.array(counts[rows, cols].astype(np.int32)),
+            pa.array(rank.astype(np.int32)),
+        ],
+        schema=NEIGHBOURS_SCHEMA,
+    )
 
 
-def top_k_neighbours(ratings: pa.Table, k: int, min_co_rated: int,
-                     block_cells: int = DEFAULT_BLOCK_CELLS, threads: int = 2) -> pa.Table:
+def top_k_neighbours(
+    ratings: pa.Table, k: int, min_co_rated: int, block_cells: int = DEFAULT_BLOCK_CELLS, threads: int = 2
+) -> pa.Table:
     """Top-k positive neighbours per user from centred ratings (user_id, item_id, centred_rating, user_norm)."""
     if k < 1 or min_co_rated < 1:
         raise ValueError(f"need k >= 1 and min_co_rated >= 1, got k={k}, min_co_rated={min_co_rated}")
@@ -116,6 +133,7 @@ def top_k_neighbours(ratings: pa.Table, k: int, min_co_rated: int,
     # scipy's sparse product and NumPy's partition release the GIL, so threads
     # use every core; each holds one block.
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        parts = list(pool.map(lambda bound: _block(w, wt, b, bt, user_ids, bound[0], bound[1], k, min_co_rated),
-                              bounds))
+        parts = list(
+            pool.map(lambda bound: _block(w, wt, b, bt, user_ids, bound[0], bound[1], k, min_co_rated), bounds)
+        )
     return pa.Table.from_batches(parts, schema=NEIGHBOURS_SCHEMA)

@@ -283,11 +283,16 @@ class BlockedBloomFilter:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BlockedBloomFilter):
             return NotImplemented
-        return ((self.num_blocks, self.num_hashes, self.seed) == (other.num_blocks, other.num_hashes, other.seed)
-                and bool(np.array_equal(self.words, other.words)))
+        return (self.num_blocks, self.num_hashes, self.seed) == (
+            other.num_blocks,
+            other.num_hashes,
+            other.seed,
+        ) and bool(np.array_equal(self.words, other.words))
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return (f"BlockedBloomFilter(num_blocks={self.num_blocks}, num_hashes={self.num_hashes}, "
-                f"seed={self.seed}, n_added={self.n_added})")
+        return (
+            f"BlockedBloomFilter(num_blocks={self.num_blocks}, num_hashes={self.num_hashes}, "
+            f"seed={self.seed}, n_added={self.n_added})"
+        )

@@ -199,8 +199,7 @@ class BloomFilter:
         theirs = (other.num_bits, other.num_hashes, other.seed)
         if mine != theirs:
             raise ValueError(
-                f"cannot merge Bloom filters with different parameters (num_bits, num_hashes, seed): "
-                f"{mine} vs {theirs}"
+                f"cannot merge Bloom filters with different parameters (num_bits, num_hashes, seed): {mine} vs {theirs}"
             )
 
     def merge(self, other: BloomFilter) -> BloomFilter:
@@ -260,9 +259,8 @@ class BloomFilter:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BloomFilter):
             return NotImplemented
-        return (
-            (self.num_bits, self.num_hashes, self.seed) == (other.num_bits, other.num_hashes, other.seed)
-            and bool(np.array_equal(self.words, other.words))
+        return (self.num_bits, self.num_hashes, self.seed) == (other.num_bits, other.num_hashes, other.seed) and bool(
+            np.array_equal(self.words, other.words)
         )
 
     __hash__ = None  # type: ignore[assignment]

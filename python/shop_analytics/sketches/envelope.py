@@ -115,14 +115,22 @@ def wrap_many(kind: bytes, version: int, payloads: np.ndarray, offsets: np.ndarr
     digests = b"".join(
         hashlib.blake2b(view[s:e], digest_size=16).digest() for s, e in zip(offsets[:-1].tolist(), offsets[1:].tolist())
     )
-    header = np.zeros(n, dtype=np.dtype([("magic", "S4"), ("kind", "S2"), ("version", "<u2"),
-                                         ("length", "<u8"), ("digest", "V16")]))
+    header = np.zeros(
+        n, dtype=np.dtype([("magic", "S4"), ("kind", "S2"), ("version", "<u2"), ("length", "<u8"), ("digest", "V16")])
+    )
     header["magic"], header["kind"], header["version"], header["length"] = MAGIC, kind, version, lengths
     header["digest"] = np.frombuffer(digests, dtype="V16")
     large = int(offsets[-1] - offsets[0]) + n * HEADER_SIZE >= 2**31
     typ = pa.large_binary() if large else pa.binary()
     heads = pa.FixedSizeBinaryArray.from_buffers(pa.binary(HEADER_SIZE), n, [None, pa.py_buffer(header)]).cast(typ)
     # Arrow concatenates header and payload element-wise: no per-byte index arrays.
-    body = pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets - offsets[0]),
-                                                        pa.py_buffer(np.ascontiguousarray(payloads)[offsets[0] : offsets[-1]])])
+    body = pa.Array.from_buffers(
+        pa.large_binary(),
+        n,
+        [
+            None,
+            pa.py_buffer(offsets - offsets[0]),
+            pa.py_buffer(np.ascontiguousarray(payloads)[offsets[0] : offsets[-1]]),
+        ],
+    )
     return pc.binary_join_element_wise(heads, body.cast(typ), pa.scalar(b"", typ))

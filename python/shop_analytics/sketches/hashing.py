@@ -242,8 +242,12 @@ def hash_keys(keys: KeyArray, seed: int = 0) -> tuple[np.ndarray, np.ndarray | N
         ints = pc.fill_null(ints, 0).cast(pa.int64())
         return hash_int64(ints.to_numpy(zero_copy_only=False), seed), valid
     if (
-        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-        or pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_string_view(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_binary_view(t)
         or pa.types.is_fixed_size_binary(t)
     ):
         return _binary_hash(keys, seed), valid

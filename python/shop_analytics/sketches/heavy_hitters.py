@@ -126,7 +126,9 @@ class HeavyHitters:
         if not isinstance(other, HeavyHitters):
             raise TypeError(f"can only merge HeavyHitters with HeavyHitters, got {type(other).__name__}")
         if other.capacity != self.capacity:
-            raise ValueError(f"cannot merge heavy-hitter summaries with capacities {self.capacity} and {other.capacity}")
+            raise ValueError(
+                f"cannot merge heavy-hitter summaries with capacities {self.capacity} and {other.capacity}"
+            )
         if other.items is None:
             return self
         self._combine(other.items, other.counts, other.n, other.error)
@@ -141,16 +143,24 @@ class HeavyHitters:
     def top(self, k: int | None = None) -> pa.Table:
         """Up to k reported items by lower bound: columns item, lower, upper, estimate (= lower)."""
         if self.items is None:
-            return pa.table({"item": pa.array([], pa.int64()), "lower": pa.array([], pa.int64()),
-                             "upper": pa.array([], pa.int64()), "estimate": pa.array([], pa.int64())})
+            return pa.table(
+                {
+                    "item": pa.array([], pa.int64()),
+                    "lower": pa.array([], pa.int64()),
+                    "upper": pa.array([], pa.int64()),
+                    "estimate": pa.array([], pa.int64()),
+                }
+            )
         stop = len(self.counts) if k is None else max(0, int(k))
         lower = self.counts[:stop]
-        return pa.table({
-            "item": self.items[:stop],
-            "lower": pa.array(lower, pa.int64()),
-            "upper": pa.array(lower + self.error, pa.int64()),
-            "estimate": pa.array(lower, pa.int64()),
-        })
+        return pa.table(
+            {
+                "item": self.items[:stop],
+                "lower": pa.array(lower, pa.int64()),
+                "upper": pa.array(lower + self.error, pa.int64()),
+                "estimate": pa.array(lower, pa.int64()),
+            }
+        )
 
     def frequent(self, threshold: float, no_false_negatives: bool = True) -> pa.Table:
         """Items whose frequency may exceed threshold (upper > t), or surely does (lower > t)."""

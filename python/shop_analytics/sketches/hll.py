@@ -250,8 +250,9 @@ def encode_many(p: int, seed: int, sizes: np.ndarray, register: np.ndarray, valu
     body_len = np.where(sparse, 4 * sizes, m) + _PARAMS.size
     offsets = np.concatenate([[0], np.cumsum(body_len)])
     payload = np.zeros(int(offsets[-1]), dtype=np.uint8)
-    params = np.zeros(sizes.size, dtype=np.dtype([("p", "u1"), ("layout", "u1"), ("pad", "<u2"),
-                                                  ("seed", "<u8"), ("n", "<u4")]))
+    params = np.zeros(
+        sizes.size, dtype=np.dtype([("p", "u1"), ("layout", "u1"), ("pad", "<u2"), ("seed", "<u8"), ("n", "<u4")])
+    )
     params["p"], params["seed"] = p, seed
     params["layout"] = np.where(sparse, _SPARSE, _DENSE)
     params["n"] = np.where(sparse, sizes, 0)

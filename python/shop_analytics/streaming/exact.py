@@ -41,8 +41,9 @@ class GroupedAggregate:
     by the keys (nulls last) with the keys then the aggregates as columns.
     """
 
-    def __init__(self, keys: Sequence[str], aggregates: Mapping[str, tuple[str, str | None]],
-                 compact_rows: int = 65_536) -> None:
+    def __init__(
+        self, keys: Sequence[str], aggregates: Mapping[str, tuple[str, str | None]], compact_rows: int = 65_536
+    ) -> None:
         self.keys = list(keys)
         if not aggregates:
             raise ValueError("at least one aggregate is required")
@@ -145,7 +146,9 @@ class GroupedAggregate:
             if func == "mean":
                 s = table.column(f"__sum_{name}").cast(pa.float64())
                 n = table.column(f"__cnt_{name}")
-                cols[name] = pc.if_else(pc.equal(n, 0), pa.scalar(None, pa.float64()), pc.divide(s, n.cast(pa.float64())))
+                cols[name] = pc.if_else(
+                    pc.equal(n, 0), pa.scalar(None, pa.float64()), pc.divide(s, n.cast(pa.float64()))
+                )
             else:
                 cols[name] = table.column(name)
         return pa.table(cols)

@@ -104,8 +104,12 @@ def iter_micro_batches(
         for fragment in source.get_fragments():
             # A scanner over one fragment keeps the hive partition columns.
             scanner = ds.Scanner.from_fragment(
-                fragment, schema=source.schema, columns=list(columns) if columns else None,
-                batch_size=max(batch_rows, 1024), use_threads=True, **_SCAN_OPTIONS,
+                fragment,
+                schema=source.schema,
+                columns=list(columns) if columns else None,
+                batch_size=max(batch_rows, 1024),
+                use_threads=True,
+                **_SCAN_OPTIONS,
             )
             yield (s for b in scanner.to_batches() for s in _slices(b, batch_rows))
         return

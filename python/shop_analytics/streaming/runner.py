@@ -40,8 +40,14 @@ def run(
     progress=None shows a tqdm bar only on a terminal (tqdm's disable=None).
     """
     total = count_rows(source)
-    bar = tqdm(total=total, unit="rows", unit_scale=True, desc=desc or type(agg).__name__,
-               disable=None if progress is None else not progress, leave=False)
+    bar = tqdm(
+        total=total,
+        unit="rows",
+        unit_scale=True,
+        desc=desc or type(agg).__name__,
+        disable=None if progress is None else not progress,
+        leave=False,
+    )
     try:
         if mode == "batch":
             state = agg.init()

@@ -97,8 +97,10 @@ class BloomAggregator:
 
     def init(self) -> BloomFilter | BlockedBloomFilter:
         """Empty filter."""
-        return self._cls(self._template.num_blocks if self._cls is BlockedBloomFilter else self._template.num_bits,
-                         self._template.num_hashes)
+        return self._cls(
+            self._template.num_blocks if self._cls is BlockedBloomFilter else self._template.num_bits,
+            self._template.num_hashes,
+        )
 
     def update(self, state: Any, batch: pa.RecordBatch) -> Any:
         """Insert the batch's keys."""
@@ -129,8 +131,9 @@ class GroupedDistinctAggregator:
     Rows with a NULL value are ignored (like COUNT(DISTINCT)).
     """
 
-    def __init__(self, group_by: Sequence[str], value: str, time_column: str | None = None,
-                 p: int = 12, day_column: str = "day") -> None:
+    def __init__(
+        self, group_by: Sequence[str], value: str, time_column: str | None = None, p: int = 12, day_column: str = "day"
+    ) -> None:
         self.group_by = list(group_by)
         self.value = value
         self.time_column = time_column
@@ -172,8 +175,13 @@ class GroupedDistinctAggregator:
         """One row per group with the estimate and the serialized sketch."""
         regs = self._inner.finalize(state)  # sorted by keys then register
         if regs.num_rows == 0:
-            return pa.table({**{k: regs.column(k) for k in self.keys},
-                             "distinct_estimate": pa.array([], pa.float64()), "sketch": pa.array([], pa.binary())})
+            return pa.table(
+                {
+                    **{k: regs.column(k) for k in self.keys},
+                    "distinct_estimate": pa.array([], pa.float64()),
+                    "sketch": pa.array([], pa.binary()),
+                }
+            )
         groups = regs.group_by(self.keys, use_threads=False).aggregate([([], "count_all")])
         groups = groups.sort_by([(k, "ascending") for k in self.keys])
         sizes = groups.column("count_all").to_numpy()
@@ -196,5 +204,6 @@ class GroupedDistinctAggregator:
             blobs.append(encode_many(self.p, 0, sizes[g0:g1], register[lo:hi], value[lo:hi]))
         types = {b.type for b in blobs}
         sketch = pa.chunked_array(blobs if len(types) == 1 else [b.cast(pa.large_binary()) for b in blobs])
-        return pa.table({**{k: groups.column(k) for k in self.keys},
-                         "distinct_estimate": pa.array(estimates), "sketch": sketch})
+        return pa.table(
+            {**{k: groups.column(k) for k in self.keys}, "distinct_estimate": pa.array(estimates), "sketch": sketch}
+        )

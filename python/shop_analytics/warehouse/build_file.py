@@ -45,7 +45,8 @@ def open_build_file(path: Path) -> duckdb.DuckDBPyConnection:
         if "lock" in str(exc).lower():
             raise BuildFileLockedError(
                 f"{path} is locked by another process (is `dbt build` running?); the build file is read "
-                f"only when no one writes it. Retry once the build has finished. DuckDB: {exc}") from exc
+                f"only when no one writes it. Retry once the build has finished. DuckDB: {exc}"
+            ) from exc
         raise
     con.execute("SET enable_progress_bar = false")  # publish shows one tqdm bar per table instead
     return con
@@ -66,17 +67,25 @@ def find_relations(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> li
         SELECT schema_name, view_name, 'view' FROM duckdb_views()
         WHERE database_name = current_database() AND NOT internal AND NOT temporary AND schema_name IN ({wanted})
         ORDER BY 1, 2
-        """).fetchall()
-    relations = [Relation(schema, name, kind) for schema, name, kind in rows
-                 if not name.endswith(_DBT_LEFTOVER_SUFFIXES)]
+        """
+    ).fetchall()
+    relations = [
+        Relation(schema, name, kind) for schema, name, kind in rows if not name.endswith(_DBT_LEFTOVER_SUFFIXES)
+    ]
     if not relations:
-        raise WarehouseError(f"the build file has no tables or views in schemas {', '.join(schemas)}; "
-                             "did `dbt build` run against this file?")
+        raise WarehouseError(
+            f"the build file has no tables or views in schemas {', '.join(schemas)}; "
+            "did `dbt build` run against this file?"
+        )
     return relations
 
 
 def missing_schemas(con: duckdb.DuckDBPyConnection, schemas: Sequence[str]) -> list[str]:
     """Requested schemas that do not exist in the build file (e.g. marts before any mart is built)."""
-    present = {row[0] for row in con.execute(
-        "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()").fetchall()}
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
+        ).fetchall()
+    }
     return [s for s in schemas if s not in present]

@@ -32,8 +32,22 @@ from shop_analytics.sql import one_row, quote_ident
 MARKER_TABLE = "dbt_invocations"
 RERUN = "Run `dbt build` (the whole project, no --select) and let it finish, then publish again."
 _READ_ONLY_COMMANDS = ("freshness", "source")  # `dbt source freshness` only reads
-_COLUMNS = ("seq", "invocation_id", "command", "selection", "started_at", "finished_at", "status",
-            "nodes_in_project", "nodes_run", "succeeded", "warned", "failed", "skipped", "problems")
+_COLUMNS = (
+    "seq",
+    "invocation_id",
+    "command",
+    "selection",
+    "started_at",
+    "finished_at",
+    "status",
+    "nodes_in_project",
+    "nodes_run",
+    "succeeded",
+    "warned",
+    "failed",
+    "skipped",
+    "problems",
+)
 
 
 @dataclass(frozen=True)
@@ -58,13 +72,16 @@ class Invocation:
     @property
     def label(self) -> str:
         """`dbt build (invocation 1b2c..., started 2024-05-01 10:00:00 UTC)` for messages."""
-        args = " ".join(f"--{key.replace('_', '-')} {' '.join(value) if isinstance(value, list) else value}"
-                        for key, value in self.selection.items()
-                        if value and key in ("select", "exclude", "selector", "resource_types",
-                                             "exclude_resource_types", "sample"))
+        args = " ".join(
+            f"--{key.replace('_', '-')} {' '.join(value) if isinstance(value, list) else value}"
+            for key, value in self.selection.items()
+            if value and key in ("select", "exclude", "selector", "resource_types", "exclude_resource_types", "sample")
+        )
         flags = " --empty" if self.selection.get("empty") else ""
-        return (f"`dbt {self.command}{' ' + args if args else ''}{flags}` (invocation {self.invocation_id[:8]}, "
-                f"started {self.started_at:%Y-%m-%d %H:%M:%S} UTC)")
+        return (
+            f"`dbt {self.command}{' ' + args if args else ''}{flags}` (invocation {self.invocation_id[:8]}, "
+            f"started {self.started_at:%Y-%m-%d %H:%M:%S} UTC)"
+        )
 
     @property
     def finished_cleanly(self) -> bool:
@@ -96,12 +113,15 @@ class BuildVerdict:
 def read_invocations(con: duckdb.DuckDBPyConnection) -> list[Invocation] | None:
     """All recorded invocations, newest first; None when the build file has no marker table."""
     exists = one_row(
-        con, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        f"AND schema_name = '{META_SCHEMA}' AND table_name = '{MARKER_TABLE}'")[0]
+        con,
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        f"AND schema_name = '{META_SCHEMA}' AND table_name = '{MARKER_TABLE}'",
+    )[0]
     if not exists:
         return None
-    rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM {quote_ident(META_SCHEMA)}.{quote_ident(MARKER_TABLE)} "
-                       "ORDER BY seq DESC").fetchall()
+    rows = con.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM {quote_ident(META_SCHEMA)}.{quote_ident(MARKER_TABLE)} ORDER BY seq DESC"
+    ).fetchall()
     return [Invocation(row[0], row[1], row[2], _selection(row[3]), *row[4:]) for row in rows]
 
 
@@ -116,39 +136,57 @@ def _selection(text: str) -> dict:
 def judge_build(invocations: Sequence[Invocation] | None) -> BuildVerdict:
     """Apply the rules of the module docstring to the invocations, newest first."""
     if invocations is None or not invocations:
-        return BuildVerdict(False, f"the build file has no build marker ({META_SCHEMA}.{MARKER_TABLE}): it was "
-                                   f"not built by this project's `dbt build`. {RERUN}")
+        return BuildVerdict(
+            False,
+            f"the build file has no build marker ({META_SCHEMA}.{MARKER_TABLE}): it was "
+            f"not built by this project's `dbt build`. {RERUN}",
+        )
     notes: list[str] = []
     for invocation in invocations:
         if invocation.status != "finished":
-            return BuildVerdict(False, f"{invocation.label} did not finish: it is still running or was killed, "
-                                       f"so the warehouse may hold a mix of old and new models. {RERUN}")
+            return BuildVerdict(
+                False,
+                f"{invocation.label} did not finish: it is still running or was killed, "
+                f"so the warehouse may hold a mix of old and new models. {RERUN}",
+            )
         if invocation.command in _READ_ONLY_COMMANDS:
             continue
         if invocation.command == "test":
             if not invocation.finished_cleanly:
-                return BuildVerdict(False, f"{invocation.label} ran after the last build and found problems: "
-                                           f"{invocation.outcome()}. Fix the data or the models. {RERUN}")
+                return BuildVerdict(
+                    False,
+                    f"{invocation.label} ran after the last build and found problems: "
+                    f"{invocation.outcome()}. Fix the data or the models. {RERUN}",
+                )
             if invocation.warned:
                 notes.append(f"{invocation.label}: {invocation.warned} test warning(s)")
             continue
         if invocation.command != "build":
-            return BuildVerdict(False, f"{invocation.label} changed the warehouse after the last build without "
-                                       f"running the whole project and its tests. {RERUN}")
+            return BuildVerdict(
+                False,
+                f"{invocation.label} changed the warehouse after the last build without "
+                f"running the whole project and its tests. {RERUN}",
+            )
         return _judge_last_build(invocation, notes)
-    return BuildVerdict(False, f"no `dbt build` is recorded in the build file, only {invocations[-1].label} "
-                               f"and later. {RERUN}")
+    return BuildVerdict(
+        False, f"no `dbt build` is recorded in the build file, only {invocations[-1].label} and later. {RERUN}"
+    )
 
 
 def _judge_last_build(build: Invocation, notes: list[str]) -> BuildVerdict:
     if build.selection.get("empty") or build.selection.get("sample"):
-        return BuildVerdict(False, f"{build.label} built the models with --empty or --sample, not the data. {RERUN}",
-                            build)
+        return BuildVerdict(
+            False, f"{build.label} built the models with --empty or --sample, not the data. {RERUN}", build
+        )
     if not build.finished_cleanly:
         return BuildVerdict(False, f"{build.label} did not pass: {build.outcome()}. Fix the failures. {RERUN}", build)
     if build.nodes_run is None or build.nodes_in_project is None or build.nodes_run < build.nodes_in_project:
-        return BuildVerdict(False, f"{build.label} ran {build.nodes_run} of the project's {build.nodes_in_project} "
-                                   f"models, seeds, snapshots and tests: a partial build. {RERUN}", build)
+        return BuildVerdict(
+            False,
+            f"{build.label} ran {build.nodes_run} of the project's {build.nodes_in_project} "
+            f"models, seeds, snapshots and tests: a partial build. {RERUN}",
+            build,
+        )
     if build.warned:
         notes.insert(0, f"{build.label}: {build.warned} test warning(s)")
     return BuildVerdict(True, f"{build.label} finished: {build.outcome()}", build, notes)

@@ -6,5 +6,9 @@ from shop_analytics.dbt.similarity_model import build_similarity
 def model(dbt, session):
     dbt.config(materialized="table")
     # dbt passes a Python model only the config keys read in this file.
-    return build_similarity(session, dbt.ref("int_ratings__centred"), k=int(dbt.config.get("neighbours_k")),
-                            min_co_rated=int(dbt.config.get("min_co_rated")))
+    return build_similarity(
+        session,
+        dbt.ref("int_ratings__centred"),
+        k=int(dbt.config.get("neighbours_k")),
+        min_co_rated=int(dbt.config.get("min_co_rated")),
+    )
