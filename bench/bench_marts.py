@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from harness import measure, measurement_dict, write_result

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from harness import measure, measurement_dict, write_result
 from shop_analytics.publish import ServingLayout, publish
-from shop_analytics.publish.readload import ReaderPool, consistency_query, queries_between
 from shop_analytics.publish.reader import connect_serving
+from shop_analytics.publish.readload import ReaderPool, consistency_query, queries_between
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

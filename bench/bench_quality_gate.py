@@ -58,8 +58,8 @@ def _child(kind: str, landing: Path) -> dict:
     import duckdb
 
     from shop_analytics.quality.batch import batch_files, create_batch_view
-    from shop_analytics.quality.rules import RuleParams, rules_for
     from shop_analytics.quality.raw_contract import PAGE_VIEWS
+    from shop_analytics.quality.rules import RuleParams, rules_for
 
     if kind != "sql":
         from shop_analytics.quality.contracts import check_batch_contract
@@ -208,7 +208,7 @@ def main() -> None:
             "peak_rss_below_1_gib": all(r["peak_rss_mib"] < 1024 for r in rows if r["competitor"] == "gate"),
         },
         "reasons": counts["sql"],
-        "manifest_counts": {k: v for k, v in manifest.items()},
+        "manifest_counts": dict(manifest),
     }
     write_result(BENCH / "results", "quality_gate", result)
     print(json.dumps({"ratios": result["ratios"], "targets": result["targets"], "rows": rows}, indent=2))

@@ -35,8 +35,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from harness import write_result
-from shop_analytics.sketches import BlockedBloomFilter, BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
 from shop_analytics.dbt.udfs import register_udfs
+from shop_analytics.sketches import BlockedBloomFilter, BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:
@@ -169,11 +169,11 @@ def bench_bloom(n: int, fpr: float, repeats: int) -> dict[str, Any]:
             return f
 
         t_build, all_build, bf = timed(build, repeats)
-        t_pos, _, pos = timed(lambda: bf.contains(members), repeats)
-        t_neg, _, neg = timed(lambda: bf.contains(absent), repeats)
+        t_pos, _, pos = timed(lambda bf=bf: bf.contains(members), repeats)
+        t_neg, _, neg = timed(lambda bf=bf: bf.contains(absent), repeats)
         assert pos.all(), f"{label}: false negative"
         chunk = members[:2048]
-        t_chunk, _, _ = timed(lambda: [bf.contains(chunk) for _ in range(100)], repeats)
+        t_chunk, _, _ = timed(lambda bf=bf, chunk=chunk: [bf.contains(chunk) for _ in range(100)], repeats)
         out[label] = {
             "api": f"{cls.__name__}.add(np.ndarray) / contains(np.ndarray); XXH64, stable across processes",
             "build_s": t_build,
@@ -387,7 +387,7 @@ def bench_heavy_hitters(n: int, repeats: int, universe: int = 1_000_000, batch: 
         upd = s.update
         for start in range(0, n, batch):
             vc = pc.value_counts(pa.array(stream[start : start + batch]))
-            for item, w in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+            for item, w in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
                 upd(str(item), w)
         return s
 
@@ -426,7 +426,6 @@ def bench_heavy_hitters(n: int, repeats: int, universe: int = 1_000_000, batch: 
 
 def bench_duckdb_udf(n: int, fpr: float, repeats: int) -> dict[str, Any]:
     """Bloom lookups through DuckDB SQL: count(*) over range(n) WHERE bloom_contains(...)."""
-    members, _ = keys_for(n, seed=4)
     bf = BloomFilter.for_capacity(n, fpr)
     bf.add(np.arange(0, 2 * n, 2, dtype=np.int64))  # even numbers: half of range(2n) is present
     con = duckdb.connect()

@@ -120,9 +120,9 @@ def child_ours(files: list[str], workers: int, with_bloom: bool) -> dict[str, An
         outs = list(pool.map(_ours_worker, parts, [expected] * workers, [with_bloom] * workers))
     hh, hll = HeavyHitters.from_bytes(outs[0][0]), HyperLogLog.from_bytes(outs[0][1])
     bf = BlockedBloomFilter.from_bytes(outs[0][2]) if with_bloom else None
-    for h, l, b, _ in outs[1:]:
+    for h, hll_bytes, b, _ in outs[1:]:
         hh = hh.merge(HeavyHitters.from_bytes(h))
-        hll = hll.merge(HyperLogLog.from_bytes(l))
+        hll = hll.merge(HyperLogLog.from_bytes(hll_bytes))
         if bf is not None:
             bf = bf.merge(BlockedBloomFilter.from_bytes(b))
     top = hh.top(TOP)
@@ -197,7 +197,7 @@ def _ds_worker(files: list[str]) -> tuple[bytes, bytes, int]:
     for b in batches(files, ["item_id", "user_id"]):
         # The library's fastest path: pre-aggregated (item, count) pairs, weighted updates.
         vc = pc.value_counts(b.column("item_id").drop_null())
-        for item, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()):
+        for item, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
             fi.update(str(item), n)
         for u in b.column("user_id").drop_null().to_pylist():
             hll.update(u)
@@ -214,7 +214,7 @@ def child_datasketches(files: list[str], workers: int) -> dict[str, Any]:
         outs = list(pool.map(_ds_worker, parts))
     fi = frequent_strings_sketch.deserialize(outs[0][0])
     union = hll_union(HLL_P)
-    for f, h, _ in outs:
+    for _, h, _ in outs:
         union.update(hll_sketch.deserialize(h))
     for f, _, _ in outs[1:]:
         fi.merge(frequent_strings_sketch.deserialize(f))
@@ -257,7 +257,9 @@ def child_doc001(files: list[str], sample_rows: int) -> dict[str, Any]:
     rows = 0
     t0 = time.perf_counter()
     for b in batches(files, ["item_id", "user_id", "page_view_id"], limit=sample_rows):
-        for item, user, pv in zip(*(b.column(c).to_pylist() for c in ("item_id", "user_id", "page_view_id"))):
+        for item, user, pv in zip(
+            *(b.column(c).to_pylist() for c in ("item_id", "user_id", "page_view_id")), strict=True
+        ):
             if item is not None:
                 counts[item] = counts.get(item, 0) + 1
             if user is not None:
@@ -337,8 +339,8 @@ def child_udf(files: list[str], rows: int) -> dict[str, Any]:
 
     import duckdb
 
-    from shop_analytics.sketches import BlockedBloomFilter, BloomFilter
     from shop_analytics.dbt.udfs import register_udfs
+    from shop_analytics.sketches import BlockedBloomFilter, BloomFilter
 
     ids = pa.Table.from_batches(list(batches(files, ["page_view_id"], limit=rows)))
     col = ids.column(0).combine_chunks()
@@ -377,11 +379,12 @@ def child_udf(files: list[str], rows: int) -> dict[str, Any]:
         "identity_udf", lambda k: k, ["BIGINT"], "BIGINT", type="arrow", null_handling="special", side_effects=False
     )
     ref = "(SELECT bloom_ref(filter) FROM f_{})"
+    split_block, standard = ref.format("split_block"), ref.format("standard")
     queries = {
-        "bloom_contains_split_block": f"SELECT count(*) FROM keys WHERE bloom_contains({ref.format('split_block')}, page_view_id)",
-        "bloom_contains_standard": f"SELECT count(*) FROM keys WHERE bloom_contains({ref.format('standard')}, page_view_id)",
+        "bloom_contains_split_block": f"SELECT count(*) FROM keys WHERE bloom_contains({split_block}, page_view_id)",
+        "bloom_contains_standard": f"SELECT count(*) FROM keys WHERE bloom_contains({standard}, page_view_id)",
         "ceiling_empty_udf_bigint": "SELECT count(*) FROM keys WHERE empty_udf(page_view_id)",
-        "ceiling_empty_udf_blob_bigint": f"SELECT count(*) FROM keys WHERE empty_udf2({ref.format('split_block')}, page_view_id)",
+        "ceiling_empty_udf_blob_bigint": f"SELECT count(*) FROM keys WHERE empty_udf2({split_block}, page_view_id)",
         "ceiling_identity_udf": "SELECT count(identity_udf(page_view_id)) FROM keys",
     }
     sql: dict[str, Any] = {}
@@ -583,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
         ours = runs["ours"]["result"]
         bounds_ok = all(
             lo <= truth["counts"][str(i)] <= up
-            for i, lo, up in zip(ours["top"], ours["lower"], ours["upper"])
+            for i, lo, up in zip(ours["top"], ours["lower"], ours["upper"], strict=True)
             if str(i) in truth["counts"]
         )
         ratios = {
@@ -630,7 +633,8 @@ def main(argv: list[str] | None = None) -> int:
         targets.append(
             {
                 "target": "streaming pass >= 1.0x throughput of DuckDB approx_top_k + approx_count_distinct",
-                "measured": f"{r:.2f}x (without the Bloom build: {ratios['ours_no_bloom_throughput_vs_duckdb_approx']:.2f}x)"
+                "measured": f"{r:.2f}x (without the Bloom build: "
+                f"{ratios['ours_no_bloom_throughput_vs_duckdb_approx']:.2f}x)"
                 if ratios.get("ours_no_bloom_throughput_vs_duckdb_approx")
                 else f"{r:.2f}x",
                 "met": r >= 1.0,
@@ -654,7 +658,8 @@ def main(argv: list[str] | None = None) -> int:
         targets.append(
             {
                 "target": "Python Bloom API faster than rbloom at equal FPR (bench_sketches.py run)",
-                "measured": f"lookups {sp.get('lookup_present_speedup', 0):.2f}x / {sp.get('lookup_absent_speedup', 0):.2f}x, "
+                "measured": f"lookups {sp.get('lookup_present_speedup', 0):.2f}x / "
+                f"{sp.get('lookup_absent_speedup', 0):.2f}x, "
                 f"build {sp.get('build_speedup', 0):.2f}x",
                 "met": min(
                     sp.get("lookup_present_speedup", 0), sp.get("lookup_absent_speedup", 0), sp.get("build_speedup", 0)
@@ -697,7 +702,8 @@ def main(argv: list[str] | None = None) -> int:
                     "other engineers: absolute times are inflated; compare ratios within this run.",
                     "doc001 runs on a sample and is extrapolated linearly to all rows.",
                     "mode_streaming updates one record at a time on a small sample (see modes).",
-                    "--only re-runs keep the other competitors' figures from the last full run (runs.*.from_previous_run).",
+                    "--only re-runs keep the other competitors' figures from the last full run "
+                    "(runs.*.from_previous_run).",
                 ]
             ),
         },

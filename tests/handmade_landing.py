@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 from conftest import ROOT
 from shop_analytics import cli
 from shop_analytics.ingest import audit_rows
-from shop_analytics.settings import DataLayout
 from shop_analytics.quality.raw_contract import ITEMS, PURCHASES, RATINGS, USERS
+from shop_analytics.settings import DataLayout
 
 COMMITTED_ID = "2018-12-01_1"  # shares its prefix with NEW_ID: batch X_1 next to batch X
 NEW_ID = "2018-12-01"
@@ -107,7 +107,7 @@ def csv_bytes(table: pa.Table | dict[str, Sequence[str | None]]) -> bytes:
         return sink.getvalue().to_pybytes()
     names = list(table)
     lines = [",".join(names)]
-    for row in zip(*table.values()):
+    for row in zip(*table.values(), strict=True):
         lines.append(",".join("" if cell is None else _csv_cell(cell) for cell in row))
     return ("\n".join(lines) + "\n").encode()
 

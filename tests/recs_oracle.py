@@ -140,7 +140,7 @@ def knn_recommendations(
 ) -> dict[str, dict[int, list[tuple[int, float]]]]:
     """Top-n (item, score) per user for user_knn and user_knn_predicted_rating."""
     stats = user_stats(current).set_index("user_id")
-    by_user = {u: g for u, g in current.groupby("user_id")}
+    by_user = dict(iter(current.groupby("user_id")))
     out: dict[str, dict[int, list[tuple[int, float]]]] = {"user_knn": {}, "user_knn_predicted_rating": {}}
     for user, group in neighbours.groupby("user_id"):
         num: dict[int, float] = {}

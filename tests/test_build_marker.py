@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from shop_analytics.cli import main as cli_main
 from shop_analytics.exit_codes import ExitCode
 from shop_analytics.publish import ServingLayout, publish, status

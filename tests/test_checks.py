@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from shop_analytics.checks import CheckResult, Status, default_checks, format_report, run_checks
 from shop_analytics.cli import main
 from shop_analytics.exit_codes import ExitCode

@@ -23,6 +23,7 @@ from shop_analytics.quality.contracts import (
     save_contract,
 )
 from shop_analytics.quality.duckdb_types import compare, family
+from shop_analytics.quality.raw_contract import ALL_SOURCES, PURCHASES, USERS
 from shop_analytics.quality.schema_policy import (
     DUPLICATE_COLUMN,
     FAMILY_CHANGE,
@@ -36,7 +37,6 @@ from shop_analytics.quality.schema_policy import (
     RESERVED_COLUMN,
     Column,
 )
-from shop_analytics.quality.raw_contract import ALL_SOURCES, PURCHASES, USERS
 
 V1 = (
     Column("id", "BIGINT", False),
@@ -225,7 +225,7 @@ def test_yml_round_trip_and_malformed_files(tmp_path: Path) -> None:
     save_contract(contract, path)
     assert load_contract(path) == contract
     path.write_text(yaml.safe_dump({"source": "demo", "versions": [{"version": 2, "columns": []}]}))
-    with pytest.raises(ValueError, match="versions must be 1..n"):
+    with pytest.raises(ValueError, match=r"versions must be 1\.\.n"):
         load_contract(path)
     path.write_text(yaml.safe_dump({"source": "demo"}))
     with pytest.raises(ValueError, match="malformed contract"):
@@ -238,7 +238,10 @@ def _write(path: Path, table: pa.Table) -> Path:
     return path
 
 
-def _purchases(extra: dict[str, pa.Array] | None = None, quantity_type: pa.DataType = pa.int32()) -> pa.Table:
+QUANTITY_TYPE = pa.int32()
+
+
+def _purchases(extra: dict[str, pa.Array] | None = None, quantity_type: pa.DataType = QUANTITY_TYPE) -> pa.Table:
     cols = {
         "purchase_id": pa.array([1, 2], pa.int64()),
         "purchased_at": pa.array([0, 1], pa.timestamp("us")),

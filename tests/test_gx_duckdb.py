@@ -76,7 +76,7 @@ def test_stock_engine_still_returns_empty_results(bad_con: duckdb.DuckDBPyConnec
     # Same pool and connection, stock SqlAlchemyExecutionEngine: the bug the shim works around.
     # If this fails after an upgrade, upstream fixed it and gx_duckdb.py may be removable.
     counts = _run("add_sql", bad_con)
-    assert counts == {name: None for name in EXPECTED_UNEXPECTED}
+    assert counts == dict.fromkeys(EXPECTED_UNEXPECTED)
 
 
 def test_root_cause_rollback_on_close_discards_the_pending_duckdb_result(tmp_path) -> None:
@@ -109,9 +109,9 @@ def test_gx_sees_views_created_later_and_leaves_caller_connection_usable(bad_con
 
 
 def test_gx_pushes_work_down_and_fetches_only_tiny_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shop_analytics.quality.raw_contract import PAGE_VIEWS
     from shop_analytics.quality.rules import RuleParams
     from shop_analytics.quality.validate import validate_batch
-    from shop_analytics.quality.raw_contract import PAGE_VIEWS
 
     fetched: list[int] = []
     original = DuckDBExecutionEngine.execute_query

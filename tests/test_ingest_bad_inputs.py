@@ -24,8 +24,8 @@ from conftest import ingest_settings
 from handmade_landing import land
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import BatchReport, IngestSettings, audit_rows, ingest
-from shop_analytics.settings import DataLayout
 from shop_analytics.quality.raw_contract import COMPLETION_MARKER
+from shop_analytics.settings import DataLayout
 
 NEW_BATCH = "2018-12-31"  # a batch id after every generated one
 
@@ -93,7 +93,7 @@ def _assert_nothing_half_written(layout: DataLayout) -> None:
     for path in layout.lake.rglob("*"):
         if path.is_file():
             assert path.suffix == ".parquet", path
-            pq.ParquetFile(path).metadata  # complete file: footer readable
+            assert pq.ParquetFile(path).metadata.num_columns  # complete file: footer readable
 
 
 def _reconciles(case: Case, report: BatchReport, source: str = "purchases", batch: str = NEW_BATCH) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+
 from shop_analytics.checks import (
     FiniteFloatingColumns,
     NonEmptyTables,
@@ -228,7 +229,7 @@ def test_generic_checks_pass_on_clean_relations(build: Path) -> None:
 
 def test_load_checks_from_module_spec() -> None:
     assert [c.name for c in load_checks("shop_analytics.checks:default_checks")] == [c.name for c in default_checks()]
-    with pytest.raises(ValueError, match="package.module:attribute"):
+    with pytest.raises(ValueError, match=r"package\.module:attribute"):
         load_checks("no_colon")
     with pytest.raises(ValueError, match="cannot load check"):
         load_checks("shop_analytics.checks:missing")

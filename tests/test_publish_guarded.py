@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from conftest import BIN, ROOT, Warehouse
 from shop_analytics.cli import main as cli_main
 from shop_analytics.exit_codes import ExitCode

@@ -15,10 +15,10 @@ import pytest
 from shop_analytics.quality.batch import batch_files, create_batch_view
 from shop_analytics.quality.check_view import check_view_sql
 from shop_analytics.quality.countries import load_country_codes
+from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, PURCHASES, RATINGS, USERS
 from shop_analytics.quality.rules import RuleParams, rules_for
 from shop_analytics.quality.rules_sql import row_reasons_sql, write_row_reasons
 from shop_analytics.quality.split import admitted_sql, quarantined_sql
-from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, PURCHASES, RATINGS, USERS
 
 FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_users="ku", known_items="ki")
 
@@ -179,7 +179,7 @@ def _walk(node: dict) -> Iterator[dict]:
 
 
 def test_batch_view_errors(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no .parquet files"):
+    with pytest.raises(FileNotFoundError, match=r"no \.parquet files"):
         batch_files(tmp_path)
     with pytest.raises(ValueError, match="at least one file"):
         create_batch_view(duckdb.connect(), "x", [])

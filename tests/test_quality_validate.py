@@ -15,9 +15,9 @@ from shop_analytics.datagen.config import DIRTY_KINDS
 from shop_analytics.quality.batch import batch_files, create_batch_view
 from shop_analytics.quality.data_docs import build_data_docs
 from shop_analytics.quality.gx_duckdb import new_context
+from shop_analytics.quality.raw_contract import FACTS, PURCHASES, USERS
 from shop_analytics.quality.rules import RuleParams
 from shop_analytics.quality.validate import GxExecutionError, validate_batch
-from shop_analytics.quality.raw_contract import FACTS, PURCHASES, USERS
 
 TODAY = dt.date(2026, 11, 20)
 COUNTRIES = ("AU", "BR", "CA", "DE", "ES", "FR", "GB", "IN", "JP", "MX", "NL", "US")
@@ -40,7 +40,7 @@ def con(landing: tuple[Path, dict]) -> duckdb.DuckDBPyConnection:
 
 
 def _params(**overrides: object) -> RuleParams:
-    base = dict(today=TODAY, known_users="known_users", known_items="known_items", countries=COUNTRIES)
+    base = {"today": TODAY, "known_users": "known_users", "known_items": "known_items", "countries": COUNTRIES}
     return RuleParams(**{**base, **overrides})  # type: ignore[arg-type]
 
 

@@ -8,8 +8,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-import recs_oracle as oracle
 
+import recs_oracle as oracle
 from conftest import Warehouse, run_dbt
 
 SETTINGS = oracle.Settings()
@@ -157,7 +157,7 @@ def assert_lists_equal(sql: dict[int, list[tuple[int, float]]], exact: dict[int,
     for user, expected in exact.items():
         got = sql[user]
         assert len(got) == len(expected)
-        for (item, score), (exp_item, exp_score) in zip(got, expected):
+        for (item, score), (exp_item, exp_score) in zip(got, expected, strict=True):
             assert abs(score - exp_score) <= TOL * max(1.0, abs(exp_score))
             if item != exp_item:
                 tied = {i for i, s in expected if abs(s - exp_score) <= TOL * max(1.0, abs(exp_score))}
@@ -168,7 +168,7 @@ def test_knn_recommendations_match(con: duckdb.DuckDBPyConnection, raw: dict, cu
     # Given the served neighbours (checked against the reference above), the lists follow the formula.
     neighbours = _frame(con, "select user_id, neighbour_id, similarity from marts.rpt_user_similarity")
     aff = oracle.affinity(raw["views"], raw["purchases"], current, SETTINGS)
-    seen = set(zip(aff["user_id"], aff["item_id"]))
+    seen = set(zip(aff["user_id"], aff["item_id"], strict=True))
     exact = oracle.knn_recommendations(current, neighbours, seen, SETTINGS)
     for recommender in ("user_knn", "user_knn_predicted_rating"):
         assert_lists_equal(_sql_lists(con, "marts.rpt_recommendations", recommender), exact[recommender])
@@ -214,7 +214,7 @@ def test_evaluation_metrics_match_an_independent_computation(con: duckdb.DuckDBP
         SETTINGS,
         reference=cutoff,
     )
-    seen = set(zip(before["user_id"], before["item_id"]))
+    seen = set(zip(before["user_id"], before["item_id"], strict=True))
     train_users = set(before["user_id"])
     after = pd.concat(
         [
@@ -238,7 +238,7 @@ def test_evaluation_metrics_match_an_independent_computation(con: duckdb.DuckDBP
             [oracle.ranking_metrics(lists.get(u, []), rel, int(row["k"])) for u, rel in relevant.items()]
         ).mean(axis=0)
         assert row["n_users"] == len(relevant)
-        for name, value in zip(("precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k"), metrics):
+        for name, value in zip(("precision_at_k", "recall_at_k", "ndcg_at_k", "map_at_k"), metrics, strict=True):
             assert math.isclose(row[name], value, abs_tol=TOL), (recommender, name)
         recommended = {i for u in relevant for i in lists.get(u, [])}
         assert math.isclose(row["catalogue_coverage"], len(recommended) / n_items, abs_tol=TOL)

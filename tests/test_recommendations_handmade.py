@@ -10,14 +10,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import recs_oracle as oracle
-from test_recommendations import assert_lists_equal, assert_similarity_equal
 
-from conftest import ROOT, dbt_env, run_dbt, ingest_settings
+import recs_oracle as oracle
+from conftest import dbt_env, ingest_settings, run_dbt
 from shop_analytics.cli.ratings_to_landing import RatingColumns, ratings_to_landing
 from shop_analytics.ingest import ingest
-from shop_analytics.settings import DataLayout
 from shop_analytics.quality.raw_contract import PAGE_VIEWS, PURCHASES
+from shop_analytics.settings import DataLayout
+from test_recommendations import assert_lists_equal, assert_similarity_equal
 
 SETTINGS = oracle.Settings(neighbours_k=2, n_recommendations=3)
 VARS = "{neighbours_k: 2, similarity_candidates_per_user: 6, n_recommendations: 3}"
@@ -194,7 +194,7 @@ def test_handmade_edge_cases(engine: str, request: pytest.FixtureRequest) -> Non
 def test_handmade_recommendations(handmade: duckdb.DuckDBPyConnection) -> None:
     current = _current()
     neighbours = oracle.similarity(current, SETTINGS)
-    seen = set(zip(current["user_id"], current["item_id"])) | {(6, 25), (6, 24)}
+    seen = set(zip(current["user_id"], current["item_id"], strict=True)) | {(6, 25), (6, 24)}
     exact = oracle.knn_recommendations(current, neighbours, seen, SETTINGS)
     rows = handmade.execute(
         "select recommender, user_id, item_id, score, predicted_rating "

@@ -53,8 +53,9 @@ def served(warehouse, tmp_path_factory: pytest.TempPathFactory) -> Served:
         expected = {n: con.execute(FINGERPRINT.format(n)).fetchone() for n in names}
         columns = {
             n: con.execute(
-                "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
-                "AND table_schema || '.' || table_name = ? ORDER BY ordinal_position",
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_catalog = current_database() AND table_schema || '.' || table_name = ? "
+                "ORDER BY ordinal_position",
                 [n],
             ).fetchall()
             for n in names
@@ -129,7 +130,7 @@ def test_sqlalchemy_reflects_schemas_tables_columns_and_types(served: Served, en
         schema, table = name.split(".")
         reflected = inspector.get_columns(table, schema=schema)
         assert [c["name"] for c in reflected] == [c for c, _ in columns]
-        for column, (_, duck_type) in zip(reflected, columns):
+        for column, (_, duck_type) in zip(reflected, columns, strict=True):
             assert not isinstance(column["type"], sa.types.NullType), f"{name}.{column['name']}: {duck_type}"
     first = next(iter(served.expected)).split(".")
     assert inspector.get_indexes(first[1], schema=first[0]) == []

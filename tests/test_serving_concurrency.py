@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import duckdb
+
 from shop_analytics.publish import ServingLayout, publish
 from shop_analytics.publish.readload import ReaderPool, consistency_query, queries_between
 from support.build_files import record_invocation

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from shop_analytics.publish import ServingLayout, connect_serving, publish, shell_command
 from support.build_files import make_build
 

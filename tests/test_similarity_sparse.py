@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-import recs_oracle as oracle
 
+import recs_oracle as oracle
 from shop_analytics.recommendations.similarity import top_k_neighbours
 
 

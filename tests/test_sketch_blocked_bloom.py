@@ -9,11 +9,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from shop_analytics.dbt.udfs import register_udfs
 from shop_analytics.sketches import BlockedBloomFilter, BloomFilter, SketchFormatError
 from shop_analytics.sketches.blocked_bloom import blocked_fpr
 from shop_analytics.sketches.envelope import HEADER_SIZE, wrap
 from shop_analytics.streaming import BloomAggregator, run
-from shop_analytics.dbt.udfs import register_udfs
 
 # The space the module docstring states it trades for one-cache-line lookups.
 STATED_OVERHEAD = {0.05: 0.028, 0.01: 0.045, 0.001: 0.071}
@@ -68,7 +68,7 @@ def test_version_1_blobs_are_refused_with_a_clear_error() -> None:
     blob = BlockedBloomFilter.for_capacity(500, 0.02).to_bytes()
     payload = blob[HEADER_SIZE:]
     v1 = wrap(b"BB", 1, payload)
-    with pytest.raises(SketchFormatError, match="version 1 .* no longer readable.*Rebuild"):
+    with pytest.raises(SketchFormatError, match=r"version 1 .* no longer readable.*Rebuild"):
         BlockedBloomFilter.from_bytes(v1)
     with pytest.raises(SketchFormatError, match="unsupported BB sketch version 3"):
         BlockedBloomFilter.from_bytes(wrap(b"BB", 3, payload))

@@ -94,13 +94,14 @@ def test_against_duckdb_count_distinct(page_views: Path) -> None:
     assert abs(h.estimate() / exact - 1) < 3 * relative_standard_error(12)
     # Per item: daily sketches merged to the whole month vs exact per-item distinct.
     per_item = con.sql(
-        f"SELECT item_id, count(DISTINCT user_id) AS n FROM {rel} WHERE item_id IS NOT NULL GROUP BY item_id HAVING n >= 200"
+        f"SELECT item_id, count(DISTINCT user_id) AS n FROM {rel} WHERE item_id IS NOT NULL "
+        "GROUP BY item_id HAVING n >= 200"
     ).to_arrow_table()
     views = con.sql(f"SELECT item_id, user_id FROM {rel} WHERE user_id IS NOT NULL").to_arrow_table()
     items = views.column("item_id").to_numpy()
     users = views.column("user_id").to_numpy()
     rel_errors = []
-    for item, n in zip(per_item.column("item_id").to_pylist(), per_item.column("n").to_pylist()):
+    for item, n in zip(per_item.column("item_id").to_pylist(), per_item.column("n").to_pylist(), strict=True):
         sk = HyperLogLog(12)
         sk.update(users[items == item])
         rel_errors.append(abs(sk.estimate() / n - 1))
@@ -121,6 +122,6 @@ def test_bulk_encoding_matches_single_sketch_bytes() -> None:
         0,
         np.array([i.size for i in idx]),
         np.concatenate(idx),
-        np.concatenate([h.registers[i] for h, i in zip(sketches, idx)]),
+        np.concatenate([h.registers[i] for h, i in zip(sketches, idx, strict=True)]),
     )
     assert blobs.to_pylist() == [h.to_bytes() for h in sketches]

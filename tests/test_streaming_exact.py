@@ -48,7 +48,7 @@ def _assert_same(got: pa.Table, want: pa.Table) -> None:
     for name in got.column_names:
         g, w = got.column(name).to_pylist(), want.column(name).to_pylist()
         if name == "mean_user":
-            assert all((a is None and b is None) or abs(a - b) < 1e-9 for a, b in zip(g, w))
+            assert all((a is None and b is None) or abs(a - b) < 1e-9 for a, b in zip(g, w, strict=True))
         else:
             assert g == w, name
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import BIN, ROOT, dbt_env, ingest_settings
 
 from bench.harness import measure
+from conftest import BIN, ROOT, dbt_env, ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import ingest
 from shop_analytics.settings import DataLayout

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from conftest import Warehouse
 from shop_analytics.dbt.plugin import Plugin
-from shop_analytics.sketches import BlockedBloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
 from shop_analytics.dbt.streaming_models import (
     DAILY_DISTINCT_SCHEMA,
     EVENT_FILTER_SCHEMA,
@@ -19,7 +19,7 @@ from shop_analytics.dbt.streaming_models import (
     iter_range_batches,
     plan_date_ranges,
 )
-from conftest import Warehouse
+from shop_analytics.sketches import BlockedBloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
 
 PV = "staging.stg_shop__page_views"
 MARTS = {
@@ -129,7 +129,7 @@ def test_daily_sketches_cover_every_item_day_and_roll_up_within_the_error_bound(
     assert [(i, d) for i, d, _ in exact_daily] == [(i, d) for i, d, _, _ in model]
     p = HyperLogLog.from_bytes(model[0][3]).p
     rse = relative_standard_error(p)
-    rel = np.array([e / x - 1 for (_, _, x), (_, _, e, _) in zip(exact_daily, model)])
+    rel = np.array([e / x - 1 for (_, _, x), (_, _, e, _) in zip(exact_daily, model, strict=True)])
     assert np.sqrt(np.mean(rel**2)) <= rse
     # Roll every item's days up to its whole-history sketch and compare with exact SQL.
     exact_items = dict(

@@ -47,7 +47,7 @@ def small(page_views: Path) -> pa.Table:
     return open_dataset(page_views).to_table().slice(0, 500)
 
 
-def _all_modes(agg, source, files_too: bool = False) -> list:  # noqa: ANN001 - any Aggregator
+def _all_modes(agg, source, files_too: bool = False) -> list:
     """Results of one aggregator over several chunkings and all three modes.
 
     On the small in-memory slice: 7-row batches and one-record streaming; on

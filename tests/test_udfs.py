@@ -11,9 +11,9 @@ import pyarrow as pa
 import pytest
 
 from shop_analytics.datagen import GeneratorConfig, generate
+from shop_analytics.dbt.udfs import FilterCache, make_bloom_contains, register_udfs
 from shop_analytics.sketches import BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error, xxh64
 from shop_analytics.streaming import GroupedDistinctAggregator, HeavyHittersAggregator, run
-from shop_analytics.dbt.udfs import FilterCache, make_bloom_contains, register_udfs
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,8 @@ def test_bloom_contains_str_and_per_row_filters(con: duckdb.DuckDBPyConnection) 
     a.add(pa.array(["x", "y"]))
     b.add(pa.array(["z"]))
     got = con.execute(
-        "SELECT bloom_contains_str(f, k) FROM (VALUES (?::BLOB, 'x'), (?::BLOB, 'z'), (?::BLOB, 'z'), (?::BLOB, NULL)) t(f, k)",
+        "SELECT bloom_contains_str(f, k) "
+        "FROM (VALUES (?::BLOB, 'x'), (?::BLOB, 'z'), (?::BLOB, 'z'), (?::BLOB, NULL)) t(f, k)",
         [a.to_bytes(), a.to_bytes(), b.to_bytes(), b.to_bytes()],
     ).fetchall()
     assert [r[0] for r in got] == [True, False, True, None]
@@ -119,7 +120,8 @@ def test_hll_rollup_of_daily_sketches(con: duckdb.DuckDBPyConnection, page_views
             FROM daily WHERE day BETWEEN DATE '2018-01-08' AND DATE '2018-01-21' GROUP BY item_id),
         exact AS (
             SELECT item_id, count(DISTINCT user_id) AS n FROM pv
-            WHERE viewed_at::DATE BETWEEN DATE '2018-01-08' AND DATE '2018-01-21' AND user_id IS NOT NULL GROUP BY item_id)
+            WHERE viewed_at::DATE BETWEEN DATE '2018-01-08' AND DATE '2018-01-21' AND user_id IS NOT NULL
+            GROUP BY item_id)
         SELECT n, est, est2 FROM exact JOIN est USING (item_id) WHERE n >= 100
     """).fetchall()
     assert len(got) >= 3

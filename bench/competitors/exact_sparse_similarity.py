@@ -76,10 +76,7 @@ def top_k(user_ids: np.ndarray, w: sp.csr_matrix, b: sp.csr_matrix, k: int, min_
         # argpartition does not respect ties at the boundary: widen to all columns tied with the k-th value.
         kth = np.take_along_axis(sims, part, axis=1).min(axis=1)
         for r in range(stop - start):
-            if kth[r] <= 0:
-                cand = np.flatnonzero(sims[r] > 0)
-            else:
-                cand = np.flatnonzero(sims[r] >= kth[r])
+            cand = np.flatnonzero(sims[r] > 0) if kth[r] <= 0 else np.flatnonzero(sims[r] >= kth[r])
             order = np.lexsort((cand, -sims[r, cand]))[:k]
             chosen = cand[order]
             if not len(chosen):

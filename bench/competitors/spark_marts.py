@@ -113,7 +113,7 @@ MARTS = {
         from user_items v
         join stg_shop__items i on v.item_id = i.item_id
         order by v.view_count, v.user_id, i.page_url_path""",
-    "rpt_item_popularity": f"""
+    "rpt_item_popularity": """
         select p.item_id, i.page_url_path, i.category, p.viewer_count, p.view_count,
                rank() over (order by p.viewer_count desc) as popularity_rank
         from (select item_id, count(*) as viewer_count, cast(sum(view_count) as bigint) as view_count

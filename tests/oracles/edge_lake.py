@@ -93,8 +93,8 @@ def _write_facts(lake: Path, name: str, schema: pa.Schema, rows: list[tuple], ti
     for row in rows:
         by_file.setdefault((row[time_column].date(), row[-1]), []).append(row[:-1])
     for (event_date, batch), file_rows in sorted(by_file.items()):
-        columns = list(zip(*file_rows))
-        table = pa.table({f.name: pa.array(col, f.type) for f, col in zip(schema, columns)}, schema=schema)
+        columns = list(zip(*file_rows, strict=True))
+        table = pa.table({f.name: pa.array(col, f.type) for f, col in zip(schema, columns, strict=True)}, schema=schema)
         _write(table, lake / name / f"event_date={event_date}" / f"batch_{batch}_0.parquet")
 
 

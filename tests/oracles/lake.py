@@ -76,4 +76,4 @@ def read_lake(lake: Path) -> Lake:
 
 def local_date(timestamp: dt.datetime, zone: dt.tzinfo) -> dt.date:
     """Calendar date in `zone` of a naive UTC timestamp."""
-    return timestamp.replace(tzinfo=dt.timezone.utc).astimezone(zone).date()
+    return timestamp.replace(tzinfo=dt.UTC).astimezone(zone).date()

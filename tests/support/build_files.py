@@ -95,15 +95,19 @@ CREATE SCHEMA staging; CREATE SCHEMA marts;
 CREATE TABLE staging.stg_shop__users AS SELECT * FROM (VALUES (1, 'US'), (2, 'DE'), (3, 'FR')) t(user_id, country_code);
 CREATE TABLE staging.stg_shop__page_views AS SELECT * FROM (VALUES (1, 10), (2, 10), (NULL, 11)) t(user_id, item_id);
 CREATE TABLE staging.stg_shop__purchases AS
-    SELECT * FROM (VALUES (1, 10, 2, 5.50::DECIMAL(12,2)), (1, 12, 1, 3.00), (2, 10, 1, 5.50)) t(user_id, item_id, quantity, amount);
+    SELECT * FROM (VALUES (1, 10, 2, 5.50::DECIMAL(12,2)), (1, 12, 1, 3.00), (2, 10, 1, 5.50))
+        t(user_id, item_id, quantity, amount);
 CREATE TABLE staging.stg_shop__ratings AS SELECT * FROM (VALUES (3, 13, 4)) t(user_id, item_id, rating);
 """
 GOOD_MARTS = """
-CREATE TABLE marts.rpt_user_similarity AS SELECT * FROM (VALUES (1, 2, 0.5::DOUBLE), (2, 1, -1.0)) t(user_id, neighbour_id, similarity);
+CREATE TABLE marts.rpt_user_similarity AS
+    SELECT * FROM (VALUES (1, 2, 0.5::DOUBLE), (2, 1, -1.0)) t(user_id, neighbour_id, similarity);
 CREATE TABLE marts.rpt_recommendations AS SELECT * FROM (VALUES (1, 11, 1), (3, 10, 1)) t(user_id, item_id, rank);
-CREATE TABLE marts.rpt_item_popularity AS SELECT * FROM (VALUES (10, 2, 2), (11, 0, 1)) t(item_id, viewer_count, view_count);
+CREATE TABLE marts.rpt_item_popularity AS
+    SELECT * FROM (VALUES (10, 2, 2), (11, 0, 1)) t(item_id, viewer_count, view_count);
 CREATE TABLE marts.dim_customer_purchase_summary AS
-    SELECT * FROM (VALUES (1, 2, 3, 8.50::DECIMAL(12,2)), (2, 1, 1, 5.50)) t(customer_id, purchase_count, total_quantity, total_amount);
+    SELECT * FROM (VALUES (1, 2, 3, 8.50::DECIMAL(12,2)), (2, 1, 1, 5.50))
+        t(customer_id, purchase_count, total_quantity, total_amount);
 """
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MAX_EXAMPLES = 5
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """What a check concluded."""
 
     PASS = "pass"
@@ -75,9 +75,9 @@ class Check(Protocol):
     def name(self) -> str:
         """What the report calls it."""
 
-    def __call__(
-        self, con: duckdb.DuckDBPyConnection, relations: Sequence[Relation]
-    ) -> CheckResult | Sequence[str]: ...
+    def __call__(self, con: duckdb.DuckDBPyConnection, relations: Sequence[Relation]) -> CheckResult | Sequence[str]:
+        """Check `relations` of the build file `con`: a result, or the failures found (empty: pass)."""
+        ...
 
 
 def run_checks(

@@ -93,10 +93,7 @@ class SimilarityInRange:
             return CheckResult.not_applicable(
                 self.name, f"no numeric *similarity* column in marts.rpt_user_similarity (columns: {', '.join(cols)})"
             )
-        bad = " OR ".join(
-            f"{quote_ident(c)} IS NULL OR isnan({quote_ident(c)}::DOUBLE) OR {quote_ident(c)} < -1 OR {quote_ident(c)} > 1"
-            for c in sims
-        )
+        bad = " OR ".join(f"{q} IS NULL OR isnan({q}::DOUBLE) OR {q} < -1 OR {q} > 1" for q in map(quote_ident, sims))
         names = ", ".join(sims)
         return _bad_rows(
             con,
@@ -209,11 +206,15 @@ class PurchaseSummaryReconciles:
             f"SELECT {', '.join(f'coalesce({s}, 0)' for _, s in pairs)} FROM staging.stg_shop__purchases p "
             f"WHERE p.user_id IN (SELECT {quote_ident(key)} FROM marts.dim_customer_purchase_summary)",
         )
-        diffs = [(m, a, b) for (m, _), a, b in zip(pairs, mart, staged) if abs(float(a) - float(b)) > MONEY_TOLERANCE]
+        diffs = [
+            (m, a, b)
+            for (m, _), a, b in zip(pairs, mart, staged, strict=True)
+            if abs(float(a) - float(b)) > MONEY_TOLERANCE
+        ]
         if diffs:
             return CheckResult.failure(
                 self.name,
                 "totals differ: " + "; ".join(f"{m}: mart {a} vs staging {b}" for m, a, b in diffs),
                 len(diffs),
             )
-        return CheckResult.passed(self.name, "; ".join(f"{m} = {a}" for (m, _), a in zip(pairs, mart)))
+        return CheckResult.passed(self.name, "; ".join(f"{m} = {a}" for (m, _), a in zip(pairs, mart, strict=True)))

@@ -32,7 +32,7 @@ class SqlCheck:
             return CheckResult.passed(self.name, "the query returned no rows")
         cursor = con.execute(f"SELECT * FROM ({self.sql}) LIMIT {MAX_EXAMPLES}")
         columns = [d[0] for d in cursor.description]
-        examples = [", ".join(f"{c}={v!r}" for c, v in zip(columns, row)) for row in cursor.fetchall()]
+        examples = [", ".join(f"{c}={v!r}" for c, v in zip(columns, row, strict=True)) for row in cursor.fetchall()]
         return CheckResult.failure(self.name, f"{count:,} failing row(s)", count, examples)
 
 
@@ -104,7 +104,7 @@ class FiniteFloatingColumns:
                 + ", ".join(f"count(*) FILTER (WHERE NOT isfinite({quote_ident(c)}))" for c in columns)
                 + f" FROM {relation.sql}",
             )
-            failures += [(f"{relation.label}.{c}", n) for c, n in zip(columns, counts) if n]
+            failures += [(f"{relation.label}.{c}", n) for c, n in zip(columns, counts, strict=True) if n]
         if not columns_seen:
             return CheckResult.not_applicable(self.name, "no DOUBLE/FLOAT columns")
         if not failures:

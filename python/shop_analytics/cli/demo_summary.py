@@ -8,8 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from shop_analytics.settings import DataLayout
 from shop_analytics.publish import ServingLayout, connect_serving, sqlalchemy_connect_args, sqlalchemy_url
+from shop_analytics.settings import DataLayout
 
 FALLBACK_QUERY = "SELECT table_schema, table_name, row_count FROM _publication ORDER BY ALL;"
 

@@ -64,7 +64,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Ingest every landing batch, print the reconciliation per source, return the most severe exit code."""
-    from shop_analytics.exit_codes import ExitCode
     from shop_analytics.ingest import IngestSettings, OperationalError, exit_code, ingest
     from shop_analytics.ingest.report import FAILED, PENDING, threshold_message
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 
 from shop_analytics.quality.duckdb_types import duckdb_type_names
-from shop_analytics.sql import quote_ident, quote_literal
 from shop_analytics.quality.raw_contract import COMPLETION_MARKER, PAGE_VIEWS, PURCHASES, Source, batch_id_problem
+from shop_analytics.sql import quote_ident, quote_literal
 
 _READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".json": "read_json", ".jsonl": "read_json"}
 
@@ -107,7 +107,7 @@ def ratings_to_landing(
 
 def _empty(source: Source) -> str:
     types = duckdb_type_names(source.schema)
-    cols = ", ".join(f"NULL::{t} AS {f.name}" for f, t in zip(source.schema, types))
+    cols = ", ".join(f"NULL::{t} AS {f.name}" for f, t in zip(source.schema, types, strict=True))
     return f"SELECT {cols} WHERE false"
 
 

@@ -71,7 +71,7 @@ def inject(
     counts["duplicate_event_id"] = len(dup_rows)
     if len(dup_rows):
         src = clean_rows[rng.integers(0, len(clean_rows), len(dup_rows))]
-        for name, values in cols.items():
+        for values in cols.values():
             values[dup_rows] = values[src]
         for mask in null_masks.values():
             mask[dup_rows] = mask[src]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +100,7 @@ class GroupedSampler:
     group_start: np.ndarray  # first position of each group in `members`
 
     @classmethod
-    def build(cls, member_ids: np.ndarray, groups: np.ndarray, weights: np.ndarray, n_groups: int) -> "GroupedSampler":
+    def build(cls, member_ids: np.ndarray, groups: np.ndarray, weights: np.ndarray, n_groups: int) -> GroupedSampler:
         """Group `member_ids` by `groups`, each sampled by `weights` within its group."""
         order = np.lexsort((-weights, groups))
         sorted_groups = groups[order]
@@ -155,7 +156,7 @@ def period_weights(bounds: list[dt.date], start: dt.date, end: dt.date) -> np.nd
     """Relative traffic per period: linear growth over the range times yearly seasonality."""
     total_days = (end - start).days
     weights = []
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
+    for lo, hi in itertools.pairwise(bounds):
         mid = (lo - start).days + (hi - lo).days / 2
         growth = 1.0 + 1.5 * mid / total_days
         weights.append(growth * _YEARLY[lo.month - 1] * (hi - lo).days)
@@ -185,7 +186,7 @@ class TimeSampler:
     hour_cdf: np.ndarray  # cumulative share of traffic at the end of each hour
 
     @classmethod
-    def for_period(cls, lo: dt.date, hi: dt.date) -> "TimeSampler":
+    def for_period(cls, lo: dt.date, hi: dt.date) -> TimeSampler:
         """Sampler for [lo, hi)."""
         n_days = (hi - lo).days
         weekdays = (np.arange(n_days) + lo.weekday()) % 7

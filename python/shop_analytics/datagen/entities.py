@@ -39,7 +39,7 @@ class Population:
     taste_sampler: GroupedSampler
 
     @classmethod
-    def build(cls, config: GeneratorConfig) -> "Population":
+    def build(cls, config: GeneratorConfig) -> Population:
         """Draw the population from the config's seed."""
         rng = np.random.default_rng([config.seed, 0xD1])
         n_users, n_items = config.rows("users"), config.rows("items")

@@ -55,7 +55,7 @@ def purchases(
         "quantity": quantity,
         "amount": amount,
     }
-    return cols, {"same_day_repeat_rows": int(len(repeat)) if n > 1 else 0}
+    return cols, {"same_day_repeat_rows": len(repeat) if n > 1 else 0}
 
 
 def ratings(
@@ -80,7 +80,7 @@ def ratings(
         ts[revised] = ts[source] + 1 + (rng.random(len(revised)) * np.maximum(room - 1, 0)).astype(np.int64)
         rating[revised] = np.clip(rating[source] + rng.choice([-2, -1, 1, 2], len(revised)), 1, 5)
     cols = {"rating_id": ids, "rated_at": ts, "user_id": users, "item_id": items, "rating": rating}
-    return cols, {"revision_rows": int(len(revised)) if n > 1 else 0}
+    return cols, {"revision_rows": len(revised) if n > 1 else 0}
 
 
 GENERATORS: dict[str, Callable[..., tuple[Columns, dict[str, int]]]] = {

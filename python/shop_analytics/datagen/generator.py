@@ -1,8 +1,8 @@
 """Plans and writes a landing folder: batches of hive-partitioned files plus a manifest.
 
 Layout: ``<out>/<source>/batch_date=YYYY-MM-DD/part-NNNNN.<ext>``, a ``_SUCCESS``
-marker per batch folder written after its files, and ``<out>/_manifest.json``. Fact sources get one batch per calendar month;
-dimensions are a single snapshot batch. Each chunk is generated from its own
+marker per batch folder written after its files, and ``<out>/_manifest.json``. Fact sources
+get one batch per calendar month; dimensions are a single snapshot batch. Each chunk is generated from its own
 seed, so output is byte-identical for the same config, in any worker order.
 """
 
@@ -154,9 +154,8 @@ def generate(
     at the end, so an interrupted run never leaves a half-written landing folder.
     """
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{out} is not empty; pass overwrite=True (--overwrite) to replace it")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} is not empty; pass overwrite=True (--overwrite) to replace it")
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -164,7 +163,7 @@ def generate(
     manifest = _empty_manifest(config)
     total = sum(t.rows for t in tasks)
     with tqdm(total=total, unit="rows", unit_scale=True, desc="generate", disable=_no_bar(progress)) as bar:
-        for task, result in zip(tasks, _run(config, partial, tasks, workers)):
+        for task, result in zip(tasks, _run(config, partial, tasks, workers), strict=True):
             _add(manifest["sources"][result.source], task, result)
             bar.update(result.rows)
     # The completion marker goes in last, once every file of the batch is complete (docs/raw_data_contract.md).

@@ -7,8 +7,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from shop_analytics.recommendations.similarity import NEIGHBOURS_SCHEMA, top_k_neighbours
 from shop_analytics.dbt.streaming_models import relation_sql
+from shop_analytics.recommendations.similarity import NEIGHBOURS_SCHEMA, top_k_neighbours
 
 DATASET_NEIGHBOURS_SCHEMA = pa.schema([pa.field("dataset", pa.string()), *NEIGHBOURS_SCHEMA])
 

@@ -250,7 +250,7 @@ def _decode_hll(blob: bytes, fn: str) -> tuple[int, int, np.ndarray]:
 def _estimates(register_rows: list[np.ndarray | None], ps: list[int]) -> np.ndarray:
     out = np.full(len(register_rows), np.nan)
     by_p: dict[int, list[int]] = {}
-    for i, (regs, p) in enumerate(zip(register_rows, ps)):
+    for i, (regs, p) in enumerate(zip(register_rows, ps, strict=True)):
         if regs is not None:
             by_p.setdefault(p, []).append(i)
     for p, rows in by_p.items():
@@ -315,14 +315,16 @@ def hll_union_estimate(lists: pa.Array | pa.ChunkedArray) -> pa.Array:
 def hll_union(lists: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Serialized union of each row's list of serialized HLLs."""
     regs, ps, seeds = _union_rows(_as_array(lists), "hll_union")
-    return pa.array([None if r is None else encode_registers(p, s, r) for r, p, s in zip(regs, ps, seeds)], pa.binary())
+    return pa.array(
+        [None if r is None else encode_registers(p, s, r) for r, p, s in zip(regs, ps, seeds, strict=True)], pa.binary()
+    )
 
 
 def topk_items(blobs: pa.Array | pa.ChunkedArray, ks: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Top-k items of each serialized heavy-hitter summary with lower/upper count bounds."""
     barr, karr = _as_array(blobs), _as_array(ks)
     out: list[list[dict[str, Any]] | None] = []
-    for b, k in zip(barr, karr):
+    for b, k in zip(barr, karr, strict=True):
         if not b.is_valid or not k.is_valid:
             out.append(None)
             continue
@@ -337,7 +339,7 @@ def topk_items(blobs: pa.Array | pa.ChunkedArray, ks: pa.Array | pa.ChunkedArray
         out.append(
             [
                 {"item": i, "lower": lo, "upper": up}
-                for i, lo, up in zip(items, t.column("lower").to_pylist(), t.column("upper").to_pylist())
+                for i, lo, up in zip(items, t.column("lower").to_pylist(), t.column("upper").to_pylist(), strict=True)
             ]
         )
     return pa.array(out, TOPK_TYPE)

@@ -144,7 +144,8 @@ def scan(
                     None,
                     path,
                     "unknown_source",
-                    f"{landing}: unknown source folder {entry.name!r} ({what}); known sources: {', '.join(sorted(known))}",
+                    f"{landing}: unknown source folder {entry.name!r} ({what}); "
+                    f"known sources: {', '.join(sorted(known))}",
                 )
             )
         elif not stat.S_ISDIR(mode):

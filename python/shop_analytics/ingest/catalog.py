@@ -114,7 +114,10 @@ def case_twin(con: duckdb.DuckDBPyConnection, source: str, batch_id: str) -> str
 
 
 def intents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, list[str] | None]]:
-    """Every (source, batch_id, paths) whose files are not, or no longer, committed (paths None: written before paths were recorded)."""
+    """Every (source, batch_id, paths) whose files are not, or no longer, committed.
+
+    paths is None for an intent written before intents recorded their paths.
+    """
     return [
         (str(s), str(b), None if p is None else [str(x) for x in p])
         for s, b, p in con.execute(
@@ -175,7 +178,7 @@ def register_version(con: duckdb.DuckDBPyConnection, source: str, version: Contr
             version.version,
             columns,
             json.dumps(list(version.changes)),
-            dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+            dt.datetime.now(dt.UTC).replace(tzinfo=None),
             batch_id,
         ],
     )
@@ -210,6 +213,6 @@ def audit_rows(catalog: Path) -> list[dict]:
     try:
         cursor = con.execute("SELECT * FROM ingest_audit ORDER BY source, batch_id")
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
         con.close()

@@ -148,7 +148,7 @@ def remove_files(root: Path, paths: Iterable[str]) -> int:
 
 
 def recover(con: duckdb.DuckDBPyConnection, root: Path) -> list[tuple[str, str, int]]:
-    """Roll back every interrupted publication: delete its recorded files that are not committed; return what was done."""
+    """Roll back interrupted publications: delete their recorded files that are not committed; return what was done."""
     done = []
     for source, batch_id, paths in catalog.intents(con):
         committed = set(catalog.batch_files(con, source, batch_id))

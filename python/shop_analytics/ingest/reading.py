@@ -156,7 +156,7 @@ def _csv_names(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> list[str]
         ).fetchone()
         headers.append([cell if cell is None else str(cell) for cell in (row or ())])
     first = headers[0]
-    for path, header in zip(batch.files, headers):
+    for path, header in zip(batch.files, headers, strict=True):
         if header != first:
             raise BatchRejectedError(
                 "files_disagree",

@@ -22,6 +22,7 @@ OperationalError naming the batch.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import shutil
@@ -35,8 +36,17 @@ import numpy as np
 from tqdm import tqdm
 
 from shop_analytics.ingest import catalog
-from shop_analytics.ingest.batches import EMPTY, MIXED, NOT_REGULAR, Finding, LandingBatch, open_regular, scan
-from shop_analytics.ingest.batches import NotRegularFileError, walk_regular
+from shop_analytics.ingest.batches import (
+    EMPTY,
+    MIXED,
+    NOT_REGULAR,
+    Finding,
+    LandingBatch,
+    NotRegularFileError,
+    open_regular,
+    scan,
+    walk_regular,
+)
 from shop_analytics.ingest.errors import OperationalError, describe, is_operational
 from shop_analytics.ingest.lake_files import BatchPublisher, FaultHooks, recover
 from shop_analytics.ingest.reading import (
@@ -56,14 +66,14 @@ from shop_analytics.ingest.report import (
     is_over_threshold,
 )
 from shop_analytics.ingest.seen import SeenKeys
-from shop_analytics.settings import DataLayout
 from shop_analytics.quality.contracts import Contract, ContractCheck, check_schema, effective_contract
 from shop_analytics.quality.countries import load_country_codes
 from shop_analytics.quality.namespace import REASONS, ROW_NUMBER
+from shop_analytics.quality.raw_contract import ALL_SOURCES, Source
 from shop_analytics.quality.rules import RuleParams
 from shop_analytics.quality.split import admitted_sql, quarantined_sql
+from shop_analytics.settings import DataLayout
 from shop_analytics.sql import quote_ident, quote_literal
-from shop_analytics.quality.raw_contract import ALL_SOURCES, Source
 
 DB = catalog.DB
 
@@ -235,7 +245,7 @@ def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _
     """Skip, refuse, reject (whole batch) or stage one batch: hash, read, schema contract."""
     source, con = batch.source, gate.con
     started = time.perf_counter()
-    started_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     twin = catalog.case_twin(con, source.name, batch.batch_id)
     if twin is not None:
         return BatchReport(
@@ -417,7 +427,7 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
             if keys.size:
                 con.execute(f"INSERT INTO {table} SELECT unnest(?::BIGINT[])", [keys.tolist()])
     params = RuleParams(
-        today=gate.settings.today or dt.datetime.now(dt.timezone.utc).date(),
+        today=gate.settings.today or dt.datetime.now(dt.UTC).date(),
         countries=gate.countries if source.name == "users" else None,
         known_users="gate_known_users" if source.is_fact and source.user_ref else None,
         known_items="gate_known_items" if source.is_fact and source.item_ref else None,
@@ -435,7 +445,7 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
             con, relation, source, params, context=gate.context, reasons_table=reasons
         ).failed_rows
     reports = []
-    for item, lo in zip(group, offsets):
+    for item, lo in zip(group, offsets, strict=True):
         view = f"{relation}__part"
         con.execute(
             f"CREATE OR REPLACE VIEW {quote_ident(view)} AS SELECT * FROM {quote_ident(relation)} "
@@ -566,10 +576,8 @@ def _commit(
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:
     # A COMMIT that failed (e.g. the disk filled while writing the catalog) has already ended the
     # transaction, or invalidated the database: the original error is the one worth reporting.
-    try:
+    with contextlib.suppress(duckdb.Error):
         con.execute("ROLLBACK")
-    except duckdb.Error:
-        pass
 
 
 def _committed_files(gate: _Gate, batch: LandingBatch) -> list[str]:

@@ -25,9 +25,9 @@ def git_revision(project_dir: Path) -> str:
 
 def utc_now() -> dt.datetime:
     """Now as naive UTC (the warehouse stores naive UTC timestamps)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def modified_at(path: Path) -> dt.datetime:
     """A file's modification time as naive UTC: when dbt last wrote the build file."""
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(tzinfo=None, microsecond=0)

@@ -22,7 +22,8 @@ from shop_analytics.sql import quote_ident, quote_literal
 def consistency_query(tables: Sequence[tuple[str, str]]) -> str:
     """One statement comparing every table's row count with `_publication` (versions + agreement)."""
     counts = " UNION ALL ".join(
-        f"SELECT {quote_literal(schema)} AS s, {quote_literal(name)} AS t, count(*) AS n FROM {quote_ident(schema)}.{quote_ident(name)}"
+        f"SELECT {quote_literal(schema)} AS s, {quote_literal(name)} AS t, count(*) AS n "
+        f"FROM {quote_ident(schema)}.{quote_ident(name)}"
         for schema, name in tables
     )
     return (

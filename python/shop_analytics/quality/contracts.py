@@ -22,9 +22,9 @@ import duckdb
 import yaml
 
 from shop_analytics.quality.duckdb_types import duckdb_type_names
+from shop_analytics.quality.raw_contract import Source
 from shop_analytics.quality.schema_policy import Column, Violation, changes, name_violations, violations
 from shop_analytics.sql import quote_literal
-from shop_analytics.quality.raw_contract import Source
 
 Status = Literal["accepted", "new_version", "rejected"]
 _HEADER = (
@@ -64,7 +64,7 @@ class Contract:
         wanted = _schema_key(columns)
         return next((v for v in reversed(self.versions) if _schema_key(v.columns) == wanted), None)
 
-    def with_version(self, version: ContractVersion) -> "Contract":
+    def with_version(self, version: ContractVersion) -> Contract:
         """This contract with `version` appended."""
         return Contract(self.source, self.versions + (version,))
 
@@ -100,7 +100,7 @@ class ContractCheck:
 def initial_contract(source: Source) -> Contract:
     """Version 1 of `source`'s contract: the schema in raw_contract.py, as DuckDB types."""
     types = duckdb_type_names(source.schema)
-    columns = tuple(Column(f.name, t, f.nullable) for f, t in zip(source.schema, types))
+    columns = tuple(Column(f.name, t, f.nullable) for f, t in zip(source.schema, types, strict=True))
     # The label recorded in contracts/*.yml when version 1 was written (its module has moved since):
     # contract versions are data, compared as written.
     return Contract(source.name, (ContractVersion(1, columns, ("initial contract from shop_analytics.sources",)),))
@@ -179,7 +179,10 @@ def _file_schema(con: duckdb.DuckDBPyConnection, path: str) -> tuple[Column, ...
         i = _skip_subtree(rows, i)
     if len(top) != len(types):
         raise ValueError(f"{path}: {len(top)} top-level columns in the Parquet schema, {len(types)} read")
-    return tuple(Column(name, type_[1], repetition != "REQUIRED") for (name, repetition, _), type_ in zip(top, types))
+    return tuple(
+        Column(name, type_[1], repetition != "REQUIRED")
+        for (name, repetition, _), type_ in zip(top, types, strict=True)
+    )
 
 
 def _skip_subtree(rows: list[tuple], i: int) -> int:

@@ -17,12 +17,12 @@ _INTEGER_ORDER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")
 _UNSIGNED_ORDER = ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 _FLOAT_ORDER = ("FLOAT", "DOUBLE")
 _FAMILY_OF = {
-    **{t: "integer" for t in (*_INTEGER_ORDER, "HUGEINT")},
-    **{t: "unsigned integer" for t in (*_UNSIGNED_ORDER, "UHUGEINT")},
-    **{t: "floating point" for t in _FLOAT_ORDER},
-    **{
-        t: "timestamp" for t in ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE")
-    },
+    **dict.fromkeys((*_INTEGER_ORDER, "HUGEINT"), "integer"),
+    **dict.fromkeys((*_UNSIGNED_ORDER, "UHUGEINT"), "unsigned integer"),
+    **dict.fromkeys(_FLOAT_ORDER, "floating point"),
+    **dict.fromkeys(
+        ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE"), "timestamp"
+    ),
     "VARCHAR": "string",
 }
 _DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")

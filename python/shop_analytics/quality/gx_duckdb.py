@@ -25,14 +25,15 @@ computation stays in DuckDB, and GX never opens the warehouse file dbt writes.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from importlib.metadata import version
-from typing import Any, Literal, Type
+from typing import Any, Literal
 
 import duckdb
+import great_expectations as gx
 import sqlalchemy as sa
 from duckdb_engine import ConnectionWrapper
-import great_expectations as gx
 from great_expectations.data_context import AbstractDataContext
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.datasource.fluent.sql_datasource import SQLDatasource
@@ -92,7 +93,7 @@ class DuckDBBatchDatasource(SQLDatasource):
     create_temp_table: bool = False
 
     @property
-    def execution_engine_type(self) -> Type[SqlAlchemyExecutionEngine]:
+    def execution_engine_type(self) -> builtins.type[SqlAlchemyExecutionEngine]:
         """Use the buffering engine instead of the stock one."""
         return DuckDBExecutionEngine
 

@@ -65,7 +65,7 @@ class Rule:
 class RuleParams:
     """Inputs the rules depend on besides the source: time window, reference data."""
 
-    today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).date())
+    today: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
     earliest: dt.datetime = EARLIEST_PLAUSIBLE
     countries: tuple[str, ...] | None = None  # accepted country codes; None skips the check
     known_users: str | None = None  # relation with a user_id column; None skips the check

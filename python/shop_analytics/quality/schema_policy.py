@@ -169,7 +169,8 @@ def name_violations(names: Sequence[str | None], contract_names: Collection[str]
                 Violation(
                     name,
                     RESERVED_COLUMN,
-                    f"column {_shown(name)} is reserved: names starting with {GATE_PREFIX!r} belong to the quality gate.",
+                    f"column {_shown(name)} is reserved: "
+                    f"names starting with {GATE_PREFIX!r} belong to the quality gate.",
                 )
             )
         elif folded in RESERVED_NAMES:

@@ -6,6 +6,7 @@ import great_expectations as gx
 from great_expectations.expectations import Expectation
 
 from shop_analytics.quality.check_view import checked_column
+from shop_analytics.quality.raw_contract import Source
 from shop_analytics.quality.rules import (
     BETWEEN,
     CASTS,
@@ -19,7 +20,6 @@ from shop_analytics.quality.rules import (
     RuleParams,
     rules_for,
 )
-from shop_analytics.quality.raw_contract import Source
 
 REASON_META = "shop_analytics_reason"  # meta key carrying the rule's reason code
 

@@ -24,11 +24,11 @@ from great_expectations.data_context import AbstractDataContext
 from shop_analytics.quality.check_view import create_check_table, drop_check_table
 from shop_analytics.quality.gx_duckdb import DATASOURCE_TYPE, engine_kwargs, new_context
 from shop_analytics.quality.namespace import ROW_NUMBER
+from shop_analytics.quality.raw_contract import Source
 from shop_analytics.quality.rules import Rule, RuleParams, rules_for
 from shop_analytics.quality.rules_sql import REASONS_SCHEMA, write_row_reasons
 from shop_analytics.quality.suites import REASON_META, build_suite
 from shop_analytics.sql import quote_ident, quote_literal
-from shop_analytics.quality.raw_contract import Source
 
 RowReasons = Literal["gx", "sql"]
 DATASOURCE_PREFIX = "duckdb_"

@@ -95,7 +95,7 @@ def _remix(h: np.ndarray) -> np.ndarray:
 class BlockedBloomFilter:
     """Split-block Bloom filter (k words per block, one bit per word); see module docstring for bounds."""
 
-    __slots__ = ("num_blocks", "num_hashes", "seed", "words", "n_added", "_shift_pattern")
+    __slots__ = ("_shift_pattern", "n_added", "num_blocks", "num_hashes", "seed", "words")
 
     def __init__(self, num_blocks: int, num_hashes: int, seed: int = 0) -> None:
         if not 1 <= num_blocks <= _MAX_BLOCKS:

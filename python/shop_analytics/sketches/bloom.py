@@ -71,7 +71,7 @@ def optimal_num_hashes(num_bits: int, n: int) -> int:
 class BloomFilter:
     """Packed-bit Bloom filter with double hashing; see module docstring for bounds."""
 
-    __slots__ = ("num_bits", "num_hashes", "seed", "words", "n_added")
+    __slots__ = ("n_added", "num_bits", "num_hashes", "seed", "words")
 
     def __init__(self, num_bits: int, num_hashes: int, seed: int = 0) -> None:
         if not 64 <= num_bits <= _MAX_BITS:
@@ -266,4 +266,7 @@ class BloomFilter:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"BloomFilter(num_bits={self.num_bits}, num_hashes={self.num_hashes}, seed={self.seed}, n_added={self.n_added})"
+        return (
+            f"BloomFilter(num_bits={self.num_bits}, num_hashes={self.num_hashes}, seed={self.seed}, "
+            f"n_added={self.n_added})"
+        )

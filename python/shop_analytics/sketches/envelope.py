@@ -113,7 +113,8 @@ def wrap_many(kind: bytes, version: int, payloads: np.ndarray, offsets: np.ndarr
     lengths = np.diff(offsets)
     view = memoryview(np.ascontiguousarray(payloads, dtype=np.uint8))
     digests = b"".join(
-        hashlib.blake2b(view[s:e], digest_size=16).digest() for s, e in zip(offsets[:-1].tolist(), offsets[1:].tolist())
+        hashlib.blake2b(view[s:e], digest_size=16).digest()
+        for s, e in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
     )
     header = np.zeros(
         n, dtype=np.dtype([("magic", "S4"), ("kind", "S2"), ("version", "<u2"), ("length", "<u8"), ("digest", "V16")])

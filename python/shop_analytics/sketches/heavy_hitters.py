@@ -60,7 +60,7 @@ def _code_of(t: pa.DataType) -> int:
 class HeavyHitters:
     """Misra-Gries summary with ``capacity`` counters; see module docstring for bounds."""
 
-    __slots__ = ("capacity", "items", "counts", "n", "error")
+    __slots__ = ("capacity", "counts", "error", "items", "n")
 
     def __init__(self, capacity: int = 1024) -> None:
         if not isinstance(capacity, (int, np.integer)) or not 1 <= int(capacity) <= 1 << 26:

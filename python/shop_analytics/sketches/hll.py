@@ -117,7 +117,7 @@ def estimate_from_histograms(hist: np.ndarray, p: int) -> np.ndarray:
 class HyperLogLog:
     """Mergeable distinct counter; see module docstring for the error bound."""
 
-    __slots__ = ("p", "seed", "registers")
+    __slots__ = ("p", "registers", "seed")
 
     def __init__(self, p: int = 12, seed: int = 0) -> None:
         self.p = check_p(p)

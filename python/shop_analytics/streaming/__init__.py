@@ -22,6 +22,7 @@ In a dbt-duckdb Python model::
 
 from shop_analytics.streaming.exact import GroupedAggregate
 from shop_analytics.streaming.protocol import Aggregator
+from shop_analytics.streaming.readers import count_rows, iter_batches, iter_micro_batches, open_dataset
 from shop_analytics.streaming.runner import run
 from shop_analytics.streaming.sketch_aggs import (
     BloomAggregator,
@@ -29,7 +30,6 @@ from shop_analytics.streaming.sketch_aggs import (
     GroupedDistinctAggregator,
     HeavyHittersAggregator,
 )
-from shop_analytics.streaming.readers import count_rows, iter_batches, iter_micro_batches, open_dataset
 
 __all__ = [
     "Aggregator",

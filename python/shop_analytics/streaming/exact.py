@@ -87,7 +87,7 @@ class GroupedAggregate:
         if len(agg_arrays) != len(self._partials):
             raise RuntimeError(f"unexpected aggregate output columns {out.column_names}")
         cols = {k: out.column(k) for k in self.keys}
-        cols.update(zip(self._partials, agg_arrays))
+        cols.update(zip(self._partials, agg_arrays, strict=True))
         return pa.table(cols)
 
     def _reaggregate(self, table: pa.Table) -> pa.Table:

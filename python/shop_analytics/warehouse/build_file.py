@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 
-from shop_analytics.warehouse.errors import BuildFileLockedError, WarehouseError
 from shop_analytics.settings import Settings
 from shop_analytics.sql import quote_literal
+from shop_analytics.warehouse.errors import BuildFileLockedError, WarehouseError
 from shop_analytics.warehouse.relations import Relation
 
 # Where macros/build_marker.sql records dbt invocations; never checked as data, never published.

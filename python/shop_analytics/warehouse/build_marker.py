@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from shop_analytics.warehouse.build_file import META_SCHEMA
 from shop_analytics.sql import one_row, quote_ident
+from shop_analytics.warehouse.build_file import META_SCHEMA
 
 MARKER_TABLE = "dbt_invocations"
 RERUN = "Run `dbt build` (the whole project, no --select) and let it finish, then publish again."
