@@ -324,7 +324,10 @@ def bench_hll(n: int, repeats: int, trials: int, trial_n: int) -> dict[str, Any]
                 sp.update(v)
             union.update(sp)
         errs["ds_hll8_lgk12_union_of_4"].append(union.get_estimate() / trial_n - 1)
-    rms = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
+
+    def rms(e: list[float]) -> float:
+        return float(np.sqrt(np.mean(np.square(e))))
+
     out["accuracy"] = {
         "trials": trials,
         "distinct_per_trial": trial_n,

@@ -70,8 +70,11 @@ def ingest_settings(tmp: Path | None = None, **kw: object) -> IngestSettings:
     """Ingest settings for tests: the project's contracts (ingest never writes them), no progress bars."""
     del tmp  # versions accepted at run time live in each data root's ingest catalog
     return IngestSettings(
-        countries_csv=ROOT / "seeds" / "countries.csv", contracts_dir=ROOT / "contracts", progress=False, **kw
-    )  # type: ignore[arg-type]
+        countries_csv=ROOT / "seeds" / "countries.csv",
+        contracts_dir=ROOT / "contracts",
+        progress=False,
+        **kw,  # type: ignore[arg-type]  # tests pass any IngestSettings field by name
+    )
 
 
 @pytest.fixture(scope="session")

@@ -41,7 +41,7 @@ def con(landing: tuple[Path, dict]) -> duckdb.DuckDBPyConnection:
 
 def _params(**overrides: object) -> RuleParams:
     base = {"today": TODAY, "known_users": "known_users", "known_items": "known_items", "countries": COUNTRIES}
-    return RuleParams(**{**base, **overrides})  # type: ignore[arg-type]
+    return RuleParams(**{**base, **overrides})  # type: ignore[arg-type]  # overrides are any RuleParams fields
 
 
 @pytest.mark.parametrize("source", FACTS, ids=lambda s: s.name)

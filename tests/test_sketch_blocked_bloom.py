@@ -46,7 +46,7 @@ def test_merge_equals_concatenation_and_parameters_checked() -> None:
     with pytest.raises(ValueError, match="different parameters"):
         a.merge(BlockedBloomFilter.for_capacity(20_000, 0.01))
     with pytest.raises(TypeError):
-        a.merge(BloomFilter.for_capacity(10_000, 0.01))  # type: ignore[arg-type]
+        a.merge(BloomFilter.for_capacity(10_000, 0.01))  # type: ignore[arg-type]  # another filter kind on purpose
 
 
 def test_serialization_and_errors() -> None:

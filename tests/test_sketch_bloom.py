@@ -70,7 +70,7 @@ def test_union_requires_equal_parameters() -> None:
     with pytest.raises(ValueError, match="different parameters"):
         a.merge(BloomFilter(a.num_bits, a.num_hashes, seed=1))
     with pytest.raises(TypeError, match="BloomFilter"):
-        a.merge("x")  # type: ignore[arg-type]
+        a.merge("x")  # type: ignore[arg-type]  # a wrong type on purpose
 
 
 def test_string_keys_and_nulls() -> None:

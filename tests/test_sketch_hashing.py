@@ -104,4 +104,4 @@ def test_unsupported_types_raise() -> None:
     with pytest.raises(TypeError, match="cannot hash"):
         hash_keys(np.array([1.5]))
     with pytest.raises(TypeError, match="must be a NumPy or Arrow array"):
-        hash_keys([1, 2])  # type: ignore[arg-type]
+        hash_keys([1, 2])  # type: ignore[arg-type]  # a list, not an array, on purpose

@@ -158,7 +158,7 @@ def test_sources_agree(page_views: Path) -> None:
     batches = list(iter_batches(table, batch_rows=7, columns=["item_id"]))
     assert max(b.num_rows for b in batches) == 7 and batches[0].schema.names == ["item_id"]
     with pytest.raises(ValueError, match="mode"):
-        run(agg, table, mode="sideways")  # type: ignore[arg-type]
+        run(agg, table, mode="sideways")  # type: ignore[arg-type]  # an unknown mode on purpose
     with pytest.raises(TypeError, match="unsupported source"):
         list(iter_batches(42))
     with pytest.raises(FileNotFoundError):

@@ -9,6 +9,7 @@ paths: binding any Python parameter makes duckdb import pandas, which costs 2-3 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
@@ -35,9 +36,15 @@ def sql_value(value: float | int | str | dt.datetime | dt.date) -> str:
     return repr(value)
 
 
-def one_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
-    """The one row a query returns (an aggregate, a setting); an error if there is none."""
-    row = con.execute(sql).fetchone()
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None) -> tuple[Any, ...]:
+    """The one row a query returns (an aggregate, a setting, COPY's row count); an error if there is none."""
+    # Without parameters, execute(sql) alone: binding even an empty list makes duckdb import pandas.
+    row = (con.execute(sql) if params is None else con.execute(sql, params)).fetchone()
     if row is None:
         raise LookupError(f"expected one row from: {sql}")
     return row
+
+
+def one_value(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None) -> Any:
+    """The first column of the one row a query returns."""
+    return one_row(con, sql, params)[0]

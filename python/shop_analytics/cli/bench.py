@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `bench` subcommand."""
     bench = subparsers.add_parser("bench", help="run benchmarks under bench/ and refresh bench/RESULTS.md")
     bench.add_argument("names", nargs="*", help="benchmark names (bench/bench_<name>.py); default: all")

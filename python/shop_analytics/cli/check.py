@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shop_analytics.cli.failures import fail, operational
 from shop_analytics.exit_codes import ExitCode
 
+if TYPE_CHECKING:  # the command imports the check framework (and duckdb) only when it runs
+    from shop_analytics.checks import Check
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `check` subcommand."""
     chk = subparsers.add_parser("check", help="the post-build checks publish runs, as a report (exit 6 on a failure)")
     chk.add_argument(
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     return ExitCode.CHECKS_FAILED if any(r.failed for r in checked.results) else ExitCode.OK
 
 
-def selected_checks(specs: Sequence[str]) -> list:
+def selected_checks(specs: Sequence[str]) -> list[Check]:
     """The default checks plus those named by --check MODULE:ATTR options."""
     from shop_analytics.checks import default_checks, load_checks
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from shop_analytics.settings import DataLayout
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `generate` subcommand."""
     gen = subparsers.add_parser("generate", help="write synthetic landing batches and a manifest")
     gen.add_argument("--scale", type=float, default=1.0, help="1.0 = 1M page views, 100k purchases (default 1)")

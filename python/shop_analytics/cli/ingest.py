@@ -11,7 +11,7 @@ from shop_analytics.exit_codes import ExitCode
 from shop_analytics.settings import DataLayout
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `ingest` subcommand."""
     ing = subparsers.add_parser(
         "ingest",
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitCode.OPERATIONAL
-    totals: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    totals: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for report in reports:
         total = totals[report.source]
         total[report.status] += 1

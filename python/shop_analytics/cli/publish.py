@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shop_analytics.cli.check import selected_checks
 from shop_analytics.cli.failures import fail, operational
 from shop_analytics.exit_codes import ExitCode
 from shop_analytics.settings import Settings
 
+if TYPE_CHECKING:  # the command imports the serving layer only when it runs
+    from shop_analytics.publish import ServingLayout
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `publish` subcommand."""
     pub = subparsers.add_parser(
         "publish",
@@ -111,11 +115,11 @@ def run(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _still_served(layout: object) -> str:
+def _still_served(layout: ServingLayout) -> str:
     from shop_analytics.publish import versions
 
     try:
-        current = versions.current_version(layout)  # type: ignore[arg-type]
+        current = versions.current_version(layout)
     except Exception:  # noqa: BLE001 - the message must not fail on a damaged serving folder
         return ""
     return f" (still serving version {current}, unchanged)" if current else " (nothing is served yet)"

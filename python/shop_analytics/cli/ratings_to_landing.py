@@ -19,7 +19,7 @@ import duckdb
 
 from shop_analytics.quality.duckdb_types import duckdb_type_names
 from shop_analytics.quality.raw_contract import COMPLETION_MARKER, PAGE_VIEWS, PURCHASES, Source, batch_id_problem
-from shop_analytics.sql import quote_ident, quote_literal
+from shop_analytics.sql import one_value, quote_ident, quote_literal
 
 _READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".json": "read_json", ".jsonl": "read_json"}
 
@@ -41,7 +41,7 @@ def ratings_to_landing(
     country_code: str = "US",
     category: str = "books",
     batch_id: str | None = None,
-) -> dict:
+) -> dict[str, int]:
     """Write landing batches for users, items, ratings (+ empty page views, purchases); return row counts."""
     source_file = Path(source_file)
     reader = _READERS.get(source_file.suffix.lower())
@@ -65,20 +65,23 @@ def ratings_to_landing(
             try_cast({quote_ident(columns.timestamp)} AS TIMESTAMP) AS rated_at
         FROM raw_input
     """)
-    bad = con.execute("""
+    bad = one_value(
+        con,
+        """
         SELECT count(*) FROM input
         WHERE user_id IS NULL OR item_id IS NULL OR rated_at IS NULL
            OR rating IS NULL OR rating NOT IN (1, 2, 3, 4, 5)
-    """).fetchone()[0]
+    """,
+    )
     if bad:
         raise ValueError(
             f"{source_file}: {bad} row(s) lack an integer user/item id, a timestamp, "
             "or an integer rating 1..5; fix or drop them first"
         )
-    total = con.execute("SELECT count(*) FROM input").fetchone()[0]
+    total = one_value(con, "SELECT count(*) FROM input")
     if total == 0:
         raise ValueError(f"{source_file}: no ratings")
-    batch = batch_id or con.execute("SELECT strftime(min(rated_at), '%Y-%m-%d') FROM input").fetchone()[0]
+    batch = batch_id or one_value(con, "SELECT strftime(min(rated_at), '%Y-%m-%d') FROM input")
     problem = batch_id_problem(batch)
     if problem:
         raise ValueError(problem)
@@ -100,7 +103,7 @@ def ratings_to_landing(
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / "part-0.parquet"
         con.execute(f"COPY ({query}) TO {quote_literal(str(target))} (FORMAT parquet)")
-        counts[name] = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(target))})").fetchone()[0]
+        counts[name] = one_value(con, f"SELECT count(*) FROM read_parquet({quote_literal(str(target))})")
         (folder / COMPLETION_MARKER).touch()  # last: the batch is complete
     return counts
 
@@ -111,7 +114,7 @@ def _empty(source: Source) -> str:
     return f"SELECT {cols} WHERE false"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `ratings-to-landing` subcommand to the `shop-analytics` parser."""
     parser = subparsers.add_parser(
         "ratings-to-landing", help="turn a (user, item, rating, timestamp) file into landing batches"

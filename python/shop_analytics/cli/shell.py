@@ -12,7 +12,7 @@ from shop_analytics.cli.failures import fail
 from shop_analytics.exit_codes import ExitCode
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `shell` subcommand."""
     shell = subparsers.add_parser("shell", help="the DuckDB shell on the serving file: read-only, safe mode, bounded")
     shell.add_argument(
@@ -45,4 +45,3 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     # exec keeps this pid, which names the private spill folder: it is swept once the shell has exited.
     os.execvp(command[0], command)
-    return ExitCode.OPERATIONAL  # not reached

@@ -51,7 +51,7 @@ def inject(
     earliest_late = times.start_us - _MAX_LATENESS_DAYS * MICROS_PER_DAY
     if earliest_late < date_to_micros(config.start):
         late[:] = False  # the first batches have no earlier partition to be late into
-    ts = cols[source.event_time]
+    ts = cols[source.fact_column("event_time")]
     lateness = rng.integers(1, _MAX_LATENESS_DAYS * MICROS_PER_DAY, n, dtype=np.int64)
     ts[late] = times.start_us - lateness[late]
     counts["late_arriving"] = int(late.sum())
@@ -92,9 +92,9 @@ def _corrupt(
         return
     if kind == "null_key":
         # Pick which key goes missing: the event id, the item or (for non-anonymous sources) the user.
-        candidates = [source.key, source.item_ref]
+        candidates = [source.key, source.fact_column("item_ref")]
         if not source.user_ref_nullable:
-            candidates.append(source.user_ref)
+            candidates.append(source.fact_column("user_ref"))
         which = rng.integers(0, len(candidates), len(rows))
         for c, column in enumerate(candidates):
             null_masks[column][rows[which == c]] = True
@@ -105,13 +105,14 @@ def _corrupt(
         else:
             cols[column][rows] = rng.choice(np.array([0, 6, 10, -1], dtype=np.int16), len(rows))
     elif kind == "unknown_user":
-        cols[source.user_ref][rows] = UNKNOWN_ID_OFFSET + pop.n_users + rng.integers(1, 1000, len(rows))
-        null_masks[source.user_ref][rows] = False  # an anonymous row now names a user nobody knows
+        user = source.fact_column("user_ref")
+        cols[user][rows] = UNKNOWN_ID_OFFSET + pop.n_users + rng.integers(1, 1000, len(rows))
+        null_masks[user][rows] = False  # an anonymous row now names a user nobody knows
     elif kind == "unknown_item":
-        cols[source.item_ref][rows] = UNKNOWN_ID_OFFSET + pop.n_items + rng.integers(1, 1000, len(rows))
+        cols[source.fact_column("item_ref")][rows] = UNKNOWN_ID_OFFSET + pop.n_items + rng.integers(1, 1000, len(rows))
     elif kind == "timestamp_out_of_range":
         base = _OUT_OF_RANGE_US[rng.integers(0, 2, len(rows))]
-        cols[source.event_time][rows] = base + rng.integers(0, MICROS_PER_DAY, len(rows), dtype=np.int64)
+        cols[source.fact_column("event_time")][rows] = base + rng.integers(0, MICROS_PER_DAY, len(rows), dtype=np.int64)
     else:
         raise ValueError(f"unknown dirty kind {kind!r}")
 
@@ -119,6 +120,7 @@ def _corrupt(
 def null_masks_for(source: Source, cols: Columns) -> dict[str, np.ndarray]:
     """Start-of-chunk null masks: ids equal to NULL_ID are missing (anonymous users)."""
     n = len(cols[source.key])
-    masks = {name: np.zeros(n, dtype=bool) for name in (source.key, source.item_ref, source.user_ref)}
-    masks[source.user_ref] = cols[source.user_ref] == NULL_ID
+    user, item = source.fact_column("user_ref"), source.fact_column("item_ref")
+    masks = {name: np.zeros(n, dtype=bool) for name in (source.key, item, user)}
+    masks[user] = cols[user] == NULL_ID
     return masks

@@ -74,7 +74,8 @@ def sample_index_sorted(rng: np.random.Generator, cdf: np.ndarray, size: int) ->
 def sorted_uniforms(rng: np.random.Generator, size: int) -> np.ndarray:
     """`size` ascending Uniform[0, 1) order statistics, in O(n) from exponential gaps."""
     u = np.cumsum(rng.exponential(1.0, size + 1))
-    return u[:-1] / u[-1]
+    uniforms: np.ndarray = u[:-1] / u[-1]
+    return uniforms
 
 
 def zipf_weights(n: int, exponent: float) -> np.ndarray:
@@ -166,7 +167,7 @@ def period_weights(bounds: list[dt.date], start: dt.date, end: dt.date) -> np.nd
 def split_total(total: int, weights: np.ndarray) -> np.ndarray:
     """Split `total` into integer parts proportional to `weights` (largest remainder)."""
     raw = weights / weights.sum() * total
-    parts = np.floor(raw).astype(np.int64)
+    parts: np.ndarray = np.floor(raw).astype(np.int64)
     short = total - int(parts.sum())
     if short:
         parts[np.argsort(-(raw - parts), kind="stable")[:short]] += 1
@@ -206,4 +207,5 @@ class TimeSampler:
         lo = np.where(hour > 0, self.hour_cdf[hour - 1], 0.0)
         within = (u - lo) / (self.hour_cdf[hour] - lo)
         offset = np.minimum((within * MICROS_PER_HOUR).astype(np.int64), MICROS_PER_HOUR - 1)
-        return self.start_us + hour * MICROS_PER_HOUR + offset
+        timestamps: np.ndarray = self.start_us + hour * MICROS_PER_HOUR + offset
+        return timestamps

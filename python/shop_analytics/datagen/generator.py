@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -118,7 +119,8 @@ def _to_arrow(source: Source, cols: dict[str, np.ndarray], masks: dict[str, np.n
     for name, values in cols.items():
         mask = masks.get(name)
         arrays[name] = pa.array(values, mask=mask)
-    arrays[source.event_time] = arrays[source.event_time].cast(pa.timestamp("us"))
+    time_column = source.fact_column("event_time")
+    arrays[time_column] = arrays[time_column].cast(pa.timestamp("us"))
     return pa.Table.from_arrays([arrays[f.name] for f in source.schema], schema=source.schema)
 
 
@@ -147,7 +149,7 @@ def _run(config: GeneratorConfig, root: Path, tasks: list[ChunkTask], workers: i
 
 def generate(
     config: GeneratorConfig, out: Path, *, workers: int = 1, overwrite: bool = False, progress: bool | None = None
-) -> dict:
+) -> dict[str, Any]:
     """Write the landing folder for `config` into `out` and return its manifest.
 
     Files are written to a sibling ``<out>.partial`` folder and renamed into place
@@ -181,7 +183,7 @@ def _no_bar(progress: bool | None) -> bool | None:
     return None if progress is None else not progress
 
 
-def _empty_manifest(config: GeneratorConfig) -> dict:
+def _empty_manifest(config: GeneratorConfig) -> dict[str, Any]:
     cfg = asdict(config)
     cfg["start"], cfg["end"] = config.start.isoformat(), config.end.isoformat()
     return {
@@ -192,7 +194,7 @@ def _empty_manifest(config: GeneratorConfig) -> dict:
     }
 
 
-def _add(entry: dict, task: ChunkTask, result: ChunkResult) -> None:
+def _add(entry: dict[str, Any], task: ChunkTask, result: ChunkResult) -> None:
     entry["rows"] += result.rows
     entry["files"] += 1
     batch = task.path.split("/")[1].split("=")[1]
@@ -201,9 +203,10 @@ def _add(entry: dict, task: ChunkTask, result: ChunkResult) -> None:
         entry["counts"][key] = entry["counts"].get(key, 0) + int(value)
 
 
-def read_manifest(landing: Path) -> dict:
+def read_manifest(landing: Path) -> dict[str, Any]:
     """Load the manifest of a generated landing folder."""
     path = Path(landing) / MANIFEST_NAME
     if not path.exists():
         raise FileNotFoundError(f"no {MANIFEST_NAME} in {landing}: was it made by `shop-analytics generate`?")
-    return json.loads(path.read_text())
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    return manifest

@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from shop_analytics.dbt.streaming_models import relation_sql
 from shop_analytics.recommendations.similarity import NEIGHBOURS_SCHEMA, top_k_neighbours
+from shop_analytics.sql import one_value
 
 DATASET_NEIGHBOURS_SCHEMA = pa.schema([pa.field("dataset", pa.string()), *NEIGHBOURS_SCHEMA])
 
@@ -16,7 +17,7 @@ DATASET_NEIGHBOURS_SCHEMA = pa.schema([pa.field("dataset", pa.string()), *NEIGHB
 def build_similarity(session: Any, centred_ratings: Any, k: int, min_co_rated: int) -> pa.RecordBatchReader:
     """Exact top-K neighbours of every dataset in a centred-ratings relation, streamed one dataset at a time."""
     # As many block threads as DuckDB may use (SHOP_ANALYTICS_DUCKDB_THREADS).
-    threads = int(session.sql("select current_setting('threads')").fetchone()[0])
+    threads = int(one_value(session, "select current_setting('threads')"))
     relation = relation_sql(centred_ratings)
     datasets = [row[0] for row in session.sql(f"select distinct dataset from {relation} order by dataset").fetchall()]
 

@@ -97,19 +97,14 @@ def plan_date_ranges(
         f"where {date_column} is not null group by 1 order by 1"
     ).fetchall()
     ranges: list[tuple[dt.date, dt.date]] = []
-    start: dt.date | None = None
-    rows = 0
-    prev: dt.date | None = None
+    rows = 0  # in the last range
     for day, n in days:
-        if start is None:
-            start = day
-        elif rows + n > target_rows:
-            ranges.append((start, prev))  # type: ignore[arg-type]
-            start, rows = day, 0
-        rows += n
-        prev = day
-    if start is not None:
-        ranges.append((start, prev))  # type: ignore[arg-type]
+        if ranges and rows + n <= target_rows:
+            ranges[-1] = (ranges[-1][0], day)
+            rows += n
+        else:
+            ranges.append((day, day))
+            rows = n
     return ranges
 
 

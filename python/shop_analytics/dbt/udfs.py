@@ -162,7 +162,7 @@ def _shared_filter(farr: pa.Array, offsets: np.ndarray, data: np.ndarray) -> mem
         heads = rows.reshape(n, width)[:, :HEADER_SIZE]
     if not (heads == heads[0]).all():
         return None
-    return memoryview(data[start : start + width])
+    return data[start : start + width].data
 
 
 def _bool_result(hit: np.ndarray, keys: pa.Array) -> pa.Array:
@@ -210,7 +210,7 @@ def make_bloom_contains(cache: FilterCache) -> Callable[[Any, Any], pa.Array]:
             for u in np.unique(heads, axis=0):
                 rows = live[(heads == u).all(axis=1)]
                 r = int(rows[0])
-                out[rows] = lookup(memoryview(data[starts[r] : starts[r] + lengths[r]]), karr, rows, hashes)
+                out[rows] = lookup(data[starts[r] : starts[r] + lengths[r]].data, karr, rows, hashes)
         return pa.array(out, pa.bool_(), mask=null)
 
     return bloom_contains
@@ -249,12 +249,13 @@ def _decode_hll(blob: bytes, fn: str) -> tuple[int, int, np.ndarray]:
 
 def _estimates(register_rows: list[np.ndarray | None], ps: list[int]) -> np.ndarray:
     out = np.full(len(register_rows), np.nan)
-    by_p: dict[int, list[int]] = {}
+    by_p: dict[int, list[tuple[int, np.ndarray]]] = {}
     for i, (regs, p) in enumerate(zip(register_rows, ps, strict=True)):
         if regs is not None:
-            by_p.setdefault(p, []).append(i)
-    for p, rows in by_p.items():
-        mat = np.stack([register_rows[i] for i in rows])
+            by_p.setdefault(p, []).append((i, regs))
+    for p, members in by_p.items():
+        rows = [i for i, _ in members]
+        mat = np.stack([regs for _, regs in members])
         q2 = 66 - p
         hist = np.zeros((len(rows), q2), dtype=np.int64)
         np.add.at(hist, (np.repeat(np.arange(len(rows)), mat.shape[1]), mat.reshape(-1)), 1)
@@ -285,7 +286,9 @@ def _union_rows(lists: pa.Array, fn: str) -> tuple[list[np.ndarray | None], list
     seeds: list[int] = []
     for row in lists:
         if not row.is_valid:
-            regs.append(None), ps.append(0), seeds.append(0)
+            regs.append(None)
+            ps.append(0)
+            seeds.append(0)
             continue
         acc: np.ndarray | None = None
         p0 = seed0 = 0
@@ -301,7 +304,9 @@ def _union_rows(lists: pa.Array, fn: str) -> tuple[list[np.ndarray | None], list
                 )
             else:
                 np.maximum(acc, r, out=acc)
-        regs.append(acc), ps.append(p0), seeds.append(seed0)
+        regs.append(acc)
+        ps.append(p0)
+        seeds.append(seed0)
     return regs, ps, seeds
 
 

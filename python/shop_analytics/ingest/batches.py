@@ -169,7 +169,7 @@ def discover(landing: Path, source: Source, quiet_seconds: float | None = None) 
     return scan(landing, (source,), quiet_seconds).batches[source.name]
 
 
-def _entries(folder: Path) -> list[os.DirEntry]:
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
     with os.scandir(folder) as it:
         return sorted(it, key=lambda e: e.name)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -193,7 +194,7 @@ def insert_keys(con: duckdb.DuckDBPyConnection, source: str, select_sql: str) ->
     )
 
 
-def insert_audit(con: duckdb.DuckDBPyConnection, values: dict) -> None:
+def insert_audit(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> None:
     """One audit row (keys = AUDIT_COLUMNS), replacing an earlier rejected attempt of the same batch."""
     con.execute(
         f"DELETE FROM {DB}.ingest_audit WHERE source = ? AND batch_id = ?", [values["source"], values["batch_id"]]
@@ -205,7 +206,7 @@ def insert_audit(con: duckdb.DuckDBPyConnection, values: dict) -> None:
     )
 
 
-def audit_rows(catalog: Path) -> list[dict]:
+def audit_rows(catalog: Path) -> list[dict[str, Any]]:
     """The ingest audit as dicts (read-only; safe while nothing is ingesting)."""
     if not catalog.exists():
         return []

@@ -28,7 +28,7 @@ from shop_analytics.quality.check_view import cast_ok_column
 from shop_analytics.quality.contracts import Contract, batch_schema
 from shop_analytics.quality.namespace import ROW_NUMBER, gate_column
 from shop_analytics.quality.schema_policy import Column, Violation, name_violations
-from shop_analytics.sql import quote_ident, quote_literal
+from shop_analytics.sql import one_value, quote_ident, quote_literal
 
 
 class BatchRejectedError(ValueError):
@@ -253,7 +253,7 @@ def count_rows(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> int:
     if batch.file_format not in queries or not batch.files:
         return 0
     try:
-        return int(con.execute(queries[batch.file_format]).fetchone()[0] or 0)
+        return int(one_value(con, queries[batch.file_format]) or 0)
     except duckdb.Error:
         return 0
 

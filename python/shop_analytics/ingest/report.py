@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from shop_analytics.exit_codes import ExitCode
 
@@ -69,6 +70,6 @@ def exit_code(reports: Iterable[BatchReport]) -> ExitCode:
     return ExitCode.OK
 
 
-def report_dict(report: BatchReport) -> dict:
+def report_dict(report: BatchReport) -> dict[str, Any]:
     """A batch report as a plain dict."""
     return asdict(report)

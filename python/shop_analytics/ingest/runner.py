@@ -73,7 +73,7 @@ from shop_analytics.quality.raw_contract import ALL_SOURCES, Source
 from shop_analytics.quality.rules import RuleParams
 from shop_analytics.quality.split import admitted_sql, quarantined_sql
 from shop_analytics.settings import DataLayout
-from shop_analytics.sql import quote_ident, quote_literal
+from shop_analytics.sql import one_row, one_value, quote_ident, quote_literal
 
 DB = catalog.DB
 
@@ -236,7 +236,7 @@ class _Staged:
     batch: LandingBatch
     loaded: BatchRelation
     check: ContractCheck
-    audit: dict
+    audit: dict[str, Any]
     started: float
     rows: int
 
@@ -365,7 +365,7 @@ def _groups(staged: list[_Staged], max_rows: int) -> list[list[_Staged]]:
 
 
 def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
-    return int(con.execute(f"SELECT count(*) FROM {quote_ident(relation)}").fetchone()[0])
+    return int(one_value(con, f"SELECT count(*) FROM {quote_ident(relation)}"))
 
 
 def _refresh_references(gate: _Gate) -> None:
@@ -495,10 +495,11 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
     maybe_here = seen_here = 0
     if lookup is not None and lookup.maybe.size:
         key = quote_ident(source.key)
-        maybe_here, seen_here = con.execute(
+        maybe_here, seen_here = one_row(
+            con,
             f"SELECT count(*) FILTER ({key} IN (SELECT key FROM gate_maybe_seen)), "
-            f"count(*) FILTER ({key} IN (SELECT key FROM gate_seen_keys)) FROM {quote_ident(view)}"
-        ).fetchone()
+            f"count(*) FILTER ({key} IN (SELECT key FROM gate_seen_keys)) FROM {quote_ident(view)}",
+        )
     message = "; ".join([check.message(), *loaded.notes])
     report = BatchReport(
         source.name,
@@ -549,7 +550,7 @@ def _commit(
     gate: _Gate,
     batch: LandingBatch,
     files: list[str],
-    audit: dict,
+    audit: dict[str, Any],
     keys_sql: str | None = None,
     new_version: Any = None,
 ) -> None:
@@ -600,23 +601,25 @@ def _write_admitted(gate: _Gate, source: Source, batch_id: str, admitted: str, s
         time_col = quote_ident(source.event_time or "")
         pattern = quote_literal(f"batch_{batch_id}_{{i}}")
         rows = (
-            gate.con.execute(
+            one_value(
+                gate.con,
                 f"COPY (SELECT *, CAST({time_col} AS DATE) AS event_date FROM ({admitted}) ORDER BY {time_col}) "
                 f"TO {quote_literal(str(out))} (FORMAT parquet, PARTITION_BY (event_date), FILENAME_PATTERN {pattern}, "
-                f"OVERWRITE_OR_IGNORE true)"
-            ).fetchone()[0]
+                f"OVERWRITE_OR_IGNORE true)",
+            )
             or 0
         )
     else:
-        rows = gate.con.execute(
+        rows = one_value(
+            gate.con,
             f"COPY ({admitted} ORDER BY {quote_ident(source.key)}) "
-            f"TO {quote_literal(str(out / f'batch_{batch_id}.parquet'))} (FORMAT parquet)"
-        ).fetchone()[0]
+            f"TO {quote_literal(str(out / f'batch_{batch_id}.parquet'))} (FORMAT parquet)",
+        )
     return int(rows)
 
 
 def _write_rejected_rows(gate: _Gate, source: Source, batch_id: str, rejected: str, scratch: Path) -> int:
-    rows = int(gate.con.execute(f"SELECT count(*) FROM ({rejected})").fetchone()[0])
+    rows = int(one_value(gate.con, f"SELECT count(*) FROM ({rejected})"))
     if rows:
         out = scratch / "quarantine" / source.name / batch_id
         out.mkdir(parents=True)
@@ -624,7 +627,7 @@ def _write_rejected_rows(gate: _Gate, source: Source, batch_id: str, rejected: s
     return rows
 
 
-def _empty_batch(gate: _Gate, batch: LandingBatch, audit: dict, started: float) -> BatchReport:
+def _empty_batch(gate: _Gate, batch: LandingBatch, audit: dict[str, Any], started: float) -> BatchReport:
     """A complete batch without data files (only the marker): audited as ingested with 0 rows."""
     message = f"{batch.source.name} batch {batch.batch_id}: no data files, only the completion marker"
     seconds = round(time.perf_counter() - started, 3)
@@ -651,12 +654,12 @@ def _empty_batch(gate: _Gate, batch: LandingBatch, audit: dict, started: float) 
 def _reject_batch(
     gate: _Gate,
     batch: LandingBatch,
-    audit: dict,
+    audit: dict[str, Any],
     started: float,
     rule: str,
     check: ContractCheck | None,
     message: str,
-    violations: list[dict],
+    violations: list[dict[str, Any]],
     rows: int = 0,
 ) -> BatchReport:
     """Quarantine the whole batch: its regular data files plus reason.json, then audit it as rejected."""
@@ -721,6 +724,6 @@ def _reject_batch(
     )
 
 
-def audit_rows(layout: DataLayout) -> list[dict]:
+def audit_rows(layout: DataLayout) -> list[dict[str, Any]]:
     """The ingest audit as dicts (read-only; safe while nothing is ingesting)."""
     return catalog.audit_rows(layout.catalog)

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from shop_analytics.sketches import BloomFilter
+from shop_analytics.sql import one_value
 
 CATALOG_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.key_filters (
@@ -67,11 +68,7 @@ class SeenKeys:
         return keys.to_numpy() if len(keys) else np.empty(0, dtype=np.int64)
 
     def _exact_count(self) -> int:
-        return int(
-            self._con.execute(f"SELECT count(*) FROM {self._db}.seen_keys WHERE source = ?", [self.source]).fetchone()[
-                0
-            ]
-        )
+        return int(one_value(self._con, f"SELECT count(*) FROM {self._db}.seen_keys WHERE source = ?", [self.source]))
 
     def _rebuild(self, capacity: int) -> None:
         self.capacity = capacity
@@ -116,9 +113,9 @@ class SeenKeys:
 
     def save(self) -> None:
         """Checkpoint the filter in the catalog, covering every key committed so far."""
-        covered = self._con.execute(
-            f"SELECT coalesce(max(seq), 0) FROM {self._db}.seen_keys WHERE source = ?", [self.source]
-        ).fetchone()[0]
+        covered = one_value(
+            self._con, f"SELECT coalesce(max(seq), 0) FROM {self._db}.seen_keys WHERE source = ?", [self.source]
+        )
         self._con.execute(
             f"INSERT OR REPLACE INTO {self._db}.key_filters VALUES (?, ?, ?, ?, ?)",
             [self.source, self.capacity, self._fpr, covered, self.filter.to_bytes()],

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from shop_analytics.checks import Check, CheckResult, Status, default_checks, format_report, run_checks
 from shop_analytics.publish import spill, versions
@@ -242,7 +243,7 @@ def status(layout: ServingLayout) -> list[tuple[int, bool, bool]]:
     return [(v, v == current, v in exported) for v in versions.kept_versions(layout)]
 
 
-def read_publication(path: Path) -> list[tuple]:
+def read_publication(path: Path) -> list[tuple[Any, ...]]:
     """The `_publication` rows of a serving file (version, published_at, ..., row_count)."""
     with connect_serving(path) as con:
         return con.execute(f"SELECT * FROM main.{PUBLICATION_TABLE} ORDER BY table_schema, table_name").fetchall()

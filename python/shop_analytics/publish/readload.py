@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shop_analytics.sql import quote_ident, quote_literal
+from shop_analytics.sql import one_row, quote_ident, quote_literal
 
 
 def consistency_query(tables: Sequence[tuple[str, str]]) -> str:
@@ -56,7 +56,7 @@ def _reader(
         try:
             con = held or connect_serving(path, threads=threads)
             try:
-                low, high, consistent = con.execute(query).fetchone()
+                low, high, consistent = one_row(con, query)
             finally:
                 if held is None:
                     con.close()
@@ -120,10 +120,10 @@ class ReaderPool:
 
     def _wait(self, condition: Callable[[list[int]], bool], timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
-        while not condition(list(self._seen)):
+        while not condition(self._seen[:]):
             if time.monotonic() > deadline:
                 self._stop.set()
-                raise TimeoutError(f"timed out after {timeout} s waiting for {what}; seen: {list(self._seen)}")
+                raise TimeoutError(f"timed out after {timeout} s waiting for {what}; seen: {self._seen[:]}")
             if not all(p.is_alive() for p in self._processes):
                 raise RuntimeError("a reader process died")
             time.sleep(0.01)

@@ -17,7 +17,7 @@ import duckdb
 from shop_analytics.quality.money import whole_minor_units_sql
 from shop_analytics.quality.namespace import ROW_NUMBER, gate_column
 from shop_analytics.quality.rules import CASTS, FIRST_OCCURRENCE, KNOWN_REF, NOT_IN_REF, WHOLE_MINOR_UNITS, Rule
-from shop_analytics.sql import quote_ident
+from shop_analytics.sql import one_value, quote_ident
 
 
 def occurrence_column(rule: Rule) -> str:
@@ -107,7 +107,7 @@ def create_check_table(con: duckdb.DuckDBPyConnection, relation: str, rules: tup
     name = check_table_name(relation)
     # Row order carries no meaning here (row_number does), and not preserving it lets
     # DuckDB build the table with less memory.
-    previous = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    previous = one_value(con, "SELECT current_setting('preserve_insertion_order')")
     con.execute("SET preserve_insertion_order = false")
     try:
         con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS {check_view_sql(relation, rules)}")

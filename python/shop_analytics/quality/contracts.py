@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 import yaml
@@ -185,7 +185,7 @@ def _file_schema(con: duckdb.DuckDBPyConnection, path: str) -> tuple[Column, ...
     )
 
 
-def _skip_subtree(rows: list[tuple], i: int) -> int:
+def _skip_subtree(rows: list[tuple[Any, ...]], i: int) -> int:
     """Index just after the node at `i` and all its descendants."""
     children = rows[i][2] or 0
     i += 1

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from great_expectations.data_context import AbstractDataContext
+
+if TYPE_CHECKING:
+    from great_expectations.data_context.store.store import DataDocsSiteConfigTypedDict
 
 SITE_NAME = "shop_analytics_quality"
 
@@ -13,7 +17,7 @@ def build_data_docs(context: AbstractDataContext, out_dir: Path) -> Path:
     """Write the Data Docs site for `context`'s validation results into `out_dir`; return index.html."""
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    site_config = {
+    site_config: DataDocsSiteConfigTypedDict = {
         "class_name": "SiteBuilder",
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(out_dir)},

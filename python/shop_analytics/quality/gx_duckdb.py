@@ -73,7 +73,7 @@ def version_drift() -> list[str]:
 class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
     """SQLAlchemy execution engine whose query results are fetched before the connection closes."""
 
-    def execute_query(self, query: Any) -> Any:  # type: ignore[override]
+    def execute_query(self, query: Any) -> Any:
         """Run `query` and return a fully buffered result (see module docstring for why)."""
         with self.get_connection() as connection:
             result = self._execute_query_with_recovery(connection, query)
@@ -87,7 +87,8 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
 class DuckDBBatchDatasource(SQLDatasource):
     """A GX SQL datasource on DuckDB that uses DuckDBExecutionEngine."""
 
-    type: Literal["duckdb_batch"] = "duckdb_batch"  # type: ignore[assignment]
+    # Each GX datasource narrows the pydantic discriminator `type` to its own literal, as GX's do.
+    type: Literal["duckdb_batch"] = "duckdb_batch"  # type: ignore[assignment]  # narrower than SQLDatasource's
 
     # No temp tables: query assets are validated as subqueries, nothing is written.
     create_temp_table: bool = False

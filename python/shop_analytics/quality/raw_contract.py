@@ -49,6 +49,13 @@ class Source:
         """Facts are event streams partitioned by event date; dimensions are snapshots."""
         return self.event_time is not None
 
+    def fact_column(self, role: str) -> str:
+        """The column playing `role` (event_time, user_ref or item_ref) in a fact source; an error if none does."""
+        column = {"event_time": self.event_time, "user_ref": self.user_ref, "item_ref": self.item_ref}[role]
+        if column is None:
+            raise ValueError(f"source {self.name} has no {role} column: it is not a fact source")
+        return column
+
 
 USERS = Source(
     name="users",

@@ -18,8 +18,9 @@ from typing import Any, Literal
 import duckdb
 import great_expectations as gx
 import pyarrow as pa
-from great_expectations.core import ExpectationSuiteValidationResult
+from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
 from great_expectations.data_context import AbstractDataContext
+from great_expectations.datasource.fluent.sql_datasource import SQLDatasource
 
 from shop_analytics.quality.check_view import create_check_table, drop_check_table
 from shop_analytics.quality.gx_duckdb import DATASOURCE_TYPE, engine_kwargs, new_context
@@ -215,6 +216,8 @@ def _batch_definition(context: AbstractDataContext, con: duckdb.DuckDBPyConnecti
         datasource = add(name=name, connection_string="duckdb:///:memory:", kwargs=engine_kwargs(con))
     if relation in {a.name for a in datasource.assets}:
         datasource.delete_asset(relation)
+    if not isinstance(datasource, SQLDatasource):
+        raise GxExecutionError(f"GX data source {name} is a {type(datasource).__name__}, not a SQL data source")
     asset = datasource.add_table_asset(name=relation, table_name=checks)
     return asset.add_batch_definition_whole_table("whole_batch")
 
@@ -251,6 +254,8 @@ def _outcomes(result: ExpectationSuiteValidationResult) -> tuple[ExpectationOutc
                 f"GX could not evaluate {config.type if config else '?'} for {reason}: {message}. "
                 "If GX or duckdb-engine was upgraded, see shop_analytics/quality/gx_duckdb.py."
             )
+        if config is None:
+            raise GxExecutionError(f"GX returned a result for {reason} without its expectation")
         outcomes.append(
             ExpectationOutcome(
                 reason=str(reason),
@@ -266,7 +271,7 @@ def _outcomes(result: ExpectationSuiteValidationResult) -> tuple[ExpectationOutc
 def _write_gx_row_reasons(con: duckdb.DuckDBPyConnection, result: ExpectationSuiteValidationResult, table: str) -> None:
     # GX's own query per failed expectation, all in one INSERT so DuckDB runs them in parallel.
     parts = [
-        f"SELECT {ROW_NUMBER}, {quote_literal(r.expectation_config.meta[REASON_META])} AS reason "
+        f"SELECT {ROW_NUMBER}, {quote_literal(_reason(r))} AS reason "
         f"FROM ({str(r.result['unexpected_index_query']).strip().rstrip(';')})"
         for r in result.results
         if not r.success
@@ -274,6 +279,13 @@ def _write_gx_row_reasons(con: duckdb.DuckDBPyConnection, result: ExpectationSui
     con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(table)} ({REASONS_SCHEMA})")
     if parts:
         con.execute(f"INSERT INTO {quote_ident(table)} " + " UNION ALL ".join(parts))
+
+
+def _reason(result: ExpectationValidationResult) -> str:
+    config = result.expectation_config
+    if config is None:
+        raise GxExecutionError("GX returned a failed result without its expectation")
+    return str(config.meta[REASON_META])
 
 
 def _reconcile(con: duckdb.DuckDBPyConnection, table: str, outcomes: tuple[ExpectationOutcome, ...], mode: str) -> None:

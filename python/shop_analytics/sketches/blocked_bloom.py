@@ -89,7 +89,8 @@ def _remix(h: np.ndarray) -> np.ndarray:
     h = h * _U(0xBF58476D1CE4E5B9)
     h = h ^ (h >> _U(27))
     h = h * _U(0x94D049BB133111EB)
-    return h ^ (h >> _U(31))
+    out: np.ndarray = h ^ (h >> _U(31))
+    return out
 
 
 class BlockedBloomFilter:
@@ -153,7 +154,8 @@ class BlockedBloomFilter:
         # Row-major (n, k) from flat contiguous ops: long inner loops, no transposes.
         flat >>= shifts[: n * k]
         flat &= _U(WORD_BITS - 1)
-        return np.left_shift(_U(1), flat, out=flat).reshape(n, k)
+        masks: np.ndarray = np.left_shift(_U(1), flat, out=flat).reshape(n, k)
+        return masks
 
     def add_hashes(self, hashes: np.ndarray) -> None:
         """Insert keys given by their uint64 XXH64 hashes."""
@@ -252,7 +254,7 @@ class BlockedBloomFilter:
     def to_bytes(self) -> bytes:
         """Serialize with the versioned envelope (kind BB, version 2)."""
         params = _PARAMS.pack(self.num_blocks, self.num_hashes, 0, self.seed, self.n_added)
-        return wrap_parts(KIND, VERSION, [params, memoryview(self.words.astype("<u8", copy=False))])
+        return wrap_parts(KIND, VERSION, [params, self.words.astype("<u8", copy=False).data])
 
     @classmethod
     def from_bytes(cls, blob: bytes | memoryview) -> BlockedBloomFilter:
@@ -289,7 +291,7 @@ class BlockedBloomFilter:
             other.seed,
         ) and bool(np.array_equal(self.words, other.words))
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable on purpose: mutable, compared by content
 
     def __repr__(self) -> str:
         return (

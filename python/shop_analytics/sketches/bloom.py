@@ -156,7 +156,8 @@ class BloomFilter:
             g *= np.uint64(self.num_bits)
             g >>= _SHIFT32
             probe = bits[g >> _THREE] >> (g & _SEVEN).astype(np.uint8)
-        return (probe & np.uint8(1)).all(axis=0)
+        found: np.ndarray = (probe & np.uint8(1)).all(axis=0)
+        return found
 
     def _contains_early_exit(self, bits: np.ndarray, hashes: np.ndarray) -> np.ndarray:
         # One probe at a time over cache-sized blocks, dropping keys as soon as
@@ -234,7 +235,7 @@ class BloomFilter:
     def to_bytes(self) -> bytes:
         """Serialize with the versioned envelope (kind BF, version 1)."""
         params = _PARAMS.pack(self.num_bits, self.num_hashes, 0, self.seed, self.n_added)
-        return wrap_parts(KIND, VERSION, [params, memoryview(self.words.astype("<u8", copy=False))])
+        return wrap_parts(KIND, VERSION, [params, self.words.astype("<u8", copy=False).data])
 
     @classmethod
     def from_bytes(cls, blob: bytes | memoryview) -> BloomFilter:
@@ -263,7 +264,7 @@ class BloomFilter:
             np.array_equal(self.words, other.words)
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable on purpose: mutable, compared by content
 
     def __repr__(self) -> str:
         return (

@@ -111,7 +111,7 @@ def wrap_many(kind: bytes, version: int, payloads: np.ndarray, offsets: np.ndarr
     offsets = np.asarray(offsets, dtype=np.int64)
     n = offsets.size - 1
     lengths = np.diff(offsets)
-    view = memoryview(np.ascontiguousarray(payloads, dtype=np.uint8))
+    view = np.ascontiguousarray(payloads, dtype=np.uint8).data
     digests = b"".join(
         hashlib.blake2b(view[s:e], digest_size=16).digest()
         for s, e in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)

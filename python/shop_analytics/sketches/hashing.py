@@ -19,6 +19,8 @@ Results are ``uint64``; SQL-facing code reinterprets them as signed BIGINT.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -53,7 +55,8 @@ def _avalanche(h: np.ndarray) -> np.ndarray:
     h = h * P2
     h = h ^ (h >> _U64(29))
     h = h * P3
-    return h ^ (h >> _U64(32))
+    out: np.ndarray = h ^ (h >> _U64(32))
+    return out
 
 
 def _hash_int64_block(x: np.ndarray, base: np.uint64, out: np.ndarray) -> None:
@@ -195,7 +198,7 @@ def _binary_hash(arr: pa.Array, seed: int) -> np.ndarray:
     return hash_bytes(data[lo:hi], offsets - lo, seed)
 
 
-KeyArray = pa.Array | pa.ChunkedArray | np.ndarray
+KeyArray: TypeAlias = "pa.Array | pa.ChunkedArray | np.ndarray"
 
 
 def int64_values(keys: pa.Array) -> np.ndarray:

@@ -235,7 +235,7 @@ class HeavyHitters:
             return NotImplemented
         return self.to_bytes() == other.to_bytes()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable on purpose: mutable, compared by content
 
     def __repr__(self) -> str:
         return f"HeavyHitters(capacity={self.capacity}, n={self.n}, error={self.error}, counters={len(self.counts)})"

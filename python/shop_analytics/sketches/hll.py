@@ -180,7 +180,7 @@ class HyperLogLog:
             return NotImplemented
         return (self.p, self.seed) == (other.p, other.seed) and bool(np.array_equal(self.registers, other.registers))
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # unhashable on purpose: mutable, compared by content
 
     def __repr__(self) -> str:
         return f"HyperLogLog(p={self.p}, seed={self.seed}, estimate={self.estimate():.1f})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -70,7 +71,7 @@ class GroupedAggregate:
         missing = [c for c in self.keys + [c for _, c in self._partials.values() if c] if c not in table.column_names]
         if missing:
             raise KeyError(f"columns {missing} not in batch with columns {table.column_names}")
-        specs = []
+        specs: list[tuple[Any, ...]] = []
         for func, col in self._partials.values():
             if func == "count_all":
                 specs.append(([], "count_all"))

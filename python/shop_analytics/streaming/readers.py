@@ -135,7 +135,7 @@ def count_rows(source: BatchInput) -> int | None:
     if isinstance(source, (str, Path)):
         source = open_dataset(source)
     if isinstance(source, ds.Dataset):
-        return source.count_rows()
+        return int(source.count_rows())
     if isinstance(source, (pa.Table, pa.RecordBatch)):
-        return source.num_rows
+        return int(source.num_rows)
     return None

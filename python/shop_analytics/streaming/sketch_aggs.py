@@ -98,7 +98,7 @@ class BloomAggregator:
     def init(self) -> BloomFilter | BlockedBloomFilter:
         """Empty filter."""
         return self._cls(
-            self._template.num_blocks if self._cls is BlockedBloomFilter else self._template.num_bits,
+            self._template.num_blocks if isinstance(self._template, BlockedBloomFilter) else self._template.num_bits,
             self._template.num_hashes,
         )
 

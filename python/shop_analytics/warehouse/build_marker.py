@@ -23,6 +23,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 
@@ -57,7 +58,7 @@ class Invocation:
     seq: int
     invocation_id: str
     command: str
-    selection: dict
+    selection: dict[str, Any]
     started_at: dt.datetime
     finished_at: dt.datetime | None
     status: str  # 'running' until on-run-end recorded the outcome, then 'finished'
@@ -125,7 +126,7 @@ def read_invocations(con: duckdb.DuckDBPyConnection) -> list[Invocation] | None:
     return [Invocation(row[0], row[1], row[2], _selection(row[3]), *row[4:]) for row in rows]
 
 
-def _selection(text: str) -> dict:
+def _selection(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError:
