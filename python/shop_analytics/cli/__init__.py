@@ -6,8 +6,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from shop_analytics.cli import bench, check, generate, ingest, publish, ratings_to_landing, shell
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
@@ -27,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
         help="data root holding landing/, lake/, quarantine/ (default: $SHOP_ANALYTICS_DATA_DIR or ./data)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    # Imported here, not at the top: `python -m shop_analytics.cli.<command>` imports this
+    # package first, and must not find its own module already imported.
+    from shop_analytics.cli import bench, check, generate, ingest, publish, ratings_to_landing, shell
+
     for command in (generate, ingest, publish, check, shell, bench, ratings_to_landing):
         command.register(sub)
     return parser
