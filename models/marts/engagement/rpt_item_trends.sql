@@ -59,10 +59,10 @@ neighbours as (
             {{ window_days }},
             coalesce(lead(item_days.view_date) over by_item, data_end.last_view_date + 1) - item_days.view_date
         ) as days_to_next,
-        {%- for k in range(1, window_days + 1) %}
+    {%- for k in range(1, window_days + 1) %}
         item_days.view_date - lag(item_days.view_date, {{ k }}) over by_item as days_since_{{ k }},
         lag(item_days.view_count, {{ k }}) over by_item as count_{{ k }}{{ "," if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
 
     from item_days
     cross join data_end
@@ -82,18 +82,18 @@ viewed_days as (
         view_count,
         days_to_next,
         [
-        {%- for j in range(window_days) %}
-            view_count
-            {%- for k in range(1, window_days) %}
-            + case when days_since_{{ k }} <= {{ window_days - 1 - j }} then count_{{ k }} else 0 end
-            {%- endfor %}{{ "," if not loop.last }}
-        {%- endfor %}
+            {%- for j in range(window_days) %}
+                view_count
+                {%- for k in range(1, window_days) %}
+                    + case when days_since_{{ k }} <= {{ window_days - 1 - j }} then count_{{ k }} else 0 end
+                {%- endfor %}{{ "," if not loop.last }}
+            {%- endfor %}
         ] as window_counts,
         -- The window ending the day before view_date: the previous viewed days
         -- 1 to window days back.
         0
         {%- for k in range(1, window_days + 1) %}
-        + case when days_since_{{ k }} <= {{ window_days }} then count_{{ k }} else 0 end
+            + case when days_since_{{ k }} <= {{ window_days }} then count_{{ k }} else 0 end
         {%- endfor %} as previous_day_window_count
 
     from neighbours
@@ -132,8 +132,8 @@ windowed as (
 
 window_count_ranks as (
 
-    -- Every row has a window count > 0, so an item absent from a day's
-    -- window finds no rank there.
+-- Every row has a window count > 0, so an item absent from a day's
+-- window finds no rank there.
     {{ rank_by_count_per_day('select view_date, window_view_count from windowed',
                              'window_view_count', 'window_rank') }}
 
@@ -141,8 +141,8 @@ window_count_ranks as (
 
 daily_count_ranks as (
 
-    -- Viewed days only: quiet days (0 views) rank below every viewed item,
-    -- so they find no daily rank.
+-- Viewed days only: quiet days (0 views) rank below every viewed item,
+-- so they find no daily rank.
     {{ rank_by_count_per_day('select view_date, view_count from item_days where view_date >= '
                              ~ date_var('trends_since'), 'view_count', 'daily_rank') }}
 
