@@ -32,7 +32,7 @@ class CompilationError(Exception):
 
 
 def var(name: str, default: _Any = None) -> _Any:
-    """dbt's var(): the project's default from dbt_project.yml, else `default`."""
+    """Return the var's default from dbt_project.yml, else `default`, like dbt's var macro."""
     if name in _PROJECT_VARS:
         return _PROJECT_VARS[name]
     if default is None:
@@ -41,7 +41,7 @@ def var(name: str, default: _Any = None) -> _Any:
 
 
 def env_var(name: str, default: str | None = None) -> str:
-    """dbt's env_var(): the environment's value, else `default`, else a placeholder."""
+    """Return the environment variable, else `default`, else a placeholder, like dbt's env_var macro."""
     return _os.environ.get(name, default if default is not None else f"env_var_{name}")
 
 
