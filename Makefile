@@ -106,6 +106,8 @@ lock:
 $(BI_STAMP): requirements/bi.lock
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 is required (python3.11 not found)"; exit 1; }
 	@echo "==> creating $(BI_VENV) (Apache Superset) from requirements/bi.lock"
+	@# A Superset still running from the old virtualenv is stopped before its files go.
+	@if [ -x $(BI_VENV)/bin/python ]; then $(BI_VENV)/bin/python bi/ctl.py stop --home "$(BI_HOME)"; fi
 	rm -rf $(BI_VENV)
 	$(PYTHON) -m venv $(BI_VENV)
 	$(BI_VENV)/bin/python -m pip --disable-pip-version-check --quiet install --require-hashes --no-deps \

@@ -106,7 +106,8 @@ def provision(home: Path, serving_file: Path, definitions: Path) -> None:
     output = _run(home, [sys.executable, str(BI_DIR / "provision.py"), "--serving-file", str(serving_file),
                          "--bundle", str(home / "bundle.zip"), "--username", ADMIN,
                          "--definitions", str(definitions)], "provisioning")
-    print(output.strip(), flush=True)
+    lines = [line for line in output.splitlines() if line.strip() and not line.startswith("Loaded your LOCAL")]
+    print("\n".join(lines), flush=True)
 
 
 def _pid(home: Path) -> int | None:
