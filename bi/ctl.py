@@ -160,7 +160,13 @@ def start(home: Path, port: int) -> int:
         if _healthy(port):
             return port
         time.sleep(1)
-    stop(home)
+    # Not answering: end the whole process group we started (gunicorn may not have written its pid file).
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    (home / "superset.pid").unlink(missing_ok=True)
     raise BiError(f"Superset did not answer on {HOST}:{port} within {START_TIMEOUT_S} s; log: {log}")
 
 

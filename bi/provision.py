@@ -26,7 +26,11 @@ from bundle import (
 
 
 def _prune(definitions: Definitions) -> list[str]:
-    """Delete charts and datasets of our database that an earlier provisioning made and no file defines."""
+    """Delete charts and datasets of our database that an earlier provisioning made and no file defines.
+
+    Returns one line per change. Objects made in Superset by hand are never touched, and a dataset they
+    still read is kept.
+    """
     from superset.connectors.sqla.models import SqlaTable
     from superset.extensions import db
     from superset.models.core import Database
@@ -38,13 +42,20 @@ def _prune(definitions: Definitions) -> list[str]:
     removed = []
     datasets = db.session.query(SqlaTable).filter_by(database_id=database.id, is_managed_externally=True).all()
     for dataset in datasets:
+        others = 0
         for chart in db.session.query(Slice).filter_by(datasource_id=dataset.id, datasource_type="table"):
             if chart.is_managed_externally and str(chart.uuid) not in keep_charts:
-                removed.append(f"chart {chart.slice_name!r}")
+                removed.append(f"removed chart {chart.slice_name!r} (its definition is gone)")
                 db.session.delete(chart)
+            elif not chart.is_managed_externally:
+                others += 1
         if str(dataset.uuid) not in keep_datasets:
-            removed.append(f"dataset {dataset.table_name!r}")
-            db.session.delete(dataset)
+            if others:  # a chart someone made in Superset still reads it: keep it rather than break that chart
+                removed.append(f"kept dataset {dataset.table_name!r}: no definition uses it, but {others} "
+                               "chart(s) made in Superset do")
+            else:
+                removed.append(f"removed dataset {dataset.table_name!r} (its definition is gone)")
+                db.session.delete(dataset)
     db.session.commit()
     return removed
 
@@ -89,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             removed = _prune(definitions)
     print(f"provisioned {len(definitions.datasets)} datasets, {len(definitions.charts)} charts and dashboard "
           f"/superset/dashboard/{definitions.dashboard['slug']}/ from {args.definitions} ({args.bundle})")
-    for item in removed:
-        print(f"removed {item} (its definition is gone)")
+    for line in removed:
+        print(line)
     return 0
 
 

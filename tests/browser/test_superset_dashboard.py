@@ -199,9 +199,10 @@ def test_error_and_empty_tiles_are_caught_and_removed_charts_pruned(superset: Su
               "params": {"query_mode": "aggregate", "groupby": ["page_url_path"], "row_limit": 5,
                          "metrics": [{"expressionType": "SQL", "sqlExpression": "sum(no_such_column)",
                                       "label": "x"}]}}
-    empty = {**broken, "title": "empty on purpose",
-             "params": {"query_mode": "raw", "all_columns": ["page_url_path"], "row_limit": 5,
-                        "adhoc_filters": [{"expressionType": "SQL", "clause": "WHERE", "sqlExpression": "1 = 0"}]}}
+    empty = {**broken, "title": "empty on purpose",  # on a dataset of its own, which goes with it
+             "dataset": {"name": "probe_no_rows",
+                         "sql": "SELECT page_url_path FROM marts.rpt_item_popularity WHERE viewer_count < 0"},
+             "params": {"query_mode": "raw", "all_columns": ["page_url_path"], "row_limit": 5}}
     (definitions / "charts" / "zz_broken.yaml").write_text(json.dumps(broken))
     (definitions / "charts" / "zz_empty.yaml").write_text(json.dumps(empty))
     serving = ["--serving-file", str(superset.layout.serving_file)]
@@ -221,5 +222,7 @@ def test_error_and_empty_tiles_are_caught_and_removed_charts_pruned(superset: Su
     assert restored.returncode == 0, restored.stderr
     assert "removed chart 'broken on purpose'" in restored.stdout
     assert "removed chart 'empty on purpose'" in restored.stdout
+    assert "removed dataset 'probe_no_rows'" in restored.stdout
+    assert "rpt_item_popularity" not in restored.stdout  # still used by a defined chart
     tiles = _dashboard_tiles(browser, superset, len(superset.definitions.charts))
     assert {t["state"] for t in tiles} == {"data"}
