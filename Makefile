@@ -14,6 +14,11 @@ DEMO_SEED ?= 42
 # 20 ratings per demo user: enough co-ratings for user-kNN to beat popularity (docs/recommendations.md).
 DEMO_RATINGS ?= 200000
 PYTEST_ARGS ?=
+# Superset (make bi): its own virtualenv and lock, its state in a git-ignored folder.
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed
+BI_HOME ?= $(CURDIR)/.superset
+BI_PORT ?= 8088
 
 # Absolute paths, so that dbt's views and the DuckDB shell resolve the lake from anywhere.
 export SHOP_ANALYTICS_DATA_DIR ?= $(CURDIR)/data
@@ -23,8 +28,10 @@ export SHOP_ANALYTICS_TEMP_DIR ?= $(CURDIR)/warehouse/tmp
 export DBT_PROFILES_DIR ?= $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
+# The serving file Superset reads: <serving root>/serving/shop_analytics.duckdb (docs/serving.md).
+BI_SERVING_FILE ?= $(patsubst %/,%,$(or $(SHOP_ANALYTICS_SERVING_ROOT),$(dir $(SHOP_ANALYTICS_WAREHOUSE))))/serving/shop_analytics.duckdb
 
-.PHONY: help venv demo pipeline test test-fast lint lint-python lint-sql format bench lock clean
+.PHONY: help venv demo pipeline test test-fast lint lint-python lint-sql format bench lock clean bi bi-venv bi-stop bi-status screenshots
 
 help:
 	@echo "make demo   build the environment if missing, generate demo data, run the pipeline"
@@ -32,6 +39,7 @@ help:
 	@echo "make lint   ruff, ruff format --check and mypy on the Python; sqlfluff on models/ and macros/"
 	@echo "make format apply ruff's fixes and formatting"
 	@echo "make bench  install benchmark extras and run bench/ (writes bench/RESULTS.md)"
+	@echo "make bi     Superset on the serving file (after make demo): dashboard URL and login; make bi-stop"
 	@echo "make lock   re-resolve requirements/*.lock from requirements/*.in"
 	@echo "make clean  remove generated data, warehouse and build output (keeps .venv)"
 
@@ -85,14 +93,9 @@ lint-python: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# The SQL linter's configuration (.sqlfluff: dialect, templater, rules) comes with the SQL
-# formatting of models/ and macros/; until it is there, there is nothing to lint against.
+# Settings in .sqlfluff; lint/sqlfluff_dbt stands in for the dbt templater's macros.
 lint-sql: $(DEV_STAMP)
-	@if [ -f .sqlfluff ]; then \
-	  echo "$(BIN)/sqlfluff lint models macros"; $(BIN)/sqlfluff lint models macros; \
-	else \
-	  echo "lint-sql: no .sqlfluff configuration, SQL not linted"; \
-	fi
+	$(BIN)/sqlfluff lint models macros --processes 2
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix .
@@ -113,7 +116,38 @@ lock:
 	  --python-platform x86_64-manylinux_2_28 -o requirements/bench.lock requirements/bench.in
 	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 -o requirements/dev.lock requirements/dev.in
+	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 -o requirements/bi.lock requirements/bi.in
 	rm -rf .lockenv
+
+# Superset never shares the project's venv or lock: it pins its own SQLAlchemy, pandas and numpy.
+$(BI_STAMP): requirements/bi.lock
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 is required (python3.11 not found)"; exit 1; }
+	@echo "==> creating $(BI_VENV) (Apache Superset) from requirements/bi.lock"
+	@# A Superset still running from the old virtualenv is stopped before its files go.
+	@if [ -x $(BI_VENV)/bin/python ]; then $(BI_VENV)/bin/python bi/ctl.py stop --home "$(BI_HOME)"; fi
+	rm -rf $(BI_VENV)
+	$(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/python -m pip --disable-pip-version-check --quiet install --require-hashes --no-deps \
+	  -r requirements/bi.lock
+	@touch $@
+
+bi-venv: $(BI_STAMP)
+
+# Reads only the published serving file: it never blocks `make demo`, and `make demo` never needs it.
+bi: $(BI_STAMP)
+	@$(BI_VENV)/bin/python bi/ctl.py up --home "$(BI_HOME)" --port $(BI_PORT) --serving-file "$(BI_SERVING_FILE)"
+
+bi-stop:
+	@if [ -x $(BI_VENV)/bin/python ]; then $(BI_VENV)/bin/python bi/ctl.py stop --home "$(BI_HOME)"; \
+	  else echo "==> Superset is not installed"; fi
+
+bi-status: $(BI_STAMP)
+	@$(BI_VENV)/bin/python bi/ctl.py status --home "$(BI_HOME)"
+
+# The browser tests, writing their screenshots into docs/images/ for the README.
+screenshots: $(DEV_STAMP)
+	SHOP_ANALYTICS_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
 clean:
 	rm -rf data warehouse target logs bench/_work .pytest_cache

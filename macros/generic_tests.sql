@@ -3,30 +3,34 @@
 
 {#- Fails for every row where the SQL expression is not true. -#}
 {% test expression_is_true(model, expression, column_name=none, where_clause=none) %}
-select *
-from {{ model }}
-where not coalesce(({{ expression }}), false)
-{%- if where_clause %} and ({{ where_clause }}){% endif %}
+    select *
+    from {{ model }}
+    where
+        not coalesce(({{ expression }}), false)
+        {% if where_clause %}and ({{ where_clause }}){% endif %}
 {% endtest %}
 
 {#- Fails for every non-null value outside [min_value, max_value]. -#}
 {% test accepted_range(model, column_name, min_value=none, max_value=none) %}
-select {{ column_name }}
-from {{ model }}
-where {{ column_name }} is not null
-  and (
-    false
-    {%- if min_value is not none %} or {{ column_name }} < {{ min_value }}{% endif %}
-    {%- if max_value is not none %} or {{ column_name }} > {{ max_value }}{% endif %}
-  )
+    select {{ column_name }}
+    from {{ model }}
+    where
+        {{ column_name }} is not null
+        -- A missing bound renders as null, and a comparison with null is never true.
+        and (
+            {{ column_name }} < {{ min_value if min_value is not none else 'null' }}
+            or {{ column_name }} > {{ max_value if max_value is not none else 'null' }}
+        )
 {% endtest %}
 
 {#- Fails for every combination of the columns that occurs more than once. -#}
 {% test unique_combination(model, columns) %}
-select {{ columns | join(', ') }}, count(*) as occurrences
-from {{ model }}
-group by {{ columns | join(', ') }}
-having count(*) > 1
+    select
+        {{ columns | join(', ') }},
+        count(*) as occurrences
+    from {{ model }}
+    group by {{ columns | join(', ') }}
+    having count(*) > 1
 {% endtest %}
 
 {#- Fails for every (key, 64-day block) in which a (key, date) pair occurs more
@@ -38,26 +42,26 @@ having count(*) > 1
     instead of 7 s and a fifth of the memory. Rows with a null key or date are
     not checked (test those columns not_null). -#}
 {% test unique_key_date(model, key_column, date_column) %}
-with
+    with
 
-day_numbers as (
+    day_numbers as (
 
-    -- Days since 1970 plus 2^31: non-negative for every DATE, so // and % floor.
+        -- Days since 1970 plus 2^31: non-negative for every DATE, so // and % floor.
+        select
+            {{ key_column }} as key_value,
+            cast({{ date_column }} - date '1970-01-01' as bigint) + 2147483648 as day_number
+
+        from {{ model }}
+        where {{ key_column }} is not null and {{ date_column }} is not null
+
+    )
+
     select
-        {{ key_column }} as key_value,
-        cast({{ date_column }} - date '1970-01-01' as bigint) + 2147483648 as day_number
+        key_value as {{ key_column }},
+        day_number // 64 as date_block,
+        count(*) as rows_in_block
 
-    from {{ model }}
-    where {{ key_column }} is not null and {{ date_column }} is not null
-
-)
-
-select
-    key_value as {{ key_column }},
-    day_number // 64 as date_block,
-    count(*) as rows_in_block
-
-from day_numbers
-group by key_value, day_number // 64
-having sum(cast(1 as ubigint) << (day_number % 64)) <> bit_or(cast(1 as ubigint) << (day_number % 64))
+    from day_numbers
+    group by key_value, day_number // 64
+    having sum(cast(1 as ubigint) << (day_number % 64)) <> bit_or(cast(1 as ubigint) << (day_number % 64))
 {% endtest %}

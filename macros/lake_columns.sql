@@ -37,31 +37,37 @@
     anti or semi join. `is not distinct from` deduplicates NULL keys per date
     as a window partition would. -#}
 {% macro deduplicate_events(renamed_sql, lake, key) -%}
-{%- if not var('deduplicate_lake_events', false) -%}
-    select * from ({{ renamed_sql }}) as trusted_unique
-{%- else -%}
-{%- set replayed_keys -%}
-        select cast(event_date as date) as event_date, cast({{ key }} as bigint) as {{ key }}
-        from {{ lake }}
-        group by all
-        having count(*) > 1
-{%- endset -%}
-    select single_copies.*
-    from ({{ renamed_sql }}) as single_copies
-    left join ({{ replayed_keys }}) as replayed_keys
-        on single_copies.event_date = replayed_keys.event_date
-        and single_copies.{{ key }} is not distinct from replayed_keys.{{ key }}
-    where replayed_keys.event_date is null
+    {%- if not var('deduplicate_lake_events', false) -%}
+        select * from ({{ renamed_sql }}) as trusted_unique
+    {%- else -%}
+        {%- set replayed_keys -%}
+            select
+                cast(event_date as date) as event_date,
+                cast({{ key }} as bigint) as {{ key }}
+            from {{ lake }}
+            group by all
+            having count(*) > 1
+        {%- endset -%}
+        select single_copies.*
+        from ({{ renamed_sql }}) as single_copies
+        left join ({{ replayed_keys }}) as replayed_keys
+            on single_copies.event_date = replayed_keys.event_date
+            and single_copies.{{ key }} is not distinct from replayed_keys.{{ key }}
+        where replayed_keys.event_date is null
 
-    union all
+        union all
 
-    select * from (
-        select replays.*
-        from ({{ renamed_sql }}) as replays
-        inner join ({{ replayed_keys }}) as replayed_keys
-            on replays.event_date = replayed_keys.event_date
-            and replays.{{ key }} is not distinct from replayed_keys.{{ key }}
-        qualify row_number() over (partition by replays.event_date, replays.{{ key }} order by replays.batch_id) = 1
-    )
-{%- endif -%}
+        select * from (
+            select replays.*
+            from ({{ renamed_sql }}) as replays
+            inner join ({{ replayed_keys }}) as replayed_keys
+                on replays.event_date = replayed_keys.event_date
+                and replays.{{ key }} is not distinct from replayed_keys.{{ key }}
+            qualify
+                row_number() over (
+                    partition by replays.event_date, replays.{{ key }}
+                    order by replays.batch_id
+                ) = 1
+        )
+    {%- endif -%}
 {%- endmacro %}

@@ -13,70 +13,70 @@
 -#}
 {% materialization insert_by_bucket, adapter="duckdb" %}
 
-  {%- set markers = modules.re.findall('__BUCKETS__=([0-9]+)', compiled_code) | unique | list -%}
-  {%- if '__BUCKET__' not in compiled_code or markers | length != 1 -%}
-    {{ exceptions.raise_compiler_error("insert_by_bucket: model " ~ model.name
-        ~ " needs exactly one bucket count; filter it with user_bucket_filter(column, n_buckets)") }}
-  {%- endif -%}
-  {%- set n_buckets = markers[0] | int -%}
-  {%- set datasets = config.get('bucket_datasets') -%}
-  {%- if datasets is none -%}
-    {%- set datasets = [none] -%}
-  {%- else -%}
-    {%- if '__DATASET__' not in compiled_code or datasets | length == 0 -%}
-      {{ exceptions.raise_compiler_error("insert_by_bucket: model " ~ model.name
-          ~ " sets bucket_datasets, so its SQL must select one dataset with '__DATASET__'") }}
-    {%- endif -%}
-    {%- for dataset in datasets -%}
-      {%- if not modules.re.fullmatch('[a-z][a-z0-9_]*', dataset | string) -%}
+    {%- set markers = modules.re.findall('__BUCKETS__=([0-9]+)', compiled_code) | unique | list -%}
+    {%- if '__BUCKET__' not in compiled_code or markers | length != 1 -%}
         {{ exceptions.raise_compiler_error("insert_by_bucket: model " ~ model.name
-            ~ ": dataset names are lower-case identifiers, got " ~ dataset) }}
-      {%- endif -%}
+            ~ " needs exactly one bucket count; filter it with user_bucket_filter(column, n_buckets)") }}
+    {%- endif -%}
+    {%- set n_buckets = markers[0] | int -%}
+    {%- set datasets = config.get('bucket_datasets') -%}
+    {%- if datasets is none -%}
+        {%- set datasets = [none] -%}
+    {%- else -%}
+        {%- if '__DATASET__' not in compiled_code or datasets | length == 0 -%}
+            {{ exceptions.raise_compiler_error("insert_by_bucket: model " ~ model.name
+                ~ " sets bucket_datasets, so its SQL must select one dataset with '__DATASET__'") }}
+        {%- endif -%}
+        {%- for dataset in datasets -%}
+            {%- if not modules.re.fullmatch('[a-z][a-z0-9_]*', dataset | string) -%}
+                {{ exceptions.raise_compiler_error("insert_by_bucket: model " ~ model.name
+                    ~ ": dataset names are lower-case identifiers, got " ~ dataset) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+
+    {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+    {%- set backup_relation = make_backup_relation(target_relation, 'table') -%}
+    {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
+    {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
+
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+    {%- set passes = [] -%}
+    {%- for dataset in datasets -%}
+        {%- for bucket in range(n_buckets) -%}
+            {%- set code = compiled_code | replace('__BUCKET__', bucket | string) -%}
+            {%- do passes.append(code if dataset is none else code | replace('__DATASET__', dataset)) -%}
+        {%- endfor -%}
     {%- endfor -%}
-  {%- endif -%}
 
-  {%- set existing_relation = load_cached_relation(this) -%}
-  {%- set target_relation = this.incorporate(type='table') -%}
-  {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
-  {%- set backup_relation = make_backup_relation(target_relation, 'table') -%}
-  {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
-  {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
-
-  {{ run_hooks(pre_hooks, inside_transaction=False) }}
-  {{ run_hooks(pre_hooks, inside_transaction=True) }}
-
-  {%- set passes = [] -%}
-  {%- for dataset in datasets -%}
-    {%- for bucket in range(n_buckets) -%}
-      {%- set code = compiled_code | replace('__BUCKET__', bucket | string) -%}
-      {%- do passes.append(code if dataset is none else code | replace('__DATASET__', dataset)) -%}
-    {%- endfor -%}
-  {%- endfor -%}
-
-  {#- The first pass creates the table, which also enforces the model contract. -#}
-  {% call statement('main') -%}
-    {{ create_table_as(False, intermediate_relation, passes[0]) }}
-  {%- endcall %}
-  {% for code in passes[1:] %}
-    {% call statement('pass_' ~ loop.index) -%}
-      insert into {{ intermediate_relation }}
-      select * from ({{ code }}) as bucket_rows
+    {#- The first pass creates the table, which also enforces the model contract. -#}
+    {% call statement('main') -%}
+        {{ create_table_as(False, intermediate_relation, passes[0]) }}
     {%- endcall %}
-  {% endfor %}
-  {% do log(model.name ~ ": built in " ~ passes | length ~ " passes ("
-      ~ (datasets | length ~ " datasets x " if datasets[0] is not none else "")
-      ~ n_buckets ~ " user-hash buckets)", info=True) %}
+    {% for code in passes[1:] %}
+        {% call statement('pass_' ~ loop.index) -%}
+            insert into {{ intermediate_relation }}
+            select * from ({{ code }}) as bucket_rows
+        {%- endcall %}
+    {% endfor %}
+    {% do log(model.name ~ ": built in " ~ passes | length ~ " passes ("
+        ~ (datasets | length ~ " datasets x " if datasets[0] is not none else "")
+        ~ n_buckets ~ " user-hash buckets)", info=True) %}
 
-  {% if existing_relation is not none %}
-    {{ adapter.rename_relation(existing_relation, backup_relation) }}
-  {% endif %}
-  {{ adapter.rename_relation(intermediate_relation, target_relation) }}
+    {% if existing_relation is not none %}
+        {{ adapter.rename_relation(existing_relation, backup_relation) }}
+    {% endif %}
+    {{ adapter.rename_relation(intermediate_relation, target_relation) }}
 
-  {{ run_hooks(post_hooks, inside_transaction=True) }}
-  {% do persist_docs(target_relation, model) %}
-  {{ adapter.commit() }}
-  {{ drop_relation_if_exists(backup_relation) }}
-  {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {% do persist_docs(target_relation, model) %}
+    {{ adapter.commit() }}
+    {{ drop_relation_if_exists(backup_relation) }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
 
-  {{ return({'relations': [target_relation]}) }}
+    {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}

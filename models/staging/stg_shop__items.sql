@@ -16,7 +16,7 @@ renamed as (
         cast(created_at as timestamp) as created_at,
         regexp_extract(filename, 'batch_([^/]+)\.parquet$', 1) as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
-        source.* exclude (item_id, category, page_url_path, price, created_at, filename)
+        * exclude (item_id, category, page_url_path, price, created_at, filename)
 
     from source
 

@@ -10,9 +10,9 @@
         cast(event_date as date) as event_date,
         {{ lake_batch_id('filename') }} as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
-        source.* exclude (page_view_id, user_id, item_id, viewed_at, event_date, filename)
+        * exclude (page_view_id, user_id, item_id, viewed_at, event_date, filename)
 
-    from {{ lake }} as source
+    from {{ lake }}
 {%- endset %}
 with
 

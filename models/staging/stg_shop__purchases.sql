@@ -12,9 +12,9 @@
         cast(amount as decimal(12, 2)) as amount,
         {{ lake_batch_id('filename') }} as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
-        source.* exclude (purchase_id, user_id, item_id, purchased_at, event_date, quantity, amount, filename)
+        * exclude (purchase_id, user_id, item_id, purchased_at, event_date, quantity, amount, filename)
 
-    from {{ lake }} as source
+    from {{ lake }}
 {%- endset %}
 with
 

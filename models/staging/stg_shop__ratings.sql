@@ -11,9 +11,9 @@
         cast(rating as smallint) as rating,
         {{ lake_batch_id('filename') }} as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
-        source.* exclude (rating_id, user_id, item_id, rated_at, event_date, rating, filename)
+        * exclude (rating_id, user_id, item_id, rated_at, event_date, rating, filename)
 
-    from {{ lake }} as source
+    from {{ lake }}
 {%- endset %}
 with
 

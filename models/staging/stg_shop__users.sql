@@ -14,7 +14,7 @@ renamed as (
         cast(signup_at as timestamp) as signed_up_at,
         regexp_extract(filename, 'batch_([^/]+)\.parquet$', 1) as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
-        source.* exclude (user_id, country_code, signup_at, filename)
+        * exclude (user_id, country_code, signup_at, filename)
 
     from source
 

@@ -34,7 +34,9 @@ recent_views as (
 
 audience as (
 
-    select user_id, country_code
+    select
+        user_id,
+        country_code
     from users
     where country_code = upper('{{ var("popularity_country") }}')
 

@@ -6,14 +6,23 @@ with
 
 current_ratings as (
 
-    select dataset, user_id, item_id, rating
+    select
+        dataset,
+        user_id,
+        item_id,
+        rating
     from {{ ref('int_ratings__current') }}
 
 ),
 
 eligible_users as (
 
-    select dataset, user_id, n_ratings, mean_rating, centred_norm
+    select
+        dataset,
+        user_id,
+        n_ratings,
+        mean_rating,
+        centred_norm
     from {{ ref('int_users__rating_stats') }}
     where is_similarity_eligible
 

@@ -8,16 +8,27 @@ with
 
 ratings as (
 
-    select rating_id, user_id, item_id, rating, rated_at
+    select
+        rating_id,
+        user_id,
+        item_id,
+        rating,
+        rated_at
     from {{ ref('stg_shop__ratings') }}
 
 ),
 
 datasets as (
 
-    select cast('served' as {{ recs_dataset_type() }}) as dataset, * from ratings
+    select
+        cast('served' as {{ recs_dataset_type() }}) as dataset,
+        *
+    from ratings
     union all
-    select cast('train' as {{ recs_dataset_type() }}) as dataset, * from ratings
+    select
+        cast('train' as {{ recs_dataset_type() }}) as dataset,
+        *
+    from ratings
     where rated_at < cast('{{ var("evaluation_cutoff") }}' as timestamp)
 
 ),
@@ -34,9 +45,11 @@ current_ratings as (
     from datasets
     -- A revision is a later rating of the same item by the same user: the latest wins,
     -- and rating_id breaks exact timestamp ties so the choice is deterministic.
-    qualify row_number() over (
-        partition by dataset, user_id, item_id order by rated_at desc, rating_id desc
-    ) = 1
+    qualify
+        row_number() over (
+            partition by dataset, user_id, item_id
+            order by rated_at desc, rating_id desc
+        ) = 1
 
 )
 

@@ -38,26 +38,45 @@ with
 similarity as (
 
     -- Both engines write dataset as text (a Python model's Arrow output cannot carry the ENUM).
-    select cast(dataset as {{ recs_dataset_type() }}) as dataset, user_id, neighbour_id, similarity
+    select
+        cast(dataset as {{ recs_dataset_type() }}) as dataset,
+        user_id,
+        neighbour_id,
+        similarity
     from {{ ref('int_user_similarity') }}
 
 ),
 
 centred_ratings as (
 
-    select dataset, user_id, item_id, centred_rating from {{ ref('int_ratings__centred') }}
+    select
+        dataset,
+        user_id,
+        item_id,
+        centred_rating
+    from {{ ref('int_ratings__centred') }}
 
 ),
 
 rating_stats as (
 
-    select dataset, user_id, mean_rating from {{ ref('int_users__rating_stats') }}
+    select
+        dataset,
+        user_id,
+        mean_rating
+    from {{ ref('int_users__rating_stats') }}
 
 ),
 
 affinity as (
 
-    select dataset, user_id, item_id, affinity, last_interacted_at from {{ ref('int_user_item_affinity') }}
+    select
+        dataset,
+        user_id,
+        item_id,
+        affinity,
+        last_interacted_at
+    from {{ ref('int_user_item_affinity') }}
 
 ),
 
@@ -75,23 +94,36 @@ evaluation_users as (
 
 list_lengths as (
 
-    select cast('served' as {{ recs_dataset_type() }}) as dataset, {{ var('n_recommendations') | int }} as list_length
+    select
+        cast('served' as {{ recs_dataset_type() }}) as dataset,
+        {{ var('n_recommendations') | int }} as list_length
     union all
-    select cast('train' as {{ recs_dataset_type() }}), {{ var('evaluation_k') | int }}
+    select
+        cast('train' as {{ recs_dataset_type() }}) as dataset,
+        {{ var('evaluation_k') | int }} as list_length
 
 ),
 
 target_users as (
 
-    select cast('served' as {{ recs_dataset_type() }}) as dataset, user_id from users
+    select
+        cast('served' as {{ recs_dataset_type() }}) as dataset,
+        user_id
+    from users
     union all
-    select cast('train' as {{ recs_dataset_type() }}), user_id from evaluation_users
+    select
+        cast('train' as {{ recs_dataset_type() }}) as dataset,
+        user_id
+    from evaluation_users
 
 ),
 
 seen as (
 
-    select affinity.dataset, affinity.user_id, affinity.item_id
+    select
+        affinity.dataset,
+        affinity.user_id,
+        affinity.item_id
     from affinity
     inner join target_users
         on affinity.dataset = target_users.dataset and affinity.user_id = target_users.user_id
@@ -122,14 +154,18 @@ knn_scores as (
         neighbour_ratings.dataset,
         neighbour_ratings.user_id,
         neighbour_ratings.item_id,
-        rating_stats.mean_rating
-            + sum(neighbour_ratings.similarity * neighbour_ratings.centred_rating)
-            / sum(abs(neighbour_ratings.similarity)) as predicted_rating,
+        rating_stats.mean_rating + (
+            sum(neighbour_ratings.similarity * neighbour_ratings.centred_rating)
+            / sum(abs(neighbour_ratings.similarity))
+        ) as predicted_rating,
         sum(abs(neighbour_ratings.similarity)) as support
     from neighbour_ratings
     inner join rating_stats
         on neighbour_ratings.dataset = rating_stats.dataset and neighbour_ratings.user_id = rating_stats.user_id
-    group by neighbour_ratings.dataset, neighbour_ratings.user_id, neighbour_ratings.item_id,
+    group by
+        neighbour_ratings.dataset,
+        neighbour_ratings.user_id,
+        neighbour_ratings.item_id,
         rating_stats.mean_rating
 
 ),
@@ -150,7 +186,10 @@ item_popularity as (
 
 seen_counts as (
 
-    select target_users.dataset, target_users.user_id, count(seen.item_id) as n_seen
+    select
+        target_users.dataset,
+        target_users.user_id,
+        count(seen.item_id) as n_seen
     from target_users
     left join seen on target_users.dataset = seen.dataset and target_users.user_id = seen.user_id
     group by target_users.dataset, target_users.user_id
@@ -191,17 +230,25 @@ popularity_scores as (
 recent_user_items as (
 
     -- Bounds the co-occurrence self-join at max_items^2 rows per user.
-    select dataset, user_id, item_id
+    select
+        dataset,
+        user_id,
+        item_id
     from affinity
-    qualify row_number() over (
-        partition by dataset, user_id order by last_interacted_at desc, item_id
-    ) <= {{ max_items }}
+    qualify
+        row_number() over (
+            partition by dataset, user_id
+            order by last_interacted_at desc, item_id asc
+        ) <= {{ max_items }}
 
 ),
 
 item_users as (
 
-    select dataset, item_id, count(*) as n_users
+    select
+        dataset,
+        item_id,
+        count(*) as n_users
     from recent_user_items
     group by dataset, item_id
 
@@ -231,16 +278,17 @@ item_similarity as (
         cooccurrence.item_id,
         cooccurrence.other_item_id,
         cast(cooccurrence.n_users as double)
-            / (left_users.n_users + right_users.n_users - cooccurrence.n_users) as jaccard
+        / (left_users.n_users + right_users.n_users - cooccurrence.n_users) as jaccard
     from cooccurrence
     inner join item_users as left_users
         on cooccurrence.dataset = left_users.dataset and cooccurrence.item_id = left_users.item_id
     inner join item_users as right_users
         on cooccurrence.dataset = right_users.dataset and cooccurrence.other_item_id = right_users.item_id
-    qualify row_number() over (
-        partition by cooccurrence.dataset, cooccurrence.item_id
-        order by jaccard desc, cooccurrence.other_item_id
-    ) <= {{ k_items }}
+    qualify
+        row_number() over (
+            partition by cooccurrence.dataset, cooccurrence.item_id
+            order by jaccard desc, cooccurrence.other_item_id asc
+        ) <= {{ k_items }}
 
 ),
 
@@ -265,17 +313,44 @@ cooccurrence_scores as (
 
 all_scores as (
 
-    select dataset, 'user_knn' as recommender, user_id, item_id, predicted_rating * support as score,
-        support, predicted_rating
+    select
+        dataset,
+        'user_knn' as recommender,
+        user_id,
+        item_id,
+        predicted_rating * support as score,
+        support,
+        predicted_rating
     from knn_scores
     union all
-    select dataset, 'user_knn_predicted_rating', user_id, item_id, predicted_rating, support, predicted_rating
+    select
+        dataset,
+        'user_knn_predicted_rating' as recommender,
+        user_id,
+        item_id,
+        predicted_rating as score,
+        support,
+        predicted_rating
     from knn_scores
     union all
-    select dataset, 'popularity', user_id, item_id, score, support, cast(null as double)
+    select
+        dataset,
+        'popularity' as recommender,
+        user_id,
+        item_id,
+        score,
+        support,
+        cast(null as double) as predicted_rating
     from popularity_scores
     union all
-    select dataset, 'item_cooccurrence', user_id, item_id, score, support, cast(null as double)
+    select
+        dataset,
+        'item_cooccurrence' as recommender,
+        user_id,
+        item_id,
+        score,
+        support,
+        cast(null as double) as predicted_rating
     from cooccurrence_scores
 
 ),

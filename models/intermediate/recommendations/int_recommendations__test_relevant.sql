@@ -9,21 +9,30 @@ with
 
 page_views as (
 
-    select user_id, item_id from {{ ref('stg_shop__page_views') }}
+    select
+        user_id,
+        item_id
+    from {{ ref('stg_shop__page_views') }}
     where user_id is not null and viewed_at >= cast('{{ var("evaluation_cutoff") }}' as timestamp)
 
 ),
 
 purchases as (
 
-    select user_id, item_id from {{ ref('stg_shop__purchases') }}
+    select
+        user_id,
+        item_id
+    from {{ ref('stg_shop__purchases') }}
     where purchased_at >= cast('{{ var("evaluation_cutoff") }}' as timestamp)
 
 ),
 
 ratings as (
 
-    select user_id, item_id from {{ ref('stg_shop__ratings') }}
+    select
+        user_id,
+        item_id
+    from {{ ref('stg_shop__ratings') }}
     where rated_at >= cast('{{ var("evaluation_cutoff") }}' as timestamp)
         and rating >= {{ var('evaluation_min_relevant_rating') }}
 
@@ -31,7 +40,10 @@ ratings as (
 
 train_affinity as (
 
-    select user_id, item_id from {{ ref('int_user_item_affinity') }}
+    select
+        user_id,
+        item_id
+    from {{ ref('int_user_item_affinity') }}
     where dataset = 'train'
 
 ),
@@ -48,7 +60,9 @@ test_events as (
 
 relevant as (
 
-    select test_events.user_id, test_events.item_id
+    select
+        test_events.user_id,
+        test_events.item_id
     from test_events
     semi join train_affinity on test_events.user_id = train_affinity.user_id
     anti join train_affinity as seen
@@ -56,4 +70,7 @@ relevant as (
 
 )
 
-select cast(user_id as bigint) as user_id, cast(item_id as bigint) as item_id from relevant
+select
+    cast(user_id as bigint) as user_id,
+    cast(item_id as bigint) as item_id
+from relevant

@@ -23,7 +23,10 @@ with
 
 page_views as (
 
-    select user_id, item_id, viewed_at as interacted_at
+    select
+        user_id,
+        item_id,
+        viewed_at as interacted_at
     from {{ ref('stg_shop__page_views') }}
     where user_id is not null
 
@@ -31,51 +34,85 @@ page_views as (
 
 purchases as (
 
-    select user_id, item_id, purchased_at as interacted_at
+    select
+        user_id,
+        item_id,
+        purchased_at as interacted_at
     from {{ ref('stg_shop__purchases') }}
 
 ),
 
 current_ratings as (
 
-    select dataset, user_id, item_id, rated_at as interacted_at, rating
+    select
+        dataset,
+        user_id,
+        item_id,
+        rated_at as interacted_at,
+        rating
     from {{ ref('int_ratings__current') }}
 
 ),
 
 views_and_purchases as (
 
-    select user_id, item_id, interacted_at, 'page_view' as event_type,
-        cast({{ weights['page_view'] }} as double) as weight, cast(null as smallint) as rating
+    select
+        user_id,
+        item_id,
+        interacted_at,
+        'page_view' as event_type,
+        cast({{ weights['page_view'] }} as double) as weight,
+        cast(null as smallint) as rating
     from page_views
     union all
-    select user_id, item_id, interacted_at, 'purchase',
-        cast({{ weights['purchase'] }} as double), cast(null as smallint)
+    select
+        user_id,
+        item_id,
+        interacted_at,
+        'purchase' as event_type,
+        cast({{ weights['purchase'] }} as double) as weight,
+        cast(null as smallint) as rating
     from purchases
 
 ),
 
 events as (
 
-    select cast('served' as {{ recs_dataset_type() }}) as dataset, * from views_and_purchases
+    select
+        cast('served' as {{ recs_dataset_type() }}) as dataset,
+        *
+    from views_and_purchases
     union all
-    select cast('train' as {{ recs_dataset_type() }}) as dataset, * from views_and_purchases
+    select
+        cast('train' as {{ recs_dataset_type() }}) as dataset,
+        *
+    from views_and_purchases
     where interacted_at < cast('{{ var("evaluation_cutoff") }}' as timestamp)
     union all
     -- int_ratings__current is already split by dataset.
-    select dataset, user_id, item_id, interacted_at, 'rating',
-        {{ weights['rating'] }} * rating / 5.0, rating
+    select
+        dataset,
+        user_id,
+        item_id,
+        interacted_at,
+        'rating' as event_type,
+        {{ weights['rating'] }} * rating / 5.0 as weight,
+        rating
     from current_ratings
 
 ),
 
 reference_times as (
 
-    select cast('served' as {{ recs_dataset_type() }}) as dataset, max(interacted_at) as t_ref
+    select
+        cast('served' as {{ recs_dataset_type() }}) as dataset,
+        max(interacted_at) as t_ref
     from events
     where dataset = 'served'
     union all
-    select cast('train' as {{ recs_dataset_type() }}), cast('{{ var("evaluation_cutoff") }}' as timestamp)
+    select
+        cast('train' as {{ recs_dataset_type() }}) as dataset,
+        cast('{{ var("evaluation_cutoff") }}' as timestamp) as t_ref
 
 ),
 

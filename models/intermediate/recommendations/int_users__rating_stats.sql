@@ -6,14 +6,21 @@ with
 
 current_ratings as (
 
-    select dataset, user_id, cast(rating as double) as rating
+    select
+        dataset,
+        user_id,
+        cast(rating as double) as rating
     from {{ ref('int_ratings__current') }}
 
 ),
 
 means as (
 
-    select dataset, user_id, count(*) as n_ratings, avg(rating) as mean_rating
+    select
+        dataset,
+        user_id,
+        count(*) as n_ratings,
+        avg(rating) as mean_rating
     from current_ratings
     group by dataset, user_id
 

@@ -1,33 +1,12 @@
-{#- Trending items per local day: the daily (tumbling) view count, the count
-    over a sliding window of var('trend_window_days') days ending that day, the
-    item's rank by each, and the change of its window rank since the previous
-    day's window. The sliding sums are window functions (lead/lag); no
-    self-join of the views or daily counts across days.
-
-    Row set: (item, day) where the item has at least one view inside the
-    window ending that day. Days with views come from the daily counts; the
-    quiet days after a view (until the next view, at most window - 1 days) are
-    generated per item, so the window ranking on each day sees every item with
-    a non-zero window count. A dense item x day grid would hold
-    items x days rows, most of them zeros; this one holds at most
-    window x (item, day) pairs with views, and far fewer for hot items that are
-    viewed every day.
-
-    Cost: the window sums come from one pass over the viewed days only (lag of
-    the previous window viewed days); the quiet days take the sums of the
-    viewed day before them, including the window of the day before (for the
-    rank change). No window function passes over the full row set: a rank is
-    1 + the number of items with a larger count that day, read from a small
-    (day, count) histogram by a join, for the current day and for the day
-    before. Two sorts of every (item, day) row (rank per day, then lag per
-    item) were most of this model's time at 100M page views.
-
-    Memory: `windowed` is read twice (the rank histogram, then the joins to
-    it), so DuckDB materializes it: 51.6M rows at 100M page views, which fill
-    a 2GB memory_limit and spill. Recomputing it instead (only the daily
-    counts materialized, the rest NOT MATERIALIZED) cut the query's peak RSS
-    from about 2.1 to 1.2 GiB but cost 10 to 50% more CPU, and the build's
-    peak did not fall, as other models fill the pool too. -#}
+{#- Trending items per local day: the day's views, the views of the sliding window of
+    var('trend_window_days') days ending that day, the item's rank by each, and the
+    change of its window rank since the day before (design: docs/marts.md, "Trends").
+    Rows are the (item, day) pairs whose window holds a view: viewed days plus the quiet
+    days after each, not a dense item x day grid. Window sums come from lag() over the
+    viewed days only, and ranks from a (day, count) histogram, so no sort or window
+    function passes over the whole row set.
+    The Jinja loops unroll lag() per day of the window. A loop-free list() + list_sum()
+    version gives the same rows but ran 1.2x to 1.7x slower (bench/RESULTS.md), so they stay. -#}
 {%- set window_days = var('trend_window_days') | int -%}
 {%- if window_days < 1 -%}
     {{ exceptions.raise_compiler_error("var 'trend_window_days' must be >= 1") }}
@@ -59,10 +38,10 @@ neighbours as (
             {{ window_days }},
             coalesce(lead(item_days.view_date) over by_item, data_end.last_view_date + 1) - item_days.view_date
         ) as days_to_next,
-        {%- for k in range(1, window_days + 1) %}
+    {%- for k in range(1, window_days + 1) %}
         item_days.view_date - lag(item_days.view_date, {{ k }}) over by_item as days_since_{{ k }},
         lag(item_days.view_count, {{ k }}) over by_item as count_{{ k }}{{ "," if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
 
     from item_days
     cross join data_end
@@ -82,18 +61,18 @@ viewed_days as (
         view_count,
         days_to_next,
         [
-        {%- for j in range(window_days) %}
-            view_count
-            {%- for k in range(1, window_days) %}
-            + case when days_since_{{ k }} <= {{ window_days - 1 - j }} then count_{{ k }} else 0 end
-            {%- endfor %}{{ "," if not loop.last }}
-        {%- endfor %}
+            {%- for j in range(window_days) %}
+                view_count
+                {%- for k in range(1, window_days) %}
+                    + case when days_since_{{ k }} <= {{ window_days - 1 - j }} then count_{{ k }} else 0 end
+                {%- endfor %}{{ "," if not loop.last }}
+            {%- endfor %}
         ] as window_counts,
         -- The window ending the day before view_date: the previous viewed days
         -- 1 to window days back.
         0
         {%- for k in range(1, window_days + 1) %}
-        + case when days_since_{{ k }} <= {{ window_days }} then count_{{ k }} else 0 end
+            + case when days_since_{{ k }} <= {{ window_days }} then count_{{ k }} else 0 end
         {%- endfor %} as previous_day_window_count
 
     from neighbours
@@ -132,8 +111,8 @@ windowed as (
 
 window_count_ranks as (
 
-    -- Every row has a window count > 0, so an item absent from a day's
-    -- window finds no rank there.
+    {# Every row has a window count > 0, so an item absent from a day's
+       window finds no rank there. #}
     {{ rank_by_count_per_day('select view_date, window_view_count from windowed',
                              'window_view_count', 'window_rank') }}
 
@@ -141,8 +120,8 @@ window_count_ranks as (
 
 daily_count_ranks as (
 
-    -- Viewed days only: quiet days (0 views) rank below every viewed item,
-    -- so they find no daily rank.
+    {# Viewed days only: quiet days (0 views) rank below every viewed item,
+       so they find no daily rank. #}
     {{ rank_by_count_per_day('select view_date, view_count from item_days where view_date >= '
                              ~ date_var('trends_since'), 'view_count', 'daily_rank') }}
 

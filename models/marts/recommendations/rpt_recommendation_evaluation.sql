@@ -25,19 +25,26 @@ catalogue as (
 
 recommenders as (
 
-    select * from (values ('user_knn'), ('user_knn_predicted_rating'), ('popularity'), ('item_cooccurrence')) as names(recommender)
+    select unnest(['user_knn', 'user_knn_predicted_rating', 'popularity', 'item_cooccurrence']) as recommender
 
 ),
 
 evaluation_users as (
 
-    select user_id, count(*) as n_relevant from relevant group by user_id
+    select
+        user_id,
+        count(*) as n_relevant
+    from relevant
+    group by user_id
 
 ),
 
 user_recommender as (
 
-    select recommenders.recommender, evaluation_users.user_id, evaluation_users.n_relevant
+    select
+        recommenders.recommender,
+        evaluation_users.user_id,
+        evaluation_users.n_relevant
     from recommenders
     cross join evaluation_users
 
@@ -65,10 +72,10 @@ ideal as (
     -- Ideal DCG: all of the first min(n_relevant, k) positions are hits.
     select
         evaluation_users.user_id,
-        sum(1.0 / log2(positions.position + 1)) as idcg
+        sum(1.0 / log2(positions.hit_position + 1)) as idcg
     from evaluation_users
-    inner join range(1, {{ var('evaluation_k') }} + 1) as positions(position)
-        on positions.position <= evaluation_users.n_relevant
+    inner join range(1, {{ var('evaluation_k') }} + 1) as positions (hit_position)
+        on evaluation_users.n_relevant >= positions.hit_position
     group by evaluation_users.user_id
 
 ),
@@ -105,7 +112,7 @@ metrics as (
     select
         per_user.recommender,
         count(*) as n_users,
-        avg(per_user.n_hits / {{ var('evaluation_k') }}.0) as precision_at_k,
+        avg(per_user.n_hits / cast({{ var('evaluation_k') }} as double)) as precision_at_k,
         avg(per_user.n_hits / cast(per_user.n_relevant as double)) as recall_at_k,
         avg(per_user.dcg / ideal.idcg) as ndcg_at_k,
         avg(per_user.precision_sum / least(per_user.n_relevant, {{ var('evaluation_k') }})) as map_at_k

@@ -42,7 +42,13 @@ with
 
 centred_ratings as (
 
-    select user_id, item_id, centred_rating, user_norm, item_raters, rater_sample_rank
+    select
+        user_id,
+        item_id,
+        centred_rating,
+        user_norm,
+        item_raters,
+        rater_sample_rank
     from {{ ref('int_ratings__centred') }}
     where dataset = '__DATASET__'
 
@@ -50,7 +56,10 @@ centred_ratings as (
 
 eligible_users as (
 
-    select user_id, n_ratings, centred_norm
+    select
+        user_id,
+        n_ratings,
+        centred_norm
     from {{ ref('int_users__rating_stats') }}
     where dataset = '__DATASET__' and is_similarity_eligible
 
@@ -58,7 +67,10 @@ eligible_users as (
 
 query_ratings as (
 
-    select user_id, item_id, centred_rating
+    select
+        user_id,
+        item_id,
+        centred_rating
     from centred_ratings
     where {{ user_bucket_filter('user_id', n_buckets) }}
 
@@ -98,17 +110,22 @@ candidates as (
         candidate_scores.user_id,
         candidate_scores.neighbour_id,
         -- Walk the shorter of the two rating vectors in the exact pass.
-        case when query_user.n_ratings <= neighbour.n_ratings
-            then candidate_scores.user_id else candidate_scores.neighbour_id end as driver_id,
-        case when query_user.n_ratings <= neighbour.n_ratings
-            then candidate_scores.neighbour_id else candidate_scores.user_id end as other_id
+        case
+            when query_user.n_ratings <= neighbour.n_ratings then candidate_scores.user_id
+            else candidate_scores.neighbour_id
+        end as driver_id,
+        case
+            when query_user.n_ratings <= neighbour.n_ratings then candidate_scores.neighbour_id
+            else candidate_scores.user_id
+        end as other_id
     from candidate_scores
     inner join eligible_users as query_user on candidate_scores.user_id = query_user.user_id
     inner join eligible_users as neighbour on candidate_scores.neighbour_id = neighbour.user_id
-    qualify row_number() over (
-        partition by candidate_scores.user_id
-        order by candidate_scores.estimated_score desc, candidate_scores.neighbour_id
-    ) <= {{ per_user }}
+    qualify
+        row_number() over (
+            partition by candidate_scores.user_id
+            order by candidate_scores.estimated_score desc, candidate_scores.neighbour_id asc
+        ) <= {{ per_user }}
 
 ),
 
@@ -148,9 +165,10 @@ scored as (
         co_rated.user_id,
         co_rated.neighbour_id,
         -- Cauchy-Schwarz bounds the cosine by 1; clamp the last-bit rounding excess.
-        least(1.0, greatest(-1.0,
-            co_rated.centred_dot / (query_user.centred_norm * neighbour.centred_norm)
-        )) as similarity,
+        least(
+            1.0,
+            greatest(-1.0, co_rated.centred_dot / (query_user.centred_norm * neighbour.centred_norm))
+        ) as similarity,
         co_rated.n_co_rated
     from co_rated
     inner join eligible_users as query_user on co_rated.user_id = query_user.user_id
