@@ -51,10 +51,12 @@ class Dataset:
 
     @property
     def key(self) -> str:
+        """Identity of the dataset: its SQL name or its schema-qualified table."""
         return f"sql:{self.name}" if self.sql else f"table:{self.schema}.{self.name}"
 
     @property
     def uuid(self) -> str:
+        """Stable UUID Superset imports the dataset under."""
         return str(uuid.uuid5(NAMESPACE, f"dataset:{self.key}"))
 
     def select(self) -> str:
@@ -78,6 +80,7 @@ class Chart:
 
     @property
     def uuid(self) -> str:
+        """Stable UUID Superset imports the chart under."""
         return str(uuid.uuid5(NAMESPACE, f"chart:{self.name}"))
 
 
@@ -91,14 +94,17 @@ class Definitions:
 
     @property
     def database_uuid(self) -> str:
+        """Stable UUID of the serving-file database connection."""
         return str(uuid.uuid5(NAMESPACE, f"database:{self.database['name']}"))
 
     @property
     def dashboard_uuid(self) -> str:
+        """Stable UUID of the dashboard."""
         return str(uuid.uuid5(NAMESPACE, f"dashboard:{self.dashboard['slug']}"))
 
     @property
     def datasets(self) -> tuple[Dataset, ...]:
+        """The distinct datasets the charts read, in chart order."""
         seen: dict[str, Dataset] = {}
         for chart in self.charts:
             seen.setdefault(chart.dataset.key, chart.dataset)
@@ -106,6 +112,7 @@ class Definitions:
 
 
 # --- loading and validation ---------------------------------------------------------------------------
+
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
@@ -147,8 +154,9 @@ def _dataset(path: Path, spec: Any) -> Dataset:
         _keys(path, spec, {"table"})
         parts = str(spec["table"]).split(".")
         if len(parts) != 2 or not all(_IDENTIFIER.match(p) for p in parts):
-            raise DefinitionError(f"{path}: dataset.table must be schema.table (letters, digits, _), "
-                                  f"got {spec['table']!r}")
+            raise DefinitionError(
+                f"{path}: dataset.table must be schema.table (letters, digits, _), got {spec['table']!r}"
+            )
         return Dataset(name=parts[1], schema=parts[0], sql=None)
     _keys(path, spec, {"name", "sql"})
     name, sql = _text(path, spec, "name"), _text(path, spec, "sql")
@@ -177,11 +185,17 @@ def _chart(path: Path) -> Chart:
     description = data.get("description")
     if description is not None and not isinstance(description, str):
         raise DefinitionError(f"{path}: description must be a string")
-    return Chart(name=name, title=_text(path, data, "title"), description=description,
-                 dataset=_dataset(path, data["dataset"]), viz_type=_text(path, data, "viz_type"),
-                 params=params, row=_int(path, position, "row", 1, 100),
-                 width=_int(path, position, "width", 1, GRID_COLUMNS),
-                 height=_int(path, position, "height", 8, 200))
+    return Chart(
+        name=name,
+        title=_text(path, data, "title"),
+        description=description,
+        dataset=_dataset(path, data["dataset"]),
+        viz_type=_text(path, data, "viz_type"),
+        params=params,
+        row=_int(path, position, "row", 1, 100),
+        width=_int(path, position, "width", 1, GRID_COLUMNS),
+        height=_int(path, position, "height", 8, 200),
+    )
 
 
 def load_definitions(folder: Path = DEFINITIONS) -> Definitions:
@@ -205,8 +219,9 @@ def load_definitions(folder: Path = DEFINITIONS) -> Definitions:
     for chart in charts:
         other = by_name.setdefault(chart.dataset.name if chart.dataset.sql else chart.dataset.key, chart.dataset)
         if other != chart.dataset:
-            raise DefinitionError(f"charts/{chart.name}.yaml: dataset {chart.dataset.name!r} is defined "
-                                  "differently by another chart")
+            raise DefinitionError(
+                f"charts/{chart.name}.yaml: dataset {chart.dataset.name!r} is defined differently by another chart"
+            )
     for row in sorted({c.row for c in charts}):
         width = sum(c.width for c in charts if c.row == row)
         if width > GRID_COLUMNS:
@@ -215,6 +230,7 @@ def load_definitions(folder: Path = DEFINITIONS) -> Definitions:
 
 
 # --- the database connection -----------------------------------------------------------------------------
+
 
 def connect_args(definitions: Definitions, environ: os._Environ[str] | dict[str, str] = os.environ) -> dict:
     """The engine's connect_args: database.yaml's, with $SHOP_ANALYTICS_READER_MEMORY_LIMIT applied."""
@@ -231,12 +247,15 @@ def sqlalchemy_uri(serving_file: Path) -> str:
     """duckdb:////abs/path; refuses paths that a URI cannot carry unescaped."""
     path = str(serving_file.resolve())
     if any(ch in path for ch in "?#%@") or any(ord(ch) < 32 for ch in path):
-        raise DefinitionError(f"the serving file path {path!r} contains ?, #, %, @ or control characters, "
-                              "which a SQLAlchemy URI cannot carry; move the project or set BI_SERVING_FILE")
+        raise DefinitionError(
+            f"the serving file path {path!r} contains ?, #, %, @ or control characters, "
+            "which a SQLAlchemy URI cannot carry; move the project or set BI_SERVING_FILE"
+        )
     return f"duckdb:///{path}"
 
 
 # --- reflection ------------------------------------------------------------------------------------------
+
 
 def open_serving(serving_file: Path, definitions: Definitions) -> duckdb.DuckDBPyConnection:
     """The serving file with the same reader settings Superset will use."""
@@ -248,31 +267,48 @@ def _columns(con: duckdb.DuckDBPyConnection, dataset: Dataset) -> list[dict[str,
     try:
         relation = con.sql(dataset.select())
     except duckdb.Error as exc:
-        where = dataset.sql and f"dataset {dataset.name}" or f"table {dataset.schema}.{dataset.name}"
+        where = (dataset.sql and f"dataset {dataset.name}") or f"table {dataset.schema}.{dataset.name}"
         raise DefinitionError(f"{where} cannot be read from the serving file: {exc}") from exc
     comments: dict[str, str] = {}
     if not dataset.sql:
-        comments = dict(con.execute(
-            "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
-            "AND database_name = current_database() AND comment IS NOT NULL", [dataset.schema, dataset.name],
-        ).fetchall())
-    return [{
-        "column_name": name, "type": str(kind), "is_dttm": bool(_TEMPORAL.match(str(kind))),
-        "is_active": True, "groupby": True, "filterable": True, "expression": None,
-        "description": comments.get(name) or None, "verbose_name": None, "python_date_format": None,
-        "extra": None,
-    } for name, kind in zip(relation.columns, relation.types)]
+        comments = dict(
+            con.execute(
+                "SELECT column_name, comment FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+                "AND database_name = current_database() AND comment IS NOT NULL",
+                [dataset.schema, dataset.name],
+            ).fetchall()
+        )
+    return [
+        {
+            "column_name": name,
+            "type": str(kind),
+            "is_dttm": bool(_TEMPORAL.match(str(kind))),
+            "is_active": True,
+            "groupby": True,
+            "filterable": True,
+            "expression": None,
+            "description": comments.get(name) or None,
+            "verbose_name": None,
+            "python_date_format": None,
+            "extra": None,
+        }
+        for name, kind in zip(relation.columns, relation.types, strict=True)
+    ]
 
 
 def _table_comment(con: duckdb.DuckDBPyConnection, dataset: Dataset) -> str | None:
     if dataset.sql:
         return None
-    row = con.execute("SELECT comment FROM duckdb_tables() WHERE schema_name = ? AND table_name = ? "
-                      "AND database_name = current_database()", [dataset.schema, dataset.name]).fetchone()
+    row = con.execute(
+        "SELECT comment FROM duckdb_tables() WHERE schema_name = ? AND table_name = ? "
+        "AND database_name = current_database()",
+        [dataset.schema, dataset.name],
+    ).fetchone()
     return row[0] if row and row[0] else None
 
 
 # --- the bundle ------------------------------------------------------------------------------------------
+
 
 def _yaml(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
@@ -289,69 +325,133 @@ def _position(definitions: Definitions) -> dict[str, Any]:
     for row in sorted({c.row for c in definitions.charts}):
         row_id = f"ROW-{row}"
         position["GRID_ID"]["children"].append(row_id)
-        position[row_id] = {"type": "ROW", "id": row_id, "children": [], "parents": ["ROOT_ID", "GRID_ID"],
-                            "meta": {"background": "BACKGROUND_TRANSPARENT"}}
+        position[row_id] = {
+            "type": "ROW",
+            "id": row_id,
+            "children": [],
+            "parents": ["ROOT_ID", "GRID_ID"],
+            "meta": {"background": "BACKGROUND_TRANSPARENT"},
+        }
         for chart in (c for c in definitions.charts if c.row == row):
             chart_id = f"CHART-{chart.name}"
             position[row_id]["children"].append(chart_id)
             # chartId is a placeholder: the import maps it to the real id through the uuid.
-            position[chart_id] = {"type": "CHART", "id": chart_id, "children": [],
-                                  "parents": ["ROOT_ID", "GRID_ID", row_id],
-                                  "meta": {"chartId": definitions.charts.index(chart) + 1, "uuid": chart.uuid,
-                                           "sliceName": chart.title, "width": chart.width,
-                                           "height": chart.height}}
+            position[chart_id] = {
+                "type": "CHART",
+                "id": chart_id,
+                "children": [],
+                "parents": ["ROOT_ID", "GRID_ID", row_id],
+                "meta": {
+                    "chartId": definitions.charts.index(chart) + 1,
+                    "uuid": chart.uuid,
+                    "sliceName": chart.title,
+                    "width": chart.width,
+                    "height": chart.height,
+                },
+            }
     return position
 
 
 def build_bundle(definitions: Definitions, serving_file: Path) -> dict[str, str]:
     """The import bundle as {path in the ZIP: YAML text}; reads the serving file's columns."""
     if not serving_file.is_file():
-        raise DefinitionError(f"no serving file at {serving_file}: run `make demo` (or `shop-analytics "
-                              "publish`) first")
+        raise DefinitionError(f"no serving file at {serving_file}: run `make demo` (or `shop-analytics publish`) first")
     database_name = definitions.database["name"]
-    contents = {"metadata.yaml": _yaml({"version": BUNDLE_VERSION, "type": "assets",
-                                        "timestamp": datetime.now(UTC).isoformat()})}
-    contents["databases/shop_analytics.yaml"] = _yaml({
-        "database_name": database_name, "sqlalchemy_uri": sqlalchemy_uri(serving_file),
-        "cache_timeout": definitions.database["cache_timeout"],
-        "expose_in_sqllab": bool(definitions.database["expose_in_sqllab"]), "allow_run_async": False,
-        "allow_ctas": False, "allow_cvas": False, "allow_dml": False, "allow_csv_upload": False,
-        "impersonate_user": False,
-        "extra": {"engine_params": {"connect_args": connect_args(definitions)}, "metadata_params": {},
-                  "schemas_allowed_for_csv_upload": []},
-        "uuid": definitions.database_uuid, "version": BUNDLE_VERSION, "is_managed_externally": True,
-    })
+    contents = {
+        "metadata.yaml": _yaml(
+            {"version": BUNDLE_VERSION, "type": "assets", "timestamp": datetime.now(UTC).isoformat()}
+        )
+    }
+    contents["databases/shop_analytics.yaml"] = _yaml(
+        {
+            "database_name": database_name,
+            "sqlalchemy_uri": sqlalchemy_uri(serving_file),
+            "cache_timeout": definitions.database["cache_timeout"],
+            "expose_in_sqllab": bool(definitions.database["expose_in_sqllab"]),
+            "allow_run_async": False,
+            "allow_ctas": False,
+            "allow_cvas": False,
+            "allow_dml": False,
+            "allow_csv_upload": False,
+            "impersonate_user": False,
+            "extra": {
+                "engine_params": {"connect_args": connect_args(definitions)},
+                "metadata_params": {},
+                "schemas_allowed_for_csv_upload": [],
+            },
+            "uuid": definitions.database_uuid,
+            "version": BUNDLE_VERSION,
+            "is_managed_externally": True,
+        }
+    )
     with open_serving(serving_file, definitions) as con:
         for dataset in definitions.datasets:
             columns = _columns(con, dataset)
             temporal = [c["column_name"] for c in columns if c["is_dttm"]]
-            contents[f"datasets/shop_analytics/{dataset.name}.yaml"] = _yaml({
-                "table_name": dataset.name, "schema": dataset.schema, "sql": dataset.sql,
-                "main_dttm_col": temporal[0] if temporal else None,
-                "description": _table_comment(con, dataset), "default_endpoint": None, "offset": 0,
-                "cache_timeout": None, "filter_select_enabled": True, "fetch_values_predicate": None,
-                "extra": None, "normalize_columns": False, "always_filter_main_dttm": False,
-                "uuid": dataset.uuid, "metrics": [], "columns": columns, "version": BUNDLE_VERSION,
-                "database_uuid": definitions.database_uuid, "is_managed_externally": True,
-            })
+            contents[f"datasets/shop_analytics/{dataset.name}.yaml"] = _yaml(
+                {
+                    "table_name": dataset.name,
+                    "schema": dataset.schema,
+                    "sql": dataset.sql,
+                    "main_dttm_col": temporal[0] if temporal else None,
+                    "description": _table_comment(con, dataset),
+                    "default_endpoint": None,
+                    "offset": 0,
+                    "cache_timeout": None,
+                    "filter_select_enabled": True,
+                    "fetch_values_predicate": None,
+                    "extra": None,
+                    "normalize_columns": False,
+                    "always_filter_main_dttm": False,
+                    "uuid": dataset.uuid,
+                    "metrics": [],
+                    "columns": columns,
+                    "version": BUNDLE_VERSION,
+                    "database_uuid": definitions.database_uuid,
+                    "is_managed_externally": True,
+                }
+            )
     for chart in definitions.charts:
-        contents[f"charts/{chart.name}.yaml"] = _yaml({
-            "slice_name": chart.title, "description": chart.description, "viz_type": chart.viz_type,
-            "params": {**chart.params, "viz_type": chart.viz_type}, "query_context": None,
-            "cache_timeout": None, "uuid": chart.uuid, "version": BUNDLE_VERSION,
-            "dataset_uuid": chart.dataset.uuid, "is_managed_externally": True,
-        })
-    contents["dashboards/shop_analytics.yaml"] = _yaml({
-        "dashboard_title": definitions.dashboard["title"], "description": None, "css": "",
-        "slug": definitions.dashboard["slug"], "uuid": definitions.dashboard_uuid,
-        "position": _position(definitions),
-        "metadata": {"refresh_frequency": definitions.dashboard["refresh_frequency"],
-                     "timed_refresh_immune_slices": [], "expanded_slices": {}, "color_scheme": "",
-                     "label_colors": {}, "shared_label_colors": [], "color_scheme_domain": [],
-                     "cross_filters_enabled": False, "native_filter_configuration": [],
-                     "default_filters": "{}", "chart_configuration": {}},
-        "version": BUNDLE_VERSION, "published": True, "is_managed_externally": True,
-    })
+        contents[f"charts/{chart.name}.yaml"] = _yaml(
+            {
+                "slice_name": chart.title,
+                "description": chart.description,
+                "viz_type": chart.viz_type,
+                "params": {**chart.params, "viz_type": chart.viz_type},
+                "query_context": None,
+                "cache_timeout": None,
+                "uuid": chart.uuid,
+                "version": BUNDLE_VERSION,
+                "dataset_uuid": chart.dataset.uuid,
+                "is_managed_externally": True,
+            }
+        )
+    contents["dashboards/shop_analytics.yaml"] = _yaml(
+        {
+            "dashboard_title": definitions.dashboard["title"],
+            "description": None,
+            "css": "",
+            "slug": definitions.dashboard["slug"],
+            "uuid": definitions.dashboard_uuid,
+            "position": _position(definitions),
+            "metadata": {
+                "refresh_frequency": definitions.dashboard["refresh_frequency"],
+                "timed_refresh_immune_slices": [],
+                "expanded_slices": {},
+                "color_scheme": "",
+                "label_colors": {},
+                "shared_label_colors": [],
+                "color_scheme_domain": [],
+                "cross_filters_enabled": False,
+                "native_filter_configuration": [],
+                "default_filters": "{}",
+                "chart_configuration": {},
+            },
+            "version": BUNDLE_VERSION,
+            "published": True,
+            "is_managed_externally": True,
+        }
+    )
     return contents
 
 

@@ -45,8 +45,13 @@ def _bin(name: str) -> str:
 
 def superset_env(home: Path) -> dict[str, str]:
     """The environment Superset runs with: our config file and state folder."""
-    env = {**os.environ, "SUPERSET_CONFIG_PATH": str(CONFIG), "SHOP_ANALYTICS_BI_HOME": str(home),
-           "SUPERSET_HOME": str(home), "FLASK_APP": "superset.app:create_app()"}
+    env = {
+        **os.environ,
+        "SUPERSET_CONFIG_PATH": str(CONFIG),
+        "SHOP_ANALYTICS_BI_HOME": str(home),
+        "SUPERSET_HOME": str(home),
+        "FLASK_APP": "superset.app:create_app()",
+    }
     env.pop("FLASK_DEBUG", None)
     return env
 
@@ -70,6 +75,7 @@ def _write_secret(path: Path, value: str) -> None:
 
 def _superset_version() -> str:
     from importlib.metadata import version
+
     return version("apache-superset")
 
 
@@ -89,12 +95,29 @@ def init(home: Path) -> bool:
     if created:
         password = secrets.token_urlsafe(18)
         _write_secret(home / "admin_password", password)
-        _run(home, [_bin("superset"), "fab", "create-admin", "--username", ADMIN, "--firstname", "shop",
-                    "--lastname", "analytics", "--email", "admin@localhost"],
-             "creating the admin user", stdin=f"{password}\n{password}\n")  # prompted: never on a command line
+        _run(
+            home,
+            [
+                _bin("superset"),
+                "fab",
+                "create-admin",
+                "--username",
+                ADMIN,
+                "--firstname",
+                "shop",
+                "--lastname",
+                "analytics",
+                "--email",
+                "admin@localhost",
+            ],
+            "creating the admin user",
+            stdin=f"{password}\n{password}\n",
+        )  # prompted: never on a command line
         # Printed once, as soon as it exists (a later step may still fail); kept in the 0600 file.
-        print(f"==> created Superset user {ADMIN!r} with password {password} (kept in {home / 'admin_password'})",
-              flush=True)
+        print(
+            f"==> created Superset user {ADMIN!r} with password {password} (kept in {home / 'admin_password'})",
+            flush=True,
+        )
     _run(home, [_bin("superset"), "init"], "superset init")
     marker.write_text(json.dumps({"superset": version}) + "\n")
     return created
@@ -103,9 +126,22 @@ def init(home: Path) -> bool:
 def provision(home: Path, serving_file: Path, definitions: Path) -> None:
     """Import `definitions` against `serving_file` (idempotent: the same objects are updated)."""
     print(f"==> provisioning database, datasets, charts and dashboard from {definitions}", flush=True)
-    output = _run(home, [sys.executable, str(BI_DIR / "provision.py"), "--serving-file", str(serving_file),
-                         "--bundle", str(home / "bundle.zip"), "--username", ADMIN,
-                         "--definitions", str(definitions)], "provisioning")
+    output = _run(
+        home,
+        [
+            sys.executable,
+            str(BI_DIR / "provision.py"),
+            "--serving-file",
+            str(serving_file),
+            "--bundle",
+            str(home / "bundle.zip"),
+            "--username",
+            ADMIN,
+            "--definitions",
+            str(definitions),
+        ],
+        "provisioning",
+    )
     lines = [line for line in output.splitlines() if line.strip() and not line.startswith("Loaded your LOCAL")]
     print("\n".join(lines), flush=True)
 
@@ -117,8 +153,7 @@ def _pid(home: Path) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    return pid if any(b"gunicorn" in part for part in cmdline) and str(home).encode() in b" ".join(cmdline) \
-        else None
+    return pid if any(b"gunicorn" in part for part in cmdline) and str(home).encode() in b" ".join(cmdline) else None
 
 
 def _port_free(port: int) -> bool:
@@ -144,13 +179,36 @@ def start(home: Path, port: int) -> int:
     if not _port_free(port):
         raise BiError(f"port {port} on {HOST} is in use: choose another with `make bi BI_PORT=...`")
     log = home / "superset.log"
-    command = [_bin("gunicorn"), "--bind", f"{HOST}:{port}", "--workers", "1", "--worker-class", "gthread",
-               "--threads", "8", "--timeout", "120", "--pid", str(home / "superset.pid"),
-               "--name", f"superset-shop-analytics {home}", "--access-logfile", str(home / "access.log"),
-               "superset.app:create_app()"]
+    command = [
+        _bin("gunicorn"),
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
+        "--timeout",
+        "120",
+        "--pid",
+        str(home / "superset.pid"),
+        "--name",
+        f"superset-shop-analytics {home}",
+        "--access-logfile",
+        str(home / "access.log"),
+        "superset.app:create_app()",
+    ]
     with log.open("a", encoding="utf-8") as out:
-        process = subprocess.Popen(command, env=superset_env(home), stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True, cwd=home)
+        process = subprocess.Popen(
+            command,
+            env=superset_env(home),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=home,
+        )
     (home / "server.json").write_text(json.dumps({"port": port, "pid": process.pid}) + "\n")
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -193,8 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", type=Path, required=True, help="Superset's state folder (git-ignored)")
     parser.add_argument("--port", type=int, default=8088)
     parser.add_argument("--serving-file", type=Path, help="the published DuckDB file Superset reads")
-    parser.add_argument("--definitions", type=Path, default=BI_DIR / "definitions",
-                        help="database, dashboard and chart files (default: bi/definitions)")
+    parser.add_argument(
+        "--definitions",
+        type=Path,
+        default=BI_DIR / "definitions",
+        help="database, dashboard and chart files (default: bi/definitions)",
+    )
     args = parser.parse_args(argv)
     home = args.home.resolve()
     try:

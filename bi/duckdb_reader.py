@@ -54,8 +54,10 @@ def spill_root() -> Path:
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = os.lstat(root)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-        raise PermissionError(f"refusing to spill into {root}: it must be a folder owned by you with mode 0700 "
-                              f"(set {TEMP_DIR_ENV} to another folder)")
+        raise PermissionError(
+            f"refusing to spill into {root}: it must be a folder owned by you with mode 0700 "
+            f"(set {TEMP_DIR_ENV} to another folder)"
+        )
     return root
 
 
@@ -91,9 +93,13 @@ def spill_dir(database: str) -> Path:
 def _is_safe_duckdb_reader(url: Any, params: dict[str, Any]) -> bool:
     args = params.get("connect_args") or {}
     config = args.get("config") or {}
-    return (getattr(url, "drivername", "") == "duckdb" and args.get("read_only") is True
-            and config.get("enable_external_access") is False and bool(url.database)
-            and not str(url.database).startswith(":memory:"))
+    return (
+        getattr(url, "drivername", "") == "duckdb"
+        and args.get("read_only") is True
+        and config.get("enable_external_access") is False
+        and bool(url.database)
+        and not str(url.database).startswith(":memory:")
+    )
 
 
 def bound_params(url: Any, params: dict[str, Any]) -> dict[str, Any]:

@@ -51,8 +51,10 @@ def _prune(definitions: Definitions) -> list[str]:
                 others += 1
         if str(dataset.uuid) not in keep_datasets:
             if others:  # a chart someone made in Superset still reads it: keep it rather than break that chart
-                removed.append(f"kept dataset {dataset.table_name!r}: no definition uses it, but {others} "
-                               "chart(s) made in Superset do")
+                removed.append(
+                    f"kept dataset {dataset.table_name!r}: no definition uses it, but {others} "
+                    "chart(s) made in Superset do"
+                )
             else:
                 removed.append(f"removed dataset {dataset.table_name!r} (its definition is gone)")
                 db.session.delete(dataset)
@@ -87,19 +89,21 @@ def main(argv: list[str] | None = None) -> int:
 
         user = security_manager.find_user(username=args.username)
         if user is None:
-            print(f"error: no Superset user {args.username!r}: run `make bi` (it initializes Superset)",
-                  file=sys.stderr)
+            print(
+                f"error: no Superset user {args.username!r}: run `make bi` (it initializes Superset)", file=sys.stderr
+            )
             return 2
         with override_user(user):
             try:
                 ImportAssetsCommand(contents).run()
             except CommandInvalidError as exc:
-                print(f"error: Superset refused the bundle {args.bundle}: {exc.normalized_messages()}",
-                      file=sys.stderr)
+                print(f"error: Superset refused the bundle {args.bundle}: {exc.normalized_messages()}", file=sys.stderr)
                 return 2
             removed = _prune(definitions)
-    print(f"provisioned {len(definitions.datasets)} datasets, {len(definitions.charts)} charts and dashboard "
-          f"/superset/dashboard/{definitions.dashboard['slug']}/ from {args.definitions} ({args.bundle})")
+    print(
+        f"provisioned {len(definitions.datasets)} datasets, {len(definitions.charts)} charts and dashboard "
+        f"/superset/dashboard/{definitions.dashboard['slug']}/ from {args.definitions} ({args.bundle})"
+    )
     for line in removed:
         print(line)
     return 0

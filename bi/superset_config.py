@@ -36,8 +36,9 @@ DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
 duckdb_reader.install()
 
 
-def DB_CONNECTION_MUTATOR(url: Any, params: dict[str, Any], username: Any, security_manager: Any,
-                          source: Any) -> tuple[Any, dict[str, Any]]:
+def DB_CONNECTION_MUTATOR(
+    url: Any, params: dict[str, Any], username: Any, security_manager: Any, source: Any
+) -> tuple[Any, dict[str, Any]]:
     """Superset's hook before each engine is made: bound the spill of safe DuckDB readers."""
     return url, duckdb_reader.bound_params(url, params)
 

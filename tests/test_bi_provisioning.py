@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import ROOT
 from shop_analytics.publish import ServingLayout, publish, sqlalchemy_connect_args
 from support.bi import bundle
@@ -85,16 +86,24 @@ def test_bundle_from_the_repo_definitions(serving_file: Path) -> None:
 def test_uuids_are_stable_and_distinct() -> None:
     first, again = bundle.load_definitions(), bundle.load_definitions()
     assert [c.uuid for c in first.charts] == [c.uuid for c in again.charts]
-    ids = [c.uuid for c in first.charts] + [d.uuid for d in first.datasets] + [first.database_uuid,
-                                                                                first.dashboard_uuid]
+    ids = (
+        [c.uuid for c in first.charts] + [d.uuid for d in first.datasets] + [first.database_uuid, first.dashboard_uuid]
+    )
     assert len(set(ids)) == len(ids)
 
 
 def test_a_chart_is_one_file(definitions_copy: Path, serving_file: Path) -> None:
-    extra = {"title": "Items per category", "dataset": {"table": "marts.rpt_item_popularity"},
-             "viz_type": "table", "position": {"row": 8, "width": 4, "height": 30},
-             "params": {"query_mode": "aggregate", "groupby": ["category"],
-                        "metrics": [{"expressionType": "SQL", "sqlExpression": "count(*)", "label": "items"}]}}
+    extra = {
+        "title": "Items per category",
+        "dataset": {"table": "marts.rpt_item_popularity"},
+        "viz_type": "table",
+        "position": {"row": 8, "width": 4, "height": 30},
+        "params": {
+            "query_mode": "aggregate",
+            "groupby": ["category"],
+            "metrics": [{"expressionType": "SQL", "sqlExpression": "count(*)", "label": "items"}],
+        },
+    }
     (definitions_copy / "charts" / "items_per_category.yaml").write_text(yaml.safe_dump(extra))
     definitions = bundle.load_definitions(definitions_copy)
     contents = bundle.build_bundle(definitions, serving_file)
@@ -103,17 +112,20 @@ def test_a_chart_is_one_file(definitions_copy: Path, serving_file: Path) -> None
     assert sum(1 for n in contents if n.startswith("datasets/")) == len(bundle.load_definitions().datasets)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"colour": "red"}, "unknown key"),
-    ({"dataset": {"table": "marts.rpt_item_popularity; DROP TABLE x"}}, "schema.table"),
-    ({"dataset": {"table": "rpt_item_popularity"}}, "schema.table"),
-    ({"dataset": {"name": "Bad Name", "sql": "SELECT 1"}}, "lower_snake_case"),
-    ({"dataset": {"name": "two", "sql": "SELECT 1; SELECT 2"}}, "one SELECT"),
-    ({"params": {"datasource": "1__table"}}, "must not set datasource"),
-    ({"position": {"row": 1, "width": 13, "height": 30}}, "width must be an integer from 1 to 12"),
-    ({"position": {"row": 2, "width": 7, "height": 50}}, "columns wide"),
-    ({"title": ""}, "title must be a non-empty string"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": "red"}, "unknown key"),
+        ({"dataset": {"table": "marts.rpt_item_popularity; DROP TABLE x"}}, "schema.table"),
+        ({"dataset": {"table": "rpt_item_popularity"}}, "schema.table"),
+        ({"dataset": {"name": "Bad Name", "sql": "SELECT 1"}}, "lower_snake_case"),
+        ({"dataset": {"name": "two", "sql": "SELECT 1; SELECT 2"}}, "one SELECT"),
+        ({"params": {"datasource": "1__table"}}, "must not set datasource"),
+        ({"position": {"row": 1, "width": 13, "height": 30}}, "width must be an integer from 1 to 12"),
+        ({"position": {"row": 2, "width": 7, "height": 50}}, "columns wide"),
+        ({"title": ""}, "title must be a non-empty string"),
+    ],
+)
 def test_definition_errors_name_the_problem(definitions_copy: Path, change: dict, message: str) -> None:
     _edit_chart(definitions_copy, "top_items", **change)
     with pytest.raises(bundle.DefinitionError, match=message):
@@ -126,11 +138,10 @@ def test_a_dataset_name_defined_twice_differently_is_refused(definitions_copy: P
         bundle.load_definitions(definitions_copy)
 
 
-def test_a_missing_mart_or_serving_file_is_reported(definitions_copy: Path, serving_file: Path,
-                                                    tmp_path: Path) -> None:
+def test_a_missing_mart_or_serving_file_is_reported(definitions_copy: Path, serving_file: Path, tmp_path: Path) -> None:
     _edit_chart(definitions_copy, "top_items", dataset={"table": "marts.rpt_daily_revenue"})
     definitions = bundle.load_definitions(definitions_copy)
-    with pytest.raises(bundle.DefinitionError, match="marts.rpt_daily_revenue cannot be read"):
+    with pytest.raises(bundle.DefinitionError, match=r"marts\.rpt_daily_revenue cannot be read"):
         bundle.build_bundle(definitions, serving_file)
     with pytest.raises(bundle.DefinitionError, match="run `make demo`"):
         bundle.build_bundle(definitions, tmp_path / "absent.duckdb")
@@ -155,13 +166,19 @@ def test_zip_has_one_root_folder(serving_file: Path, tmp_path: Path) -> None:
 
 def test_ctl_refuses_without_a_serving_file_and_stop_is_idempotent(tmp_path: Path) -> None:
     ctl = [sys.executable, str(ROOT / "bi" / "ctl.py")]
-    up = subprocess.run([*ctl, "up", "--home", str(tmp_path / "home"), "--serving-file", str(tmp_path / "none")],
-                        check=False, capture_output=True, text=True, timeout=60)
+    up = subprocess.run(
+        [*ctl, "up", "--home", str(tmp_path / "home"), "--serving-file", str(tmp_path / "none")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert up.returncode == 1 and "run `make demo` first" in up.stderr
     assert not (tmp_path / "home").exists(), "nothing is initialized before the serving file exists"
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "superset.pid").write_text(json.dumps(1))  # pid 1 is not our gunicorn
-    stop = subprocess.run([*ctl, "stop", "--home", str(tmp_path / "home")], check=False, capture_output=True, text=True,
-                          timeout=60)
+    stop = subprocess.run(
+        [*ctl, "stop", "--home", str(tmp_path / "home")], check=False, capture_output=True, text=True, timeout=60
+    )
     assert stop.returncode == 0 and "was not running" in stop.stdout
     assert not (tmp_path / "home" / "superset.pid").exists()

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import ROOT
 from shop_analytics.publish import ServingLayout, publish, sqlalchemy_connect_args
 
@@ -39,7 +40,7 @@ def _section(readme: str) -> str:
     assert SECTION in readme, f"README has no {SECTION!r} section: update tests/test_bi_recipes.py"
     start = readme.index(SECTION)
     end = readme.find("\n## ", start + len(SECTION))
-    return readme[start:end if end > 0 else None]
+    return readme[start : end if end > 0 else None]
 
 
 def _python_blocks(section: str) -> list[str]:
@@ -63,8 +64,15 @@ def test_readme_python_recipes_run_as_written(project: Path) -> None:
         code = block.replace("/abs/warehouse/", f"{project}/warehouse/")
         # Each "# ..." paragraph of a block is an alternative; run each on its own, in a fresh process.
         for recipe in re.split(r"\n(?=# )", code):
-            result = subprocess.run([sys.executable, "-c", recipe + CHECKS], cwd=project, env=env,
-                                    check=False, capture_output=True, text=True, timeout=120)
+            result = subprocess.run(
+                [sys.executable, "-c", recipe + CHECKS],
+                cwd=project,
+                env=env,
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert result.returncode == 0, f"README recipe failed:\n{recipe}\n{result.stderr[-3000:]}"
             found = json.loads(result.stdout.split("RECIPE-RESULT ", 1)[1])
             assert found, f"the recipe made neither a connection nor an export path:\n{recipe}"

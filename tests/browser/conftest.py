@@ -18,8 +18,15 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+)
 WINDOW = (1600, 1800)
 ANIMATION_S = 2.0
 
@@ -34,8 +41,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _install_chromium() -> None:
     """apt-get install chromium chromium-driver (CI runs as root on Debian)."""
     if os.geteuid() != 0:
-        pytest.fail("chromium/chromedriver are missing and this is not root: "
-                    "run `sudo apt-get install -y chromium chromium-driver`")
+        pytest.fail(
+            "chromium/chromedriver are missing and this is not root: "
+            "run `sudo apt-get install -y chromium chromium-driver`"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
         result = subprocess.run(command, env=env, check=False, capture_output=True, text=True, timeout=900)
@@ -58,8 +67,12 @@ def browser(chromium: tuple[str, str], tmp_path_factory: pytest.TempPathFactory)
     """One headless Chromium for the session, with a fresh profile and no network beyond 127.0.0.1."""
     options = webdriver.ChromeOptions()
     options.binary_location = chromium[0]
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-                 f"--window-size={WINDOW[0]},{WINDOW[1]}", "--allow-file-access-from-files"):
+    for flag in (
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        "--allow-file-access-from-files",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(chromium[1]))
     driver.set_page_load_timeout(120)
@@ -76,7 +89,8 @@ def screenshot(tmp_path_factory: pytest.TempPathFactory) -> Callable[[webdriver.
     def save(driver: webdriver.Chrome, name: str, height: int | None = None) -> Path:
         time.sleep(ANIMATION_S)  # for the picture only: ECharts draws its lines in about a second
         full = height or driver.execute_script(
-            "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+            "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
+        )
         driver.set_window_size(WINDOW[0], min(max(int(full) + 120, 600), 4000))
         path = folder / f"{name}.png"
         assert driver.save_screenshot(str(path)), f"no screenshot written to {path}"

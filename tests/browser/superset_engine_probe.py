@@ -17,8 +17,14 @@ ATTEMPTS = {
     # ~480 MB of sorted rows: beyond the memory limit, then beyond the spill cap the test sets.
     "spill_beyond_cap": "CREATE TEMP TABLE big AS SELECT range AS i, hash(range) AS h FROM range(30000000) ORDER BY h",
 }
-SETTINGS = ("access_mode", "enable_external_access", "lock_configuration", "memory_limit", "temp_directory",
-            "max_temp_directory_size")
+SETTINGS = (
+    "access_mode",
+    "enable_external_access",
+    "lock_configuration",
+    "memory_limit",
+    "temp_directory",
+    "max_temp_directory_size",
+)
 
 
 def main() -> None:
@@ -33,9 +39,14 @@ def main() -> None:
         with database.get_sqla_engine() as engine:
             found["pool"] = type(engine.pool).__name__
             with engine.connect() as con:
-                found["settings"] = {name: str(value) for name, value in con.exec_driver_sql(
-                    "SELECT name, value FROM duckdb_settings() WHERE name IN ({})".format(
-                        ", ".join(f"'{s}'" for s in SETTINGS))).fetchall()}
+                found["settings"] = {
+                    name: str(value)
+                    for name, value in con.exec_driver_sql(
+                        "SELECT name, value FROM duckdb_settings() WHERE name IN ({})".format(
+                            ", ".join(f"'{s}'" for s in SETTINGS)
+                        )
+                    ).fetchall()
+                }
                 found["version"] = con.exec_driver_sql("SELECT max(version) FROM _publication").scalar()
             for name, sql in ATTEMPTS.items():
                 try:

@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_dbt
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+
+from conftest import run_dbt
 from support.browser import serve_directory, wait_for
 
 MODEL = "model.shop_analytics.rpt_item_popularity"
@@ -43,8 +44,7 @@ def test_model_page_and_lineage_graph_render(docs_target: Path, browser: webdriv
 
     with serve_directory(docs_target) as url:
         browser.get(f"{url}/#!/model/{MODEL}")
-        wait_for(browser, lambda d: node["name"] in d.find_element(By.TAG_NAME, "h1").text, 60,
-                 "the model page title")
+        wait_for(browser, lambda d: node["name"] in d.find_element(By.TAG_NAME, "h1").text, 60, "the model page title")
 
         def columns_listed(driver: webdriver.Chrome) -> bool:
             text = driver.find_element(By.TAG_NAME, "body").text

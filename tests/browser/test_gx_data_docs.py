@@ -13,12 +13,13 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ingest_settings
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from shop_analytics.paths import DataLayout
+
+from conftest import ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import ingest
-from shop_analytics.paths import DataLayout
 from support.browser import wait_for
 
 TINY = GeneratorConfig(scale=0.005, seed=11, chunk_rows=50_000)
@@ -50,15 +51,21 @@ def _statistics(driver: webdriver.Chrome) -> dict[str, str]:
     return cells
 
 
-def test_validation_page_renders_statistics_and_checked_columns(data_docs: Path, browser: webdriver.Chrome,
-                                                                screenshot) -> None:
+def test_validation_page_renders_statistics_and_checked_columns(
+    data_docs: Path, browser: webdriver.Chrome, screenshot
+) -> None:
     page = next(p for p in _validation_pages(data_docs) if "gate_items" in p.name)
     browser.get(page.as_uri())
-    wait_for(browser, lambda d: "Evaluated Expectations" in d.find_element(By.TAG_NAME, "body").text, 30,
-             "the validation statistics")
+    wait_for(
+        browser,
+        lambda d: "Evaluated Expectations" in d.find_element(By.TAG_NAME, "body").text,
+        30,
+        "the validation statistics",
+    )
     stats = _statistics(browser)
-    evaluated, succeeded, failed = (int(stats[k]) for k in ("Evaluated Expectations", "Successful Expectations",
-                                                              "Unsuccessful Expectations"))
+    evaluated, succeeded, failed = (
+        int(stats[k]) for k in ("Evaluated Expectations", "Successful Expectations", "Unsuccessful Expectations")
+    )
     assert evaluated > 0 and evaluated == succeeded + failed, stats
     assert stats["Great Expectations Version"] == "1.24.1"
     contents = browser.find_element(By.TAG_NAME, "body").text
@@ -73,11 +80,14 @@ def test_index_lists_every_validation_run(data_docs: Path, browser: webdriver.Ch
     # Whatever the network, the index must reference every validation page it was built with.
     assert set(re.findall(r'validations/[^"\\]+?\.html', index.read_text())) == pages
     browser.get(index.as_uri())
-    wait_for(browser, lambda d: "Validation Results" in d.find_element(By.TAG_NAME, "body").text, 30,
-             "the index navigation")
+    wait_for(
+        browser, lambda d: "Validation Results" in d.find_element(By.TAG_NAME, "body").text, 30, "the index navigation"
+    )
     if not browser.execute_script("return typeof jQuery !== 'undefined' && !!(jQuery.fn || {}).bootstrapTable"):
-        pytest.xfail("GX Data Docs load jQuery and bootstrap-table from CDNs, unreachable here: the index "
-                     "cannot build its list of validation runs offline (docs/bi.md)")
+        pytest.xfail(
+            "GX Data Docs load jQuery and bootstrap-table from CDNs, unreachable here: the index "
+            "cannot build its list of validation runs offline (docs/bi.md)"
+        )
 
     def listed(driver: webdriver.Chrome) -> set[str] | None:
         # bootstrap-table draws one clickable row per run, pointing at its page.

@@ -20,6 +20,7 @@ import duckdb
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+
 from shop_analytics.publish import ServingLayout, publish
 from support.bi import bundle, ctl
 from support.browser import ROOT, free_port, wait_for
@@ -64,19 +65,31 @@ class Superset:
     @property
     def env(self) -> dict[str, str]:
         """Small reader limits, so that the spill cap can be hit with a modest query."""
-        return {**os.environ, "SHOP_ANALYTICS_READER_MEMORY_LIMIT": READER_MEMORY,
-                "SHOP_ANALYTICS_READER_TEMP_LIMIT": READER_SPILL, "SHOP_ANALYTICS_READER_TEMP_DIR": str(self.spill_root)}
+        return {
+            **os.environ,
+            "SHOP_ANALYTICS_READER_MEMORY_LIMIT": READER_MEMORY,
+            "SHOP_ANALYTICS_READER_TEMP_LIMIT": READER_SPILL,
+            "SHOP_ANALYTICS_READER_TEMP_DIR": str(self.spill_root),
+        }
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BI_PYTHON), str(CTL), *args, "--home", str(self.home)], check=False, capture_output=True,
-                              text=True, timeout=900, cwd=ROOT, env=self.env)
+        return subprocess.run(
+            [str(BI_PYTHON), str(CTL), *args, "--home", str(self.home)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=ROOT,
+            env=self.env,
+        )
 
 
 @pytest.fixture(scope="module")
 def bi_venv() -> Path:
     """Superset's virtualenv (.venv-bi), built from requirements/bi.lock by `make bi-venv` when missing."""
-    result = subprocess.run(["make", "--no-print-directory", "bi-venv"], cwd=ROOT, check=False, capture_output=True, text=True,
-                            timeout=1800)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "bi-venv"], cwd=ROOT, check=False, capture_output=True, text=True, timeout=1800
+    )
     assert result.returncode == 0, f"make bi-venv failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert BI_PYTHON.exists()
     return BI_PYTHON
@@ -88,8 +101,9 @@ def superset(bi_venv: Path, warehouse, tmp_path_factory: pytest.TempPathFactory)
     publish(warehouse.path, layout, progress=False)
     home = tmp_path_factory.mktemp("superset-home")
     port = free_port()
-    started = Superset(f"http://127.0.0.1:{port}", home, "", layout, warehouse.path, bundle.load_definitions(),
-                       home / "spill")
+    started = Superset(
+        f"http://127.0.0.1:{port}", home, "", layout, warehouse.path, bundle.load_definitions(), home / "spill"
+    )
     result = started.ctl("up", "--port", str(port), "--serving-file", str(layout.serving_file))
     try:
         assert result.returncode == 0, f"bi/ctl.py up failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
@@ -119,13 +133,14 @@ def _dashboard_tiles(browser: webdriver.Chrome, superset: Superset, expected: in
         done = len(tiles) == expected and all(t["state"] in ("data", "error", "empty") for t in tiles)
         return tiles if done else None
 
-    return wait_for(browser, settled, RENDER_TIMEOUT_S, f"{expected} dashboard tiles to finish")  # type: ignore
+    return wait_for(browser, settled, RENDER_TIMEOUT_S, f"{expected} dashboard tiles to finish")
 
 
 def _served_publication(layout: ServingLayout) -> tuple[str, str]:
     with duckdb.connect(str(layout.serving_file), read_only=True) as con:
-        rows = con.execute("SELECT DISTINCT version::VARCHAR, strftime(published_at, '%Y-%m-%d %H:%M:%S') "
-                           "FROM _publication").fetchall()
+        rows = con.execute(
+            "SELECT DISTINCT version::VARCHAR, strftime(published_at, '%Y-%m-%d %H:%M:%S') FROM _publication"
+        ).fetchall()
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -161,15 +176,23 @@ def test_new_publication_shows_after_refresh(superset: Superset, browser: webdri
 
 
 def test_superset_connection_keeps_the_safe_reader_settings(superset: Superset) -> None:
-    probe = subprocess.run([str(BI_PYTHON), str(Path(__file__).with_name("superset_engine_probe.py")),
-                            superset.definitions.database_uuid], env={**superset.env, **ctl.superset_env(superset.home)},
-                           check=False, capture_output=True, text=True, timeout=300)
+    probe = subprocess.run(
+        [str(BI_PYTHON), str(Path(__file__).with_name("superset_engine_probe.py")), superset.definitions.database_uuid],
+        env={**superset.env, **ctl.superset_env(superset.home)},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert probe.returncode == 0, probe.stderr[-3000:]
     found = json.loads(probe.stdout.strip().splitlines()[-1])
     assert found["pool"] == "NullPool"  # no pooled connection keeps an old version open
     settings = found["settings"]
     assert (settings["access_mode"], settings["enable_external_access"], settings["lock_configuration"]) == (
-        "read_only", "false", "true")
+        "read_only",
+        "false",
+        "true",
+    )
     assert settings["memory_limit"] == "244.1 MiB"  # 256MB, as DuckDB shows it
     # bi/duckdb_reader.py: a private spill folder per process under the configured root, capped.
     assert Path(settings["temp_directory"]).parent == superset.spill_root
@@ -177,8 +200,10 @@ def test_superset_connection_keeps_the_safe_reader_settings(superset: Superset) 
     assert oct(superset.spill_root.stat().st_mode & 0o777) == "0o700"
     assert found["version"] == int(_served_publication(superset.layout)[0])
     refusals = {
-        "create_table": "read-only mode", "copy_to": "disabled by configuration",
-        "read_text": "disabled by configuration", "attach": "disabled by configuration",
+        "create_table": "read-only mode",
+        "copy_to": "disabled by configuration",
+        "read_text": "disabled by configuration",
+        "attach": "disabled by configuration",
         "set_external_access": "the configuration has been locked",
         "set_memory_limit": "the configuration has been locked",
         "set_temp_directory": "the configuration has been locked",
@@ -190,19 +215,32 @@ def test_superset_connection_keeps_the_safe_reader_settings(superset: Superset) 
     assert not list(superset.layout.serving_dir.glob("*.tmp")), "nothing spilled next to the serving file"
 
 
-def test_error_and_empty_tiles_are_caught_and_removed_charts_pruned(superset: Superset, browser: webdriver.Chrome,
-                                                                     tmp_path: Path) -> None:
+def test_error_and_empty_tiles_are_caught_and_removed_charts_pruned(
+    superset: Superset, browser: webdriver.Chrome, tmp_path: Path
+) -> None:
     definitions = tmp_path / "definitions"
     shutil.copytree(ROOT / "bi" / "definitions", definitions)
-    broken = {"title": "broken on purpose", "dataset": {"table": "marts.rpt_item_popularity"},
-              "viz_type": "table", "position": {"row": 9, "width": 6, "height": 30},
-              "params": {"query_mode": "aggregate", "groupby": ["page_url_path"], "row_limit": 5,
-                         "metrics": [{"expressionType": "SQL", "sqlExpression": "sum(no_such_column)",
-                                      "label": "x"}]}}
-    empty = {**broken, "title": "empty on purpose",  # on a dataset of its own, which goes with it
-             "dataset": {"name": "probe_no_rows",
-                         "sql": "SELECT page_url_path FROM marts.rpt_item_popularity WHERE viewer_count < 0"},
-             "params": {"query_mode": "raw", "all_columns": ["page_url_path"], "row_limit": 5}}
+    broken = {
+        "title": "broken on purpose",
+        "dataset": {"table": "marts.rpt_item_popularity"},
+        "viz_type": "table",
+        "position": {"row": 9, "width": 6, "height": 30},
+        "params": {
+            "query_mode": "aggregate",
+            "groupby": ["page_url_path"],
+            "row_limit": 5,
+            "metrics": [{"expressionType": "SQL", "sqlExpression": "sum(no_such_column)", "label": "x"}],
+        },
+    }
+    empty = {
+        **broken,
+        "title": "empty on purpose",  # on a dataset of its own, which goes with it
+        "dataset": {
+            "name": "probe_no_rows",
+            "sql": "SELECT page_url_path FROM marts.rpt_item_popularity WHERE viewer_count < 0",
+        },
+        "params": {"query_mode": "raw", "all_columns": ["page_url_path"], "row_limit": 5},
+    }
     (definitions / "charts" / "zz_broken.yaml").write_text(json.dumps(broken))
     (definitions / "charts" / "zz_empty.yaml").write_text(json.dumps(empty))
     serving = ["--serving-file", str(superset.layout.serving_file)]

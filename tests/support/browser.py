@@ -9,20 +9,25 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 
 
-def wait_for(driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], object], timeout: float,
-             what: str) -> object:
+def wait_for(
+    driver: webdriver.Chrome, condition: Callable[[webdriver.Chrome], T | None], timeout: float, what: str
+) -> T:
     """WebDriverWait with a message that says what did not happen, and ignoring transient DOM errors."""
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.5, ignored_exceptions=(WebDriverException,)
-                             ).until(condition)
+        result: T = WebDriverWait(driver, timeout, poll_frequency=0.5, ignored_exceptions=(WebDriverException,)).until(
+            condition
+        )
+        return result
     except Exception as exc:  # TimeoutException: say what we waited for
         raise AssertionError(f"timed out after {timeout} s waiting for {what} at {driver.current_url}") from exc
 
@@ -34,9 +39,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class names it)
         pass
 
 
