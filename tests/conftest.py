@@ -1,80 +1,31 @@
-"""Shared fixtures: small generated data sets, an ingested lake and a dbt-built warehouse.
+"""Shared fixtures (session-scoped, built once under pytest's temp dir) and markers by folder.
 
-Expensive fixtures are session-scoped and built once under pytest's temp dir.
+tests/unit/ is marked `unit`, tests/integration/ `integration`, tests/browser/ `browser`:
+`pytest -m unit` runs the fast in-process tests only. Helpers live in tests/support/.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from shop_analytics.datagen import GeneratorConfig, generate
-from shop_analytics.ingest import IngestSettings, ingest
+from shop_analytics.datagen import generate
+from shop_analytics.ingest import ingest
 from shop_analytics.settings import DataLayout
+from support.pipeline import SMALL, Pipeline, Warehouse, dbt_env, ingest_settings, run_dbt
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
-# Small but not tiny: every batch has rows, and every dirty kind occurs.
-SMALL = GeneratorConfig(scale=0.02, seed=7, chunk_rows=50_000)
+TESTS = Path(__file__).resolve().parent
+FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "browser": "browser"}
 
 
-@dataclass(frozen=True)
-class Pipeline:
-    """A data root that went through generate + ingest, and the manifest of what was generated."""
-
-    layout: DataLayout
-    manifest: dict
-
-
-@dataclass(frozen=True)
-class Warehouse:
-    """A dbt-built warehouse over a Pipeline's lake."""
-
-    pipeline: Pipeline
-    path: Path
-    env: dict[str, str]
-
-
-def dbt_env(layout: DataLayout, warehouse: Path) -> dict[str, str]:
-    """Environment for running dbt against `layout`'s lake and `warehouse`."""
-    return {
-        **os.environ,
-        "SHOP_ANALYTICS_LAKE_DIR": str(layout.lake),
-        "SHOP_ANALYTICS_WAREHOUSE": str(warehouse),
-        "SHOP_ANALYTICS_TEMP_DIR": str(warehouse.parent / "tmp"),
-        "SHOP_ANALYTICS_TARGET": "test",
-        "DBT_PROFILES_DIR": str(ROOT),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        # Partial builds (--select) must not pull in tests of marts they did not build.
-        "DBT_INDIRECT_SELECTION": "cautious",
-    }
-
-
-def run_dbt(args: list[str], env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess:
-    """Run dbt in the project folder with its own target/log dirs; raise with dbt's output on failure."""
-    command = [str(BIN / "dbt"), *args, "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def ingest_settings(tmp: Path | None = None, **kw: object) -> IngestSettings:
-    """Ingest settings for tests: the project's contracts (ingest never writes them), no progress bars."""
-    del tmp  # versions accepted at run time live in each data root's ingest catalog
-    return IngestSettings(
-        countries_csv=ROOT / "seeds" / "countries.csv",
-        contracts_dir=ROOT / "contracts",
-        progress=False,
-        **kw,  # type: ignore[arg-type]  # tests pass any IngestSettings field by name
-    )
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by the folder it lives in."""
+    for item in items:
+        relative = Path(str(item.path)).resolve().relative_to(TESTS)
+        marker = FOLDER_MARKERS.get(relative.parts[0])
+        if marker:
+            item.add_marker(getattr(pytest.mark, marker))
 
 
 @pytest.fixture(scope="session")

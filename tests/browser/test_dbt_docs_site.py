@@ -11,8 +11,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from conftest import run_dbt
 from support.browser import serve_directory, wait_for
+from support.pipeline import run_dbt
 
 MODEL = "model.shop_analytics.rpt_item_popularity"
 GRAPH_JS = """

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from conftest import dbt_env, run_dbt
 from shop_analytics.settings import DataLayout
+from support.pipeline import dbt_env, run_dbt
 
 
 def build_marts(lake_root: Path, models: list[str], dbt_vars: dict) -> Path:

@@ -16,7 +16,7 @@ intent, exactly the recorded paths that are not committed files of that batch ar
 deleted. Nothing is ever matched by prefix or glob, so a batch ``X`` can never touch
 the files of ``X_1``, and paths from the catalog must stay under lake/ or quarantine/.
 
-Test hooks (tests/test_ingest_atomic.py, tests/test_ingest_adversarial.py), read from
+Test hooks (tests/integration/test_ingest_atomic.py, tests/integration/test_ingest_adversarial.py), read from
 the environment (shop_analytics.settings) once per run:
 
 - SHOP_ANALYTICS_INGEST_CRASH_AT=<point>[:<n>]: SIGKILL this process the n-th time

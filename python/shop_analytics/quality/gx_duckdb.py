@@ -39,7 +39,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.datasource.fluent.sql_datasource import SQLDatasource
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 
-# The versions this shim was written against. tests/test_gx_duckdb.py fails when they
+# The versions this shim was written against. tests/unit/test_gx_duckdb.py fails when they
 # change, so an upgrade forces someone to re-check whether the shim is still needed.
 SHIM_WRITTEN_FOR: dict[str, str] = {
     "great-expectations": "1.24.1",

@@ -6,7 +6,7 @@ then fails a dbt test and stops the marts), so the gate quarantines it instead w
 ``invalid_precision:<column>``. Binary floating point cannot hold most cent values
 exactly (19.99 is 19.989999...), so "whole" means within PRECISION_TOLERANCE of a
 whole number of minor units, far below a cent and far above double rounding noise
-for amounts up to the gate's MAX_MONEY. tests/test_ingest_adversarial.py checks that
+for amounts up to the gate's MAX_MONEY. tests/integration/test_ingest_adversarial.py checks that
 the staging models cast with the same scale.
 
 The scale is a function of the column so that per-currency minor units (ISO 4217:

@@ -19,7 +19,7 @@ REASONS = f"{GATE_PREFIX}reasons"  # quarantine: the sorted list of every rule a
 
 # Added by the lake layout or readers (hive partition, read_parquet's filename /
 # file_row_number / file_index) or derived by the staging models next to the raw
-# columns they pass through (tests/test_ingest_adversarial.py checks the models).
+# columns they pass through (tests/integration/test_ingest_adversarial.py checks the models).
 RESERVED_NAMES = frozenset(
     {
         "event_date",

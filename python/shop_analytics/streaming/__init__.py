@@ -11,7 +11,7 @@ In a dbt-duckdb Python model::
     from shop_analytics.streaming import run, GroupedDistinctAggregator, HeavyHittersAggregator
 
     def model(dbt, session):
-        views = dbt.ref("stg_events__page_views")            # DuckDBPyRelation
+        views = dbt.ref("stg_shop__page_views")            # DuckDBPyRelation
         daily = run(GroupedDistinctAggregator(["item_id"], "user_id", time_column="viewed_at"),
                     views, columns=["item_id", "user_id", "viewed_at"])
         return daily                                           # item_id, day, distinct_estimate, sketch

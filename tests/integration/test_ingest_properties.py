@@ -2,7 +2,7 @@
 committed data, never run SQL, and every row is accounted for.
 
 The end-to-end properties run the real `shop-analytics ingest` on a copy of one shared
-committed baseline (tests/handmade_landing.py) per example, so they keep max_examples
+committed baseline (tests/support/handmade_landing.py) per example, so they keep max_examples
 modest; the conversion properties run the conversion SQL alone, with many examples,
 against oracles written from the documented rules (docs/quality_gate.md).
 """
@@ -23,7 +23,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from handmade_landing import (
+from shop_analytics.ingest.conversions import text_to_type_sql
+from shop_analytics.quality.namespace import NEW_COLUMN_NAME, RESERVED_NAMES
+from shop_analytics.quality.raw_contract import BATCH_ID, PURCHASES
+from support.handmade_landing import (
     COMMITTED_ID,
     assert_accounted,
     assert_untouched,
@@ -38,9 +41,6 @@ from handmade_landing import (
     quarantined_rows,
     run_cli,
 )
-from shop_analytics.ingest.conversions import text_to_type_sql
-from shop_analytics.quality.namespace import NEW_COLUMN_NAME, RESERVED_NAMES
-from shop_analytics.quality.raw_contract import BATCH_ID, PURCHASES
 
 E2E = settings(
     max_examples=15,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from conftest import Warehouse
+from support.pipeline import Warehouse
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str) -> int:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import duckdb
 
-from conftest import Pipeline, ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import audit_rows, ingest
 from shop_analytics.settings import DataLayout
+from support.pipeline import Pipeline, ingest_settings
 
 _settings = ingest_settings
 GROUND_TRUTH_ONLY = {"anonymous_views", "same_day_repeat_rows", "revision_rows", "late_arriving"}

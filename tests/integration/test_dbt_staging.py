@@ -7,7 +7,7 @@ import subprocess
 import duckdb
 import pytest
 
-from conftest import BIN, Warehouse
+from support.pipeline import BIN, Warehouse
 
 FACTS = {"page_views": "stg_shop__page_views", "purchases": "stg_shop__purchases", "ratings": "stg_shop__ratings"}
 

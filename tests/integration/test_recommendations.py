@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import recs_oracle as oracle
-from conftest import Warehouse, run_dbt
+from oracles import recommendations as oracle
+from support.pipeline import Warehouse, run_dbt
 
 SETTINGS = oracle.Settings()
 TOL = 1e-9

@@ -1,6 +1,6 @@
 """Issue #14, ingest side: every hostile or unlucky input of the issue's table, with its exact outcome.
 
-Each case copies a committed baseline (tests/handmade_landing.py: users, items and the
+Each case copies a committed baseline (tests/support/handmade_landing.py: users, items and the
 purchases batch ``2018-12-01_1`` with one quarantined row), lands one crafted input,
 runs ``shop-analytics ingest`` (in-process; in a subprocess where it is killed), and
 checks: the exit code and the message (source, batch, column, rule), what was admitted,
@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT
-from handmade_landing import (
+from shop_analytics.exit_codes import ExitCode
+from support.handmade_landing import (
     COMMITTED_ID,
     NEW_ID,
     Copy,
@@ -48,7 +48,7 @@ from handmade_landing import (
     run_cli,
     run_cli_subprocess,
 )
-from shop_analytics.exit_codes import ExitCode
+from support.pipeline import ROOT
 
 OK, REJECTED, THRESHOLD, OPERATIONAL = (
     ExitCode.OK,
@@ -676,7 +676,7 @@ def test_sub_cent_amounts_are_quarantined_and_float_noise_is_not(data: Copy) -> 
 
 
 def test_sub_cent_price_is_quarantined(data: Copy) -> None:
-    from handmade_landing import items_table
+    from support.handmade_landing import items_table
 
     items = items_table(21)
     prices = items.column("price").to_pylist()

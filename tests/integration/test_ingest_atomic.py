@@ -20,12 +20,12 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT, ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import IngestSettings, ingest
 from shop_analytics.quality.raw_contract import ALL_SOURCES
 from shop_analytics.settings import INGEST_CRASH_AFTER_RENAMES_ENV as CRASH_AFTER_ENV
 from shop_analytics.settings import DataLayout
+from support.pipeline import ROOT, ingest_settings
 
 SMALL = GeneratorConfig(scale=0.002, seed=3)
 
@@ -130,7 +130,7 @@ KILL_POINTS = ["written", "intent", "rename:1", "rename:2", "rename:3", "renamed
 
 def _state(root: Path) -> dict:
     """Everything ingest is responsible for: files (bytes), audit, admitted keys, batch files, contract versions."""
-    from handmade_landing import snapshot
+    from support.handmade_landing import snapshot
 
     con = duckdb.connect(str(root / "ingest_catalog.duckdb"), read_only=True)
     try:
@@ -166,7 +166,15 @@ def colliding(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
     import pyarrow as pa
 
-    from handmade_landing import NEW_ID, build_baseline, expected_batch_files, land, purchases_table, run_cli, snapshot
+    from support.handmade_landing import (
+        NEW_ID,
+        build_baseline,
+        expected_batch_files,
+        land,
+        purchases_table,
+        run_cli,
+        snapshot,
+    )
 
     base = tmp_path_factory.mktemp("colliding") / "data"
     build_baseline(base)
@@ -197,7 +205,7 @@ def _assert_no_partial_file(root: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("point", KILL_POINTS)
 def test_kill_at_every_step_next_to_a_colliding_id_converges(colliding, tmp_path: Path, point: str) -> None:
-    from handmade_landing import COMMITTED_ID, run_cli, run_cli_subprocess, snapshot
+    from support.handmade_landing import COMMITTED_ID, run_cli, run_cli_subprocess, snapshot
 
     base, expected = colliding
     root = tmp_path / "data"
@@ -216,7 +224,7 @@ def test_kill_at_every_step_next_to_a_colliding_id_converges(colliding, tmp_path
 
 @pytest.mark.slow
 def test_killed_twice_then_converges(colliding, tmp_path: Path) -> None:
-    from handmade_landing import run_cli, run_cli_subprocess
+    from support.handmade_landing import run_cli, run_cli_subprocess
 
     base, expected = colliding
     root = tmp_path / "data"

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import BIN, ROOT, Warehouse
+from support.pipeline import BIN, ROOT, Warehouse
 
 EPOCH = dt.date(1970, 1, 1)
 

@@ -30,11 +30,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from conftest import ROOT
 from shop_analytics import cli
 from shop_analytics.ingest import audit_rows
 from shop_analytics.quality.raw_contract import ITEMS, PURCHASES, RATINGS, USERS
 from shop_analytics.settings import DataLayout
+from support.pipeline import ROOT
 
 COMMITTED_ID = "2018-12-01_1"  # shares its prefix with NEW_ID: batch X_1 next to batch X
 NEW_ID = "2018-12-01"

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-import recs_oracle as oracle
+from oracles import recommendations as oracle
 from shop_analytics.recommendations.similarity import top_k_neighbours
 
 

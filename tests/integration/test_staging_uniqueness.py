@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import dbt_env, run_dbt
 from oracles.edge_lake import EDGE_DBT_VARS, PAGE_VIEWS, PURCHASES, edge_lake_root
 from shop_analytics.settings import DataLayout
+from support.pipeline import dbt_env, run_dbt
 
 STAGING = ["stg_shop__page_views", "stg_shop__purchases"]
 

@@ -10,14 +10,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_recommendations import assert_lists_equal, assert_similarity_equal
 
-import recs_oracle as oracle
-from conftest import dbt_env, ingest_settings, run_dbt
+from oracles import recommendations as oracle
 from shop_analytics.cli.ratings_to_landing import RatingColumns, ratings_to_landing
 from shop_analytics.ingest import ingest
 from shop_analytics.quality.raw_contract import PAGE_VIEWS, PURCHASES
 from shop_analytics.settings import DataLayout
-from test_recommendations import assert_lists_equal, assert_similarity_equal
+from support.pipeline import dbt_env, ingest_settings, run_dbt
 
 SETTINGS = oracle.Settings(neighbours_k=2, n_recommendations=3)
 VARS = "{neighbours_k: 2, similarity_candidates_per_user: 6, n_recommendations: 3}"

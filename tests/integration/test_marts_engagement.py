@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import Warehouse
 from oracles.dbt_runs import assert_same_rows, build_marts, read_rows
 from oracles.edge_lake import EDGE_DBT_VARS, edge_lake_root
 from oracles.engagement import Audience, item_popularity, item_trends, user_item_views
 from oracles.lake import Lake, read_lake
+from support.pipeline import Warehouse
 
 MODELS = ["fct_user_item_views", "rpt_item_popularity", "rpt_item_trends"]
 UTC = ZoneInfo("UTC")

@@ -16,11 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import dbt_env, ingest_settings, run_dbt
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import ingest
 from shop_analytics.quality.raw_contract import COMPLETION_MARKER
 from shop_analytics.settings import DataLayout
+from support.pipeline import dbt_env, ingest_settings, run_dbt
 
 
 @pytest.mark.slow

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import Warehouse
 from oracles.dbt_runs import assert_same_rows, build_marts, read_rows
 from oracles.edge_lake import EDGE_DBT_VARS, edge_lake_root
 from oracles.lake import Lake, read_lake
 from oracles.purchases import customer_purchase_summary, same_day_repeat_purchases
+from support.pipeline import Warehouse
 
 MODELS = ["fct_same_day_repeat_purchases", "dim_customer_purchase_summary"]
 UTC = ZoneInfo("UTC")

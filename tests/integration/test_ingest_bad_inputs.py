@@ -20,12 +20,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ingest_settings
-from handmade_landing import land
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import BatchReport, IngestSettings, audit_rows, ingest
 from shop_analytics.quality.raw_contract import COMPLETION_MARKER
 from shop_analytics.settings import DataLayout
+from support.handmade_landing import land
+from support.pipeline import ingest_settings
 
 NEW_BATCH = "2018-12-31"  # a batch id after every generated one
 

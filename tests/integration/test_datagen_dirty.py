@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from conftest import SMALL, Pipeline
+from support.pipeline import SMALL, Pipeline
 
 # Independent definitions of each defect, in SQL over the raw landing files.
 RULES = {

@@ -9,7 +9,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from conftest import Warehouse
 from shop_analytics.dbt.plugin import Plugin
 from shop_analytics.dbt.streaming_models import (
     DAILY_DISTINCT_SCHEMA,
@@ -20,6 +19,7 @@ from shop_analytics.dbt.streaming_models import (
     plan_date_ranges,
 )
 from shop_analytics.sketches import BlockedBloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
+from support.pipeline import Warehouse
 
 PV = "staging.stg_shop__page_views"
 MARTS = {
@@ -143,7 +143,7 @@ def test_daily_sketches_cover_every_item_day_and_roll_up_within_the_error_bound(
         merged[item] = merged[item].merge(h) if item in merged else h
     errors = np.array([merged[i].estimate() / exact_items[i] - 1 for i in exact_items])
     # The fixture's sets are small (HLL's linear-counting range); large sets are
-    # covered by tests/test_sketch_hll.py.
+    # covered by tests/unit/test_sketch_hll.py.
     big = np.array([exact_items[i] >= 100 for i in exact_items])
     assert big.sum() >= 5, "fixture too small for a meaningful HLL check"
     assert np.sqrt(np.mean(errors[big] ** 2)) <= 1.25 * rse

@@ -213,7 +213,7 @@ def test_initial_contracts_match_sources_in_duckdb_types() -> None:
 
 
 def test_committed_contract_files_are_version_1_of_sources() -> None:
-    root = Path(__file__).resolve().parents[1] / "contracts"
+    root = Path(__file__).resolve().parents[2] / "contracts"
     for source in ALL_SOURCES:
         committed = load_contract(contract_path(root, source.name))
         assert committed.versions[0] == initial_contract(source).versions[0], source.name

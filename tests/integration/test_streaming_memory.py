@@ -9,10 +9,10 @@ import duckdb
 import pytest
 
 from bench.harness import measure
-from conftest import BIN, ROOT, dbt_env, ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import ingest
 from shop_analytics.settings import DataLayout
+from support.pipeline import BIN, ROOT, dbt_env, ingest_settings
 
 # The budget is "peak RSS under 500 MB", read strictly: 500 * 10**6 bytes (476.8 MiB).
 RSS_BUDGET_MIB = 500 * 10**6 / 2**20

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
 from shop_analytics.publish import ServingLayout, publish, sqlalchemy_connect_args
 from support.bi import bundle
+from support.pipeline import ROOT
 
 
 @pytest.fixture(scope="module")

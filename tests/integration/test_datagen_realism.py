@@ -6,7 +6,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from conftest import SMALL, Pipeline
+from support.pipeline import SMALL, Pipeline
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import BIN
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.datagen.distributions import GroupedSampler, TimeSampler, split_total
+from support.pipeline import BIN
 
 
 def test_grouped_sampler_stays_in_group_and_follows_weights() -> None:

@@ -1,6 +1,6 @@
-"""The README's "Connect a BI tool" recipes that can run here, run as written: the Python blocks (the
+"""The "Connect a BI tool" recipes of docs/bi.md that can run here, run as written: the Python blocks (the
 project's reader, plain duckdb, the Parquet exports with pandas) and the Superset engine parameters.
-Metabase, DBeaver/JDBC and Evidence need tools that are not installed here: the README says they are
+Metabase, DBeaver/JDBC and Evidence need tools that are not installed here: the page says they are
 untested. Superset itself is tested in a browser (tests/browser/test_superset_dashboard.py)."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
 from shop_analytics.publish import ServingLayout, publish, sqlalchemy_connect_args
+from support.pipeline import ROOT
 
 SECTION = "## Connect a BI tool"
-# Run after each README block, in the block's namespace: what the recipe gave must be real and safe.
+# Run after each recipe block, in the block's namespace: what the recipe gave must be real and safe.
 CHECKS = """
 import json as _json
 _found = {}
@@ -37,7 +37,7 @@ print("RECIPE-RESULT " + _json.dumps(_found))
 
 
 def _section(readme: str) -> str:
-    assert SECTION in readme, f"README has no {SECTION!r} section: update tests/test_bi_recipes.py"
+    assert SECTION in readme, f"docs/bi.md has no {SECTION!r} section: update tests/integration/test_bi_recipes.py"
     start = readme.index(SECTION)
     end = readme.find("\n## ", start + len(SECTION))
     return readme[start : end if end > 0 else None]
@@ -56,8 +56,8 @@ def project(warehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_readme_python_recipes_run_as_written(project: Path) -> None:
-    blocks = _python_blocks(_section((ROOT / "README.md").read_text()))
-    assert blocks, "no Python recipe in the README's BI section"
+    blocks = _python_blocks(_section((ROOT / "docs" / "bi.md").read_text()))
+    assert blocks, "no Python recipe in docs/bi.md's BI section"
     env = {**os.environ, "SHOP_ANALYTICS_WAREHOUSE": str(project / "warehouse" / "shop_analytics.duckdb")}
     env.pop("SHOP_ANALYTICS_SERVING_ROOT", None)
     for block in blocks:
@@ -73,7 +73,7 @@ def test_readme_python_recipes_run_as_written(project: Path) -> None:
                 text=True,
                 timeout=120,
             )
-            assert result.returncode == 0, f"README recipe failed:\n{recipe}\n{result.stderr[-3000:]}"
+            assert result.returncode == 0, f"docs/bi.md recipe failed:\n{recipe}\n{result.stderr[-3000:]}"
             found = json.loads(result.stdout.split("RECIPE-RESULT ", 1)[1])
             assert found, f"the recipe made neither a connection nor an export path:\n{recipe}"
             if "publication_rows" in found:
@@ -86,16 +86,16 @@ def test_readme_python_recipes_run_as_written(project: Path) -> None:
 
 def test_readme_superset_engine_parameters_are_the_safe_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SHOP_ANALYTICS_READER_MEMORY_LIMIT", raising=False)
-    section = _section((ROOT / "README.md").read_text())
+    section = _section((ROOT / "docs" / "bi.md").read_text())
     found = [json.loads(m) for m in re.findall(r"`(\{\"connect_args\".*?\})`", section)]
-    assert found, "no engine parameters JSON in the README's BI section"
+    assert found, "no engine parameters JSON in docs/bi.md's BI section"
     for params in found:
         assert params == {"connect_args": sqlalchemy_connect_args()}
 
 
 def test_readme_marks_what_is_not_tested() -> None:
-    section = _section((ROOT / "README.md").read_text())
+    section = _section((ROOT / "docs" / "bi.md").read_text())
     for tool in ("Metabase", "DBeaver", "Evidence"):
         paragraph = next(p for p in section.split("\n\n") if f"**{tool}" in p)
-        assert "untested" in paragraph.lower(), f"the README must say the {tool} recipe is untested"
-    assert "Postgres" in section, "the README must say Postgres-only tools are out of scope"
+        assert "untested" in paragraph.lower(), f"docs/bi.md must say the {tool} recipe is untested"
+    assert "Postgres" in section, "docs/bi.md must say Postgres-only tools are out of scope"

@@ -25,7 +25,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import BIN, ROOT, Warehouse
 from shop_analytics.cli import main as cli_main
 from shop_analytics.exit_codes import ExitCode
 from shop_analytics.publish import ServingLayout, publish, status
@@ -33,6 +32,7 @@ from shop_analytics.publish import exports as exports_module
 from shop_analytics.publish import files as files_module
 from shop_analytics.publish import publisher as publisher_module
 from support.build_files import make_build, make_marts_build
+from support.pipeline import BIN, ROOT, Warehouse
 
 RERUN = "Run `dbt build` (the whole project, no --select) and let it finish"
 

@@ -63,7 +63,7 @@ def test_shim_versions_are_pinned() -> None:
         "The GX/DuckDB shim in shop_analytics/quality/gx_duckdb.py was written for "
         f"{SHIM_WRITTEN_FOR} (SQLAlchemy 2.0.x); installed: {installed_versions()}. Differences: {drift}. "
         "Before updating SHIM_WRITTEN_FOR: re-read SqlAlchemyExecutionEngine.execute_query/get_connection "
-        "and duckdb_engine.CursorWrapper, run tests/test_gx_duckdb.py, and check whether "
+        "and duckdb_engine.CursorWrapper, run tests/unit/test_gx_duckdb.py, and check whether "
         "test_stock_engine_still_returns_empty_results now fails (upstream fixed: the shim may go)."
     )
 

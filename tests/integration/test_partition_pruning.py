@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import Warehouse, dbt_env, run_dbt
+from support.pipeline import Warehouse, dbt_env, run_dbt
 
 # Defaults from dbt_project.yml vars; the warehouse fixture builds with them.
 POPULARITY_SINCE = dt.date(2017, 1, 1)

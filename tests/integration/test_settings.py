@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import Pipeline, dbt_env, run_dbt
 from shop_analytics.settings import DataLayout, Settings
+from support.pipeline import Pipeline, dbt_env, run_dbt
 
 PREFIX = "SHOP_ANALYTICS_"
 
@@ -71,7 +71,7 @@ def test_a_bad_thread_count_is_refused_with_the_variable_named(threads: str) -> 
 
 
 def test_no_other_module_reads_the_environment() -> None:
-    package = Path(__file__).resolve().parents[1] / "python" / "shop_analytics"
+    package = Path(__file__).resolve().parents[2] / "python" / "shop_analytics"
     readers = sorted(
         str(p.relative_to(package))
         for p in package.rglob("*.py")
