@@ -8,7 +8,6 @@ intermediate only live there), with the project's UDFs registered as dbt registe
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import duckdb
 import pytest
