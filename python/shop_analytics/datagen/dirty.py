@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 
 from shop_analytics.datagen.config import DIRTY_KINDS, GeneratorConfig
 from shop_analytics.datagen.distributions import MICROS_PER_DAY, TimeSampler, date_to_micros
 from shop_analytics.datagen.entities import UNKNOWN_ID_OFFSET, Population
 from shop_analytics.datagen.events import NULL_ID, Columns
+from shop_analytics.datagen.orders import OUT_OF_RANGE_US
 from shop_analytics.quality.raw_contract import Source
 
 # Value columns that can be made invalid, per source, and how.
 _VALUE_COLUMNS = {"purchases": "amount", "ratings": "rating"}
-# Out-of-range instants: the Unix epoch (a classic zero-default bug) and year 2100.
-_OUT_OF_RANGE_US = np.array([0, date_to_micros(dt.date(2100, 1, 1))], dtype=np.int64)
 _MAX_LATENESS_DAYS = 40
 
 
@@ -49,7 +46,7 @@ def inject(
     counts: dict[str, int] = {}
 
     earliest_late = times.start_us - _MAX_LATENESS_DAYS * MICROS_PER_DAY
-    if earliest_late < date_to_micros(config.start):
+    if earliest_late < date_to_micros(config.first_day):
         late[:] = False  # the first batches have no earlier partition to be late into
     ts = cols[source.fact_column("event_time")]
     lateness = rng.integers(1, _MAX_LATENESS_DAYS * MICROS_PER_DAY, n, dtype=np.int64)
@@ -111,7 +108,7 @@ def _corrupt(
     elif kind == "unknown_item":
         cols[source.fact_column("item_ref")][rows] = UNKNOWN_ID_OFFSET + pop.n_items + rng.integers(1, 1000, len(rows))
     elif kind == "timestamp_out_of_range":
-        base = _OUT_OF_RANGE_US[rng.integers(0, 2, len(rows))]
+        base = OUT_OF_RANGE_US[rng.integers(0, 2, len(rows))]
         cols[source.fact_column("event_time")][rows] = base + rng.integers(0, MICROS_PER_DAY, len(rows), dtype=np.int64)
     else:
         raise ValueError(f"unknown dirty kind {kind!r}")
