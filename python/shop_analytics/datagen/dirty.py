@@ -46,7 +46,7 @@ def inject(
     counts: dict[str, int] = {}
 
     earliest_late = times.start_us - _MAX_LATENESS_DAYS * MICROS_PER_DAY
-    if earliest_late < date_to_micros(config.first_day):
+    if earliest_late < date_to_micros(config.source_start(source.name)):
         late[:] = False  # the first batches have no earlier partition to be late into
     ts = cols[source.fact_column("event_time")]
     lateness = rng.integers(1, _MAX_LATENESS_DAYS * MICROS_PER_DAY, n, dtype=np.int64)

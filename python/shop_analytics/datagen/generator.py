@@ -90,9 +90,8 @@ def _extension(config: GeneratorConfig, source: str) -> str:
 def batch_periods(config: GeneratorConfig, source: str) -> list[dt.date]:
     """Month boundaries of `source`'s batches (the last is the exclusive end)."""
     regular = month_starts(config.start, config.end)
-    if source not in ("order_lines", "ratings") or config.history_start is None:
-        return regular
-    return month_starts(config.history_start, config.start)[:-1] + regular
+    first = config.source_start(source)
+    return regular if first == config.start else month_starts(first, config.start)[:-1] + regular
 
 
 def _batch_rows(config: GeneratorConfig, source: str, bounds: list[dt.date]) -> np.ndarray:

@@ -93,6 +93,7 @@ def order_lines(
     per_kind = config.dirty_rate / len(ORDER_LINE_DIRTY_KINDS)
     n_dup = int(rng.binomial(n, per_kind)) if n > 2 else 0
     n_rev = round(n * config.reversal_share) if n > 2 else 0
+    n_dup = min(n_dup, max(0, n - n_rev - 1))  # at least one sale line
     sales, orders = _sales(config, pop, rates, rng, times, first_number, n - n_rev - n_dup, history)
     reversals, doc_order, counts = _reversals(rng, sales, orders, n_rev)
     reversals.ts = np.minimum(reversals.ts, date_to_micros(config.end) - 1)
@@ -273,7 +274,7 @@ def _late(
     """Move a `late_rate` share of unreversed orders, whole, before the batch's period (late-arriving data)."""
     late_rows = np.zeros(len(lines.doc), dtype=bool)
     earliest_late = times.start_us - _MAX_LATENESS_DAYS * MICROS_PER_DAY
-    if earliest_late < date_to_micros(config.first_day):
+    if earliest_late < date_to_micros(config.source_start("order_lines")):
         return late_rows, 0  # the first batches have no earlier partition to be late into
     late_orders = np.flatnonzero(~untouchable & (rng.random(len(orders.size)) < config.late_rate))
     rows = _rows_of(orders, late_orders)
@@ -318,10 +319,13 @@ def _corrupt(
         rows = _rows_of(orders, chosen)
         dirty[rows] = True
         counts[kind] = len(rows)
+        # One value per order, repeated over its lines.
         if kind == "unknown_user":
-            lines.user[rows] = UNKNOWN_ID_OFFSET + pop.n_users + rng.integers(1, 1000, len(rows))
+            value = UNKNOWN_ID_OFFSET + pop.n_users + rng.integers(1, 1000, len(chosen))
+            lines.user[rows] = np.repeat(value, orders.size[chosen])
         else:
-            lines.currency[rows] = len(CURRENCIES) + rng.integers(0, len(UNKNOWN_CURRENCIES), len(rows))
+            value = len(CURRENCIES) + rng.integers(0, len(UNKNOWN_CURRENCIES), len(chosen))
+            lines.currency[rows] = np.repeat(value, orders.size[chosen])
     rng.shuffle(free)
     line_pool = _rows_of(orders, free)
     rng.shuffle(line_pool)
