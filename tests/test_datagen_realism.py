@@ -150,7 +150,8 @@ def test_cancellations_and_returns(con) -> None:
     assert 0.3 < later < 0.9  # returns come days later; most cancellations the same day
     same_day_cancel = _one(
         con,
-        "SELECT avg((CAST(ordered_at AS DATE) = CAST(order_at AS DATE))::int) FROM rev WHERE line_type = 'cancellation'",
+        "SELECT avg((CAST(ordered_at AS DATE) = CAST(order_at AS DATE))::int) FROM rev "
+        "WHERE line_type = 'cancellation'",
     )
     assert same_day_cancel > 0.5
     assert _one(con, "SELECT count(*) FROM rev WHERE original_line_number IS NULL") > 0  # matched by item
@@ -185,7 +186,8 @@ def test_exchange_rates_have_business_day_gaps_and_three_quote_forms(con) -> Non
         """
         SELECT median(s.unit_price * r.rate / i.price) FROM sales s
         JOIN items i USING (item_id)
-        JOIN exchange_rates r ON r.currency = 'EUR' AND r.base_currency = 'USD' AND r.rate_date = CAST(s.ordered_at AS DATE)
+        JOIN exchange_rates r ON r.currency = 'EUR' AND r.base_currency = 'USD'
+          AND r.rate_date = CAST(s.ordered_at AS DATE)
         WHERE s.currency = 'EUR' AND i.price IS NOT NULL""",
     )
     assert ratio == pytest.approx(1.0, abs=0.01)

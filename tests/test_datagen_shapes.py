@@ -129,7 +129,8 @@ def test_clean_money_is_in_whole_minor_units(landing) -> None:
     con = landing_connection(out)
     # Two-decimal currencies: cents; yen: none.
     off = con.execute("""
-        SELECT count(*) FILTER (WHERE currency IN ('USD', 'EUR', 'GBP') AND abs(unit_price * 100 - round(unit_price * 100)) > 1e-6),
+        SELECT count(*) FILTER (
+                   WHERE currency IN ('USD', 'EUR', 'GBP') AND abs(unit_price * 100 - round(unit_price * 100)) > 1e-6),
                count(*) FILTER (WHERE currency = 'JPY' AND unit_price <> round(unit_price)),
                count(*) FILTER (WHERE currency IN ('USD', 'EUR', 'GBP', 'JPY'))
         FROM order_lines""").fetchone()

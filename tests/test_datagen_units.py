@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import BIN
-from shop_analytics.datagen import GeneratorConfig, generate
-from shop_analytics.datagen import keys
+from shop_analytics.datagen import GeneratorConfig, generate, keys
 from shop_analytics.datagen.distributions import GroupedSampler, TimeSampler, split_total
 from shop_analytics.datagen.fx import OUTAGE_DAYS, RatePaths, published_days
 from shop_analytics.datagen.generator import build_chunk, plan

@@ -148,8 +148,10 @@ class _Spellings:
         """Lay out the spellings of world.COUNTRIES."""
         aliases = [(c.name, *c.aliases) for c in COUNTRIES]
         counts = np.array([len(a) for a in aliases])
-        flat = [c.alpha2 for c in COUNTRIES] + [c.alpha3 for c in COUNTRIES]
-        flat += [text for group in aliases for text in group] + list(UNKNOWN_COUNTRIES) + [None]
+        flat: list[str | None] = [c.alpha2 for c in COUNTRIES]
+        flat += [c.alpha3 for c in COUNTRIES]
+        flat += [text for group in aliases for text in group]
+        flat += [*UNKNOWN_COUNTRIES, None]
         return cls(pa.array(flat, type=pa.string()), 2 * len(COUNTRIES) + np.cumsum(counts) - counts, counts)
 
     def position(self, country: np.ndarray, spelling: np.ndarray, pick: np.ndarray) -> np.ndarray:
@@ -194,7 +196,7 @@ def items_table(config: GeneratorConfig, population: Population, lo: int, hi: in
         " ",
     )
     # The list price is in USD; NULL currency means the batch default (declared in _batch.yml).
-    currency = pa.array(np.where(rng.random(n) < 0.1, None, "USD"), type=pa.string())
+    currency = pa.array(np.full(n, "USD"), type=pa.string(), mask=rng.random(n) < 0.1)
     start_us = date_to_micros(config.first_day) - 2 * 365 * MICROS_PER_DAY
     created = start_us + rng.integers(0, date_to_micros(config.first_day) - start_us, n, dtype=np.int64)
     table = pa.Table.from_arrays(
