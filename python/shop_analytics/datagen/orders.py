@@ -95,8 +95,7 @@ def order_lines(
     n_rev = round(n * config.reversal_share) if n > 2 else 0
     n_dup = min(n_dup, max(0, n - n_rev - 1))  # at least one sale line
     sales, orders = _sales(config, pop, rates, rng, times, first_number, n - n_rev - n_dup, history)
-    reversals, doc_order, counts = _reversals(rng, sales, orders, n_rev)
-    reversals.ts = np.minimum(reversals.ts, date_to_micros(config.end) - 1)
+    reversals, doc_order, counts = _reversals(rng, sales, orders, n_rev, date_to_micros(config.end))
     lines = _Lines.concat([sales, reversals])
     # Orders that a reversal references, or that arrive late, get no defect.
     untouchable = np.zeros(len(orders.size), dtype=bool)
@@ -195,9 +194,9 @@ def _sales(
 
 
 def _reversals(
-    rng: np.random.Generator, sales: _Lines, orders: _Orders, n_rev: int
+    rng: np.random.Generator, sales: _Lines, orders: _Orders, n_rev: int, end_us: int
 ) -> tuple[_Lines, np.ndarray, dict[str, int]]:
-    """Exactly `n_rev` reversal lines: cancellation and return documents, some of them credit notes."""
+    """Exactly `n_rev` reversal lines: cancellation and return documents (before `end_us`), some credit notes."""
     if n_rev == 0:
         return sales.take(np.arange(0)), np.arange(0), {}
     n_orders = len(orders.size)
@@ -240,7 +239,7 @@ def _reversals(
         rng.integers(2 * MICROS_PER_DAY, 45 * MICROS_PER_DAY, n_docs),
     )
     doc_ts = sales.ts[orders.start[doc_order] + orders.size[doc_order] - 1] + delay
-    rev.ts = doc_ts[doc_of_line] + within * MICROS_PER_SECOND
+    rev.ts = np.minimum(doc_ts[doc_of_line] + within * MICROS_PER_SECOND, end_us - 1)  # nothing after the data set
     credit_note = rng.random(n_docs) < 0.05
     doc_kind = np.where(credit_note, CREDIT_NOTE, np.where(cancel, CANCELLATION, RETURN))
     rev.original_doc = np.where(credit_note[doc_of_line], -1, rev.doc)
