@@ -143,3 +143,24 @@ def test_cli_row_overrides(tmp_path: Path) -> None:
     subprocess.run([*command, "--overwrite"], check=True, capture_output=True)
     assert "purchases" not in json.loads((tmp_path / "o" / "_manifest.json").read_text())["sources"]
     assert not (tmp_path / "o" / "purchases").exists()
+
+
+def test_cli_passes_the_v2_options(tmp_path: Path) -> None:
+    command = [
+        str(BIN / "shop-analytics"),
+        "generate",
+        "--scale",
+        "0.002",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    bad = subprocess.run([*command, "--history-start", "2017-01-01"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "history_start 2017-01-01 must be before start" in bad.stderr
+    options = ["--history-start", "1998-01-01", "--epoch-csv-source", "none", "--country-dirty-share", "0.5"]
+    subprocess.run([*command, *options], check=True, capture_output=True)
+    manifest = json.loads((tmp_path / "o" / "_manifest.json").read_text())
+    assert manifest["config"]["history_start"] == "1998-01-01"
+    assert manifest["config"]["epoch_csv_source"] is None and manifest["config"]["country_dirty_share"] == 0.5
+    assert min(manifest["sources"]["order_lines"]["batches"]) == "1998-01-01"
+    assert manifest["sources"]["ratings"]["file_format"] == "parquet"

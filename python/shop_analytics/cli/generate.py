@@ -31,6 +31,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     gen.add_argument("--reversal-share", type=float, default=0.06, help="share of order lines that reverse a sale")
     gen.add_argument(
+        "--country-dirty-share",
+        type=float,
+        default=0.08,
+        help="share of customers whose country is an alias, alpha-3 code, unknown value or missing",
+    )
+    gen.add_argument(
         "--epoch-csv-source",
         choices=("ratings", "page_views", "order_lines", "none"),
         default="ratings",
@@ -72,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         dirty_rate=args.dirty_rate,
         late_rate=args.late_rate,
         reversal_share=args.reversal_share,
+        country_dirty_share=args.country_dirty_share,
         history_start=args.history_start,
         epoch_csv_source=None if args.epoch_csv_source == "none" else args.epoch_csv_source,
         legacy_purchases=args.legacy_purchases,
