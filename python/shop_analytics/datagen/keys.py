@@ -43,17 +43,23 @@ def has_suffix(index: np.ndarray) -> np.ndarray:
 
 def customer_ids(index: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     """Customer ids for 1-based user indices; `mask` marks NULLs."""
-    plain = _text(_KEY_BASE + index, mask)
-    web = pc.binary_join_element_wise("W", pc.utf8_lpad(plain, 8, "0"), "")
-    return pc.if_else(pa.array(is_web_shop_customer(index)), web, plain)
+    web = _present(is_web_shop_customer(index), mask)
+    lettered = pc.binary_join_element_wise("W", pc.utf8_lpad(_text(_KEY_BASE + index[web], None), 8, "0"), "")
+    # Only the lettered tenth is rebuilt: string kernels over every row would double the cost.
+    return pc.replace_with_mask(_text(_KEY_BASE + index, mask), pa.array(web), lettered)
 
 
 def product_codes(index: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
     """Product codes for 1-based item indices; `mask` marks NULLs."""
-    plain = _text(_KEY_BASE + index, mask)
-    letter = pc.take(_SUFFIXES, pa.array((index // _SUFFIX_EVERY) % len(_SUFFIXES)))
-    suffixed = pc.binary_join_element_wise(plain, letter, "")
-    return pc.if_else(pa.array(has_suffix(index)), suffixed, plain)
+    suffixed = _present(has_suffix(index), mask)
+    letter = pc.take(_SUFFIXES, pa.array((index[suffixed] // _SUFFIX_EVERY) % len(_SUFFIXES)))
+    codes = pc.binary_join_element_wise(_text(_KEY_BASE + index[suffixed], None), letter, "")
+    return pc.replace_with_mask(_text(_KEY_BASE + index, mask), pa.array(suffixed), codes)
+
+
+def _present(flags: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    result: np.ndarray = flags if mask is None else flags & ~mask
+    return result
 
 
 def legacy_integer_key(index: np.ndarray) -> np.ndarray:
