@@ -158,6 +158,31 @@ def test_order_line_ground_truth(landing) -> None:
     assert per_batch == entry["batches"]
 
 
+def test_dimension_and_rate_ground_truth(landing) -> None:
+    _, manifest, con = landing
+    users = manifest["sources"]["users"]["truth"]
+    spelled = {
+        "country_missing": "country_code IS NULL",
+        "country_unknown": "country_code IN ('Unspecified', 'European Community', 'ZZ', 'Atlantis', 'N/A')",
+        "country_alpha3": "regexp_full_match(country_code, '[A-Z]{3}') AND country_code NOT IN ('RSA', 'UAE')",
+    }
+    # Everything else that is not an alpha-2 code is an alias or a spelled-out name (UK and EL look like codes).
+    spelled["country_alias"] = (
+        "(NOT regexp_full_match(country_code, '[A-Z]{2}') OR country_code IN ('UK', 'EL')) AND NOT ("
+        + " OR ".join(f"coalesce({p}, true)" for p in spelled.values())
+        + ")"
+    )
+    for kind, predicate in spelled.items():
+        assert _count(con, f"SELECT count(*) FROM users WHERE {predicate}") == users[kind] > 0, kind
+    assert _count(con, "SELECT count(*) FROM users WHERE signup_at IS NULL") == users["signup_missing"]
+    items = manifest["sources"]["items"]["truth"]
+    assert _count(con, "SELECT count(*) FROM items WHERE price IS NULL") == items["price_missing"]
+    assert _count(con, "SELECT count(*) FROM items WHERE category = 'misc'") == items["unknown_category"]
+    rates = manifest["sources"]["exchange_rates"]["truth"]
+    assert _count(con, "SELECT count(*) FROM exchange_rates WHERE currency = 'USD'") == rates["inverse_quotes"] > 0
+    assert _count(con, "SELECT count(*) FROM exchange_rates WHERE base_currency = 'EUR'") == rates["eur_based_quotes"]
+
+
 def test_manifest_rows_and_files_match_the_folder(landing) -> None:
     out, manifest, con = landing
     for source, entry in manifest["sources"].items():

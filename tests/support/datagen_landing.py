@@ -33,7 +33,8 @@ def landing_connection(root: Path) -> duckdb.DuckDBPyConnection:
             else f"read_csv('{pattern}', hive_partitioning = true, filename = true, all_varchar = true)"
         )
         con.execute(f"CREATE VIEW {source}_raw AS SELECT * FROM {reader}")
-    if _files(root, "ratings") and _files(root, "ratings")[1] == "csv":  # type: ignore[index]
+    ratings = _files(root, "ratings")
+    if ratings is not None and ratings[1] == "csv":  # epoch seconds (the generator's epoch-second CSV source)
         con.execute("""
             CREATE VIEW ratings AS SELECT CAST(rating_id AS BIGINT) rating_id,
                 make_timestamp(CAST(rated_at AS BIGINT) * 1000000) rated_at,

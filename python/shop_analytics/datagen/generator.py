@@ -170,7 +170,9 @@ def build_chunk(config: GeneratorConfig, task: ChunkTask) -> tuple[pa.Table, dic
         paths, published = _rates(config)
         first = lo - dt.timedelta(days=LEAD_DAYS) if task.batch_index == 0 else lo
         table = rates_table(paths, published, first, hi)
-        return table, {"currencies": len(set(table.column("currency").to_pylist()) - {"USD"})}
+        inverse = pc.sum(pc.equal(table.column("currency"), "USD")).as_py() or 0
+        via_eur = pc.sum(pc.equal(table.column("base_currency"), "EUR")).as_py() or 0
+        return table, {"inverse_quotes": inverse, "eur_based_quotes": via_eur}
     source_index = [s.name for s in ALL_SOURCES].index(task.source)
     rng = np.random.default_rng([config.seed, source_index, task.batch_index, task.chunk_index])
     times = TimeSampler.for_period(lo, hi)

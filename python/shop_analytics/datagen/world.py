@@ -21,7 +21,7 @@ class Country:
 # sells in it, otherwise in USD. Aliases are legacy codes and other spellings seen in real
 # exports (the warehouse's alias seed must resolve every one of them).
 COUNTRIES: tuple[Country, ...] = (
-    Country("US", "USA", "United States", 0.400, "USD", ("USA", "U.S.A.", "United States of America")),
+    Country("US", "USA", "United States", 0.400, "USD", ("U.S.A.", "United States of America", "U.S.")),
     Country("GB", "GBR", "United Kingdom", 0.100, "GBP", ("UK", "Great Britain", "England")),
     Country("DE", "DEU", "Germany", 0.080, "EUR", ("Deutschland",)),
     Country("FR", "FRA", "France", 0.060, "EUR"),
