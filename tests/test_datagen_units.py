@@ -164,3 +164,13 @@ def test_cli_passes_the_v2_options(tmp_path: Path) -> None:
     assert manifest["config"]["epoch_csv_source"] is None and manifest["config"]["country_dirty_share"] == 0.5
     assert min(manifest["sources"]["order_lines"]["batches"]) == "1998-01-01"
     assert manifest["sources"]["ratings"]["file_format"] == "parquet"
+
+
+def test_without_an_earlier_batch_the_late_share_stays_clean() -> None:
+    # One month only: nothing can arrive late, and those rows must not turn into extra dirty rows.
+    config = GeneratorConfig(scale=0.2, seed=3, start=dt.date(2018, 1, 1), end=dt.date(2018, 2, 1), late_rate=0.2)
+    task = next(t for t in plan(config) if t.source == "page_views")
+    _, counts = build_chunk(config, task)
+    assert counts["late_arriving"] == 0
+    dirty = sum(v for k, v in counts.items() if k not in ("late_arriving", "anonymous_views"))
+    assert dirty / task.rows == pytest.approx(config.dirty_rate, rel=0.1)

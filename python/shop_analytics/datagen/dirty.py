@@ -42,7 +42,8 @@ def inject(
     # is split evenly over the applicable kinds.
     bounds = config.late_rate + config.dirty_rate * np.arange(1, len(kinds) + 1) / len(kinds)
     slot = np.searchsorted(bounds, u, side="right")  # 0..len(kinds); == len(kinds) means clean
-    late = u < config.late_rate
+    late_band = u < config.late_rate
+    late = late_band.copy()
     counts: dict[str, int] = {}
 
     earliest_late = times.start_us - _MAX_LATENESS_DAYS * MICROS_PER_DAY
@@ -53,15 +54,16 @@ def inject(
     ts[late] = times.start_us - lateness[late]
     counts["late_arriving"] = int(late.sum())
 
-    clean = (slot == len(kinds)) & ~late
+    # Rows of the late band stay clean where they cannot be late (they are no extra null_key rows).
+    clean = (slot == len(kinds)) | (late_band & ~late)
     for k, kind in enumerate(kinds):
-        rows = np.flatnonzero((slot == k) & ~late)
+        rows = np.flatnonzero((slot == k) & ~late_band)
         if kind == "duplicate_event_id":
             continue  # applied last, copying rows that are still clean
         counts[kind] = len(rows)
         _corrupt(kind, source, cols, rows, rng, pop, null_masks)
 
-    dup_rows = np.flatnonzero((slot == kinds.index("duplicate_event_id")) & ~late)
+    dup_rows = np.flatnonzero((slot == kinds.index("duplicate_event_id")) & ~late_band)
     clean_rows = np.flatnonzero(clean)
     if len(clean_rows) == 0:
         dup_rows = dup_rows[:0]
