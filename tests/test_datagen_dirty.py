@@ -49,6 +49,7 @@ def _not_whole(column: str) -> str:
 
 ORDER_LINE_RULES = {
     "null_key": "order_id IS NULL OR line_number IS NULL OR item_id IS NULL",
+    "invalid_key": "order_id <> trim(order_id) OR regexp_matches(order_id, '[[:cntrl:]]')",
     "unknown_user": f"user_id IS NOT NULL AND NOT {KNOWN_USER}",
     "unknown_item": f"item_id IS NOT NULL AND NOT {KNOWN_ITEM}",
     "unknown_currency": f"NOT {KNOWN_CURRENCY}",

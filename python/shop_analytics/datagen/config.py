@@ -49,10 +49,12 @@ DIRTY_KINDS: tuple[str, ...] = (
 )
 
 # Dirty kinds of order lines (contract v2). duplicate_event_id rows are exact copies of
-# another line (every column equal); unknown_order is a cancellation or return whose
+# another line (every column equal); invalid_key is an order id with a leading or trailing
+# blank or a tab; unknown_order is a cancellation or return whose
 # original order was never issued; invalid_precision is money not in whole minor units.
 ORDER_LINE_DIRTY_KINDS: tuple[str, ...] = (
     "null_key",
+    "invalid_key",
     "invalid_value",
     "invalid_precision",
     "duplicate_event_id",

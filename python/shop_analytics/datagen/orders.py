@@ -40,6 +40,10 @@ SALE, CANCELLATION, RETURN = 0, 1, 2
 _BAD_LINE_TYPES = np.array([3, 4, 5])
 _DOC_PREFIX = pa.array(["", "C", "R", "CN"])
 CREDIT_NOTE = 3
+# invalid_key paddings (before, after): none, a trailing blank, a leading blank, a trailing tab.
+_PADDINGS = (("", ""), ("", " "), (" ", ""), ("", "\t"))
+_PADDINGS_BEFORE = pa.array([p[0] for p in _PADDINGS])
+_PADDINGS_AFTER = pa.array([p[1] for p in _PADDINGS])
 # Out-of-range instants: just before the Unix epoch (a sign bug) and year 2100.
 OUT_OF_RANGE_US = np.array([-MICROS_PER_DAY, 4_102_444_800 * MICROS_PER_SECOND], dtype=np.int64)
 _MAX_LATENESS_DAYS = 40
@@ -68,6 +72,7 @@ class _Lines:
     line_type: np.ndarray  # index into _LINE_TYPES
     original_doc: np.ndarray  # -1 = none
     original_line: np.ndarray  # 0 = none
+    key_padding: np.ndarray  # index into _PADDINGS: 0 = none (an invalid_key pads the order id)
 
     def take(self, rows: np.ndarray) -> _Lines:
         """The lines at `rows`, in that order."""
@@ -189,6 +194,7 @@ def _sales(
         line_type=np.full(n, SALE),
         original_doc=np.full(n, -1),
         original_line=np.zeros(n, dtype=np.int64),
+        key_padding=np.zeros(n, dtype=np.int64),
     )
     return lines, _Orders(starts, sizes, users)
 
@@ -328,7 +334,14 @@ def _corrupt(
     rng.shuffle(free)
     line_pool = _rows_of(orders, free)
     rng.shuffle(line_pool)
-    line_kinds = ("null_key", "invalid_value", "invalid_precision", "unknown_item", "timestamp_out_of_range")
+    line_kinds = (
+        "null_key",
+        "invalid_key",
+        "invalid_value",
+        "invalid_precision",
+        "unknown_item",
+        "timestamp_out_of_range",
+    )
     targets = rng.poisson(per_kind, len(line_kinds))
     at = 0
     for kind, target in zip(line_kinds, targets, strict=True):
@@ -363,6 +376,9 @@ def _corrupt_lines(kind: str, rng: np.random.Generator, lines: _Lines, rows: np.
         lines.doc[rows[which == 0]] = -2
         lines.line_number[rows[which == 1]] = -2
         lines.item[rows[which >= 2]] = -2
+    elif kind == "invalid_key":
+        # The order id padded as careless exports do: a trailing or leading blank, or a tab.
+        lines.key_padding[rows] = 1 + which % (len(_PADDINGS) - 1)
     elif kind == "invalid_value":
         lines.quantity[rows[which == 0]] = rng.choice([0, -1, -12], int((which == 0).sum()))
         lines.amount_minor[rows[which == 1]] *= -1
@@ -399,6 +415,18 @@ def _money(minor: np.ndarray, digits: np.ndarray) -> np.ndarray:
     return values
 
 
+def _padded(keys: pa.Array, padding: np.ndarray) -> pa.Array:
+    """`keys` with the padding of each row (most rows have none)."""
+    padded = padding > 0
+    if not padded.any():
+        return keys
+    rows = pa.array(np.flatnonzero(padded))
+    before = pc.take(_PADDINGS_BEFORE, pa.array(padding[padded]))
+    after = pc.take(_PADDINGS_AFTER, pa.array(padding[padded]))
+    values = pc.binary_join_element_wise(before, pc.take(keys, rows), after, "")
+    return pc.replace_with_mask(keys, pa.array(padded), values)
+
+
 def _to_arrow(lines: _Lines) -> pa.Table:
     known = lines.currency < len(CURRENCIES)
     digits = np.where(known, _MINOR[np.minimum(lines.currency, len(CURRENCIES) - 1)], 2)
@@ -406,7 +434,7 @@ def _to_arrow(lines: _Lines) -> pa.Table:
     original_missing = lines.original_doc < 0
     return pa.Table.from_arrays(
         [
-            order_numbers(lines.doc, prefix, mask=lines.doc == -2),
+            _padded(order_numbers(lines.doc, prefix, mask=lines.doc == -2), lines.key_padding),
             pa.array(lines.line_number.astype(np.int32), mask=lines.line_number == -2),
             pa.array(lines.ts, type=pa.timestamp("us")),
             customer_ids(lines.user, mask=lines.user == 0),
