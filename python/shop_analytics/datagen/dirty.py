@@ -5,15 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from shop_analytics.datagen.config import DIRTY_KINDS, GeneratorConfig
-from shop_analytics.datagen.distributions import MICROS_PER_DAY, TimeSampler, date_to_micros
+from shop_analytics.datagen.distributions import (
+    MAX_LATENESS_DAYS,
+    MICROS_PER_DAY,
+    OUT_OF_RANGE_US,
+    TimeSampler,
+    date_to_micros,
+)
 from shop_analytics.datagen.entities import UNKNOWN_ID_OFFSET, Population
 from shop_analytics.datagen.events import NULL_ID, Columns
-from shop_analytics.datagen.orders import OUT_OF_RANGE_US
 from shop_analytics.quality.raw_contract import Source
 
 # Value columns that can be made invalid, per source, and how.
 _VALUE_COLUMNS = {"purchases": "amount", "ratings": "rating"}
-_MAX_LATENESS_DAYS = 40
 
 
 def applicable_kinds(source: Source) -> tuple[str, ...]:
@@ -46,11 +50,11 @@ def inject(
     late = late_band.copy()
     counts: dict[str, int] = {}
 
-    earliest_late = times.start_us - _MAX_LATENESS_DAYS * MICROS_PER_DAY
+    earliest_late = times.start_us - MAX_LATENESS_DAYS * MICROS_PER_DAY
     if earliest_late < date_to_micros(config.source_start(source.name)):
         late[:] = False  # the first batches have no earlier partition to be late into
     ts = cols[source.fact_column("event_time")]
-    lateness = rng.integers(1, _MAX_LATENESS_DAYS * MICROS_PER_DAY, n, dtype=np.int64)
+    lateness = rng.integers(1, MAX_LATENESS_DAYS * MICROS_PER_DAY, n, dtype=np.int64)
     ts[late] = times.start_us - lateness[late]
     counts["late_arriving"] = int(late.sum())
 

@@ -18,9 +18,11 @@ import pyarrow.compute as pc
 
 from shop_analytics.datagen.config import ORDER_LINE_DIRTY_KINDS, GeneratorConfig
 from shop_analytics.datagen.distributions import (
+    MAX_LATENESS_DAYS,
     MICROS_PER_DAY,
     MICROS_PER_HOUR,
     MICROS_PER_SECOND,
+    OUT_OF_RANGE_US,
     TimeSampler,
     date_to_micros,
 )
@@ -44,13 +46,10 @@ CREDIT_NOTE = 3
 _PADDINGS = (("", ""), ("", " "), (" ", ""), ("", "\t"))
 _PADDINGS_BEFORE = pa.array([p[0] for p in _PADDINGS])
 _PADDINGS_AFTER = pa.array([p[1] for p in _PADDINGS])
-# Out-of-range instants: just before the Unix epoch (a sign bug) and year 2100.
-OUT_OF_RANGE_US = np.array([-MICROS_PER_DAY, 4_102_444_800 * MICROS_PER_SECOND], dtype=np.int64)
-_MAX_LATENESS_DAYS = 40
 
 
 def basket_sizes(rng: np.random.Generator, count: int) -> np.ndarray:
-    """Lines per order: heavy-tailed (median 2, mean about 4, a long tail to MAX_BASKET)."""
+    """Lines per order: heavy-tailed (median 2, mean about 3.2, a long tail to MAX_BASKET)."""
     sizes: np.ndarray = np.minimum(1 + np.floor(rng.lognormal(0.4, 1.1, count)), MAX_BASKET).astype(np.int64)
     return sizes
 
@@ -278,13 +277,13 @@ def _late(
 ) -> tuple[np.ndarray, int]:
     """Move a `late_rate` share of unreversed orders, whole, before the batch's period (late-arriving data)."""
     late_rows = np.zeros(len(lines.doc), dtype=bool)
-    earliest_late = times.start_us - _MAX_LATENESS_DAYS * MICROS_PER_DAY
+    earliest_late = times.start_us - MAX_LATENESS_DAYS * MICROS_PER_DAY
     if earliest_late < date_to_micros(config.source_start("order_lines")):
         return late_rows, 0  # the first batches have no earlier partition to be late into
     late_orders = np.flatnonzero(~untouchable & (rng.random(len(orders.size)) < config.late_rate))
     rows = _rows_of(orders, late_orders)
     order_of_row = np.repeat(np.arange(len(late_orders)), orders.size[late_orders])
-    lateness = rng.integers(MICROS_PER_HOUR, _MAX_LATENESS_DAYS * MICROS_PER_DAY, len(late_orders), dtype=np.int64)
+    lateness = rng.integers(MICROS_PER_HOUR, MAX_LATENESS_DAYS * MICROS_PER_DAY, len(late_orders), dtype=np.int64)
     first_ts = lines.ts[orders.start[late_orders]]
     # Keep the order's line spacing, but never let a late line reach back into the period.
     shifted = times.start_us - lateness[order_of_row] + (lines.ts[rows] - first_ts[order_of_row])
