@@ -31,7 +31,10 @@ def test_different_seed_changes_the_data(tmp_path: Path) -> None:
     other = GeneratorConfig(scale=CONFIG.scale, seed=CONFIG.seed + 1, chunk_rows=CONFIG.chunk_rows)
     generate(other, tmp_path / "b", progress=False)
     a, b = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
-    assert a.keys() == b.keys()
-    data = [name for name in a if not name.endswith("/_SUCCESS")]  # completion markers are empty in both
+    # Which later batches receive a month's late cancellations and returns depends on the data.
+    planned = {name for name in a if "/reversals-of-" not in name}
+    assert planned == {name for name in b if "/reversals-of-" not in name}
+    # Completion markers are empty in both; batch settings are the same text.
+    data = [name for name in planned if not name.endswith(("/_SUCCESS", "/_batch.yml"))]
     differing = [name for name in data if a[name] != b[name]]
     assert len(differing) > 0.9 * len(data)

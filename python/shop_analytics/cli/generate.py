@@ -7,13 +7,14 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from shop_analytics.datagen.config import ROWS_PER_SCALE
 from shop_analytics.settings import DataLayout
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `generate` subcommand."""
     gen = subparsers.add_parser("generate", help="write synthetic landing batches and a manifest")
-    gen.add_argument("--scale", type=float, default=1.0, help="1.0 = 1M page views, 100k purchases (default 1)")
+    gen.add_argument("--scale", type=float, default=1.0, help="1.0 = 1M page views, 100k order lines (default 1)")
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--out", help="landing folder (default: <data-dir>/landing)")
     gen.add_argument("--format", choices=("parquet", "csv"), default="parquet")
@@ -23,7 +24,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     gen.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     gen.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2016, 1, 1))
     gen.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2019, 1, 1), help="exclusive")
-    for source in ("users", "items", "page_views", "purchases", "ratings"):
+    gen.add_argument(
+        "--history-start",
+        type=dt.date.fromisoformat,
+        help="also write thin order and rating history from this day on (e.g. 1996-01-01), before --start",
+    )
+    gen.add_argument("--reversal-share", type=float, default=0.06, help="share of order lines that reverse a sale")
+    gen.add_argument(
+        "--country-dirty-share",
+        type=float,
+        default=0.08,
+        help="share of customers whose country is an alias, alpha-3 code, unknown value or missing",
+    )
+    gen.add_argument(
+        "--epoch-csv-source",
+        choices=("ratings", "page_views", "order_lines", "none"),
+        default="ratings",
+        help="the source written as CSV with epoch-second timestamps (default ratings; none: no such source)",
+    )
+    gen.add_argument(
+        "--legacy-purchases",
+        action="store_true",
+        help="also write the deprecated v1 `purchases` source (integer keys, one row per purchase, USD)",
+    )
+    for source in ROWS_PER_SCALE:
         gen.add_argument(
             f"--{source.replace('_', '-')}",
             type=int,
@@ -53,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
         chunk_rows=args.chunk_rows,
         dirty_rate=args.dirty_rate,
         late_rate=args.late_rate,
+        reversal_share=args.reversal_share,
+        country_dirty_share=args.country_dirty_share,
+        history_start=args.history_start,
+        epoch_csv_source=None if args.epoch_csv_source == "none" else args.epoch_csv_source,
+        legacy_purchases=args.legacy_purchases,
         overrides=overrides,
     )
     out = Path(args.out) if args.out else DataLayout.from_env(args.data_dir).landing
@@ -61,13 +90,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"wrote {out}")
     for name, entry in manifest["sources"].items():
-        dirty = {
-            k: v
-            for k, v in entry["counts"].items()
-            if k not in ("anonymous_views", "same_day_repeat_rows", "revision_rows", "late_arriving")
-        }
+        dirty = sum(entry["dirty"].values())
         print(
-            f"  {name:<11} {entry['rows']:>12,} rows in {entry['files']:>4} files"
-            + (f"; dirty: {sum(dirty.values()):,}" if dirty else "")
+            f"  {name:<14} {entry['rows']:>12,} rows in {entry['files']:>4} files"
+            + (f"; dirty: {dirty:,}" if entry["dirty"] else "")
         )
     return 0

@@ -6,29 +6,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 # Rows per unit of scale. Scale 1 is a laptop-sized data set; scale 100 is
-# 100M page views and 10M purchases.
+# 100M page views and 10M order lines. `purchases` (the v1 source) is written
+# only with `legacy_purchases`.
 ROWS_PER_SCALE = {
     "users": 50_000,
     "items": 20_000,
     "page_views": 1_000_000,
+    "order_lines": 100_000,
     "purchases": 100_000,
     "ratings": 200_000,
-}
-
-# Share of each country among users; US about 40%.
-COUNTRY_SHARES: dict[str, float] = {
-    "US": 0.40,
-    "GB": 0.10,
-    "DE": 0.09,
-    "FR": 0.07,
-    "CA": 0.06,
-    "BR": 0.06,
-    "IN": 0.06,
-    "JP": 0.05,
-    "AU": 0.04,
-    "MX": 0.03,
-    "ES": 0.02,
-    "NL": 0.02,
 }
 
 CATEGORIES: tuple[str, ...] = (
@@ -50,9 +36,9 @@ CATEGORIES: tuple[str, ...] = (
     "baby",
 )
 
-# Kinds of dirty row the generator injects into fact sources. Each dirty row
-# carries exactly one kind, so counts in the manifest are exact. invalid_value
-# is a non-positive purchase amount or a rating outside 1..5.
+# Kinds of dirty row the generator injects into the v1-style fact sources (page views,
+# ratings, legacy purchases). Each dirty row carries exactly one kind, so counts in the
+# manifest are exact. invalid_value is a non-positive purchase amount or a rating outside 1..5.
 DIRTY_KINDS: tuple[str, ...] = (
     "null_key",
     "invalid_value",
@@ -60,6 +46,42 @@ DIRTY_KINDS: tuple[str, ...] = (
     "unknown_user",
     "unknown_item",
     "timestamp_out_of_range",
+)
+
+# Dirty kinds of order lines (contract v2). duplicate_event_id rows are exact copies of
+# another line (every column equal); invalid_key is an order id with a leading or trailing
+# blank or a tab; unknown_order is a cancellation or return whose
+# original order was never issued; invalid_precision is money not in whole minor units.
+ORDER_LINE_DIRTY_KINDS: tuple[str, ...] = (
+    "null_key",
+    "invalid_key",
+    "invalid_value",
+    "invalid_precision",
+    "duplicate_event_id",
+    "unknown_user",
+    "unknown_item",
+    "unknown_currency",
+    "unknown_order",
+    "timestamp_out_of_range",
+)
+
+# Every dirty kind any source can carry: the manifest's `dirty` section uses only these
+# names, which are also the `<kind>` of the gate's `<kind>:<column>` quarantine reasons.
+ALL_DIRTY_KINDS: tuple[str, ...] = tuple(dict.fromkeys(DIRTY_KINDS + ORDER_LINE_DIRTY_KINDS))
+
+# Sources with the optional pre-`start` history (a shop's orders and a ratings set go back years).
+HISTORY_SOURCES = ("order_lines", "ratings")
+
+_SHARES = (
+    "dirty_rate",
+    "late_rate",
+    "anonymous_view_share",
+    "same_day_repeat_share",
+    "rating_revision_share",
+    "taste_share",
+    "reversal_share",
+    "guest_share",
+    "country_dirty_share",
 )
 
 
@@ -81,6 +103,21 @@ class GeneratorConfig:
     zipf_exponent: float = 1.1
     user_activity_sigma: float = 1.3
     taste_share: float = 0.6
+    # Share of order lines that are cancellation or return lines (incl. credit notes).
+    reversal_share: float = 0.06
+    # Share of orders placed without a customer account (user_id NULL).
+    guest_share: float = 0.05
+    # Share of customers whose country is written as an alias, an alpha-3 code, an
+    # unknown name or not at all (a dimension defect: flagged downstream, never quarantined).
+    country_dirty_share: float = 0.08
+    # First day of optional order and rating history before `start` (e.g. 1996-01-01);
+    # None writes no history.
+    history_start: dt.date | None = None
+    # The source written as CSV with epoch-second timestamps (a `_batch.yml` declares
+    # it); None writes every source in `file_format`.
+    epoch_csv_source: str | None = "ratings"
+    # Also write the v1 `purchases` source (one row per purchase, integer keys, USD).
+    legacy_purchases: bool = False
     # Explicit row counts that replace the scaled ones, as (source, rows) pairs.
     overrides: tuple[tuple[str, int], ...] = ()
 
@@ -91,28 +128,41 @@ class GeneratorConfig:
             raise ValueError(f"file_format must be 'parquet' or 'csv', got {self.file_format!r}")
         if self.end <= self.start:
             raise ValueError(f"end {self.end} must be after start {self.start}")
+        if self.history_start is not None and not self.history_start < self.start:
+            raise ValueError(f"history_start {self.history_start} must be before start {self.start}")
         if self.chunk_rows < 1:
             raise ValueError(f"chunk_rows must be >= 1, got {self.chunk_rows}")
-        for name in (
-            "dirty_rate",
-            "late_rate",
-            "anonymous_view_share",
-            "same_day_repeat_share",
-            "rating_revision_share",
-            "taste_share",
-        ):
+        for name in _SHARES:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value}")
         if self.dirty_rate + self.late_rate >= 0.5:
             raise ValueError("dirty_rate + late_rate must stay below 0.5")
+        if self.reversal_share > 0.2:
+            # Reversals reference sale lines of the same chunk: beyond this there are too few to reverse.
+            raise ValueError(f"reversal_share must be at most 0.2, got {self.reversal_share}")
+        if self.epoch_csv_source not in (None, "page_views", "ratings", "order_lines"):
+            raise ValueError(
+                f"epoch_csv_source must be page_views, ratings or order_lines, got {self.epoch_csv_source!r}"
+            )
         unknown = {name for name, _ in self.overrides} - set(ROWS_PER_SCALE)
         if unknown:
             raise ValueError(f"unknown row-count overrides: {sorted(unknown)}")
+        if any(rows < 1 for _, rows in self.overrides):
+            raise ValueError("row-count overrides must be >= 1")
 
     def rows(self, source: str) -> int:
-        """Number of rows to generate for `source` (before dirty duplicates are counted)."""
+        """Number of rows to generate for `source`."""
         explicit = dict(self.overrides)
         if source in explicit:
             return int(explicit[source])
         return max(1, round(ROWS_PER_SCALE[source] * self.scale))
+
+    @property
+    def first_day(self) -> dt.date:
+        """First day with events: `history_start` when history is on, else `start`."""
+        return self.history_start or self.start
+
+    def source_start(self, source: str) -> dt.date:
+        """First day of `source`'s batches: order lines and ratings have the optional history."""
+        return self.first_day if source in HISTORY_SOURCES else self.start

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 
 from shop_analytics.datagen.config import DIRTY_KINDS, GeneratorConfig
-from shop_analytics.datagen.distributions import MICROS_PER_DAY, TimeSampler, date_to_micros
+from shop_analytics.datagen.distributions import (
+    MAX_LATENESS_DAYS,
+    MICROS_PER_DAY,
+    OUT_OF_RANGE_US,
+    TimeSampler,
+    date_to_micros,
+)
 from shop_analytics.datagen.entities import UNKNOWN_ID_OFFSET, Population
 from shop_analytics.datagen.events import NULL_ID, Columns
 from shop_analytics.quality.raw_contract import Source
 
 # Value columns that can be made invalid, per source, and how.
 _VALUE_COLUMNS = {"purchases": "amount", "ratings": "rating"}
-# Out-of-range instants: the Unix epoch (a classic zero-default bug) and year 2100.
-_OUT_OF_RANGE_US = np.array([0, date_to_micros(dt.date(2100, 1, 1))], dtype=np.int64)
-_MAX_LATENESS_DAYS = 40
 
 
 def applicable_kinds(source: Source) -> tuple[str, ...]:
@@ -45,26 +46,28 @@ def inject(
     # is split evenly over the applicable kinds.
     bounds = config.late_rate + config.dirty_rate * np.arange(1, len(kinds) + 1) / len(kinds)
     slot = np.searchsorted(bounds, u, side="right")  # 0..len(kinds); == len(kinds) means clean
-    late = u < config.late_rate
+    late_band = u < config.late_rate
+    late = late_band.copy()
     counts: dict[str, int] = {}
 
-    earliest_late = times.start_us - _MAX_LATENESS_DAYS * MICROS_PER_DAY
-    if earliest_late < date_to_micros(config.start):
+    earliest_late = times.start_us - MAX_LATENESS_DAYS * MICROS_PER_DAY
+    if earliest_late < date_to_micros(config.source_start(source.name)):
         late[:] = False  # the first batches have no earlier partition to be late into
     ts = cols[source.fact_column("event_time")]
-    lateness = rng.integers(1, _MAX_LATENESS_DAYS * MICROS_PER_DAY, n, dtype=np.int64)
+    lateness = rng.integers(1, MAX_LATENESS_DAYS * MICROS_PER_DAY, n, dtype=np.int64)
     ts[late] = times.start_us - lateness[late]
     counts["late_arriving"] = int(late.sum())
 
-    clean = (slot == len(kinds)) & ~late
+    # Rows of the late band stay clean where they cannot be late (they are no extra null_key rows).
+    clean = (slot == len(kinds)) | (late_band & ~late)
     for k, kind in enumerate(kinds):
-        rows = np.flatnonzero((slot == k) & ~late)
+        rows = np.flatnonzero((slot == k) & ~late_band)
         if kind == "duplicate_event_id":
             continue  # applied last, copying rows that are still clean
         counts[kind] = len(rows)
         _corrupt(kind, source, cols, rows, rng, pop, null_masks)
 
-    dup_rows = np.flatnonzero((slot == kinds.index("duplicate_event_id")) & ~late)
+    dup_rows = np.flatnonzero((slot == kinds.index("duplicate_event_id")) & ~late_band)
     clean_rows = np.flatnonzero(clean)
     if len(clean_rows) == 0:
         dup_rows = dup_rows[:0]
@@ -111,7 +114,7 @@ def _corrupt(
     elif kind == "unknown_item":
         cols[source.fact_column("item_ref")][rows] = UNKNOWN_ID_OFFSET + pop.n_items + rng.integers(1, 1000, len(rows))
     elif kind == "timestamp_out_of_range":
-        base = _OUT_OF_RANGE_US[rng.integers(0, 2, len(rows))]
+        base = OUT_OF_RANGE_US[rng.integers(0, 2, len(rows))]
         cols[source.fact_column("event_time")][rows] = base + rng.integers(0, MICROS_PER_DAY, len(rows), dtype=np.int64)
     else:
         raise ValueError(f"unknown dirty kind {kind!r}")

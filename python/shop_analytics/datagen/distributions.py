@@ -12,6 +12,10 @@ MICROS_PER_SECOND = 1_000_000
 MICROS_PER_HOUR = 3_600 * MICROS_PER_SECOND
 MICROS_PER_DAY = 24 * MICROS_PER_HOUR
 EPOCH = dt.date(1970, 1, 1)
+# Late-arriving events come up to this many days before their batch's period.
+MAX_LATENESS_DAYS = 40
+# Out-of-range instants: just before the Unix epoch (a sign bug) and 2100-01-01.
+OUT_OF_RANGE_US = np.array([-MICROS_PER_DAY, 4_102_444_800 * MICROS_PER_SECOND], dtype=np.int64)
 
 # Share of traffic per hour of day (UTC): quiet nights, a lunch bump, an evening peak.
 _DIURNAL = np.array(

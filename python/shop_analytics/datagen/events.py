@@ -1,4 +1,4 @@
-"""Clean event chunks for page views, purchases and ratings, as NumPy columns."""
+"""Clean event chunks for page views, ratings and legacy purchases, as NumPy columns of indices."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from shop_analytics.datagen.config import GeneratorConfig
-from shop_analytics.datagen.distributions import MICROS_PER_DAY, TimeSampler
+from shop_analytics.datagen.distributions import MICROS_PER_DAY, MICROS_PER_SECOND, TimeSampler
 from shop_analytics.datagen.entities import Population
 
 Columns = dict[str, np.ndarray]
@@ -65,7 +65,8 @@ def ratings(
     n = len(ids)
     users = pop.sample_users(rng, n)
     items = pop.sample_items(rng, users, config.taste_share)
-    ts = times.sample_sorted(rng, n)
+    # Whole seconds, as in ratings exports (the epoch-second CSV source keeps every value).
+    ts = times.sample_sorted(rng, n) // MICROS_PER_SECOND * MICROS_PER_SECOND
     likes = pop.user_taste[users - 1] == pop.item_category[items - 1]
     score = 3.0 + pop.item_quality[items - 1] + np.where(likes, 1.2, -0.5) + rng.normal(0, 0.7, n)
     rating = np.clip(np.rint(score), 1, 5).astype(np.int16)
@@ -76,8 +77,9 @@ def ratings(
         users[revised] = users[source]
         items[revised] = items[source]
         # A revision comes strictly after the original, inside the same batch.
-        room = times.end_us - 1 - ts[source]
-        ts[revised] = ts[source] + 1 + (rng.random(len(revised)) * np.maximum(room - 1, 0)).astype(np.int64)
+        room = (times.end_us - ts[source]) // MICROS_PER_SECOND - 1
+        later = 1 + (rng.random(len(revised)) * np.maximum(room - 1, 0)).astype(np.int64)
+        ts[revised] = ts[source] + later * MICROS_PER_SECOND
         rating[revised] = np.clip(rating[source] + rng.choice([-2, -1, 1, 2], len(revised)), 1, 5)
     cols = {"rating_id": ids, "rated_at": ts, "user_id": users, "item_id": items, "rating": rating}
     return cols, {"revision_rows": len(revised) if n > 1 else 0}
