@@ -80,10 +80,12 @@ def read_input(con: duckdb.DuckDBPyConnection, path: Path, mapping: ImportMappin
 
 def _csv_options(options: InputOptions) -> str:
     parts = ["all_varchar = true", "hive_partitioning = false", "strict_mode = true", "null_padding = false"]
-    for name in ("delimiter", "quote", "escape"):
-        value = getattr(options, name)
+    # RFC 4180 quoting unless declared: a sniffed quote character could strip the ' of a value such as 'A'.
+    defaults = {"quote": '"', "escape": '"'}
+    for name, option in (("delimiter", "delim"), ("quote", "quote"), ("escape", "escape")):
+        value = getattr(options, name) or defaults.get(name)
         if value is not None:
-            parts.append(f"{name} = {quote_literal(value)}")
+            parts.append(f"{option} = {quote_literal(value)}")
     if options.encoding is not None:
         parts.append(f"encoding = {quote_literal(options.encoding.lower())}")
     return ", ".join(parts)
