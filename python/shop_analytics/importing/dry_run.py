@@ -98,9 +98,9 @@ def _examples(scratch: DataLayout, report: BatchReport) -> dict[str, list[dict[s
         scan = f"read_parquet({quote_literal(str(rejected))})"
         names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
         raw_prefix = f"{GATE_PREFIX}raw__"
-        shown = []
+        shown = [f"{ROW_NUMBER} AS row"]  # the row's position in the batch (0-based), as in quarantine
         for name in names:
-            if name.startswith(GATE_PREFIX) and name != ROW_NUMBER:
+            if name.startswith(GATE_PREFIX):
                 continue
             raw = raw_prefix + name
             # The text as landed: the converted column is NULL where the conversion failed.
