@@ -2,60 +2,31 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import zoneinfo
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from import_support import EXAMPLES, batch_rows, batch_settings, ratings_doc, run_import
+from import_support import (
+    RETAIL_CSV,
+    RETAIL_MAPPING,
+    batch_rows,
+    batch_settings,
+    ratings_doc,
+    retail_lines_oracle,
+    run_import,
+)
 from shop_analytics.importing import import_file
-
-RETAIL_CSV = EXAMPLES / "data" / "retail_invoice_lines.csv"
-RETAIL_MAPPING = EXAMPLES / "mappings" / "retail_invoice_lines.yml"
 
 
 def _written(result: Any) -> dict[str, list[dict[str, Any]]]:
     return {b.source: batch_rows(b.folder) for b in result.written}
 
 
-def _retail_oracle() -> list[dict[str, Any]]:
-    """The retail export converted by hand with csv, Decimal and datetime: an independent oracle."""
-    with RETAIL_CSV.open(newline="", encoding="utf-8") as handle:
-        lines = list(csv.DictReader(handle))
-    seen: dict[str, int] = {}
-    expected = []
-    for line in lines:
-        order = line["InvoiceNo"]
-        seen[order] = seen.get(order, 0) + 1
-        quantity = int(line["Quantity"])
-        reversal = order.startswith("C") or quantity < 0
-        amount = abs(quantity) * Decimal(line["UnitPrice"])
-        at = dt.datetime.strptime(line["InvoiceDate"], "%m/%d/%Y %H:%M")
-        expected.append(
-            {
-                "order_id": order,
-                "line_number": str(seen[order]),
-                "ordered_at": at.strftime("%Y-%m-%dT%H:%M:%S"),
-                "user_id": line["CustomerID"] or None,
-                "item_id": line["StockCode"],
-                "quantity": str(abs(quantity)),
-                "unit_price": line["UnitPrice"],
-                "line_amount": format(amount.normalize(), "f"),
-                "currency": "GBP",
-                "line_type": "cancellation" if reversal else "sale",
-                "original_order_id": None,
-                "original_line_number": None,
-            }
-        )
-    return expected
-
-
 def test_retail_export_matches_a_hand_conversion(tmp_path: Path) -> None:
     result = import_file(RETAIL_CSV, RETAIL_MAPPING, "order_lines", tmp_path / "landing", "2011-12")
     written = _written(result)
-    assert written["order_lines"] == _retail_oracle()
+    assert written["order_lines"] == retail_lines_oracle()
     # Dimensions: first values in file order, one row per key, guests (no customer) left out.
     assert written["users"][0] == {"user_id": "17850", "country_code": "United Kingdom", "signup_at": None}
     assert [u["user_id"] for u in written["users"]] == ["17850", "13047", "12583", "14527", "14911"]
