@@ -89,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {planned.target.name}: {note}")
     for item in result.dry_run.batches:
         report = item.report
+        which = f" batch {report.batch_id}" if report.batch_id else ""
         print(
-            f"  {report.source} batch {report.batch_id}: {report.status}; rows in {report.rows_in:,}, "
+            f"  {report.source}{which}: {report.status}; rows in {report.rows_in:,}, "
             f"admitted {report.rows_admitted:,}, quarantined {report.rows_quarantined:,}"
         )
         if report.message:

@@ -64,8 +64,8 @@ def dry_run(
         _copy_state(real, scratch)
         write_batches(con, scratch.landing, batch_id, planned, batch_settings, provenance)
         reports = ingest(scratch, settings)
-        mine = {(b.target.name, batch_id) for b in planned}
-        batches = [DryRunBatch(r, _examples(scratch, r)) for r in reports if (r.source, r.batch_id) in mine]
+        # The scratch landing holds only this import's batches: every report is about them.
+        batches = [DryRunBatch(r, _examples(scratch, r)) for r in reports]
         return DryRunResult(batches, int(exit_code(reports)))
     finally:
         shutil.rmtree(scratch_root, ignore_errors=True)
