@@ -85,6 +85,7 @@ def test_dry_run_reports_per_reason_with_examples_and_writes_nothing(data_dir: P
     assert (example["user_id"], example["rating"]) == ("1", "4.5")
     assert result.dry_run.exit_code == 3  # over the quarantine threshold, as ingest would exit
     assert _snapshot(data_dir) == before
+    assert not list(data_dir.parent.glob(".shop-analytics-dry-run-*"))  # the scratch copy is gone
 
 
 def test_dry_run_on_a_fresh_data_dir_creates_nothing(tmp_path: Path) -> None:

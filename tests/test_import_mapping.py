@@ -104,6 +104,15 @@ def test_order_lines_derivations_need_their_inputs(tmp_path: Path) -> None:
     assert "say how a reversal is recognized" in _error(tmp_path, doc, None)
 
 
+def test_a_date_takes_no_time_zone(tmp_path: Path) -> None:
+    doc = {
+        "source": "exchange_rates",
+        "columns": {"rate_date": "d", "currency": "c", "base_currency": "b", "rate": "r"},
+        "timestamp": {"time_zone": "Europe/Paris"},
+    }
+    assert ": timestamp.time_zone: rate_date is a date" in _error(tmp_path, doc, None)
+
+
 def test_dimensions_need_a_reference(tmp_path: Path) -> None:
     doc = {
         "source": "exchange_rates",

@@ -56,6 +56,8 @@ def test_empty_and_header_only_files_are_refused(tmp_path: Path) -> None:
         _ratings(tmp_path, "")
     with pytest.raises(InputError, match="no rows"):
         _ratings(tmp_path, HEADER)
+    with pytest.raises(InputError, match="no rows"):
+        _ratings(tmp_path, "[]", name="in.json")
     assert not (tmp_path / "landing").exists()
 
 
@@ -157,3 +159,15 @@ def test_unknown_extension_needs_a_declared_format(tmp_path: Path) -> None:
         _ratings(tmp_path, HEADER + "1,2,3,2020-01-01\n", name="in.dat")
     rows = _ratings(tmp_path, HEADER + "1,2,3,2020-01-01\n", name="in.dat", input={"format": "csv"})
     assert rows[0]["rating"] == "3"
+
+
+def test_embedded_newlines_quotes_and_control_characters_survive(tmp_path: Path) -> None:
+    text = HEADER + '1,"line one\nline ""two""",3,2020-01-01\n2,"tab\there \x01 bell",4,2020-01-01\n'
+    rows = _ratings(tmp_path, text)
+    assert [r["item_id"] for r in rows] == ['line one\nline "two"', "tab\there \x01 bell"]
+
+
+def test_an_empty_csv_field_is_missing(tmp_path: Path) -> None:
+    # CSV cannot tell an empty string from a missing value: both land as null (docs/import.md).
+    rows = _ratings(tmp_path, HEADER + '1,,3,2020-01-01\n2,"",4,2020-01-01\n')
+    assert [r["item_id"] for r in rows] == [None, None]

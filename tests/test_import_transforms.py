@@ -187,3 +187,20 @@ def test_conflicting_dimension_values_are_reported(tmp_path: Path) -> None:
         {"user_id": "2", "country_code": None, "signup_at": None},
     ]
     assert users.notes == ("1 user_id value(s) have more than one country_code in the file; the first one is used",)
+
+
+def test_exchange_rates_with_day_first_dates(tmp_path: Path) -> None:
+    path = tmp_path / "fx.csv"
+    path.write_text("day;cur;per_usd\n09/12/2011;GBP;1.5612\n31/02/2011;EUR;1.3\n")
+    doc = {
+        "source": "exchange_rates",
+        "input": {"delimiter": ";"},
+        "columns": {"rate_date": "day", "currency": "cur", "rate": "per_usd"},
+        "constants": {"base_currency": "USD"},
+        "timestamp": {"format": "%d/%m/%Y"},
+    }
+    rows = _written(run_import(tmp_path, path, doc))["exchange_rates"]
+    assert rows == [
+        {"rate_date": "2011-12-09", "currency": "GBP", "base_currency": "USD", "rate": "1.5612"},
+        {"rate_date": "31/02/2011", "currency": "EUR", "base_currency": "USD", "rate": "1.3"},  # no such day: kept
+    ]

@@ -1,6 +1,8 @@
 """The dry run: the batches an import would write, put through the real gate on a scratch copy of the data dir.
 
-The scratch data dir holds a copy of the ingest catalog and of the lake (hard links where
+The scratch data dir is a hidden folder beside the real one (``.shop-analytics-dry-run-*``,
+so the lake can be hard-linked on the same file system; the system's temporary folder
+when that is not writable). It holds a copy of the ingest catalog and of the lake (hard links where
 the file system allows: ingest never rewrites a lake file in place, it only adds files and
 renames), and a landing folder with only the import's batches. `shop_analytics.ingest`
 then runs exactly as `shop-analytics ingest` would, and the report says what it would
@@ -57,7 +59,7 @@ def dry_run(
 ) -> DryRunResult:
     """Gate `planned` as batch `batch_id` against a scratch copy of `data_dir`; the real data dir is only read."""
     real = DataLayout(Path(data_dir).resolve())
-    scratch_root = Path(tempfile.mkdtemp(prefix="shop-analytics-dry-run-"))
+    scratch_root = _scratch_root(real.root)
     try:
         scratch = DataLayout(scratch_root / "data")
         scratch.root.mkdir()
@@ -69,6 +71,16 @@ def dry_run(
         return DryRunResult(batches, int(exit_code(reports)))
     finally:
         shutil.rmtree(scratch_root, ignore_errors=True)
+
+
+def _scratch_root(data_dir: Path) -> Path:
+    """A new hidden folder beside the data dir (same file system: the lake is linked, not copied), else in /tmp."""
+    if data_dir.is_dir():
+        try:
+            return Path(tempfile.mkdtemp(prefix=".shop-analytics-dry-run-", dir=data_dir.parent))
+        except OSError:
+            pass  # a read-only parent: the system's temporary folder, where the lake is copied
+    return Path(tempfile.mkdtemp(prefix="shop-analytics-dry-run-"))
 
 
 def _copy_state(real: DataLayout, scratch: DataLayout) -> None:

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import yaml
 
 from shop_analytics.importing.targets import (
+    DATE,
     DIMENSION_TARGETS,
     EVENT_ID,
     Target,
@@ -173,6 +174,8 @@ def parse_mapping(raw: Any, path: Path, source: str | None = None) -> ImportMapp
     derive = _derivations(where, doc.get("derive", {}), target)
     _no_overlap(where, target, columns, constants, derive)
     fmt, zone = _timestamp(where, doc.get("timestamp", {}))
+    if zone is not None and target.time_column and target.column(target.time_column).kind == DATE:
+        where.fail("timestamp.time_zone", f"{target.time_column} is a date; a time zone does not apply to it")
     currency = doc.get("default_currency")
     if currency is not None and not (isinstance(currency, str) and currency.strip()):
         where.fail("default_currency", f"must be an ISO 4217 code as a string, got {currency!r}")

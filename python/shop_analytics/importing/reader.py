@@ -71,10 +71,10 @@ def read_input(con: duckdb.DuckDBPyConnection, path: Path, mapping: ImportMappin
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot read {path} as {file_format}: {first}") from exc
+    if table.rows == 0:
+        raise InputError(f"{path} has no rows (only a header, or an empty JSON array): nothing to import")
     _check_names(table, mapping)
     _check_keys(con, table, mapping)
-    if table.rows == 0:
-        raise InputError(f"{path} has a header but no rows: nothing to import")
     return table
 
 
