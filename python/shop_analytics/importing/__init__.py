@@ -9,6 +9,8 @@ dir (dry_run.py). The gate stays the one place that judges and normalizes values
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from shop_analytics.importing.mapping import ImportMapping, MappingError, load_m
 from shop_analytics.importing.reader import InputError, InputTable, read_input
 from shop_analytics.importing.transform import PlannedBatch, plan_batches
 from shop_analytics.ingest import IngestSettings
+from shop_analytics.settings import Settings
+from shop_analytics.sql import quote_literal
 
 __all__ = [
     "ImportResult",
@@ -83,8 +87,13 @@ def import_file(
     ingest_settings: IngestSettings | None = None,
 ) -> ImportResult:
     """Import `input_file` as `source` into `landing`, or, with `dry_run_data_dir`, gate it on a scratch copy."""
+    settings_env = Settings.from_env()
+    spill = Path(tempfile.mkdtemp(prefix="shop-analytics-import-", dir=settings_env.temp_dir))
     con = duckdb.connect()
     try:
+        # Bounded memory: the input is held as tables that spill to disk beyond the limit.
+        con.execute(f"SET memory_limit = {quote_literal(settings_env.memory_limit)}")
+        con.execute(f"SET temp_directory = {quote_literal(str(spill))}")
         prepared = prepare_import(con, Path(input_file), Path(mapping_file), source, batch_id)
         settings = prepared.mapping.batch_settings()
         if dry_run_data_dir is not None:
@@ -102,3 +111,4 @@ def import_file(
         return ImportResult(prepared, written)
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
