@@ -197,3 +197,25 @@ def test_a_local_time_in_the_dst_gap_is_quarantined_by_the_gate(tmp_path: Path) 
     assert result.dry_run is not None
     ratings = next(b.report for b in result.dry_run.batches if b.report.source == "ratings")
     assert ratings.quarantined_by_reason == {"invalid_local_time:rated_at": 1}
+
+
+def test_legacy_purchases_dry_run(tmp_path: Path, data_dir: Path) -> None:
+    csv = tmp_path / "purchases.csv"
+    csv.write_text("id,at,customer,product,n,total\n1,2020-01-05 10:00:00,1,10,2,19.98\n2,2020-01-05,3,11,1,0.001\n")
+    doc = {
+        "source": "purchases",
+        "columns": {
+            "purchase_id": "id",
+            "purchased_at": "at",
+            "user_id": "customer",
+            "item_id": "product",
+            "quantity": "n",
+            "amount": "total",
+        },
+    }
+    mapping = write_mapping(tmp_path, doc)
+    result = import_file(csv, mapping, "purchases", data_dir / "landing", "p1", dry_run_data_dir=data_dir,
+                         ingest_settings=ingest_settings())  # fmt: skip
+    assert result.dry_run is not None
+    (batch,) = result.dry_run.batches
+    assert (batch.report.rows_admitted, batch.report.quarantined_by_reason) == (1, {"invalid_precision:amount": 1})

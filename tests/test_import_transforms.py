@@ -204,3 +204,27 @@ def test_exchange_rates_with_day_first_dates(tmp_path: Path) -> None:
         {"rate_date": "2011-12-09", "currency": "GBP", "base_currency": "USD", "rate": "1.5612"},
         {"rate_date": "31/02/2011", "currency": "EUR", "base_currency": "USD", "rate": "1.3"},  # no such day: kept
     ]
+
+
+def test_currency_from_a_column_through_a_value_map_and_hostile_constants(tmp_path: Path) -> None:
+    path = tmp_path / "lines.csv"
+    path.write_text(
+        "inv,sku,qty,price,when,cur\nA1,x,1,2.50,2020-01-01,£\nA2,x,1,2.50,2020-01-01,¥\n", encoding="utf-8"
+    )
+    doc = {
+        "source": "order_lines",
+        "columns": {
+            "order_id": "inv",
+            "item_id": "sku",
+            "quantity": "qty",
+            "unit_price": "price",
+            "ordered_at": "when",
+            "currency": "cur",
+        },
+        "values": {"currency": {"£": "GBP"}},  # ¥ is not mapped: landed as is, the gate's unknown_currency
+        "constants": {"line_type": "sale", "line_number": "1", "original_order_id": "O'Neil\"; DROP TABLE x; --"},
+        "derive": {"line_amount": "quantity_times_unit_price"},
+    }
+    rows = _written(run_import(tmp_path, path, doc))["order_lines"]
+    assert [r["currency"] for r in rows] == ["GBP", "¥"]
+    assert {r["original_order_id"] for r in rows} == {"O'Neil\"; DROP TABLE x; --"}

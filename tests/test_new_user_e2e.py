@@ -107,6 +107,27 @@ def test_readme_import_step_lands_the_oracle_batch(tmp_path: Path) -> None:
     assert f"wrote order_lines batch {batch_id}: {len(lines)} rows" in result.stdout
 
 
+def test_ratings_new_user_import_dry_run_and_ingest_today(tmp_path: Path) -> None:
+    """What works with today's gate, through the command line: a ratings export, dry run, import, ingest."""
+    env = _env(tmp_path)
+    csv = tmp_path / "my_ratings.csv"
+    csv.write_text("user,item,stars,ts\n1,10,5,2020-03-01 12:00:00\n2,10,3,2020-03-01 12:05:00\n2,11,4,2020-03-02\n")
+    base = ["shop-analytics", "import", str(csv), "--source", "ratings", "--batch-id", "2020-03"]
+    base += ["--mapping", "examples/mappings/ratings_simple.yml"]
+    dry = _run([*base, "--dry-run"], env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "ratings batch 2020-03: ingested; rows in 3, admitted 3, quarantined 0" in dry.stdout
+    assert not (tmp_path / "my_shop").exists()
+    for command in (base, ["shop-analytics", "ingest", "--no-data-docs"]):
+        result = _run(command, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    lake = tmp_path / "my_shop" / "lake"
+    with duckdb.connect() as con:
+        for source, rows in (("users", 2), ("items", 2), ("ratings", 3)):
+            files = [str(p) for p in (lake / source).rglob("*.parquet")]
+            assert con.execute("SELECT count(*) FROM read_parquet($files)", {"files": files}).fetchone() == (rows,)
+
+
 # --- the oracle of the marts (contract v2, docs/marts.md) ------------------------------------------------
 
 

@@ -88,6 +88,8 @@ def import_file(
 ) -> ImportResult:
     """Import `input_file` as `source` into `landing`, or, with `dry_run_data_dir`, gate it on a scratch copy."""
     settings_env = Settings.from_env()
+    if settings_env.temp_dir is not None:
+        Path(settings_env.temp_dir).mkdir(parents=True, exist_ok=True)
     spill = Path(tempfile.mkdtemp(prefix="shop-analytics-import-", dir=settings_env.temp_dir))
     con = duckdb.connect()
     try:
