@@ -42,19 +42,15 @@ def test_retail_export_matches_a_hand_conversion(tmp_path: Path) -> None:
     assert [b.source for b in result.written] == ["users", "items", "order_lines"]
 
 
+LINE_COLUMNS = {"order_id": "inv", "item_id": "sku", "quantity": "qty", "unit_price": "price", "ordered_at": "when"}
+
+
 def _lines(tmp_path: Path, rows: list[str], **derive: Any) -> list[dict[str, Any]]:
     path = tmp_path / "lines.csv"
     path.write_text("inv,sku,qty,price,when,cust\n" + "\n".join(rows) + "\n", encoding="utf-8")
     doc = {
         "source": "order_lines",
-        "columns": {
-            "order_id": "inv",
-            "item_id": "sku",
-            "quantity": "qty",
-            "unit_price": "price",
-            "ordered_at": "when",
-            "user_id": "cust",
-        },
+        "columns": {**LINE_COLUMNS, "user_id": "cust"},
         "constants": {"currency": "EUR"},
         "derive": {
             "line_number": "order_appearance",
@@ -213,14 +209,7 @@ def test_currency_from_a_column_through_a_value_map_and_hostile_constants(tmp_pa
     )
     doc = {
         "source": "order_lines",
-        "columns": {
-            "order_id": "inv",
-            "item_id": "sku",
-            "quantity": "qty",
-            "unit_price": "price",
-            "ordered_at": "when",
-            "currency": "cur",
-        },
+        "columns": {**LINE_COLUMNS, "currency": "cur"},
         "values": {"currency": {"£": "GBP"}},  # ¥ is not mapped: landed as is, the gate's unknown_currency
         "constants": {"line_type": "sale", "line_number": "1", "original_order_id": "O'Neil\"; DROP TABLE x; --"},
         "derive": {"line_amount": "quantity_times_unit_price"},
