@@ -110,3 +110,21 @@ def test_command_errors_are_one_clear_line_with_exit_2(tmp_path: Path) -> None:
     )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "landing").exists()
+
+
+def test_disk_full_is_an_operational_failure_with_exit_4(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shop_analytics.cli import main
+
+    def full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(landing_module, "_write_data", full)
+    mapping = write_mapping(tmp_path, ratings_doc())
+    landing = tmp_path / "landing"
+    code = main(["import", str(_csv(tmp_path)), "--mapping", str(mapping), "--source", "ratings", "--landing",
+                 str(landing)])  # fmt: skip
+    assert code == 4
+    assert "operational error: [Errno 28] No space left on device" in capsys.readouterr().err
+    assert [p.name for p in (landing / "ratings").iterdir()] == []

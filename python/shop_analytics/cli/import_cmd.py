@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from shop_analytics.exit_codes import ExitCode
 from shop_analytics.settings import DataLayout
 
 SOURCES = ("users", "items", "page_views", "ratings", "purchases", "order_lines", "exchange_rates")
@@ -21,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "<landing>/<source>/batch_date=<batch id>/ with part-0.json, _batch.yml and _SUCCESS last. "
         "--dry-run writes nothing: it runs the real gate on a scratch copy of the data dir and prints "
         "what would be admitted and quarantined. Exit codes: 0 written (or a clean dry run), 2 the file "
-        "or the mapping cannot be used; a dry run exits as `shop-analytics ingest` would (1, 3). "
+        "or the mapping cannot be used, 4 an operational failure (disk full, permissions); a dry run exits as "
+        "`shop-analytics ingest` would (1, 3). "
         "See docs/import.md.",
     )
     parser.add_argument("file", type=Path, help="the input: .csv, .parquet, .json (an array or NDJSON), .jsonl")
@@ -54,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     """Import one file; print what was written, or the dry run's report."""
     from shop_analytics.importing import import_file
-    from shop_analytics.ingest import IngestSettings
+    from shop_analytics.ingest import IngestSettings, OperationalError
 
     layout = DataLayout.from_env(args.data_dir)
     landing = args.landing or layout.landing
@@ -63,15 +66,22 @@ def run(args: argparse.Namespace) -> int:
         if not args.countries.exists():
             raise FileNotFoundError(f"{args.countries} not found; run from the project folder or pass --countries")
         settings = IngestSettings(countries_csv=args.countries, contracts_dir=args.contracts, progress=False)
-    result = import_file(
-        args.file,
-        args.mapping,
-        args.source,
-        landing,
-        args.batch_id,
-        dry_run_data_dir=layout.root if args.dry_run else None,
-        ingest_settings=settings,
-    )
+    try:
+        result = import_file(
+            args.file,
+            args.mapping,
+            args.source,
+            landing,
+            args.batch_id,
+            dry_run_data_dir=layout.root if args.dry_run else None,
+            ingest_settings=settings,
+        )
+    except (OperationalError, PermissionError, IsADirectoryError) as exc:
+        return _operational(exc)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError | FileExistsError):
+            raise  # the user's mistake: exit 2 with the message
+        return _operational(exc)
     prepared = result.prepared
     print(f"read {prepared.table.rows:,} rows from {prepared.table.path} ({prepared.table.file_format})")
     settings_text = ", ".join(f"{k}: {v}" for k, v in prepared.mapping.batch_settings().items())
@@ -102,6 +112,14 @@ def run(args: argparse.Namespace) -> int:
                 print(f"          e.g. {_row_text(row)}")
     print(f"exit code ingest would give: {result.dry_run.exit_code}")
     return result.dry_run.exit_code
+
+
+def _operational(exc: Exception) -> int:
+    print(
+        f"shop-analytics import: operational error: {exc}; nothing was made visible in landing, re-run once fixed",
+        file=sys.stderr,
+    )
+    return ExitCode.OPERATIONAL
 
 
 def _row_text(row: dict[str, Any]) -> str:
