@@ -219,3 +219,29 @@ def test_legacy_purchases_dry_run(tmp_path: Path, data_dir: Path) -> None:
     assert result.dry_run is not None
     (batch,) = result.dry_run.batches
     assert (batch.report.rows_admitted, batch.report.quarantined_by_reason) == (1, {"invalid_precision:amount": 1})
+
+
+def test_dry_run_while_ingest_holds_the_catalog_is_an_operational_error(data_dir: Path, tmp_path: Path) -> None:
+    catalog = DataLayout(data_dir).catalog
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+         "time.sleep(120)", str(catalog)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        csv = tmp_path / "r.csv"
+        csv.write_text(RATINGS)
+        mapping = write_mapping(tmp_path, ratings_doc(derive={"rating_id": {"method": "row_number", "start": 100}}))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_ANALYTICS_")}
+        command = [
+            str(Path(sys.executable).parent / "shop-analytics"), "--data-dir", str(data_dir), "import", str(csv),
+            "--mapping", str(mapping), "--source", "ratings", "--batch-id", "b9", "--dry-run",
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "is locked (is `shop-analytics ingest` running?)" in result.stderr
+    assert not list(data_dir.parent.glob(".shop-analytics-dry-run-*"))

@@ -23,7 +23,7 @@ import duckdb
 
 from shop_analytics.importing.landing import write_batches
 from shop_analytics.importing.transform import PlannedBatch
-from shop_analytics.ingest import IngestSettings, ingest
+from shop_analytics.ingest import IngestSettings, OperationalError, ingest
 from shop_analytics.ingest.report import BatchReport, exit_code
 from shop_analytics.quality.namespace import GATE_PREFIX, REASONS, ROW_NUMBER
 from shop_analytics.settings import DataLayout
@@ -84,13 +84,33 @@ def _scratch_root(data_dir: Path) -> Path:
 
 
 def _copy_state(real: DataLayout, scratch: DataLayout) -> None:
-    """The catalog copied (ingest writes it), the lake linked or copied file by file."""
-    for suffix in ("", ".wal"):
-        catalog = real.catalog.with_name(real.catalog.name + suffix)
-        if catalog.is_file():
-            shutil.copy2(catalog, scratch.catalog.with_name(scratch.catalog.name + suffix))
-    if real.lake.is_dir():
-        shutil.copytree(real.lake, scratch.lake, copy_function=_link_or_copy, symlinks=True)
+    """The catalog copied (ingest writes it), the lake linked or copied file by file: one consistent snapshot.
+
+    A read-only connection to the catalog is held meanwhile: DuckDB then lets no ingest write
+    it (or the lake it describes) until the copy is done, and a running ingest is reported.
+    """
+    if not real.catalog.is_file():
+        if real.lake.is_dir():
+            shutil.copytree(real.lake, scratch.lake, copy_function=_link_or_copy, symlinks=True)
+        return
+    try:
+        guard = duckdb.connect(str(real.catalog), read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise OperationalError(
+                f"ingest catalog {real.catalog} is locked (is `shop-analytics ingest` running?); "
+                f"run the dry run again when it is done"
+            ) from exc
+        raise
+    try:
+        for suffix in ("", ".wal"):
+            catalog = real.catalog.with_name(real.catalog.name + suffix)
+            if catalog.is_file():
+                shutil.copy2(catalog, scratch.catalog.with_name(scratch.catalog.name + suffix))
+        if real.lake.is_dir():
+            shutil.copytree(real.lake, scratch.lake, copy_function=_link_or_copy, symlinks=True)
+    finally:
+        guard.close()
 
 
 def _link_or_copy(source: str, target: str) -> None:
