@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _operational(exc: Exception) -> int:
     print(
-        f"shop-analytics import: operational error: {exc}; nothing was made visible in landing, re-run once fixed",
+        f"shop-analytics import: operational error: {exc}; no batch was completed in landing; re-run once fixed",
         file=sys.stderr,
     )
     return ExitCode.OPERATIONAL
