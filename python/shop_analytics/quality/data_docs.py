@@ -131,8 +131,7 @@ def localize_site(site: Path) -> None:
 
 
 def localize_page(html: str, to_root: str, assets: Path) -> str:
-    """`html` with every CDN and S3 reference replaced by a path relative to the page (`to_root` leads to the
-    site root); raise UnvendoredAssetError for a network reference with no local copy."""
+    """`html` with its CDN and S3 references made relative (`to_root`: page to site root); raise for unknown ones."""
     if CHART_CALL in html:
         raise UnvendoredAssetError(
             "a Data Docs page draws a Vega chart, and Vega is not vendored (quality/data_docs_assets/README.md)"
