@@ -16,18 +16,9 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-)
-WINDOW = (1600, 1800)
+from support.browser import WINDOW, start_chromium
+
 ANIMATION_S = 2.0
 
 
@@ -65,17 +56,7 @@ def chromium() -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def browser(chromium: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
     """One headless Chromium for the session, with a fresh profile and no network beyond 127.0.0.1."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium[0]
-    for flag in (
-        *CHROMIUM_FLAGS,
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}",
-        "--allow-file-access-from-files",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(chromium[1]))
-    driver.set_page_load_timeout(120)
+    driver = start_chromium(chromium, tmp_path_factory.mktemp("chromium-profile"), "--allow-file-access-from-files")
     yield driver
     driver.quit()
 

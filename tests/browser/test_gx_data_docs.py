@@ -1,16 +1,18 @@
-"""The GX Data Docs that `shop-analytics ingest` builds, opened in headless Chromium: a validation page
-renders its statistics and the columns it checked, and the index lists every validation run.
+"""The GX Data Docs that `shop-analytics ingest` builds, opened in headless Chromium as a user opens them
+(file:// pages, no network): a validation page renders its statistics, the columns it checked and its
+status icons, the index lists every validation run, and no page requests anything but local files.
 
-GX's pages load jQuery, Bootstrap and bootstrap-table from public CDNs. Validation pages are static HTML
-and render without them (unstyled); the index builds its list of runs with bootstrap-table, so on a
-machine without internet (this project's CI) that list stays empty: the index test then xfails, saying
-so, instead of passing. docs/bi.md describes the gap.
+GX's templates load jQuery, Bootstrap and bootstrap-table from public CDNs; quality/data_docs.py points
+them at vendored copies, so this passes on a machine without internet (this project's CI).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from selenium import webdriver
@@ -19,10 +21,12 @@ from selenium.webdriver.common.by import By
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import ingest
 from shop_analytics.settings import DataLayout
-from support.browser import wait_for
+from support.browser import start_chromium, wait_for
 from support.pipeline import ingest_settings
 
 TINY = GeneratorConfig(scale=0.005, seed=11, chunk_rows=50_000)
+# A script or stylesheet (or image) fetched from a network address rather than a relative path.
+NETWORK_REF = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)\s*=\s*["']((?:https?:)?//[^"']+)""", re.I)
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +40,54 @@ def data_docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
+@pytest.fixture(scope="module")
+def user_browser(chromium: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    """Chromium as a user opens the docs (no --allow-file-access-from-files), logging every request it makes."""
+    driver = start_chromium(chromium, tmp_path_factory.mktemp("chromium-gx-profile"), log_requests=True)
+    yield driver
+    driver.quit()
+
+
+def _open(driver: webdriver.Chrome, page: Path) -> None:
+    driver.get_log("performance")  # forget the previous page's requests
+    driver.get(page.as_uri())
+
+
+def _assert_only_local_requests(driver: webdriver.Chrome, expected: tuple[str, ...]) -> None:
+    """Every request since _open was local (file:, data:, chrome:) and succeeded; `expected` files were among them."""
+    requested: dict[str, str] = {}
+    failed: list[str] = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message["method"] == "Network.requestWillBeSent":
+            requested[params["requestId"]] = params["request"]["url"]
+        elif message["method"] == "Network.loadingFailed":
+            failed.append(f"{requested.get(params['requestId'])}: {params['errorText']}")
+    urls = set(requested.values())
+    # chrome:// is the browser's own resources (the clear button of a search box), not the network.
+    assert {u for u in urls if urlparse(u).scheme not in ("file", "data", "chrome")} == set()
+    assert failed == []
+    for name in expected:  # the log saw the vendored files, so the checks above are not vacuous
+        assert any(u.endswith(name) for u in urls), (name, sorted(urls))
+
+
+def _assert_icons_drawn(driver: webdriver.Chrome) -> None:
+    """Every Font Awesome icon on the page, scripted ones included, is drawn by the stand-in stylesheet."""
+    undrawn = driver.execute_script(
+        "return [...document.querySelectorAll('[class*=\"fa-\"]')]"
+        ".filter(e => getComputedStyle(e).webkitMaskImage === 'none').map(e => e.className)"
+    )
+    assert undrawn == []
+
+
+def test_no_page_references_a_network_script_or_stylesheet(data_docs: Path) -> None:
+    pages = sorted(data_docs.rglob("*.html"))
+    assert len(pages) > len(_validation_pages(data_docs))
+    for page in pages:
+        assert NETWORK_REF.findall(page.read_text()) == [], page
+
+
 def _validation_pages(site: Path) -> list[Path]:
     pages = sorted((site / "validations").rglob("*.html"))
     assert pages, "ingest built no validation pages"
@@ -43,56 +95,71 @@ def _validation_pages(site: Path) -> list[Path]:
 
 
 def _statistics(driver: webdriver.Chrome) -> dict[str, str]:
+    """The two-column rows of the page's tables; textContent, as Bootstrap collapses the run's info table."""
     cells = {}
     for row in driver.find_elements(By.CSS_SELECTOR, "table tr"):
-        parts = [c.text.strip() for c in row.find_elements(By.TAG_NAME, "td")]
+        parts = [(c.get_attribute("textContent") or "").strip() for c in row.find_elements(By.TAG_NAME, "td")]
         if len(parts) == 2:
             cells[parts[0]] = parts[1]
     return cells
 
 
-def test_validation_page_renders_statistics_and_checked_columns(
-    data_docs: Path, browser: webdriver.Chrome, screenshot
+def test_validation_page_renders_statistics_checked_columns_and_icons(
+    data_docs: Path, user_browser: webdriver.Chrome, screenshot
 ) -> None:
     page = next(p for p in _validation_pages(data_docs) if "gate_items" in p.name)
-    browser.get(page.as_uri())
+    _open(user_browser, page)
     wait_for(
-        browser,
+        user_browser,
         lambda d: "Evaluated Expectations" in d.find_element(By.TAG_NAME, "body").text,
         30,
         "the validation statistics",
     )
-    stats = _statistics(browser)
+    stats = _statistics(user_browser)
     evaluated, succeeded, failed = (
         int(stats[k]) for k in ("Evaluated Expectations", "Successful Expectations", "Unsuccessful Expectations")
     )
     assert evaluated > 0 and evaluated == succeeded + failed, stats
     assert stats["Great Expectations Version"] == "1.24.1"
-    contents = browser.find_element(By.TAG_NAME, "body").text
+    contents = user_browser.find_element(By.TAG_NAME, "body").text
     for column in ("item_id", "page_url_path", "price"):  # the items contract's columns have expectations
         assert column in contents
-    screenshot(browser, "gx_data_docs_validation", height=1100)
+    # Bootstrap's stylesheet applies (GX's page body is `.pl-5`: 3rem), and the status icons are drawn.
+    padding = user_browser.execute_script(
+        "return getComputedStyle(document.querySelector('.container-fluid.pl-5')).paddingLeft"
+    )
+    assert padding == "48px"
+    icon = user_browser.find_element(By.CSS_SELECTOR, "i.fa-check-circle")
+    assert icon.size["width"] > 0
+    assert "data:image/svg+xml" in icon.value_of_css_property("-webkit-mask-image")
+    assert user_browser.execute_script("return typeof jQuery !== 'undefined' && !!jQuery.fn.tooltip")
+    _assert_icons_drawn(user_browser)
+    _assert_only_local_requests(
+        user_browser, ("jquery.min.js", "bootstrap.min.js", "bootstrap.min.css", "gx-icons.css", "logo-long.png")
+    )
+    screenshot(user_browser, "gx_data_docs_validation", height=1100)
 
 
-def test_index_lists_every_validation_run(data_docs: Path, browser: webdriver.Chrome, screenshot) -> None:
+def test_index_lists_every_validation_run(data_docs: Path, user_browser: webdriver.Chrome, screenshot) -> None:
     index = data_docs / "index.html"
     pages = {p.relative_to(data_docs).as_posix() for p in _validation_pages(data_docs)}
-    # Whatever the network, the index must reference every validation page it was built with.
     assert set(re.findall(r'validations/[^"\\]+?\.html', index.read_text())) == pages
-    browser.get(index.as_uri())
+    _open(user_browser, index)
     wait_for(
-        browser, lambda d: "Validation Results" in d.find_element(By.TAG_NAME, "body").text, 30, "the index navigation"
+        user_browser,
+        lambda d: "Validation Results" in d.find_element(By.TAG_NAME, "body").text,
+        30,
+        "the index navigation",
     )
-    if not browser.execute_script("return typeof jQuery !== 'undefined' && !!(jQuery.fn || {}).bootstrapTable"):
-        pytest.xfail(
-            "GX Data Docs load jQuery and bootstrap-table from CDNs, unreachable here: the index "
-            "cannot build its list of validation runs offline (docs/bi.md)"
-        )
 
     def listed(driver: webdriver.Chrome) -> set[str] | None:
         # bootstrap-table draws one clickable row per run, pointing at its page.
         found = {row.get_attribute("data-href") for row in driver.find_elements(By.CSS_SELECTOR, "tr[data-href]")}
         return found if found >= pages else None
 
-    assert wait_for(browser, listed, 30, "the index to list every validation run") >= pages
-    screenshot(browser, "gx_data_docs_index", height=1100)
+    listed_runs = wait_for(user_browser, listed, 30, "the index to list every validation run")
+    assert {href for href in listed_runs if href.startswith("validations/")} == pages
+    assert user_browser.find_elements(By.CSS_SELECTOR, "button[name=clearSearch] i.fa-trash")  # added by a script
+    _assert_icons_drawn(user_browser)
+    _assert_only_local_requests(user_browser, ("jquery.min.js", "bootstrap-table.min.js", "bootstrap-table.min.css"))
+    screenshot(user_browser, "gx_data_docs_index", height=1100)

@@ -13,10 +13,37 @@ from typing import TypeVar
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+)
+WINDOW = (1600, 1800)
 T = TypeVar("T")
+
+
+def start_chromium(
+    chromium: tuple[str, str], profile: Path, *flags: str, log_requests: bool = False
+) -> webdriver.Chrome:
+    """Headless Chromium (binary, chromedriver) with a fresh `profile`, CHROMIUM_FLAGS and `flags`; with
+    `log_requests`, driver.get_log("performance") returns the DevTools events of every request."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium[0]
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={WINDOW[0]},{WINDOW[1]}", *flags):
+        options.add_argument(flag)
+    if log_requests:
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(chromium[1]))
+    driver.set_page_load_timeout(120)
+    return driver
 
 
 def wait_for(
