@@ -59,7 +59,7 @@ def _ingest_subprocess(root: Path, crash_after: int | None) -> int:
         "from shop_analytics.ingest import IngestSettings, ingest\n"
         "from shop_analytics.settings import DataLayout\n"
         f"ingest(DataLayout(Path({str(root)!r})), IngestSettings(\n"
-        f"    countries_csv=Path({str(ROOT / 'seeds' / 'countries.csv')!r}),\n"
+        f"    currencies_csv=Path({str(ROOT / 'seeds' / 'currencies.csv')!r}),\n"
         f"    contracts_dir=Path({str(ROOT / 'contracts')!r}), progress=False))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}

@@ -109,7 +109,7 @@ def users_table(config: GeneratorConfig, population: Population, lo: int, hi: in
             pa.DictionaryArray.from_arrays(pa.array(country_idx.astype(np.int32)), countries).cast(pa.string()),
             pa.array(signup, type=pa.timestamp("us")),
         ],
-        schema=USERS.schema,
+        schema=USERS.legacy_schema,
     )
 
 
@@ -128,5 +128,5 @@ def items_table(config: GeneratorConfig, population: Population, lo: int, hi: in
             pa.array(population.item_price_cents[lo - 1 : hi - 1] / 100.0),
             pa.array(created, type=pa.timestamp("us")),
         ],
-        schema=ITEMS.schema,
+        schema=ITEMS.legacy_schema,
     )
