@@ -217,12 +217,15 @@ def assert_untouched(before: dict[str, str], root: Path) -> dict[str, str]:
 
 
 def expected_batch_files(source: str, batch_id: str, paths: Iterable[str]) -> bool:
-    """True if every path is a file of exactly this batch (lake file name or quarantine folder)."""
+    """True if every path is a file of exactly this batch (lake file name, audit export or quarantine folder)."""
     lake_names = (f"batch_{batch_id}.parquet",)
     for path in paths:
         parts = Path(path).parts
         if parts[0] == "quarantine":
             if parts[1:3] != (source, batch_id):
+                return False
+        elif parts[:2] == ("lake", "_ingest_audit"):  # the batch's audit row, exported for the warehouse
+            if parts[2:] != (f"batch_{source}__{batch_id}.parquet",):
                 return False
         elif parts[0] == "lake":
             name = parts[-1]

@@ -274,6 +274,8 @@ def _text_schema(names: list[str], contract: Contract) -> tuple[Column, ...]:
     """Text has no types: the version with exactly these column names decides them, else the latest types."""
     match = next((v for v in reversed(contract.versions) if {c.name for c in v.columns} == set(names)), None)
     types = {c.name: c for c in match.columns} if match else {c.name: c for v in contract.versions for c in v.columns}
+    # Natural keys are text whatever the version (contract v2): '007' stays '007'.
+    types |= {n: Column(n, "VARCHAR", types[n].nullable) for n in contract.string_keys if n in types}
     # A new column stays text, nullable: the contract check then sees only the names change.
     return tuple(types.get(n, Column(n, "VARCHAR", True)) for n in names)
 

@@ -550,7 +550,7 @@ _PLAIN_TYPE = re.compile(r"[A-Z][A-Z0-9_ ]*(\([0-9]+(, ?[0-9]+)?\))?")
 
 
 def _missing_columns(gate: _Gate, source: Source, loaded: BatchRelation) -> list[str]:
-    """Typed NULLs for the latest contract columns an older-shaped batch lacks, so every lake file has them all.
+    """Typed NULLs for the contract columns an older-shaped batch lacks, so every lake file has them all.
 
     Only plain type names are written out (a nested type would need its text spliced into SQL);
     readers fill any other missing column by name.
@@ -558,7 +558,7 @@ def _missing_columns(gate: _Gate, source: Source, loaded: BatchRelation) -> list
     present = set(loaded.data_columns)
     return [
         f"CAST(NULL AS {c.type.strip().upper()}) AS {quote_ident(c.name)}"
-        for c in gate.contracts[source.name].latest.columns
+        for c in gate.contracts[source.name].all_columns
         if c.name not in present and _PLAIN_TYPE.fullmatch(c.type.strip().upper())
     ]
 

@@ -51,11 +51,24 @@ class Contract:
     source: str
     versions: tuple[ContractVersion, ...]
     string_keys: frozenset[str] = frozenset()  # natural-key columns: integer -> VARCHAR is allowed (schema_policy)
+    # Columns a batch may leave out: nullable columns the maintainers added in a later version of
+    # contracts/<source>.yml (e.g. items.name in v2), so batches of the older shape are still admitted.
+    optional: frozenset[str] = frozenset()
 
     @property
     def latest(self) -> ContractVersion:
         """The newest version."""
         return self.versions[-1]
+
+
+    @property
+    def all_columns(self) -> tuple[Column, ...]:
+        """Every column of every version, each as its newest version defines it, in order of first appearance."""
+        found: dict[str, Column] = {}
+        for version in self.versions:
+            for column in version.columns:
+                found[column.name] = column
+        return tuple(found.values())
 
     @property
     def column_names(self) -> frozenset[str]:
@@ -86,7 +99,7 @@ class Contract:
 
     def with_version(self, version: ContractVersion) -> Contract:
         """This contract with `version` appended."""
-        return Contract(self.source, self.versions + (version,), self.string_keys)
+        return Contract(self.source, self.versions + (version,), self.string_keys, self.optional)
 
 
 @dataclass(frozen=True)
@@ -253,7 +266,7 @@ def check_schema(contract: Contract, columns: tuple[Column, ...]) -> ContractChe
     columns = relax_nullability(contract, columns)
     found: list[Violation] = []
     for version in contract.versions:
-        for v in violations(version.columns, columns, version.version, contract.string_keys):
+        for v in violations(version.columns, columns, version.version, contract.string_keys, contract.optional):
             if (v.column, v.rule) not in {(f.column, f.rule) for f in found}:
                 found.append(v)
     if found:
@@ -268,7 +281,11 @@ def baseline_contract(source: Source, contracts_dir: Path) -> Contract:
     contract = load_contract(path) if path.exists() else initial_contract(source)
     if contract.source != source.name:
         raise ValueError(f"{path} is the contract of {contract.source!r}, not {source.name!r}")
-    return replace(contract, string_keys=frozenset(source.string_keys))
+    names = [{c.name for c in v.columns} for v in contract.versions]
+    optional = frozenset(
+        c.name for c in contract.latest.columns if c.nullable and any(c.name not in earlier for earlier in names)
+    )
+    return replace(contract, string_keys=frozenset(source.string_keys), optional=optional)
 
 
 def effective_contract(source: Source, contracts_dir: Path, accepted: Sequence[ContractVersion] = ()) -> Contract:

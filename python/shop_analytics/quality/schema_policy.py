@@ -61,17 +61,25 @@ def is_key_to_string(old_type: str, new_type: str) -> bool:
 
 
 def violations(
-    old: tuple[Column, ...], new: tuple[Column, ...], old_version: int, string_keys: Collection[str] = ()
+    old: tuple[Column, ...],
+    new: tuple[Column, ...],
+    old_version: int,
+    string_keys: Collection[str] = (),
+    optional: Collection[str] = (),
 ) -> list[Violation]:
     """Every rule `new` breaks with respect to contract version `old_version` (columns `old`).
 
     `string_keys` are the natural-key columns allowed to change from an integer type to VARCHAR.
+    `optional` columns may be left out: nullable columns that a later version added, so data
+    of the older shape, which lacks them, is read with NULLs there anyway.
     """
     before, after = {c.name: c for c in old}, {c.name: c for c in new}
     added = [c for c in new if c.name not in before]
     out: list[Violation] = []
     for col in old:
         now = after.get(col.name)
+        if now is None and col.name in optional:
+            continue
         if now is None:
             twins = [a.name for a in added if a.type == col.type]
             if twins:
