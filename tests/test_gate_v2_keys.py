@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from gate_v2_data import build_v2_baseline, ingest, items_columns
-from handmade_landing import copy_baseline, csv_bytes, land, lake_rows, quarantined_rows
+from handmade_landing import copy_baseline, csv_bytes, lake_rows, land, quarantined_rows
 from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, USERS
 
 
@@ -36,7 +36,10 @@ def test_text_keys_keep_leading_zeros_and_case(root: Path) -> None:
     }
     land(root, "page_views", "v1", {"part-0.csv": csv_bytes(views)})
     ingest(root)
-    assert [(r["user_id"], r["item_id"]) for r in sorted(lake_rows(root, "page_views", "v1"), key=lambda r: r["page_view_id"])] == [
+    assert [
+        (r["user_id"], r["item_id"])
+        for r in sorted(lake_rows(root, "page_views", "v1"), key=lambda r: r["page_view_id"])
+    ] == [
         ("007", "00042"),
         ("7", "85123A"),
     ]

@@ -12,8 +12,8 @@ from handmade_landing import (
     assert_accounted,
     copy_baseline,
     csv_bytes,
-    land,
     lake_rows,
+    land,
     purchases_table,
     quarantined_rows,
 )
@@ -40,7 +40,9 @@ def reasons_by_line(root: Path, batch_id: str) -> dict[tuple[str, int], list[str
 
 
 def test_clean_lines_land_with_the_contract_types(root: Path) -> None:
-    land_lines(root, "b1", [line("536365", 1), line("536365", 2, item="00042", unit_price="3.39", quantity=2, amount="6.78")])
+    land_lines(
+        root, "b1", [line("536365", 1), line("536365", 2, item="00042", unit_price="3.39", quantity=2, amount="6.78")]
+    )
     code, out, err = ingest(root)
     assert code == 0, (out, err)
     row = assert_accounted(root, "order_lines", "b1")

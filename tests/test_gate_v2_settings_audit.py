@@ -124,7 +124,9 @@ def test_the_audit_is_exported_per_batch(root: Path) -> None:
     land(root, "order_lines", "b2", {"part-0.csv": b"order_id\nX\n"})  # a batch the contract rejects whole
     ingest(root)
     ingested = read_audit(root, "order_lines", "b1")
-    assert {k: ingested[k] for k in ("source", "batch_id", "status", "rows_in", "rows_admitted", "rows_quarantined")} == {
+    assert {
+        k: ingested[k] for k in ("source", "batch_id", "status", "rows_in", "rows_admitted", "rows_quarantined")
+    } == {
         "source": "order_lines",
         "batch_id": "b1",
         "status": "ingested",

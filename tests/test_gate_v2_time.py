@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from gate_v2_data import build_v2_baseline, ingest, land_lines, line, write_config
-from handmade_landing import copy_baseline, csv_bytes, land, lake_rows, quarantined_rows
+from handmade_landing import copy_baseline, csv_bytes, lake_rows, land, quarantined_rows
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,10 @@ def test_local_times_on_dst_change_days(root: Path) -> None:
         line("OFFSET", 1, at="2024-03-31T02:30:00+01:00"),  # an explicit offset is never local time
     ]
     land_lines(root, "b1", lines, settings={"time_zone": "Europe/Berlin"})
-    ingest(root, write_config(root, {"earliest": "2000-01-01"}), )
+    ingest(
+        root,
+        write_config(root, {"earliest": "2000-01-01"}),
+    )
     assert admitted_times(root, "b1") == {
         "SUMMER": dt.datetime(2024, 7, 1, 10),
         "AFTER-GAP": dt.datetime(2024, 3, 31, 1),

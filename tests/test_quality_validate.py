@@ -41,7 +41,12 @@ def con(landing: tuple[Path, dict]) -> duckdb.DuckDBPyConnection:
 
 def _params(**overrides: object) -> RuleParams:
     # The generator's out-of-range timestamps assume the v1 window, which started in 2000.
-    base = {"today": TODAY, "earliest": dt.datetime(2000, 1, 1), "known_users": "known_users", "known_items": "known_items"}
+    base = {
+        "today": TODAY,
+        "earliest": dt.datetime(2000, 1, 1),
+        "known_users": "known_users",
+        "known_items": "known_items",
+    }
     return RuleParams(**{**base, **overrides})  # type: ignore[arg-type]  # overrides are any RuleParams fields
 
 

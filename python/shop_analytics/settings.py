@@ -193,7 +193,9 @@ class SourceIngestSettings:
     max_quarantine_share: float = 0.05  # a batch quarantining more (or every row) makes ingest exit non-zero
     default_currency: str = "USD"  # the currency of items.price when price_currency is NULL
 
-    def overridden(self, values: Mapping[str, Any], where: str, allowed: tuple[str, ...] = SOURCE_KEYS) -> Any:
+    def overridden(
+        self, values: Mapping[str, Any], where: str, allowed: tuple[str, ...] = SOURCE_KEYS
+    ) -> SourceIngestSettings:
         """These settings with `values` applied (validated; `where` names the file and section in errors)."""
         unknown = sorted(set(values) - set(allowed))
         if unknown:
@@ -271,7 +273,9 @@ class IngestConfig:
         sections = _section(data, "sources", str(path))
         strange = sorted(str(s) for s in sections if known_sources and s not in known_sources)
         if strange:
-            raise IngestConfigError(f"{path} sources: unknown source(s) {strange}; expected some of {list(known_sources)}")
+            raise IngestConfigError(
+                f"{path} sources: unknown source(s) {strange}; expected some of {list(known_sources)}"
+            )
         sources = {
             str(name): defaults.overridden(_section(sections, name, f"{path} sources"), f"{path} sources.{name}")
             for name in sections
@@ -286,7 +290,9 @@ def batch_settings(base: SourceIngestSettings, text: bytes, where: str) -> Sourc
 
 def _yaml_mapping(text: bytes, where: str) -> dict[Any, Any]:
     if len(text) > MAX_SETTINGS_BYTES:
-        raise IngestConfigError(f"{where}: {len(text)} bytes, more than the {MAX_SETTINGS_BYTES} a settings file may have")
+        raise IngestConfigError(
+            f"{where}: {len(text)} bytes, more than the {MAX_SETTINGS_BYTES} a settings file may have"
+        )
     try:
         data = yaml.safe_load(text.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:

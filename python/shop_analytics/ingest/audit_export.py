@@ -69,7 +69,10 @@ def export_missing(con: duckdb.DuckDBPyConnection, db: str, lake: Path) -> int:
     present = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     written = 0
     for row in _catalog_rows(con, db, "", []):
-        if batch_id_problem(row["batch_id"]) is None and audit_path(lake, row["source"], row["batch_id"]).name not in present:
+        if (
+            batch_id_problem(row["batch_id"]) is None
+            and audit_path(lake, row["source"], row["batch_id"]).name not in present
+        ):
             _write(lake, row)
             written += 1
     return written

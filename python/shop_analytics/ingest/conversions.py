@@ -63,8 +63,10 @@ TIMESTAMP_SOURCES = {
 
 
 UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal", "Etc/Universal"})
-_EPOCH = {"epoch_s": (rf"{_SPACES}[+-]?[0-9]{{1,11}}(\.[0-9]{{1,6}})?{_SPACES}", 1_000_000), "epoch_ms": (
-    rf"{_SPACES}[+-]?[0-9]{{1,14}}(\.[0-9]{{1,3}})?{_SPACES}", 1_000)}
+_EPOCH = {
+    "epoch_s": (rf"{_SPACES}[+-]?[0-9]{{1,11}}(\.[0-9]{{1,6}})?{_SPACES}", 1_000_000),
+    "epoch_ms": (rf"{_SPACES}[+-]?[0-9]{{1,14}}(\.[0-9]{{1,3}})?{_SPACES}", 1_000),
+}
 MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31 23:59:59 UTC: beyond, DuckDB's TIMESTAMP has no room
 LOCAL_MACRO = "__gate_local_to_utc"  # (local TIMESTAMP, zone) -> UTC TIMESTAMP; ambiguous: the earlier instant
 EXISTS_MACRO = "__gate_local_exists"  # (local TIMESTAMP, zone) -> false inside a spring-forward gap

@@ -160,7 +160,9 @@ def _load_parquet(
                 f"AS {quote_ident(cast_ok_column(c.name))}"
             )
         if conv.exists is not None:
-            extra.append(f"CAST(CASE WHEN {conv.exists} THEN 1 END AS UTINYINT) AS {quote_ident(local_ok_column(c.name))}")
+            extra.append(
+                f"CAST(CASE WHEN {conv.exists} THEN 1 END AS UTINYINT) AS {quote_ident(local_ok_column(c.name))}"
+            )
         if conv.exact is not None or conv.exists is not None:  # the original value, kept in quarantine
             extra.append(f"{column} AS {quote_ident(raw_column(c.name))}")
     con.execute(
@@ -191,13 +193,19 @@ def _parquet_conversion(
 ) -> _Conversion | None:
     ref, found = f"f.{quote_ident(column.name)}", column.type.strip().upper()
     if string_key and family(found) in ("integer", "unsigned integer"):
-        return _Conversion("VARCHAR", f"CAST({ref} AS VARCHAR)", None, None, f"{found} key converted to its decimal text")
+        return _Conversion(
+            "VARCHAR", f"CAST({ref} AS VARCHAR)", None, None, f"{found} key converted to its decimal text"
+        )
     if wanted != "TIMESTAMP":
         return None
     if options.timestamp_format != "iso8601" and family(found) in ("integer", "unsigned integer", "floating point"):
         value = epoch_number_sql(ref, options.timestamp_format)
         return _Conversion(
-            "TIMESTAMP", value, f"({value}) IS NOT NULL", None, f"{found} {options.timestamp_format} converted to TIMESTAMP"
+            "TIMESTAMP",
+            value,
+            f"({value}) IS NOT NULL",
+            None,
+            f"{found} {options.timestamp_format} converted to TIMESTAMP",
         )
     converted = parquet_timestamp_sql(ref, found)
     if found == "TIMESTAMP":

@@ -53,7 +53,11 @@ def threshold_message(report: BatchReport) -> str:
         f"{reason} {count:,}" + (f" (e.g. {report.examples[reason]})" if reason in report.examples else "")
         for reason, count in sorted(report.quarantined_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
     )
-    what = "every row" if report.rows_quarantined == report.rows_in else f"over the {report.max_quarantine_share:.1%} threshold"
+    what = (
+        "every row"
+        if report.rows_quarantined == report.rows_in
+        else f"over the {report.max_quarantine_share:.1%} threshold"
+    )
     return (
         f"{report.source} batch {report.batch_id}: {report.rows_quarantined:,} of {report.rows_in:,} rows "
         f"({share:.1%}) quarantined, {what}; by reason (reason = rule:column): {reasons}"

@@ -37,6 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from shop_analytics.ingest import catalog
+from shop_analytics.ingest.audit_export import export_audit, export_missing, export_refused
 from shop_analytics.ingest.batches import (
     BATCH_SETTINGS,
     EMPTY,
@@ -71,7 +72,6 @@ from shop_analytics.ingest.report import (
 )
 from shop_analytics.ingest.seen import SeenKeys
 from shop_analytics.quality.contracts import Contract, ContractCheck, check_schema, effective_contract
-from shop_analytics.ingest.audit_export import export_audit, export_missing, export_refused
 from shop_analytics.quality.currencies import load_currencies
 from shop_analytics.quality.keys import (
     admitted_order_ids_sql,
@@ -433,11 +433,7 @@ def _groups(staged: list[_Staged], max_rows: int) -> list[list[_Staged]]:
     groups: list[list[_Staged]] = []
     for item in staged:
         last = groups[-1] if groups else None
-        if (
-            last
-            and _group_key(last[0]) == _group_key(item)
-            and sum(x.rows for x in last) + item.rows <= max_rows
-        ):
+        if last and _group_key(last[0]) == _group_key(item) and sum(x.rows for x in last) + item.rows <= max_rows:
             last.append(item)
         else:
             groups.append([item])

@@ -60,7 +60,6 @@ class Contract:
         """The newest version."""
         return self.versions[-1]
 
-
     @property
     def all_columns(self) -> tuple[Column, ...]:
         """Every column of every version, each as its newest version defines it, in order of first appearance."""
@@ -85,11 +84,12 @@ class Contract:
         for version in reversed(self.versions):
             nullable = {c.name for c in version.columns if c.nullable}
             relaxed = [Column(c.name, c.type, c.nullable or c.name in nullable) for c in columns]
-            if _schema_key(self._keys_as_text(version.columns)) == _schema_key(self._keys_as_text(relaxed)):
+            if _schema_key(self.keys_as_text(version.columns)) == _schema_key(self.keys_as_text(relaxed)):
                 return version
         return None
 
-    def _keys_as_text(self, columns: Sequence[Column]) -> list[Column]:
+    def keys_as_text(self, columns: Sequence[Column]) -> list[Column]:
+        """`columns` with integer natural keys typed as text, the way the gate reads them."""
         return [
             Column(c.name, "VARCHAR", c.nullable)
             if c.name in self.string_keys and family(c.type) in ("integer", "unsigned integer")
@@ -257,6 +257,7 @@ def relax_nullability(contract: Contract, columns: tuple[Column, ...]) -> tuple[
 
 def check_schema(contract: Contract, columns: tuple[Column, ...]) -> ContractCheck:
     """Check a batch's columns against `contract` (BACKWARD_TRANSITIVE, see the module docstring)."""
+    columns = tuple(contract.keys_as_text(columns))  # as the reader converts integer keys
     named = name_violations([c.name for c in columns], contract.column_names)
     if named:
         return ContractCheck(contract.source, "rejected", None, tuple(named), batch_columns=columns)

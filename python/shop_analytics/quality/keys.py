@@ -50,7 +50,8 @@ def admitted_order_ids_sql(db: str) -> str:
     return (
         f"SELECT DISTINCT split_part(key_text, {SEPARATOR_SQL}, 1) AS order_id FROM {db}.seen_keys "
         f"WHERE source = {quote_literal(ORDER_LINES.name)} AND key_text IS NOT NULL "
-        f"UNION SELECT DISTINCT CAST(key AS VARCHAR) AS order_id FROM {db}.seen_keys WHERE source = {quote_literal(PURCHASES.name)}"
+        f"UNION SELECT DISTINCT CAST(key AS VARCHAR) AS order_id FROM {db}.seen_keys "
+        f"WHERE source = {quote_literal(PURCHASES.name)}"
     )
 
 

@@ -224,7 +224,12 @@ def _money_rules(source: Source, params: RuleParams) -> list[Rule]:
             f"{MAX_SCALE})"
         )
         rules.append(
-            Rule(INVALID_PRECISION, column, CONDITION, condition=f"NOT {whole_minor_units_sql(f'b.{quote_ident(column)}', scale)}")
+            Rule(
+                INVALID_PRECISION,
+                column,
+                CONDITION,
+                condition=f"NOT {whole_minor_units_sql(f'b.{quote_ident(column)}', scale)}",
+            )
         )
     return rules
 
@@ -290,7 +295,7 @@ def _exchange_rate_rules(params: RuleParams) -> list[Rule]:
             INVALID_VALUE,
             "base_currency",
             CONDITION,
-            condition="(b.\"currency\" = b.\"base_currency\")",
+            condition='(b."currency" = b."base_currency")',
         )
     ]
     if params.currencies:
