@@ -119,7 +119,8 @@ def test_time_window_bounds_and_several_reasons_per_row(mode: str) -> None:
         (4, 5, TIMESTAMP '2100-01-01 00:00:00', NULL, 99, 0, 0.0),
         (5, 2, TIMESTAMP '2010-01-01 00:00:00', 3, 10, 1, 0.01)""",
     )
-    params = RuleParams(today=TODAY, known_users="users_known", known_items="items_known")
+    window = dt.datetime(2000, 1, 1)  # ingest.yml's `earliest` (the default is 1970-01-01)
+    params = RuleParams(today=TODAY, earliest=window, known_users="users_known", known_items="items_known")
     result = validate_batch(con, "tiny", PURCHASES, params, row_reasons=mode)
     assert [(r["__gate_row_number"], r["reason"]) for r in result.reasons(con).to_pylist()] == [
         (0, "timestamp_out_of_range:purchased_at"),
@@ -147,7 +148,8 @@ def test_gx_failure_to_compute_is_an_error_not_a_verdict() -> None:
     con = duckdb.connect()
     # The columns the check table derives from exist; the ones GX checks directly do not.
     con.execute(
-        "CREATE VIEW broken AS SELECT range AS __gate_row_number, range AS purchase_id, 1.0 AS amount FROM range(3)"
+        "CREATE VIEW broken AS SELECT range AS __gate_row_number, range AS purchase_id, 1.0 AS amount, "
+        "'u' AS user_id, 'i' AS item_id FROM range(3)"
     )
     with pytest.raises(GxExecutionError, match="GX could not evaluate"):
         validate_batch(con, "broken", PURCHASES, RuleParams(today=TODAY))
