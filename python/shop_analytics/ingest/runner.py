@@ -3,14 +3,17 @@
 A run: scan landing (batches.py: ids validated, completion markers, regular files
 only) -> roll back what an interrupted run left (lake_files.recover) -> per source,
 dimensions first, per batch: content hash (skip if already ingested; conflict if an
-ingested id changed) -> read (reading.py: names checked, exact conversions) ->
+ingested id changed) -> settings (ingest.yml for the source, the batch's _batch.yml
+on top) -> read (reading.py: names checked, exact conversions, integer keys as text,
+timestamps per the settings) ->
 schema contract (quality.contracts: yml versions + versions accepted at run time,
 BACKWARD_TRANSITIVE) -> event ids already in the lake (seen.py) -> GX suite
 (quality.validate) -> admitted rows to the lake, rejected rows to
 ``quarantine/<source>/<batch>/rejected.parquet``, written in scratch and renamed into
 place at exactly recorded paths (lake_files.py) -> one catalog transaction with the
-admitted keys, the batch's files, a new contract version if any, and the audit row.
-A crash before that commit means the batch is redone on the next run, and converges.
+admitted keys, the batch's files, a new contract version if any, and the audit row,
+which is then exported to ``lake/_ingest_audit/`` (audit_export.py). A crash before
+that commit means the batch is redone on the next run, and converges.
 
 A batch rejected whole (unreadable, mixed formats, schema contract, reserved column
 names, a file that is not a regular file) is copied to
