@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from shop_analytics.paths import DataLayout
+from shop_analytics.settings import DataLayout
 
 from conftest import ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
