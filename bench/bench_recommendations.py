@@ -89,7 +89,7 @@ def _prepare(ratings: int) -> DataLayout:
         return layout
     shutil.rmtree(WORK / "data", ignore_errors=True)
     generate(_config(ratings), layout.landing, workers=2, progress=None)
-    ingest(layout, IngestSettings(countries_csv=ROOT / "seeds" / "countries.csv", progress=None))
+    ingest(layout, IngestSettings(currencies_csv=ROOT / "seeds" / "currencies.csv", progress=None))
     stamp.write_text(wanted)
     return layout
 

@@ -300,6 +300,7 @@ def test_reserved_duplicate_and_invalid_column_names_reject_the_batch(data: Copy
     assert assert_untouched(data.before, data.root).keys() == {
         f"quarantine/purchases/{NEW_ID}/files/part-0.parquet",
         f"quarantine/purchases/{NEW_ID}/reason.json",
+        f"lake/_ingest_audit/batch_purchases__{NEW_ID}.parquet",  # rejected batches are audited too
     }
     assert not list((data.root / "lake").rglob("event_date=2030-01-01"))
 
@@ -328,7 +329,7 @@ def test_extra_column_row_number_is_just_a_new_column(data: Copy) -> None:
     code, out, err = run_cli(data.root)
     assert code == OK, err
     row = _ingested_new(data)
-    assert (row["rows_admitted"], row["contract_status"], row["contract_version"]) == (20, "new_version", 2)
+    assert (row["rows_admitted"], row["contract_status"], row["contract_version"]) == (20, "new_version", 3)
     assert sorted(r["row_number"] for r in lake_rows(data.root, "purchases", NEW_ID)) == list(range(500, 520))
 
 
@@ -408,7 +409,7 @@ def test_parquet_timestamp_with_time_zone_converts_to_utc(data: Copy) -> None:
     code, out, err = run_cli(data.root)
     assert code == OK, err
     row = _ingested_new(data)
-    assert row["contract_version"] == 1 and "converted to TIMESTAMP (UTC)" in row["message"]
+    assert row["contract_version"] == 2 and "converted to TIMESTAMP (UTC)" in row["message"]
     got = sorted(r["purchased_at"] for r in lake_rows(data.root, "purchases", NEW_ID))
     assert got == [dt.datetime(2018, 6, 1, 4, 30) + dt.timedelta(hours=i) for i in range(20)]
 
@@ -419,12 +420,10 @@ def test_parquet_timestamp_with_time_zone_converts_to_utc(data: Copy) -> None:
 @pytest.mark.parametrize(
     "source, column, text",
     [
-        ("purchases", "user_id", "42.7"),
-        ("purchases", "user_id", "1.0"),
+        # (user_id and item_id are text keys since contract v2: '42.7' is a key, unknown; tests/test_gate_v2_keys.py)
         ("purchases", "quantity", "1.5"),
         ("purchases", "purchase_id", "1e3"),
         ("purchases", "quantity", "99999999999"),
-        ("purchases", "item_id", "0x10"),
         ("ratings", "rating", "3.5"),
         ("ratings", "rating", "4.0"),
     ],
@@ -464,12 +463,14 @@ def _shape(name: str, first_id: int) -> pa.Table:
 @pytest.mark.parametrize(
     "first, second, status, version",
     [
-        ("coupon", "v1", "ingested", 1),  # the issue's case: a new nullable column, then the old shape
-        ("bigint", "v1", "ingested", 1),  # widening INTEGER -> BIGINT, then the old shape
-        ("coupon+bigint", "v1", "ingested", 1),
-        ("coupon", "coupon+bigint", "ingested", 3),  # compatible with v1 and v2: a new version
-        ("coupon", "bigint", "rejected", None),  # drops v2's coupon_code: removed_column
-        ("bigint", "coupon", "rejected", None),  # narrows v2's quantity: narrowing
+        # Contract v2 (text keys) is the maintainers' newest version: integer-keyed batches of the
+        # v1 shape match it, and versions accepted at run time start at 3.
+        ("coupon", "v1", "ingested", 2),  # the issue's case: a new nullable column, then the old shape
+        ("bigint", "v1", "ingested", 2),  # widening INTEGER -> BIGINT, then the old shape
+        ("coupon+bigint", "v1", "ingested", 2),
+        ("coupon", "coupon+bigint", "ingested", 4),  # compatible with v1, v2 and v3: a new version
+        ("coupon", "bigint", "rejected", None),  # drops v3's coupon_code: removed_column
+        ("bigint", "coupon", "rejected", None),  # narrows v3's quantity: narrowing
     ],
 )
 def test_schema_evolution_matrix(data: Copy, first: str, second: str, status: str, version: int | None) -> None:
@@ -485,14 +486,14 @@ def test_schema_evolution_matrix(data: Copy, first: str, second: str, status: st
     # The first shape is still admitted too, as its own version.
     land(data.root, "purchases", "2019-03-01", {"part-0.parquet": _shape(first, 300)})
     assert run_cli(data.root)[0] == OK
-    assert audit(data.root)[("purchases", "2019-03-01")]["contract_version"] == 2
+    assert audit(data.root)[("purchases", "2019-03-01")]["contract_version"] == 3
     assert {p.name: p.read_bytes() for p in (ROOT / "contracts").iterdir()} == contracts  # the repo is not written
     con = duckdb.connect(str(data.root / "ingest_catalog.duckdb"), read_only=True)
     versions = con.execute(
         "SELECT version, first_batch FROM contract_versions WHERE source = 'purchases' ORDER BY version"
     ).fetchall()
     con.close()
-    assert versions == [(2, "2019-01-01")] + ([(3, "2019-02-01")] if version == 3 else [])
+    assert versions == [(3, "2019-01-01")] + ([(4, "2019-02-01")] if version == 4 else [])
 
 
 def test_old_csv_shape_after_a_new_parquet_column(data: Copy) -> None:
@@ -501,7 +502,7 @@ def test_old_csv_shape_after_a_new_parquet_column(data: Copy) -> None:
     land(data.root, "purchases", "2019-02-01", {"part-0.csv": csv_bytes(purchases_table(200))})
     assert run_cli(data.root)[0] == OK
     row = assert_accounted(data.root, "purchases", "2019-02-01")
-    assert (row["status"], row["contract_version"], row["rows_admitted"]) == ("ingested", 1, 20)
+    assert (row["status"], row["contract_version"], row["rows_admitted"]) == ("ingested", 2, 20)
 
 
 # --- 10. the same batch id with new content ------------------------------------------------------------
@@ -690,14 +691,18 @@ def test_sub_cent_price_is_quarantined(data: Copy) -> None:
     assert json.loads(row["quarantined_by_reason"]) == {"invalid_precision:price": 1}
 
 
+@pytest.mark.xfail(
+    strict=True, reason="waits for warehouse16: staging casts money to DECIMAL(18, 4) (contract v2, any currency)"
+)
 def test_staging_casts_money_to_the_gates_scale() -> None:
-    from shop_analytics.quality.money import MONEY_COLUMNS, money_scale
+    from shop_analytics.quality.money import MAX_SCALE, MONEY_COLUMNS
 
+    # The gate guarantees whole minor units of each row's currency, at most MAX_SCALE decimals.
     for source, columns in MONEY_COLUMNS.items():
         sql = (ROOT / "models" / "staging" / f"stg_shop__{source}.sql").read_text()
         for column in columns:
             casts = re.findall(rf"cast\(\s*{column}\s+as\s+decimal\(\s*\d+\s*,\s*(\d+)\s*\)\s*\)", sql, re.I)
-            assert casts and {int(s) for s in casts} == {money_scale(source, column)}, (source, column, casts)
+            assert casts and {int(s) for s in casts} == {MAX_SCALE}, (source, column, casts)
 
 
 def test_reserved_names_cover_every_column_staging_adds() -> None:
@@ -705,7 +710,10 @@ def test_reserved_names_cover_every_column_staging_adds() -> None:
     from shop_analytics.quality.raw_contract import ALL_SOURCES
 
     for source in ALL_SOURCES:
-        sql = (ROOT / "models" / "staging" / f"stg_shop__{source.name}.sql").read_text()
+        model = ROOT / "models" / "staging" / f"stg_shop__{source.name}.sql"
+        if source.name in ("order_lines", "exchange_rates") and not model.exists():
+            continue  # contract v2 sources: their staging models come with warehouse16 (checked once merged)
+        sql = model.read_text()
         aliases = {a.lower() for a in re.findall(r"\bas\s+([a-z_][a-z0-9_]*)\s*(?:,|$)", sql, re.I | re.M)}
         added = (
             aliases

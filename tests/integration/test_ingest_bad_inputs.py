@@ -267,7 +267,9 @@ def test_huge_string(case: Case, base: Base) -> None:
     codes[0] = "X" * 5_000_000
     case.land({"part-0.parquet": _with(users, "country_code", codes)}, source="users")
     report = _one(case.ingest())
-    assert report.quarantined_by_reason == {"unknown_country:country_code": 1}
+    # Contract v2: a country is an attribute the warehouse flags, never a quarantine reason.
+    assert report.quarantined_by_reason == {}
+    assert report.rows_admitted == 5
     _reconciles(case, report, source="users")
 
 
@@ -348,7 +350,8 @@ def test_added_nullable_column_is_a_new_version(case: Case) -> None:
     coupons = pa.array(["SPRING"] * case.base.purchases.num_rows)
     case.land({"part-0.parquet": case.base.purchases.append_column("coupon_code", coupons)})
     report = _one(case.ingest())
-    assert (report.status, report.contract_status, report.contract_version) == ("ingested", "new_version", 2)
+    # v1 and v2 (text keys) are the maintainers'; run-time versions start at 3.
+    assert (report.status, report.contract_status, report.contract_version) == ("ingested", "new_version", 3)
     assert _contract_versions(case)[-1]["changes"] == ["added nullable column coupon_code VARCHAR"]
     lake = duckdb.sql(
         f"SELECT DISTINCT coupon_code FROM read_parquet('{case.layout.lake}/purchases/*/batch_{NEW_BATCH}_*.parquet')"
@@ -369,12 +372,12 @@ def test_widening_int_to_bigint(case: Case) -> None:
 def test_widening_float_to_double(case: Case) -> None:
     table = case.base.purchases
     case.land({"part-0.parquet": table.append_column("discount", pa.array([0.1] * table.num_rows, pa.float32()))})
-    assert _one(case.ingest()).contract_version == 2
+    assert _one(case.ingest()).contract_version == 3
     case.land(
         {"part-0.parquet": table.slice(0, 0).append_column("discount", pa.array([], pa.float64()))}, batch="2019-01-01"
     )
     report = _one(case.ingest())
-    assert (report.status, report.contract_status, report.contract_version) == ("ingested", "new_version", 3)
+    assert (report.status, report.contract_status, report.contract_version) == ("ingested", "new_version", 4)
     assert _contract_versions(case)[-1]["changes"] == ["widened discount FLOAT -> DOUBLE"]
 
 
@@ -408,11 +411,15 @@ def test_type_family_change(case: Case) -> None:
     _assert_batch_rejected(case, _one(case.ingest()), "type_family_change", "amount")
 
 
-def test_nullable_to_required(case: Case) -> None:
+def test_a_required_column_where_the_contract_allows_nulls_is_just_stricter(case: Case) -> None:
+    # Contract v2: a batch that promises no NULLs is read as the version, not rejected
+    # (nullable_to_required stays a rule between contract versions: tests/test_contracts_policy.py).
     table = case.base.purchases
     schema = table.schema.set(0, pa.field("purchase_id", pa.int64(), nullable=False))
     case.land({"part-0.parquet": table.cast(schema)})
-    _assert_batch_rejected(case, _one(case.ingest()), "nullable_to_required", "purchase_id")
+    report = _one(case.ingest())
+    assert (report.status, report.contract_status, report.contract_version) == ("ingested", "accepted", 2)
+    _reconciles(case, report)
 
 
 def test_new_required_column(case: Case) -> None:

@@ -39,16 +39,17 @@ def test_accepted_changes_reach_staging_and_rejected_batches_do_not(tmp_path: Pa
     _land(layout, "2019-01-01", evolved)
     _land(layout, "2019-02-01", fresh.drop_columns(["amount"]))  # removed column: rejected
     reports = {r.batch_id: r for r in ingest(layout, settings) if r.status != "skipped"}
-    assert reports["2019-01-01"].status == "ingested" and reports["2019-01-01"].contract_version == 2
+    # v1 and v2 (text keys) are the maintainers' versions: the evolved shape becomes v3.
+    assert reports["2019-01-01"].status == "ingested" and reports["2019-01-01"].contract_version == 3
     assert reports["2019-02-01"].status == "rejected"
-    # A producer still on v1 after v2 was registered: admitted as v1, not rejected.
+    # A producer still on the old shape after v3 was registered: admitted as v2, not rejected.
     old_shape = fresh.set_column(
         0, "purchase_id", pa.array([2 * offset + i for i in range(fresh.num_rows)], pa.int64())
     )
     _land(layout, "2019-03-01", old_shape)
     late = [r for r in ingest(layout, settings) if r.status != "skipped"]
     assert [(r.batch_id, r.status, r.contract_version, r.rows_admitted) for r in late] == [
-        ("2019-03-01", "ingested", 1, fresh.num_rows)
+        ("2019-03-01", "ingested", 2, fresh.num_rows)
     ]
 
     warehouse = tmp_path / "warehouse.duckdb"

@@ -53,7 +53,7 @@ def users_table(n: int = 20) -> pa.Table:
             "country_code": ["US", "GB"] * (n // 2) + ["US"] * (n % 2),
             "signup_at": [dt.datetime(2017, 1, 1)] * n,
         },
-        schema=USERS.schema,
+        schema=USERS.legacy_schema,
     )
 
 
@@ -67,7 +67,7 @@ def items_table(n: int = 20) -> pa.Table:
             "price": [9.99] * n,
             "created_at": [dt.datetime(2017, 1, 1)] * n,
         },
-        schema=ITEMS.schema,
+        schema=ITEMS.legacy_schema,
     )
 
 
@@ -82,7 +82,7 @@ def purchases_table(first_id: int, n: int = 20, **columns: Sequence) -> pa.Table
         "amount": [round(9.99 * (1 + i % 3), 2) for i in range(n)],
     }
     data.update({k: list(v) for k, v in columns.items()})
-    return pa.table({f.name: pa.array(data[f.name], f.type) for f in PURCHASES.schema})
+    return pa.table({f.name: pa.array(data[f.name], f.type) for f in PURCHASES.legacy_schema})
 
 
 def ratings_table(first_id: int, n: int = 20) -> pa.Table:
@@ -95,7 +95,7 @@ def ratings_table(first_id: int, n: int = 20) -> pa.Table:
             "item_id": [1 + (7 * i) % 20 for i in range(n)],
             "rating": [1 + i % 5 for i in range(n)],
         },
-        schema=RATINGS.schema,
+        schema=RATINGS.legacy_schema,
     )
 
 
@@ -149,8 +149,8 @@ def run_cli(root: Path, *extra: str) -> tuple[int, str, str]:
         "--data-dir",
         str(root),
         "ingest",
-        "--countries",
-        str(ROOT / "seeds" / "countries.csv"),
+        "--currencies",
+        str(ROOT / "seeds" / "currencies.csv"),
         "--contracts",
         str(ROOT / "contracts"),
         "--no-data-docs",
@@ -180,8 +180,8 @@ def run_cli_subprocess(root: Path, env: dict[str, str], *extra: str) -> subproce
         "--data-dir",
         str(root),
         "ingest",
-        "--countries",
-        str(ROOT / "seeds" / "countries.csv"),
+        "--currencies",
+        str(ROOT / "seeds" / "currencies.csv"),
         "--contracts",
         str(ROOT / "contracts"),
         "--no-data-docs",
@@ -217,12 +217,15 @@ def assert_untouched(before: dict[str, str], root: Path) -> dict[str, str]:
 
 
 def expected_batch_files(source: str, batch_id: str, paths: Iterable[str]) -> bool:
-    """True if every path is a file of exactly this batch (lake file name or quarantine folder)."""
+    """True if every path is a file of exactly this batch (lake file name, audit export or quarantine folder)."""
     lake_names = (f"batch_{batch_id}.parquet",)
     for path in paths:
         parts = Path(path).parts
         if parts[0] == "quarantine":
             if parts[1:3] != (source, batch_id):
+                return False
+        elif parts[:2] == ("lake", "_ingest_audit"):  # the batch's audit row, exported for the warehouse
+            if parts[2:] != (f"batch_{source}__{batch_id}.parquet",):
                 return False
         elif parts[0] == "lake":
             name = parts[-1]

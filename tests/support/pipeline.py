@@ -10,7 +10,7 @@ from pathlib import Path
 
 from shop_analytics.datagen import GeneratorConfig
 from shop_analytics.ingest import IngestSettings
-from shop_analytics.settings import DataLayout
+from shop_analytics.settings import DataLayout, IngestConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -64,8 +64,9 @@ def run_dbt(args: list[str], env: dict[str, str], tmp: Path) -> subprocess.Compl
 def ingest_settings(tmp: Path | None = None, **kw: object) -> IngestSettings:
     """Ingest settings for tests: the project's contracts (ingest never writes them), no progress bars."""
     del tmp  # versions accepted at run time live in each data root's ingest catalog
+    kw.setdefault("config", IngestConfig(None))  # the documented defaults, whatever ./ingest.yml says
     return IngestSettings(
-        countries_csv=ROOT / "seeds" / "countries.csv",
+        currencies_csv=ROOT / "seeds" / "currencies.csv",
         contracts_dir=ROOT / "contracts",
         progress=False,
         **kw,  # type: ignore[arg-type]  # tests pass any IngestSettings field by name

@@ -36,6 +36,8 @@ from shop_analytics.quality.schema_policy import (
     RENAMED,
     RESERVED_COLUMN,
     Column,
+    changes,
+    violations,
 )
 
 V1 = (
@@ -152,9 +154,13 @@ def test_same_family_change_off_the_allowlist_is_rejected() -> None:
     assert _rules((Column("t", "TIMESTAMP_NS"),), ts) == [("t", NOT_WIDENING)]
 
 
-def test_nullable_to_required_is_rejected() -> None:
-    result = check_schema(CONTRACT, _with(n=Column("n", "INTEGER", False)))
-    assert [(v.column, v.rule) for v in result.violations] == [("n", NULLABLE_TO_REQUIRED)]
+def test_nullable_to_required_is_a_contract_violation_but_a_stricter_batch_matches() -> None:
+    # As a schema change between versions, making a column required breaks readers of old data ...
+    stricter = _with(n=Column("n", "INTEGER", False))
+    assert [(v.column, v.rule) for v in violations(V1, stricter, 1)] == [("n", NULLABLE_TO_REQUIRED)]
+    # ... but a batch that promises no NULLs where the contract allows them is read as the version (v2).
+    result = check_schema(CONTRACT, stricter)
+    assert (result.status, result.version) == ("accepted", 1)
 
 
 def test_new_required_column_is_rejected() -> None:
@@ -162,8 +168,8 @@ def test_new_required_column_is_rejected() -> None:
 
 
 def test_every_violation_is_reported_at_once() -> None:
-    columns = _with(name=None, n=Column("n", "VARCHAR"), x=Column("x", "FLOAT", False))
-    assert sorted(_rules(columns)) == sorted([("name", REMOVED), ("n", FAMILY_CHANGE), ("x", NULLABLE_TO_REQUIRED)])
+    columns = _with(name=None, n=Column("n", "VARCHAR"), d=Column("d", "DECIMAL(12,4)"))
+    assert sorted(_rules(columns)) == sorted([("name", REMOVED), ("n", FAMILY_CHANGE), ("d", NOT_WIDENING)])
 
 
 def test_check_is_transitive_over_all_versions() -> None:
@@ -199,8 +205,8 @@ def test_type_helpers() -> None:
 
 
 def test_initial_contracts_match_sources_in_duckdb_types() -> None:
-    purchases = initial_contract(PURCHASES).latest.columns
-    assert [(c.name, c.type) for c in purchases] == [
+    v1, v2 = initial_contract(PURCHASES).versions
+    assert [(c.name, c.type) for c in v1.columns] == [
         ("purchase_id", "BIGINT"),
         ("purchased_at", "TIMESTAMP"),
         ("user_id", "BIGINT"),
@@ -208,8 +214,17 @@ def test_initial_contracts_match_sources_in_duckdb_types() -> None:
         ("quantity", "INTEGER"),
         ("amount", "DOUBLE"),
     ]
-    users = initial_contract(USERS).latest.columns
-    assert [c.nullable for c in users] == [False, False, False]
+    # Contract v2: natural keys are text ("integer key to string key"), event ids stay BIGINT.
+    assert [(c.name, c.type) for c in v2.columns][:4] == [
+        ("purchase_id", "BIGINT"),
+        ("purchased_at", "TIMESTAMP"),
+        ("user_id", "VARCHAR"),
+        ("item_id", "VARCHAR"),
+    ]
+    assert v2.changes == ("changed key user_id BIGINT -> VARCHAR", "changed key item_id BIGINT -> VARCHAR")
+    users = initial_contract(USERS)
+    assert [c.nullable for c in users.versions[0].columns] == [False, False, False]
+    assert [c.nullable for c in users.latest.columns] == [False, True, True]
 
 
 def test_committed_contract_files_are_version_1_of_sources() -> None:
@@ -277,21 +292,21 @@ def test_check_batch_contract_registers_nothing_and_accepts_registered_versions(
     contracts = tmp_path / "contracts"
     con = duckdb.connect()
     first = check_batch_contract(con, [_write(tmp_path / "a.parquet", _purchases())], PURCHASES, contracts)
-    assert first.status == "accepted" and first.version == 1
+    assert first.status == "accepted" and first.version == 2  # integer keys match v2's text keys
 
     evolved = _purchases({"coupon": pa.array([None, "X"], pa.string())}, quantity_type=pa.int64())
     second = check_batch_contract(con, [_write(tmp_path / "b.parquet", evolved)], PURCHASES, contracts)
-    assert second.status == "new_version" and second.version == 2 and second.new_version is not None
+    assert second.status == "new_version" and second.version == 3 and second.new_version is not None
     assert second.new_version.changes == ("widened quantity INTEGER -> BIGINT", "added nullable column coupon VARCHAR")
-    assert "accepted as contract v2" in second.message()
+    assert "accepted as contract v3" in second.message()
     assert not contracts.exists()  # checking never writes a contract file
 
-    # Registered (as ingest does in its catalog), v2 is accepted, and so is the v1 shape.
+    # Registered (as ingest does in its catalog), v3 is accepted, and so is the older shape.
     registered = [second.new_version]
     again = check_batch_contract(con, [tmp_path / "b.parquet"], PURCHASES, contracts, registered)
-    assert again.status == "accepted" and again.version == 2
+    assert again.status == "accepted" and again.version == 3
     old = check_batch_contract(con, [tmp_path / "a.parquet"], PURCHASES, contracts, registered)
-    assert old.status == "accepted" and old.version == 1
+    assert old.status == "accepted" and old.version == 2
     # A new shape that drops the registered coupon column and narrows quantity is rejected.
     dropped = _purchases({"note": pa.array([None, 1], pa.int32())})
     bad = check_batch_contract(con, [_write(tmp_path / "c.parquet", dropped)], PURCHASES, contracts, registered)
@@ -310,16 +325,16 @@ def test_rejected_batch_reports_the_rename(tmp_path: Path) -> None:
 def test_effective_contract_merges_catalog_versions_and_refuses_conflicts(tmp_path: Path) -> None:
     contracts = tmp_path / "contracts"
     base = initial_contract(PURCHASES)
-    v2 = ContractVersion(2, base.latest.columns + (Column("coupon", "VARCHAR"),), ("added nullable column",))
-    assert [v.version for v in effective_contract(PURCHASES, contracts, [v2]).versions] == [1, 2]
-    # The maintainers adopt v2 in the yml: the catalog's copy is dropped, not duplicated.
-    save_contract(base.with_version(v2), contract_path(contracts, "purchases"))
-    assert [v.version for v in effective_contract(PURCHASES, contracts, [v2]).versions] == [1, 2]
-    # A yml v2 that differs from the v2 accepted at run time is a conflict, named.
-    other = ContractVersion(2, base.latest.columns + (Column("note", "VARCHAR"),))
+    v3 = ContractVersion(3, base.latest.columns + (Column("coupon", "VARCHAR"),), ("added nullable column",))
+    assert [v.version for v in effective_contract(PURCHASES, contracts, [v3]).versions] == [1, 2, 3]
+    # The maintainers adopt v3 in the yml: the catalog's copy is dropped, not duplicated.
+    save_contract(base.with_version(v3), contract_path(contracts, "purchases"))
+    assert [v.version for v in effective_contract(PURCHASES, contracts, [v3]).versions] == [1, 2, 3]
+    # A yml v3 that differs from the v3 accepted at run time is a conflict, named.
+    other = ContractVersion(3, base.latest.columns + (Column("note", "VARCHAR"),))
     save_contract(base.with_version(other), contract_path(contracts, "purchases"))
-    with pytest.raises(ValueError, match="version 2 differs"):
-        effective_contract(PURCHASES, contracts, [v2])
+    with pytest.raises(ValueError, match="version 3 differs"):
+        effective_contract(PURCHASES, contracts, [v3])
 
 
 def test_reserved_and_invalid_names_are_violations() -> None:
@@ -341,3 +356,24 @@ def test_reserved_and_invalid_names_are_violations() -> None:
     # Legal new names, including the gate's former helper names, are fine.
     for name in ("row_number", "user_id__known", "_gate_cast_ok__amount", "x" * 64, "_private"):
         assert check_schema(contract, V1 + (Column(name, "VARCHAR"),)).status == "new_version", name
+
+
+def test_integer_keys_may_become_text_only_in_key_columns() -> None:
+    old = (Column("user_id", "BIGINT", False), Column("qty", "INTEGER"))
+    as_text = (Column("user_id", "VARCHAR", False), Column("qty", "VARCHAR"))
+    found = violations(old, as_text, 1, string_keys=("user_id",))
+    assert [(v.column, v.rule) for v in found] == [("qty", FAMILY_CHANGE)]  # not a key: still a family change
+    back = violations(as_text[:1], old[:1], 1, string_keys=("user_id",))
+    assert [(v.column, v.rule) for v in back] == [("user_id", FAMILY_CHANGE)]  # text to integer never
+    doubles = violations(old[:1], (Column("user_id", "DOUBLE", False),), 1, string_keys=("user_id",))
+    assert [(v.column, v.rule) for v in doubles] == [("user_id", FAMILY_CHANGE)]
+    assert "changed key user_id BIGINT -> VARCHAR" in changes(old[:1], as_text[:1])
+
+
+def test_committed_contracts_hold_v2_with_the_key_allowance() -> None:
+    for source in ALL_SOURCES:
+        contract = load_contract(contract_path(Path(__file__).resolve().parents[1] / "contracts", source.name))
+        assert contract.latest.columns == initial_contract(source).latest.columns, source.name
+        for earlier in contract.versions[:-1]:
+            found = violations(earlier.columns, contract.latest.columns, earlier.version, source.string_keys)
+            assert found == [], (source.name, found)

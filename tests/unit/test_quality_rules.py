@@ -1,4 +1,4 @@
-"""Rule lists per source, the single-pass SQL on its own, the check table, countries seed, batch view."""
+"""Rule lists per source, the single-pass SQL on its own, the check table, currencies seed, batch view."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ import pytest
 
 from shop_analytics.quality.batch import batch_files, create_batch_view
 from shop_analytics.quality.check_view import check_view_sql
-from shop_analytics.quality.countries import load_country_codes
+from shop_analytics.quality.currencies import load_currencies
 from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, PURCHASES, RATINGS, USERS
 from shop_analytics.quality.rules import RuleParams, rules_for
 from shop_analytics.quality.rules_sql import row_reasons_sql, write_row_reasons
 from shop_analytics.quality.split import admitted_sql, quarantined_sql
 
-FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_users="ku", known_items="ki")
+# The window starts in 2000 here (ingest.yml's `earliest`; the default is 1970-01-01).
+FULL = RuleParams(today=dt.date(2026, 11, 20), earliest=dt.datetime(2000, 1, 1), known_users="ku", known_items="ki")
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,8 @@ FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_use
                 "null_key:page_view_id",
                 "null_key:item_id",
                 "missing_value:viewed_at",
+                "invalid_key:user_id",
+                "invalid_key:item_id",
                 "duplicate_event_id:page_view_id",
                 "timestamp_out_of_range:viewed_at",
                 "unknown_user:user_id",
@@ -47,6 +50,8 @@ FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_use
                 "missing_value:purchased_at",
                 "missing_value:quantity",
                 "missing_value:amount",
+                "invalid_key:user_id",
+                "invalid_key:item_id",
                 "duplicate_event_id:purchase_id",
                 "timestamp_out_of_range:purchased_at",
                 "invalid_value:amount",
@@ -64,6 +69,8 @@ FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_use
                 "null_key:item_id",
                 "missing_value:rated_at",
                 "missing_value:rating",
+                "invalid_key:user_id",
+                "invalid_key:item_id",
                 "duplicate_event_id:rating_id",
                 "timestamp_out_of_range:rated_at",
                 "invalid_value:rating",
@@ -75,21 +82,16 @@ FULL = RuleParams(today=dt.date(2026, 11, 20), countries=("US", "GB"), known_use
             USERS,
             [
                 "null_key:user_id",
-                "missing_value:country_code",
-                "missing_value:signup_at",
+                "invalid_key:user_id",
                 "duplicate_event_id:user_id",
                 "timestamp_out_of_range:signup_at",
-                "unknown_country:country_code",
             ],
         ),
         (
             ITEMS,
             [
                 "null_key:item_id",
-                "missing_value:category",
-                "missing_value:page_url_path",
-                "missing_value:price",
-                "missing_value:created_at",
+                "invalid_key:item_id",
                 "duplicate_event_id:item_id",
                 "timestamp_out_of_range:created_at",
                 "invalid_value:price",
@@ -185,15 +187,24 @@ def test_batch_view_errors(tmp_path: Path) -> None:
         create_batch_view(duckdb.connect(), "x", [])
 
 
-def test_country_codes_from_a_seed_file(tmp_path: Path) -> None:
-    seed = tmp_path / "countries.csv"
-    seed.write_text("country_code,country_name,region\nUS,United States,Americas\nDE,Germany,Europe\n")
-    assert load_country_codes(seed) == ("DE", "US")
+def test_currencies_from_a_seed_file(tmp_path: Path) -> None:
+    seed = tmp_path / "currencies.csv"
+    seed.write_text("currency,numeric,name,minor_units\nJPY,392,Yen,0\nBHD,048,Bahraini Dinar,3\nXAU,959,Gold,\n")
+    assert load_currencies(seed) == {"JPY": 0, "BHD": 3, "XAU": None}
     (tmp_path / "bad.csv").write_text("code,name\nUS,United States\n")
-    with pytest.raises(ValueError, match="no country_code column"):
-        load_country_codes(tmp_path / "bad.csv")
-    with pytest.raises(FileNotFoundError, match="countries seed"):
-        load_country_codes(tmp_path / "missing.csv")
+    with pytest.raises(ValueError, match="lacks column"):
+        load_currencies(tmp_path / "bad.csv")
+    (tmp_path / "bad2.csv").write_text("currency,minor_units\nusd,2\n")
+    with pytest.raises(ValueError, match="line 2"):
+        load_currencies(tmp_path / "bad2.csv")
+    with pytest.raises(FileNotFoundError, match="currencies seed"):
+        load_currencies(tmp_path / "missing.csv")
+
+
+def test_the_project_seed_has_iso_4217_minor_units() -> None:
+    seed = load_currencies(Path(__file__).resolve().parents[1] / "seeds" / "currencies.csv")
+    assert (seed["JPY"], seed["USD"], seed["BHD"], seed["CLF"], seed["XAU"]) == (0, 2, 3, 4, None)
+    assert len(seed) > 150
 
 
 def test_split_puts_every_row_in_exactly_one_side() -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shop_analytics.exit_codes import ExitCode
-from shop_analytics.settings import DataLayout
+from shop_analytics.settings import DataLayout, IngestConfig, Settings
+
+if TYPE_CHECKING:
+    from shop_analytics.ingest import IngestSettings
 
 SOURCES = ("users", "items", "page_views", "ratings", "purchases", "order_lines", "exchange_rates")
 
@@ -40,10 +43,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="write nothing; run the gate on a scratch copy of the data dir and print what it would do",
     )
     parser.add_argument(
-        "--countries",
+        "--currencies",
         type=Path,
-        default=Path("seeds/countries.csv"),
-        help="dry run: the gate's country list, as for ingest (default: seeds/countries.csv)",
+        default=Path("seeds/currencies.csv"),
+        help="dry run: ISO 4217 codes with minor units, as for ingest (default: seeds/currencies.csv)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="dry run: per-source ingest settings, as for ingest (default: $SHOP_ANALYTICS_INGEST_CONFIG, "
+        "else ./ingest.yml)",
     )
     parser.add_argument(
         "--contracts",
@@ -54,18 +64,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
+def _dry_run_settings(args: argparse.Namespace) -> IngestSettings:
+    """The settings `shop-analytics ingest` would use with the same options."""
+    from shop_analytics.ingest import IngestSettings  # heavy: loaded only for a dry run
+    from shop_analytics.quality.raw_contract import ALL_SOURCES
+
+    if not args.currencies.exists():
+        raise FileNotFoundError(f"{args.currencies} not found; run from the project folder or pass --currencies")
+    if args.config is not None and not args.config.exists():
+        raise FileNotFoundError(f"ingest settings {args.config} not found")
+    config = IngestConfig.load(args.config or Settings.from_env().ingest_config, tuple(s.name for s in ALL_SOURCES))
+    return IngestSettings(currencies_csv=args.currencies, config=config, contracts_dir=args.contracts, progress=False)
+
+
 def run(args: argparse.Namespace) -> int:
     """Import one file; print what was written, or the dry run's report."""
     from shop_analytics.importing import import_file
-    from shop_analytics.ingest import IngestSettings, OperationalError
+    from shop_analytics.ingest import OperationalError
 
     layout = DataLayout.from_env(args.data_dir)
     landing = args.landing or layout.landing
     settings = None
     if args.dry_run:
-        if not args.countries.exists():
-            raise FileNotFoundError(f"{args.countries} not found; run from the project folder or pass --countries")
-        settings = IngestSettings(countries_csv=args.countries, contracts_dir=args.contracts, progress=False)
+        settings = _dry_run_settings(args)
     try:
         result = import_file(
             args.file,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from shop_analytics.exit_codes import ExitCode
-from shop_analytics.settings import DataLayout
+from shop_analytics.settings import DataLayout, IngestConfig, Settings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,10 +22,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "severe wins. See docs/quality_gate.md.",
     )
     ing.add_argument(
-        "--countries",
+        "--currencies",
         type=Path,
-        default=Path("seeds/countries.csv"),
-        help="CSV with a country_code column (default: seeds/countries.csv)",
+        default=Path("seeds/currencies.csv"),
+        help="ISO 4217 codes with minor units, CSV with currency and minor_units columns "
+        "(default: seeds/currencies.csv)",
+    )
+    ing.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="per-source ingest settings (default: $SHOP_ANALYTICS_INGEST_CONFIG, else ./ingest.yml; "
+        "a missing file means the documented defaults)",
     )
     ing.add_argument("--memory-limit", default="2GB")
     ing.add_argument(
@@ -50,9 +58,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ing.add_argument(
         "--max-quarantine-share",
         type=float,
-        default=0.05,
+        default=None,
         metavar="SHARE",
-        help="exit 3 when a batch quarantines more than this share of its rows, or all of them (default 0.05)",
+        help="exit 3 when a batch quarantines more than this share of its rows, or all of them; overrides "
+        "every source's max_quarantine_share in ingest.yml (default there: 0.05)",
     )
     ing.add_argument(
         "--data-docs", type=Path, default=None, help="build GX Data Docs here (default: <data-dir>/quality/data_docs)"
@@ -66,17 +75,23 @@ def run(args: argparse.Namespace) -> int:
     """Ingest every landing batch, print the reconciliation per source, return the most severe exit code."""
     from shop_analytics.ingest import IngestSettings, OperationalError, exit_code, ingest
     from shop_analytics.ingest.report import FAILED, PENDING, threshold_message
+    from shop_analytics.quality.raw_contract import ALL_SOURCES
 
     layout = DataLayout.from_env(args.data_dir)
-    if not args.countries.exists():
-        raise FileNotFoundError(f"{args.countries} not found; run from the project folder or pass --countries")
+    if not args.currencies.exists():
+        raise FileNotFoundError(f"{args.currencies} not found; run from the project folder or pass --currencies")
     if args.quiet_seconds is not None and args.quiet_seconds < 0:
         raise ValueError("--quiet-seconds must be >= 0")
-    if not 0 <= args.max_quarantine_share <= 1:
+    if args.max_quarantine_share is not None and not 0 <= args.max_quarantine_share <= 1:
         raise ValueError("--max-quarantine-share must be between 0 and 1")
+    config_path = args.config or Settings.from_env().ingest_config
+    if args.config is not None and not args.config.exists():
+        raise FileNotFoundError(f"ingest settings {args.config} not found")
+    config = IngestConfig.load(config_path, tuple(s.name for s in ALL_SOURCES))
     docs = None if args.no_data_docs else (args.data_docs or layout.root / "quality" / "data_docs")
     settings = IngestSettings(
-        countries_csv=args.countries,
+        currencies_csv=args.currencies,
+        config=config,
         contracts_dir=args.contracts,
         memory_limit=args.memory_limit,
         progress=False if args.no_progress else None,
@@ -127,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{report.status.upper()} {report.source}{batch}: {report.message}", file=sys.stderr)
     for report in reports:
         if report.over_threshold:
-            print(f"QUARANTINE THRESHOLD {threshold_message(report, args.max_quarantine_share)}", file=sys.stderr)
+            print(f"QUARANTINE THRESHOLD {threshold_message(report)}", file=sys.stderr)
     code = exit_code(reports)
     failed = sum(r.status in FAILED for r in reports)
     if failed:

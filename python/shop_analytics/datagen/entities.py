@@ -129,7 +129,7 @@ def users_table(config: GeneratorConfig, population: Population, lo: int, hi: in
             pa.array(texts, type=pa.string()),
             pa.array(signup, type=pa.timestamp("us"), mask=no_signup),
         ],
-        schema=USERS.schema,
+        schema=USERS.legacy_schema,
     )
     counts = {kind: int((spelling == k).sum()) for k, kind in enumerate(COUNTRY_SPELLINGS) if k}
     return table, counts | {"signup_missing": int(no_signup.sum())}
@@ -209,6 +209,6 @@ def items_table(config: GeneratorConfig, population: Population, lo: int, hi: in
             currency,
             pa.array(created, type=pa.timestamp("us")),
         ],
-        schema=ITEMS.schema,
+        schema=ITEMS.legacy_schema,
     )
     return table, {"unknown_category": int(unknown_category.sum()), "price_missing": int(no_price.sum())}

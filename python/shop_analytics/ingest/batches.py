@@ -7,7 +7,9 @@ files are opened with O_NOFOLLOW (open_regular). What it finds:
 - a batch whose id matches BATCH_ID and whose folder holds the completion marker
   ``_SUCCESS`` (or, with a quiet period, did not change for that long): ready. Its
   data files are the regular files whose names do not start with ``.`` or ``_``
-  (Hadoop/Spark's convention for metadata such as ``_SUCCESS`` or ``.crc`` files);
+  (Hadoop/Spark's convention for metadata such as ``_SUCCESS`` or ``.crc`` files). An optional
+  regular file ``_batch.yml`` overrides the source's ingest settings for this batch and is part
+  of the batch's content hash;
 - the same with an entry that is not a regular file (symlink, folder, FIFO, device,
   socket), or a batch folder that is itself a symlink: ready, but rejected whole by
   ingest with rule ``not_a_regular_file``;
@@ -32,6 +34,7 @@ from shop_analytics.quality.raw_contract import ALL_SOURCES, BATCH_PREFIX, COMPL
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 MIXED = "mixed"  # file_format of a batch whose files are not all of one known format
 EMPTY = "empty"  # file_format of a complete batch without data files
+BATCH_SETTINGS = "_batch.yml"  # optional per-batch ingest settings beside the marker (settings.py reads them)
 
 # Finding statuses and rules.
 PENDING = "pending"
@@ -53,6 +56,7 @@ class LandingBatch:
     file_format: str
     folder: Path | None = None
     irregular: tuple[str, ...] = ()  # entries that are not regular files, e.g. "part-0.csv (symbolic link)"
+    settings_file: Path | None = None  # the batch's own BATCH_SETTINGS (_batch.yml) overrides, if delivered
 
     def content_hash(self) -> str:
         """SHA-256 over data file names and bytes (not the marker): the batch's identity for idempotent ingest.
@@ -67,6 +71,10 @@ class LandingBatch:
                     digest.update(block)
         for entry in self.irregular:
             digest.update(b"\0not a regular file\0" + entry.encode())
+        if self.settings_file is not None:  # it changes how the data reads, so it is part of the identity
+            digest.update(b"\0batch settings\0")
+            with open_regular(self.settings_file) as handle:
+                digest.update(handle.read())
         return digest.hexdigest()
 
 
@@ -270,7 +278,8 @@ def _scan_batch(
         file_format = str(formats.pop())
     else:
         file_format = MIXED
-    return LandingBatch(source, batch_id, files, file_format, folder, irregular)
+    settings = next((folder / n for n, st in entries if n == BATCH_SETTINGS and stat.S_ISREG(st.st_mode)), None)
+    return LandingBatch(source, batch_id, files, file_format, folder, irregular, settings)
 
 
 def _changed(st: os.stat_result) -> float:

@@ -67,6 +67,10 @@ _MIGRATIONS = (
     "ALTER TABLE {db}.ingest_audit ADD COLUMN IF NOT EXISTS message VARCHAR",
     "ALTER TABLE {db}.ingest_audit ALTER COLUMN contract_version DROP NOT NULL",
     "ALTER TABLE {db}.publish_intents ADD COLUMN IF NOT EXISTS paths VARCHAR[]",
+    # Raw contract v2: text keys (natural and composite) next to their 64-bit hash in `key`.
+    "ALTER TABLE {db}.seen_keys ADD COLUMN IF NOT EXISTS key_text VARCHAR",
+    "ALTER TABLE {db}.ingest_audit ADD COLUMN IF NOT EXISTS committed_at TIMESTAMP",
+    "ALTER TABLE {db}.ingest_audit ADD COLUMN IF NOT EXISTS commit_seq BIGINT",
 )
 AUDIT_COLUMNS = (
     "source",
@@ -84,6 +88,8 @@ AUDIT_COLUMNS = (
     "file_format",
     "contract_status",
     "message",
+    "committed_at",
+    "commit_seq",
 )
 
 
@@ -186,12 +192,18 @@ def register_version(con: duckdb.DuckDBPyConnection, source: str, version: Contr
 
 
 def insert_keys(con: duckdb.DuckDBPyConnection, source: str, select_sql: str) -> None:
-    """Append admitted keys (`select_sql` yields one column `key`) under the next commit sequence number."""
+    """Append admitted keys (`select_sql` yields `key` BIGINT and `key_text` VARCHAR) under the next commit sequence."""
     con.execute(
-        f"INSERT INTO {DB}.seen_keys SELECT ?, key, (SELECT coalesce(max(seq), 0) + 1 FROM {DB}.seen_keys "
-        f"WHERE source = ?) FROM ({select_sql})",
+        f"INSERT INTO {DB}.seen_keys (source, key, seq, key_text) SELECT ?, key, (SELECT coalesce(max(seq), 0) + 1 "
+        f"FROM {DB}.seen_keys WHERE source = ?), key_text FROM ({select_sql})",
         [source, source],
     )
+
+
+def next_commit_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """The commit sequence number the next audited batch gets (across sources)."""
+    row = con.execute(f"SELECT coalesce(max(commit_seq), 0) + 1 FROM {DB}.ingest_audit").fetchone()
+    return int(row[0]) if row else 1
 
 
 def insert_audit(con: duckdb.DuckDBPyConnection, values: dict[str, Any]) -> None:

@@ -9,9 +9,12 @@ rounds ('42.7' -> 43 for BIGINT) and drops what it cannot parse ('10:00:00+05:00
 - floating point: decimal or scientific notation, or nan / inf / infinity (the value
   rules judge those);
 - DECIMAL(p, s): at most s digits after the point, within p digits;
-- TIMESTAMP: ISO 8601 ``YYYY-MM-DD[(T| )HH:MM[:SS[.ffffff]]][Z|±HH[[:]MM]]``; an offset
-  or Z is converted to UTC, a value without one is taken as UTC; more than 6
-  fractional digits (sub-microsecond) is refused;
+- TIMESTAMP, timestamp_format ``iso8601`` (the default):
+  ``YYYY-MM-DD[(T| )HH:MM[:SS[.ffffff]]][Z|±HH[[:]MM]]``; an offset or Z is converted to
+  UTC, a value without one is local time in the source's time_zone (default UTC; see
+  local_to_utc_sql for DST days); more than 6 fractional digits (sub-microsecond) is refused;
+- TIMESTAMP, ``epoch_s``: seconds since 1970-01-01 UTC, an integer with up to 6 decimals;
+  ``epoch_ms``: milliseconds, an integer with up to 3 decimals;
 - DATE: ``YYYY-MM-DD``; BOOLEAN: true / false (any case);
 - any other type: only if the value casts and casts back to the same text.
 
@@ -20,6 +23,8 @@ reader's cast-ok flag turns it into ``invalid_type:<column>`` with the raw text 
 """
 
 from __future__ import annotations
+
+import duckdb
 
 from shop_analytics.quality.duckdb_types import parse_decimal
 from shop_analytics.sql import quote_literal
@@ -57,12 +62,87 @@ TIMESTAMP_SOURCES = {
 }
 
 
+UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal", "Etc/Universal"})
+_EPOCH = {
+    "epoch_s": (rf"{_SPACES}[+-]?[0-9]{{1,11}}(\.[0-9]{{1,6}})?{_SPACES}", 1_000_000),
+    "epoch_ms": (rf"{_SPACES}[+-]?[0-9]{{1,14}}(\.[0-9]{{1,3}})?{_SPACES}", 1_000),
+}
+MAX_EPOCH_SECONDS = 253_402_300_799  # 9999-12-31 23:59:59 UTC: beyond, DuckDB's TIMESTAMP has no room
+LOCAL_MACRO = "__gate_local_to_utc"  # (local TIMESTAMP, zone) -> UTC TIMESTAMP; ambiguous: the earlier instant
+EXISTS_MACRO = "__gate_local_exists"  # (local TIMESTAMP, zone) -> false inside a spring-forward gap
+
+
+def create_time_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the local-time macros in `con` (idempotent).
+
+    A local time L in zone Z has two candidate instants: L minus the UTC offset in force a
+    day before, and L minus the offset a day after (they differ only around a transition).
+    A candidate is real when it reads as L in Z. Two real candidates: L is ambiguous (the
+    autumn hour repeats) and the earlier instant wins; none: L falls in the spring-forward
+    gap and does not exist. (Zones with two transitions within two days are not handled.)
+    """
+    offset = "(timezone(z, timezone('UTC', u)) - u)"  # local minus UTC at the UTC instant u
+    c1 = f"(l - {offset.replace('u', '(l - INTERVAL 1 DAY)')})"
+    c2 = f"(l - {offset.replace('u', '(l + INTERVAL 1 DAY)')})"
+
+    def real(c: str) -> str:
+        return f"(timezone(z, timezone('UTC', {c})) = l)"
+
+    con.execute(
+        f"CREATE OR REPLACE MACRO {LOCAL_MACRO}(l, z) AS CASE WHEN {real(c1)} AND {real(c2)} THEN least({c1}, {c2}) "
+        f"WHEN {real(c2)} THEN {c2} ELSE {c1} END"
+    )
+    con.execute(f"CREATE OR REPLACE MACRO {EXISTS_MACRO}(l, z) AS l IS NULL OR {real(c1)} OR {real(c2)}")
+
+
+def is_utc(time_zone: str) -> bool:
+    """True if naive times in `time_zone` are UTC already (no conversion needed)."""
+    return time_zone in UTC_ZONES
+
+
+def local_to_utc_sql(local: str, time_zone: str) -> str:
+    """SQL for the naive local TIMESTAMP `local` in `time_zone` as a naive UTC TIMESTAMP (create_time_macros first)."""
+    if is_utc(time_zone):
+        return local
+    return f"{LOCAL_MACRO}({local}, {quote_literal(time_zone)})"
+
+
+def local_exists_sql(local: str, time_zone: str) -> str:
+    """SQL boolean: the local TIMESTAMP `local` exists in `time_zone` (false in a spring-forward gap)."""
+    if is_utc(time_zone):
+        return "true"
+    return f"{EXISTS_MACRO}({local}, {quote_literal(time_zone)})"
+
+
+def epoch_text_sql(raw: str, timestamp_format: str) -> str:
+    """SQL for VARCHAR `raw` holding epoch seconds/milliseconds as a naive UTC TIMESTAMP, NULL if it is not one."""
+    pattern, per_unit = _EPOCH[timestamp_format]
+    micros = f"TRY_CAST(round(TRY_CAST(trim({raw}) AS DECIMAL(38, 6)) * {per_unit}) AS BIGINT)"
+    return epoch_micros_sql(f"CASE WHEN {_matches(raw, pattern)} THEN {micros} END")
+
+
+def epoch_number_sql(column: str, timestamp_format: str) -> str:
+    """SQL for a numeric column of epoch seconds/milliseconds as a naive UTC TIMESTAMP, NULL if out of range."""
+    _, per_unit = _EPOCH[timestamp_format]
+    micros = f"TRY_CAST(round(CAST({column} AS DOUBLE) * {per_unit}) AS BIGINT)"
+    return epoch_micros_sql(f"CASE WHEN isfinite(CAST({column} AS DOUBLE)) THEN {micros} END")
+
+
+def epoch_micros_sql(micros: str) -> str:
+    """SQL: microseconds since the epoch (BIGINT) as a TIMESTAMP, NULL beyond year 9999 or before year 1."""
+    bound = MAX_EPOCH_SECONDS * 1_000_000
+    return f"CASE WHEN abs({micros}) <= {bound} THEN make_timestamp({micros}) END"
+
+
 def _matches(raw: str, pattern: str) -> str:
     return f"regexp_full_match({raw}, {quote_literal(pattern)})"
 
 
-def text_to_type_sql(raw: str, type_name: str) -> str:
-    """SQL for the VARCHAR expression `raw` converted exactly to `type_name`, NULL when that would lose anything."""
+def text_to_type_sql(raw: str, type_name: str, timestamp_format: str = "iso8601", time_zone: str = "UTC") -> str:
+    """SQL for the VARCHAR expression `raw` converted exactly to `type_name`, NULL when that would lose anything.
+
+    TIMESTAMP text is read per `timestamp_format`; naive ISO 8601 text is local time in `time_zone`.
+    """
     t = type_name.strip().upper()
     if t == "VARCHAR":
         return raw
@@ -76,7 +156,9 @@ def text_to_type_sql(raw: str, type_name: str) -> str:
         digits = rf"{_SPACES}[+-]?([0-9]+(\.[0-9]{{0,{decimal.scale}}})?{fraction_only}){_SPACES}"
         return f"CASE WHEN {_matches(raw, digits)} THEN TRY_CAST(trim({raw}) AS {t}) END"
     if t == "TIMESTAMP":
-        return _timestamp_sql(raw)
+        if timestamp_format in _EPOCH:
+            return epoch_text_sql(raw, timestamp_format)
+        return _timestamp_sql(raw, time_zone)
     if t == "DATE":
         return f"CASE WHEN {_matches(raw, _DATE)} THEN TRY_CAST(trim({raw}) AS DATE) END"
     if t == "BOOLEAN":
@@ -84,19 +166,35 @@ def text_to_type_sql(raw: str, type_name: str) -> str:
     return f"CASE WHEN CAST(TRY_CAST({raw} AS {t}) AS VARCHAR) = trim({raw}) THEN TRY_CAST({raw} AS {t}) END"
 
 
-def _timestamp_sql(raw: str) -> str:
-    p = f"regexp_extract({raw}, {quote_literal(_TIMESTAMP)}, ['d', 'h', 'mi', 's', 'f', 'z', 'sg', 'oh', 'om'])"
-    local = (
+def _timestamp_parts(raw: str) -> str:
+    return f"regexp_extract({raw}, {quote_literal(_TIMESTAMP)}, ['d', 'h', 'mi', 's', 'f', 'z', 'sg', 'oh', 'om'])"
+
+
+def _local_sql(p: str) -> str:
+    return (
         f"TRY_CAST({p}.d || ' ' || coalesce(nullif({p}.h, ''), '00') || ':' || coalesce(nullif({p}.mi, ''), '00')"
         f" || ':' || coalesce(nullif({p}.s, ''), '00') || {p}.f AS TIMESTAMP)"
     )
+
+
+def _timestamp_sql(raw: str, time_zone: str = "UTC") -> str:
+    p = _timestamp_parts(raw)
+    local = _local_sql(p)
     hours = f"coalesce(TRY_CAST(nullif({p}.oh, '') AS INTEGER), 0)"
     minutes = f"coalesce(TRY_CAST(nullif({p}.om, '') AS INTEGER), 0)"
     offset = f"(CASE {p}.sg WHEN '-' THEN -1 ELSE 1 END) * ({hours} * 60 + {minutes})"
-    return (
-        f"CASE WHEN {p}.d <> '' AND {hours} <= {MAX_OFFSET_HOURS} AND {minutes} < 60 "
-        f"THEN {local} - to_minutes({offset}) END"
-    )
+    instant = f"{local} - to_minutes({offset})"
+    if not is_utc(time_zone):  # no Z and no offset: local time in the source's zone
+        instant = f"CASE WHEN {p}.z = '' AND {p}.sg = '' THEN {local_to_utc_sql(local, time_zone)} ELSE {instant} END"
+    return f"CASE WHEN {p}.d <> '' AND {hours} <= {MAX_OFFSET_HOURS} AND {minutes} < 60 THEN {instant} END"
+
+
+def text_local_exists_sql(raw: str, time_zone: str) -> str:
+    """SQL boolean for ISO 8601 text `raw`: false only for a naive local time inside a DST gap of `time_zone`."""
+    if is_utc(time_zone):
+        return "true"
+    p = _timestamp_parts(raw)
+    return f"({p}.d = '' OR {p}.z <> '' OR {p}.sg <> '' OR {local_exists_sql(_local_sql(p), time_zone)})"
 
 
 def parquet_timestamp_sql(column: str, type_name: str) -> tuple[str, str | None] | None:

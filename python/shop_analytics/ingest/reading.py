@@ -21,11 +21,21 @@ from dataclasses import dataclass
 import duckdb
 
 from shop_analytics.ingest.batches import LandingBatch
-from shop_analytics.ingest.conversions import parquet_timestamp_sql, text_to_type_sql
+from shop_analytics.ingest.conversions import (
+    create_time_macros,
+    epoch_number_sql,
+    is_utc,
+    local_exists_sql,
+    local_to_utc_sql,
+    parquet_timestamp_sql,
+    text_local_exists_sql,
+    text_to_type_sql,
+)
 from shop_analytics.ingest.errors import is_operational
 from shop_analytics.quality.batch import create_batch_view
-from shop_analytics.quality.check_view import cast_ok_column
+from shop_analytics.quality.check_view import cast_ok_column, local_ok_column
 from shop_analytics.quality.contracts import Contract, batch_schema
+from shop_analytics.quality.duckdb_types import family
 from shop_analytics.quality.namespace import ROW_NUMBER, gate_column
 from shop_analytics.quality.schema_policy import Column, Violation, name_violations
 from shop_analytics.sql import one_value, quote_ident, quote_literal
@@ -50,11 +60,12 @@ class BatchRelation:
     cast_columns: tuple[str, ...] = ()  # columns converted with a cast-ok flag (CSV/JSON, Parquet nanoseconds)
     relations: tuple[str, ...] = ()  # every relation created for it, dropped with it
     notes: tuple[str, ...] = ()  # conversions applied, for the report
+    local_columns: tuple[str, ...] = ()  # local times converted from the time zone, with a local-ok flag
 
     @property
     def raw_columns(self) -> tuple[str, ...]:
         """Helper columns holding the original values of converted columns (kept in quarantine)."""
-        return tuple(raw_column(c) for c in self.cast_columns)
+        return tuple(raw_column(c) for c in dict.fromkeys(self.cast_columns + self.local_columns))
 
 
 def raw_column(column: str) -> str:
@@ -62,16 +73,33 @@ def raw_column(column: str) -> str:
     return gate_column("raw", column)
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, contract: Contract) -> BatchRelation:
+@dataclass(frozen=True)
+class ReadOptions:
+    """How a batch's timestamps are written (settings.SourceIngestSettings, with the batch's _batch.yml applied)."""
+
+    timestamp_format: str = "iso8601"
+    time_zone: str = "UTC"
+
+
+def load_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch: LandingBatch,
+    name: str,
+    contract: Contract,
+    options: ReadOptions | None = None,
+) -> BatchRelation:
     """Create relation `name` for `batch` in `con`; raise BatchRejectedError with a specific rule.
 
     I/O failures (disk full, permissions, files vanishing) are not the batch's fault and
     propagate as they are.
     """
+    options = options or ReadOptions()
+    if not is_utc(options.time_zone):
+        create_time_macros(con)
     try:
         if batch.file_format == "parquet":
-            return _load_parquet(con, batch, name, contract)
-        return _load_text(con, batch, name, contract)
+            return _load_parquet(con, batch, name, contract, options)
+        return _load_text(con, batch, name, contract, options)
     except BatchRejectedError:
         raise
     except (duckdb.Error, ValueError) as exc:
@@ -99,7 +127,9 @@ def _require_non_empty(batch: LandingBatch, expected: str) -> None:
             raise BatchRejectedError("empty_file", f"{path} is empty (0 bytes); {expected}")
 
 
-def _load_parquet(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, contract: Contract) -> BatchRelation:
+def _load_parquet(
+    con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, contract: Contract, options: ReadOptions
+) -> BatchRelation:
     _require_non_empty(batch, "a Parquet file has at least a footer")
     try:
         columns = batch_schema(con, batch.files)
@@ -109,37 +139,91 @@ def _load_parquet(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str
         raise
     _check_names([c.name for c in columns], contract, batch)
     wanted = {c.name: c.type.strip().upper() for v in contract.versions for c in v.columns}
-    converted = [
+    plan = [
         (c, conv)
         for c in columns
-        if wanted.get(c.name) == "TIMESTAMP"
-        and (conv := parquet_timestamp_sql(f"f.{quote_ident(c.name)}", c.type)) is not None
+        if (conv := _parquet_conversion(c, wanted.get(c.name), c.name in contract.string_keys, options)) is not None
     ]
     data_columns = tuple(c.name for c in columns)
-    if not converted:
+    if not plan:
         create_batch_view(con, name, batch.files)
         return BatchRelation(name, columns, data_columns, relations=(name,))
     files_view = f"{name}__files"
     create_batch_view(con, files_view, batch.files)
-    replace = ", ".join(f"{value} AS {quote_ident(c.name)}" for c, (value, _) in converted)
+    replace = ", ".join(f"{conv.value} AS {quote_ident(c.name)}" for c, conv in plan)
     extra = []
-    for c, (_, exact) in converted:
-        if exact is not None:
-            column = f"f.{quote_ident(c.name)}"
-            extra += [
-                f"CAST(CASE WHEN {column} IS NULL OR {exact} THEN 1 END AS UTINYINT) "
-                f"AS {quote_ident(cast_ok_column(c.name))}",
-                f"{column} AS {quote_ident(raw_column(c.name))}",
-            ]
+    for c, conv in plan:
+        column = f"f.{quote_ident(c.name)}"
+        if conv.exact is not None:
+            extra.append(
+                f"CAST(CASE WHEN {column} IS NULL OR {conv.exact} THEN 1 END AS UTINYINT) "
+                f"AS {quote_ident(cast_ok_column(c.name))}"
+            )
+        if conv.exists is not None:
+            extra.append(
+                f"CAST(CASE WHEN {conv.exists} THEN 1 END AS UTINYINT) AS {quote_ident(local_ok_column(c.name))}"
+            )
+        if conv.exact is not None or conv.exists is not None:  # the original value, kept in quarantine
+            extra.append(f"{column} AS {quote_ident(raw_column(c.name))}")
     con.execute(
         f"CREATE OR REPLACE VIEW {quote_ident(name)} AS SELECT f.* REPLACE ({replace})"
         f"{''.join(', ' + e for e in extra)} FROM {quote_ident(files_view)} f"
     )
-    kinds = {c.name: c.type for c, _ in converted}
-    schema = tuple(Column(c.name, "TIMESTAMP", c.nullable) if c.name in kinds else c for c in columns)
-    cast = tuple(c.name for c, (_, exact) in converted if exact is not None)
-    notes = tuple(f"{n}: {t} converted to TIMESTAMP (UTC)" for n, t in kinds.items())
-    return BatchRelation(name, schema, data_columns, cast, (name, files_view), notes)
+    types = {c.name: conv.type for c, conv in plan}
+    schema = tuple(Column(c.name, types[c.name], c.nullable) if c.name in types else c for c in columns)
+    cast = tuple(c.name for c, conv in plan if conv.exact is not None)
+    local = tuple(c.name for c, conv in plan if conv.exists is not None)
+    notes = tuple(f"{c.name}: {conv.note}" for c, conv in plan)
+    return BatchRelation(name, schema, data_columns, cast, (name, files_view), notes, local)
+
+
+@dataclass(frozen=True)
+class _Conversion:
+    """How the reader turns one Parquet column into its contract type."""
+
+    type: str  # the contract type the column becomes
+    value: str  # SQL over f.<column>
+    exact: str | None  # SQL boolean, false where the value would be lost (then invalid_type); None: always exact
+    exists: str | None  # SQL boolean, false for a local time in a DST gap (then invalid_local_time); None: n/a
+    note: str
+
+
+def _parquet_conversion(
+    column: Column, wanted: str | None, string_key: bool, options: ReadOptions
+) -> _Conversion | None:
+    ref, found = f"f.{quote_ident(column.name)}", column.type.strip().upper()
+    if string_key and family(found) in ("integer", "unsigned integer"):
+        return _Conversion(
+            "VARCHAR", f"CAST({ref} AS VARCHAR)", None, None, f"{found} key converted to its decimal text"
+        )
+    if wanted != "TIMESTAMP":
+        return None
+    if options.timestamp_format != "iso8601" and family(found) in ("integer", "unsigned integer", "floating point"):
+        value = epoch_number_sql(ref, options.timestamp_format)
+        return _Conversion(
+            "TIMESTAMP",
+            value,
+            f"({value}) IS NOT NULL",
+            None,
+            f"{found} {options.timestamp_format} converted to TIMESTAMP",
+        )
+    converted = parquet_timestamp_sql(ref, found)
+    if found == "TIMESTAMP":
+        converted = (ref, None)
+    if converted is None:
+        return None
+    value, exact = converted
+    if found == "TIMESTAMP WITH TIME ZONE" or is_utc(options.time_zone):
+        if found == "TIMESTAMP":
+            return None
+        return _Conversion("TIMESTAMP", value, exact, None, f"{found} converted to TIMESTAMP (UTC)")
+    return _Conversion(
+        "TIMESTAMP",
+        local_to_utc_sql(value, options.time_zone),
+        exact,
+        local_exists_sql(value, options.time_zone),
+        f"{found} local time in {options.time_zone} converted to UTC",
+    )
 
 
 def _files_list(batch: LandingBatch) -> str:
@@ -198,11 +282,15 @@ def _text_schema(names: list[str], contract: Contract) -> tuple[Column, ...]:
     """Text has no types: the version with exactly these column names decides them, else the latest types."""
     match = next((v for v in reversed(contract.versions) if {c.name for c in v.columns} == set(names)), None)
     types = {c.name: c for c in match.columns} if match else {c.name: c for v in contract.versions for c in v.columns}
+    # Natural keys are text whatever the version (contract v2): '007' stays '007'.
+    types |= {n: Column(n, "VARCHAR", types[n].nullable) for n in contract.string_keys if n in types}
     # A new column stays text, nullable: the contract check then sees only the names change.
     return tuple(types.get(n, Column(n, "VARCHAR", True)) for n in names)
 
 
-def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, contract: Contract) -> BatchRelation:
+def _load_text(
+    con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, contract: Contract, options: ReadOptions
+) -> BatchRelation:
     _require_non_empty(batch, "expected at least a header")
     files = _files_list(batch)
     if batch.file_format == "csv":
@@ -219,18 +307,27 @@ def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, c
         scan = f"read_json({files}, format = 'auto', hive_partitioning = false, columns = {spec})"
     schema = _text_schema(names, contract)
     cast = tuple(c.name for c in schema if c.type.upper() != "VARCHAR")
+    fmt, zone = options.timestamp_format, options.time_zone
+    local = tuple(
+        c.name for c in schema if c.type.strip().upper() == "TIMESTAMP" and fmt == "iso8601" and not is_utc(zone)
+    )
     select = [f"CAST(row_number() OVER () - 1 AS BIGINT) AS {ROW_NUMBER}"]
     for column in schema:
         raw = f"raw.{quote_ident(column.name)}"
-        value = text_to_type_sql(raw, column.type) if column.name in cast else raw
+        value = text_to_type_sql(raw, column.type, fmt, zone) if column.name in cast else raw
         select.append(f"{value} AS {quote_ident(column.name)}")
     for column in schema:
         if column.name in cast:
             raw = f"raw.{quote_ident(column.name)}"
             select.append(
-                f"CAST(CASE WHEN {raw} IS NULL OR ({text_to_type_sql(raw, column.type)}) IS NOT NULL "
+                f"CAST(CASE WHEN {raw} IS NULL OR ({text_to_type_sql(raw, column.type, fmt, zone)}) IS NOT NULL "
                 f"THEN 1 END AS UTINYINT) AS {quote_ident(cast_ok_column(column.name))}"
             )
+            if column.name in local:
+                select.append(
+                    f"CAST(CASE WHEN {raw} IS NULL OR {text_local_exists_sql(raw, zone)} THEN 1 END AS UTINYINT) "
+                    f"AS {quote_ident(local_ok_column(column.name))}"
+                )
             select.append(f"{raw} AS {quote_ident(raw_column(column.name))}")
     # A table, not a view: row numbers must not change between the gate's queries, and
     # GX's own connection must see it (so not TEMP).
@@ -239,7 +336,7 @@ def _load_text(con: duckdb.DuckDBPyConnection, batch: LandingBatch, name: str, c
         con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT {', '.join(select)} FROM {scan} raw")
     finally:
         con.execute("SET preserve_insertion_order = false")
-    return BatchRelation(name, schema, tuple(names), cast, (name,))
+    return BatchRelation(name, schema, tuple(names), cast, (name,), local_columns=local)
 
 
 def count_rows(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> int:

@@ -37,6 +37,8 @@ class BatchReport:
     seen_confirmed: int = 0  # ... of which really in the lake
     rule: str | None = None  # why a batch was rejected, refused, in conflict or pending
     over_threshold: bool = False  # quarantined share above the run's threshold (or every row of a non-empty batch)
+    max_quarantine_share: float = 0.05  # the threshold this batch was judged by (ingest.yml or --max-quarantine-share)
+    examples: dict[str, str] = field(default_factory=dict)  # reason -> first failing row and its value
 
 
 def is_over_threshold(rows_in: int, rows_quarantined: int, max_share: float) -> bool:
@@ -44,16 +46,21 @@ def is_over_threshold(rows_in: int, rows_quarantined: int, max_share: float) -> 
     return rows_in > 0 and (rows_quarantined == rows_in or rows_quarantined / rows_in > max_share)
 
 
-def threshold_message(report: BatchReport, max_share: float) -> str:
-    """One line naming the batch, its quarantined share and the rows per reason."""
-    share = report.rows_quarantined / report.rows_in
-    reasons = ", ".join(
-        f"{reason} {count:,}"
+def threshold_message(report: BatchReport) -> str:
+    """One line naming the source, batch, quarantined share and rows per reason, each with an example value."""
+    share = report.rows_quarantined / report.rows_in if report.rows_in else 0.0
+    reasons = "; ".join(
+        f"{reason} {count:,}" + (f" (e.g. {report.examples[reason]})" if reason in report.examples else "")
         for reason, count in sorted(report.quarantined_by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    what = (
+        "every row"
+        if report.rows_quarantined == report.rows_in
+        else f"over the {report.max_quarantine_share:.1%} threshold"
     )
     return (
         f"{report.source} batch {report.batch_id}: {report.rows_quarantined:,} of {report.rows_in:,} rows "
-        f"({share:.1%}) quarantined, over the {max_share:.1%} threshold; by reason: {reasons}"
+        f"({share:.1%}) quarantined, {what}; by reason (reason = rule:column): {reasons}"
     )
 
 

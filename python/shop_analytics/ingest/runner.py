@@ -3,14 +3,17 @@
 A run: scan landing (batches.py: ids validated, completion markers, regular files
 only) -> roll back what an interrupted run left (lake_files.recover) -> per source,
 dimensions first, per batch: content hash (skip if already ingested; conflict if an
-ingested id changed) -> read (reading.py: names checked, exact conversions) ->
+ingested id changed) -> settings (ingest.yml for the source, the batch's _batch.yml
+on top) -> read (reading.py: names checked, exact conversions, integer keys as text,
+timestamps per the settings) ->
 schema contract (quality.contracts: yml versions + versions accepted at run time,
 BACKWARD_TRANSITIVE) -> event ids already in the lake (seen.py) -> GX suite
 (quality.validate) -> admitted rows to the lake, rejected rows to
 ``quarantine/<source>/<batch>/rejected.parquet``, written in scratch and renamed into
 place at exactly recorded paths (lake_files.py) -> one catalog transaction with the
-admitted keys, the batch's files, a new contract version if any, and the audit row.
-A crash before that commit means the batch is redone on the next run, and converges.
+admitted keys, the batch's files, a new contract version if any, and the audit row,
+which is then exported to ``lake/_ingest_audit/`` (audit_export.py). A crash before
+that commit means the batch is redone on the next run, and converges.
 
 A batch rejected whole (unreadable, mixed formats, schema contract, reserved column
 names, a file that is not a regular file) is copied to
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -36,7 +40,9 @@ import numpy as np
 from tqdm import tqdm
 
 from shop_analytics.ingest import catalog
+from shop_analytics.ingest.audit_export import export_audit, export_missing, export_refused
 from shop_analytics.ingest.batches import (
+    BATCH_SETTINGS,
     EMPTY,
     MIXED,
     NOT_REGULAR,
@@ -48,10 +54,12 @@ from shop_analytics.ingest.batches import (
     walk_regular,
 )
 from shop_analytics.ingest.errors import OperationalError, describe, is_operational
+from shop_analytics.ingest.examples import reason_examples
 from shop_analytics.ingest.lake_files import BatchPublisher, FaultHooks, recover
 from shop_analytics.ingest.reading import (
     BatchRejectedError,
     BatchRelation,
+    ReadOptions,
     count_rows,
     drop_relations,
     load_batch,
@@ -67,12 +75,29 @@ from shop_analytics.ingest.report import (
 )
 from shop_analytics.ingest.seen import SeenKeys
 from shop_analytics.quality.contracts import Contract, ContractCheck, check_schema, effective_contract
-from shop_analytics.quality.countries import load_country_codes
-from shop_analytics.quality.namespace import REASONS, ROW_NUMBER
-from shop_analytics.quality.raw_contract import ALL_SOURCES, Source
-from shop_analytics.quality.rules import RuleParams
+from shop_analytics.quality.currencies import load_currencies
+from shop_analytics.quality.keys import (
+    admitted_order_ids_sql,
+    key_hash_sql,
+    key_text_sql,
+    keys_select_sql,
+    known_text_sql,
+)
+from shop_analytics.quality.money import MAX_SCALE
+from shop_analytics.quality.namespace import GATE_BATCH, GATE_KEY, GATE_KEY_HASH, REASONS, ROW_NUMBER
+from shop_analytics.quality.raw_contract import ALL_SOURCES, ORDER_LINES, SALE, Source
+from shop_analytics.quality.rules import UNKNOWN_ORDER, RuleParams, rules_for
+from shop_analytics.quality.rules_sql import row_reasons_sql
 from shop_analytics.quality.split import admitted_sql, quarantined_sql
-from shop_analytics.settings import DataLayout
+from shop_analytics.settings import (
+    BATCH_KEYS,
+    DataLayout,
+    IngestConfig,
+    IngestConfigError,
+    Settings,
+    SourceIngestSettings,
+    batch_settings,
+)
 from shop_analytics.sql import one_row, one_value, quote_ident, quote_literal
 
 DB = catalog.DB
@@ -82,7 +107,7 @@ DB = catalog.DB
 class IngestSettings:
     """Knobs for one ingest run."""
 
-    countries_csv: Path = Path("seeds/countries.csv")
+    currencies_csv: Path = Path("seeds/currencies.csv")  # ISO 4217 codes and minor units
     contracts_dir: Path = Path("contracts")  # the maintainers' contracts; read only
     today: dt.date | None = None  # upper bound of plausible event times; default: today (UTC)
     memory_limit: str = "2GB"
@@ -93,7 +118,10 @@ class IngestSettings:
     bloom_fpr: float = 0.01
     group_rows: int = 5_000_000  # batches of one source validated by one GX run, up to about this many rows
     quiet_seconds: float | None = None  # also take batches without _SUCCESS unchanged for this long
-    max_quarantine_share: float = 0.05  # a batch quarantining more (or all of a non-empty batch) is flagged
+    # A batch quarantining more (or all of a non-empty batch) is flagged. None: each source's
+    # max_quarantine_share from ingest.yml (default 0.05); a number overrides every source.
+    max_quarantine_share: float | None = None
+    config: IngestConfig | None = None  # per-source settings; None: the ingest.yml Settings.from_env() names
 
 
 @dataclass
@@ -103,7 +131,9 @@ class _Gate:
     con: duckdb.DuckDBPyConnection
     layout: DataLayout
     settings: IngestSettings
-    countries: tuple[str, ...]
+    config: IngestConfig
+    currencies: dict[str, int | None]
+    now: dt.datetime  # the run's start (naive UTC), or the start of settings.today
     publisher: BatchPublisher
     context: Any = None
     filters: dict[str, SeenKeys] = field(default_factory=dict)
@@ -123,7 +153,16 @@ def ingest(
     settings = settings or IngestSettings()
     if not layout.landing.exists():
         raise FileNotFoundError(f"no landing folder at {layout.landing}; run `shop-analytics generate` first")
-    countries = load_country_codes(settings.countries_csv)
+    currencies = load_currencies(settings.currencies_csv)
+    config = settings.config or IngestConfig.load(
+        Settings.from_env().ingest_config, tuple(source.name for source in ALL_SOURCES)
+    )
+    _check_currencies(config, currencies)
+    now = (
+        dt.datetime.combine(settings.today, dt.time())
+        if settings.today
+        else dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    )
     gate: _Gate | None = None
     try:
         landing = scan(layout.landing, sources, settings.quiet_seconds)
@@ -137,7 +176,9 @@ def ingest(
                 con,
                 layout,
                 settings,
-                countries,
+                config,
+                currencies,
+                now,
                 BatchPublisher(layout.root, layout.staging_area / "scratch", FaultHooks.from_env()),
             )
             _open(gate)
@@ -150,6 +191,14 @@ def ingest(
             raise
         where = gate.where if gate else f"landing {layout.landing}"
         raise OperationalError(f"{where}: {describe(exc)}") from exc
+
+
+def _check_currencies(config: IngestConfig, currencies: dict[str, int | None]) -> None:
+    for name, options in [("defaults", config.defaults), *config.sources.items()]:
+        if options.default_currency not in currencies:
+            raise IngestConfigError(
+                f"{config.path} {name}: default_currency {options.default_currency!r} is not in the currencies seed"
+            )
 
 
 def _open(gate: _Gate) -> None:
@@ -171,6 +220,14 @@ def _open(gate: _Gate) -> None:
     for source, batch_id, removed in recover(con, layout.root):
         if removed:
             tqdm.write(f"RECOVERED {source} batch {batch_id}: removed {removed} file(s) of an interrupted run")
+    gate.where = "ingest audit export"
+    export_missing(con, DB, layout.lake)
+    # Plain (not TEMP) tables: GX's own connection to this in-memory database must see them.
+    con.execute("CREATE OR REPLACE TABLE gate_currencies (currency VARCHAR, minor_units INTEGER)")
+    con.execute(
+        "INSERT INTO gate_currencies SELECT unnest(?::VARCHAR[]), unnest(?::INTEGER[])",
+        [list(gate.currencies), [MAX_SCALE if u is None else u for u in gate.currencies.values()]],
+    )
 
 
 def _run(
@@ -180,6 +237,7 @@ def _run(
     for report in reports:
         if report.status == REFUSED:
             tqdm.write(f"REFUSED {report.message}")
+            export_refused(gate.con, DB, gate.layout.lake, report, known=sources)
     ordered = sorted(sources, key=lambda s: s.is_fact)
     bar = tqdm(
         total=sum(len(b) for b in batches.values()),
@@ -239,6 +297,7 @@ class _Staged:
     audit: dict[str, Any]
     started: float
     rows: int
+    options: SourceIngestSettings  # the source's settings with the batch's _batch.yml applied
 
 
 def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _Staged:
@@ -289,6 +348,10 @@ def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _
     }
     if not_regular is not None:
         return _reject_batch(gate, batch, audit, started, NOT_REGULAR, None, not_regular, [])
+    try:
+        options = _batch_options(gate, batch)
+    except IngestConfigError as exc:
+        return _reject_batch(gate, batch, audit, started, "invalid_batch_settings", None, str(exc), [])
     if batch.file_format == EMPTY:
         return _empty_batch(gate, batch, audit, started)
     contract = gate.contracts[source.name]
@@ -299,7 +362,7 @@ def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _
                 f"{batch.folder}: a batch holds files of one format "
                 f"(.parquet, .csv or .json); found {[p.name for p in batch.files]}",
             )
-        loaded = load_batch(con, batch, relation, contract)
+        loaded = load_batch(con, batch, relation, contract, ReadOptions(options.timestamp_format, options.time_zone))
         rows = _count(con, relation)
     except BatchRejectedError as exc:
         drop_relations(con, [relation, f"{relation}__files"])
@@ -337,7 +400,27 @@ def _prepare(gate: _Gate, batch: LandingBatch, relation: str) -> BatchReport | _
         )
     if check.new_version is not None:  # registered in the catalog with this batch's commit
         gate.contracts[source.name] = contract.with_version(check.new_version)
-    return _Staged(batch, loaded, check, audit, started, rows)
+    return _Staged(batch, loaded, check, audit, started, rows, options)
+
+
+def _batch_options(gate: _Gate, batch: LandingBatch) -> SourceIngestSettings:
+    """The source's settings from ingest.yml, with the batch's own _batch.yml applied if it has one."""
+    base = gate.config.for_source(batch.source.name)
+    if batch.settings_file is None:
+        return base
+    where = f"{batch.source.name} batch {batch.batch_id}: {BATCH_SETTINGS}"
+    try:
+        with open_regular(batch.settings_file) as handle:
+            text = handle.read(1 << 20)
+    except NotRegularFileError as exc:
+        raise IngestConfigError(f"{where}: {exc}") from exc
+    options = batch_settings(base, text, where)
+    if options.default_currency not in gate.currencies:
+        raise IngestConfigError(
+            f"{where}: default_currency {options.default_currency!r} is not in the currencies seed "
+            f"(keys a batch may set: {', '.join(BATCH_KEYS)})"
+        )
+    return options
 
 
 def _irregular_message(batch: LandingBatch) -> str:
@@ -353,15 +436,16 @@ def _groups(staged: list[_Staged], max_rows: int) -> list[list[_Staged]]:
     groups: list[list[_Staged]] = []
     for item in staged:
         last = groups[-1] if groups else None
-        if (
-            last
-            and (last[0].loaded.columns, last[0].loaded.cast_columns) == (item.loaded.columns, item.loaded.cast_columns)
-            and sum(x.rows for x in last) + item.rows <= max_rows
-        ):
+        if last and _group_key(last[0]) == _group_key(item) and sum(x.rows for x in last) + item.rows <= max_rows:
             last.append(item)
         else:
             groups.append([item])
     return groups
+
+
+def _group_key(item: _Staged) -> tuple[Any, ...]:
+    """Batches validated together share their schema, converted columns and settings."""
+    return (item.loaded.columns, item.loaded.cast_columns, item.loaded.local_columns, item.options)
 
 
 def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
@@ -373,8 +457,7 @@ def _refresh_references(gate: _Gate) -> None:
     # own connection to this in-memory database must see them.
     for table, column, dim in (("gate_known_users", "user_id", "users"), ("gate_known_items", "item_id", "items")):
         gate.con.execute(
-            f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT key AS {column} FROM {DB}.seen_keys WHERE source = ?",
-            [dim],
+            f"CREATE OR REPLACE TABLE {table} AS SELECT key AS {column} FROM ({known_text_sql(DB)})", [dim]
         )
     gate.references_stale = False
 
@@ -409,31 +492,29 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
     gate.where = f"{source.name} batches {group[0].batch.batch_id}..{group[-1].batch.batch_id}"
     relation = f"gate_{source.name}"
     offsets, parts, offset = [], [], 0
-    for item in group:
+    for i, item in enumerate(group):
         offsets.append(offset)
-        parts.append(f"SELECT * REPLACE ({ROW_NUMBER} + {offset} AS {ROW_NUMBER}) FROM {quote_ident(item.loaded.name)}")
+        # An older-shaped batch gets the newer columns as typed NULLs, so every rule can name them.
+        padding = "".join(", " + c for c in _missing_columns(gate, source, item.loaded))
+        parts.append(
+            f"SELECT * REPLACE ({ROW_NUMBER} + {offset} AS {ROW_NUMBER}), {i} AS {GATE_BATCH}{padding} "
+            f"FROM {quote_ident(item.loaded.name)}"
+        )
         offset += item.rows
+    union = " UNION ALL BY NAME ".join(parts)
+    if source.composite_key:  # the key's exact text and its hash, for duplicates in the batch and the lake
+        text = key_text_sql(source)
+        union = f"SELECT *, {text} AS {GATE_KEY}, {key_hash_sql(text)} AS {GATE_KEY_HASH} FROM ({union})"
     # Materialized once: GX's check table, the key lookup and every batch's split read it.
-    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(relation)} AS " + " UNION ALL BY NAME ".join(parts))
+    con.execute(f"CREATE OR REPLACE TABLE {quote_ident(relation)} AS {union}")
     if source.is_fact and gate.references_stale:
         _refresh_references(gate)
     lookup = None
     if source.is_fact:
-        lookup = _seen_filter(gate, source).lookup(
-            _key_array(con, f"SELECT * FROM {quote_ident(relation)}", source.key)
-        )
-        for table, keys in (("gate_seen_keys", lookup.confirmed), ("gate_maybe_seen", lookup.maybe)):
-            con.execute(f"CREATE OR REPLACE TABLE {table} (key BIGINT)")
-            if keys.size:
-                con.execute(f"INSERT INTO {table} SELECT unnest(?::BIGINT[])", [keys.tolist()])
-    params = RuleParams(
-        today=gate.settings.today or dt.datetime.now(dt.UTC).date(),
-        countries=gate.countries if source.name == "users" else None,
-        known_users="gate_known_users" if source.is_fact and source.user_ref else None,
-        known_items="gate_known_items" if source.is_fact and source.item_ref else None,
-        seen_keys="gate_seen_keys" if source.is_fact else None,
-        cast_columns=group[0].loaded.cast_columns,
-    )
+        lookup = _lookup_seen(gate, source, relation)
+    params = _rule_params(gate, source, group[0])
+    if source.name == ORDER_LINES.name:
+        _known_orders(gate, source, relation, params)
     reasons = f"{relation}__reasons"
     if offset == 0:  # only header-only / empty batches: nothing for GX to judge
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_ident(reasons)} ({ROW_NUMBER} BIGINT, reason VARCHAR)")
@@ -464,12 +545,89 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
     return reports
 
 
+_PLAIN_TYPE = re.compile(r"[A-Z][A-Z0-9_ ]*(\([0-9]+(, ?[0-9]+)?\))?")
+
+
+def _missing_columns(gate: _Gate, source: Source, loaded: BatchRelation) -> list[str]:
+    """Typed NULLs for the contract columns an older-shaped batch lacks, so every lake file has them all.
+
+    Only plain type names are written out (a nested type would need its text spliced into SQL);
+    readers fill any other missing column by name.
+    """
+    present = set(loaded.data_columns)
+    return [
+        f"CAST(NULL AS {c.type.strip().upper()}) AS {quote_ident(c.name)}"
+        for c in gate.contracts[source.name].all_columns
+        if c.name not in present and _PLAIN_TYPE.fullmatch(c.type.strip().upper())
+    ]
+
+
+def _lookup_seen(gate: _Gate, source: Source, relation: str) -> Any:
+    """Keys of `relation` maybe / surely admitted before: tables gate_maybe_seen (hashes) and gate_seen_keys."""
+    con = gate.con
+    hashed = GATE_KEY_HASH if source.composite_key else source.key
+    lookup = _seen_filter(gate, source).lookup(_key_array(con, f"SELECT * FROM {quote_ident(relation)}", hashed))
+    con.execute("CREATE OR REPLACE TABLE gate_maybe_seen (key BIGINT)")
+    if lookup.maybe.size:
+        con.execute("INSERT INTO gate_maybe_seen SELECT unnest(?::BIGINT[])", [lookup.maybe.tolist()])
+    if source.composite_key:
+        # A hash match is only a candidate: the exact key texts decide (seen.py, quality/keys.py).
+        con.execute(
+            f"CREATE OR REPLACE TABLE gate_seen_keys AS SELECT DISTINCT key_text AS key FROM {DB}.seen_keys "
+            f"WHERE source = ? AND key IN (SELECT unnest(?::BIGINT[])) AND key_text IS NOT NULL",
+            [source.name, lookup.confirmed.tolist()],
+        )
+    else:
+        con.execute("CREATE OR REPLACE TABLE gate_seen_keys (key BIGINT)")
+        if lookup.confirmed.size:
+            con.execute("INSERT INTO gate_seen_keys SELECT unnest(?::BIGINT[])", [lookup.confirmed.tolist()])
+    return lookup
+
+
+def _rule_params(gate: _Gate, source: Source, first: _Staged) -> RuleParams:
+    options = first.options
+    scale = gate.currencies.get(options.default_currency)
+    return RuleParams(
+        today=gate.now.date(),
+        now=gate.now,
+        earliest=dt.datetime.combine(options.earliest, dt.time()),
+        max_future=options.max_future,
+        known_users="gate_known_users" if source.is_fact and source.user_ref else None,
+        known_items="gate_known_items" if source.is_fact and source.item_ref else None,
+        seen_keys="gate_seen_keys" if source.is_fact else None,
+        cast_columns=first.loaded.cast_columns,
+        local_columns=first.loaded.local_columns,
+        currencies="gate_currencies",
+        known_orders="gate_known_orders" if source.name == ORDER_LINES.name else None,
+        default_scale=MAX_SCALE if scale is None else scale,
+        default_currency=options.default_currency,
+    )
+
+
+def _known_orders(gate: _Gate, source: Source, relation: str, params: RuleParams) -> None:
+    """Table gate_known_orders (order_id, first_batch): orders in the lake (-1) or admitted by a batch of this group.
+
+    An order of this group counts from the first batch with one of its sale lines that passes
+    every other rule, so a cancellation may follow its order in the same batch or any later one.
+    """
+    others = tuple(r for r in rules_for(source, params) if r.kind != UNKNOWN_ORDER)
+    relation_sql = quote_ident(relation)
+    gate.con.execute(
+        f"CREATE OR REPLACE TABLE gate_known_orders AS "
+        f"SELECT order_id, -1 AS first_batch FROM ({admitted_order_ids_sql(DB)}) "
+        f"UNION ALL SELECT b.order_id, min(b.{GATE_BATCH}) AS first_batch FROM {relation_sql} b "
+        f"WHERE b.line_type = ? AND b.order_id IS NOT NULL AND b.{ROW_NUMBER} NOT IN "
+        f"(SELECT {ROW_NUMBER} FROM ({row_reasons_sql(relation, others)})) GROUP BY b.order_id",
+        [SALE],
+    )
+
+
 def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, lookup: Any) -> BatchReport:
     """Write one batch's admitted and rejected rows, then commit keys, files, contract and audit together."""
     source, con, batch, loaded, check = item.batch.source, gate.con, item.batch, item.loaded, item.check
     gate.where = f"{source.name} batch {batch.batch_id}"
     scratch = gate.publisher.scratch(source.name, batch.batch_id)
-    columns = ", ".join(quote_ident(c) for c in loaded.data_columns)
+    columns = ", ".join([quote_ident(c) for c in loaded.data_columns] + _missing_columns(gate, source, loaded))
     admitted = f"SELECT {columns} FROM ({admitted_sql(view, reasons)})"
     rows_admitted = _write_admitted(gate, source, batch.batch_id, admitted, scratch)
     keep = ", ".join(quote_ident(c) for c in (*loaded.data_columns, *loaded.raw_columns))
@@ -491,16 +649,20 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
             [lo, lo + item.rows],
         ).fetchall()
     )
-    keys = _key_array(con, admitted, source.key)
+    keys_sql = keys_select_sql(source, admitted)
+    keys = _key_array(con, keys_sql, "key")
     maybe_here = seen_here = 0
     if lookup is not None and lookup.maybe.size:
-        key = quote_ident(source.key)
+        hashed = quote_ident(GATE_KEY_HASH if source.composite_key else source.key)
+        exact = quote_ident(GATE_KEY if source.composite_key else source.key)
         maybe_here, seen_here = one_row(
             con,
-            f"SELECT count(*) FILTER ({key} IN (SELECT key FROM gate_maybe_seen)), "
-            f"count(*) FILTER ({key} IN (SELECT key FROM gate_seen_keys)) FROM {quote_ident(view)}",
+            f"SELECT count(*) FILTER ({hashed} IN (SELECT key FROM gate_maybe_seen)), "
+            f"count(*) FILTER ({exact} IN (SELECT key FROM gate_seen_keys)) FROM {quote_ident(view)}",
         )
-    message = "; ".join([check.message(), *loaded.notes])
+    message = "; ".join([check.message(), *loaded.notes, *_settings_notes(item.options)])
+    share = gate.settings.max_quarantine_share
+    share = item.options.max_quarantine_share if share is None else share
     report = BatchReport(
         source.name,
         batch.batch_id,
@@ -515,7 +677,9 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
         message,
         int(maybe_here),
         int(seen_here),
-        over_threshold=is_over_threshold(item.rows, rows_quarantined, gate.settings.max_quarantine_share),
+        over_threshold=is_over_threshold(item.rows, rows_quarantined, share),
+        max_quarantine_share=share,
+        examples=reason_examples(con, view, reasons, lo, loaded.raw_columns, by_reason),
     )
     files = gate.publisher.publish(con, source.name, batch.batch_id, scratch)
     report.seconds = round(time.perf_counter() - item.started, 3)
@@ -536,7 +700,7 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
         batch,
         files,
         audit,
-        keys_sql=f"SELECT {quote_ident(source.key)} AS key FROM ({admitted})",
+        keys_sql=keys_sql,
         new_version=check.new_version,
     )
     if source.is_fact:
@@ -565,13 +729,31 @@ def _commit(
         catalog.record_intent(con, source.name, batch.batch_id, garbage)
         if new_version is not None:
             catalog.register_version(con, source.name, new_version, batch.batch_id)
-        catalog.insert_audit(con, audit)
+        catalog.insert_audit(
+            con,
+            {
+                **audit,
+                "committed_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "commit_seq": catalog.next_commit_seq(con),
+            },
+        )
         con.execute("COMMIT")
     except BaseException:
         _rollback(con)
         gate.filters.pop(source.name, None)  # reload the committed filter next time
         raise
     gate.publisher.finish(con, source.name, batch.batch_id, garbage)
+    export_audit(con, DB, gate.layout.lake, source.name, batch.batch_id)
+
+
+def _settings_notes(options: SourceIngestSettings) -> list[str]:
+    defaults = SourceIngestSettings()
+    notes = []
+    if options.timestamp_format != defaults.timestamp_format:
+        notes.append(f"timestamps read as {options.timestamp_format}")
+    if options.time_zone != defaults.time_zone:
+        notes.append(f"naive local times read in {options.time_zone}")
+    return notes
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

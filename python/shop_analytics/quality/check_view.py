@@ -16,7 +16,16 @@ import duckdb
 
 from shop_analytics.quality.money import whole_minor_units_sql
 from shop_analytics.quality.namespace import ROW_NUMBER, gate_column
-from shop_analytics.quality.rules import CASTS, FIRST_OCCURRENCE, KNOWN_REF, NOT_IN_REF, WHOLE_MINOR_UNITS, Rule
+from shop_analytics.quality.rules import (
+    CASTS,
+    CONDITION,
+    FIRST_OCCURRENCE,
+    KNOWN_REF,
+    LOCAL_TIME,
+    NOT_IN_REF,
+    WHOLE_MINOR_UNITS,
+    Rule,
+)
 from shop_analytics.sql import one_value, quote_ident
 
 
@@ -40,9 +49,19 @@ def precision_ok_column(rule: Rule) -> str:
     return gate_column("precision_ok", rule.column)
 
 
+def condition_ok_column(rule: Rule) -> str:
+    """Derived column: 1 if the row passes the rule's SQL condition, NULL if it fails."""
+    return gate_column(f"ok_{rule.kind}", rule.column)
+
+
 def cast_ok_column(column: str) -> str:
     """Reader-provided column: 1 if `column`'s value was NULL or converted exactly, NULL if not."""
     return gate_column("cast_ok", column)
+
+
+def local_ok_column(column: str) -> str:
+    """Reader-provided column: 1 if `column`'s local time exists in the source's time zone, NULL in a DST gap."""
+    return gate_column("local_ok", column)
 
 
 def checked_column(rule: Rule) -> str:
@@ -57,6 +76,10 @@ def checked_column(rule: Rule) -> str:
         return cast_ok_column(rule.column)
     if rule.check == WHOLE_MINOR_UNITS:
         return precision_ok_column(rule)
+    if rule.check == LOCAL_TIME:
+        return local_ok_column(rule.column)
+    if rule.check == CONDITION:
+        return condition_ok_column(rule)
     return rule.column
 
 
@@ -86,6 +109,12 @@ def check_view_sql(relation: str, rules: tuple[Rule, ...]) -> str:
             passes = member if rule.check == KNOWN_REF else f"NOT ({member})"
             derived.append(
                 f"CAST(CASE WHEN {col} IS NULL OR {passes} THEN 1 END AS UTINYINT) "
+                f"AS {quote_ident(checked_column(rule))}"
+            )
+        elif rule.check == CONDITION:
+            assert rule.condition
+            derived.append(
+                f"CAST(CASE WHEN NOT coalesce({rule.condition}, false) THEN 1 END AS UTINYINT) "
                 f"AS {quote_ident(checked_column(rule))}"
             )
         elif rule.check == WHOLE_MINOR_UNITS:

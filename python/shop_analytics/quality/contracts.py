@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import pyarrow as pa
 import yaml
 
-from shop_analytics.quality.duckdb_types import duckdb_type_names
+from shop_analytics.quality.duckdb_types import duckdb_type_names, family
 from shop_analytics.quality.raw_contract import Source
 from shop_analytics.quality.schema_policy import Column, Violation, changes, name_violations, violations
 from shop_analytics.sql import quote_literal
 
 Status = Literal["accepted", "new_version", "rejected"]
+NEW_IN_V2 = "new source in raw contract v2"
 _HEADER = (
     "# Schema contract for one raw source: the maintainers' versions, oldest first.\n"
     "# Versions accepted at run time are recorded in the ingest catalog, not here.\n"
@@ -48,6 +50,10 @@ class Contract:
 
     source: str
     versions: tuple[ContractVersion, ...]
+    string_keys: frozenset[str] = frozenset()  # natural-key columns: integer -> VARCHAR is allowed (schema_policy)
+    # Columns a batch may leave out: nullable columns the maintainers added in a later version of
+    # contracts/<source>.yml (e.g. items.name in v2), so batches of the older shape are still admitted.
+    optional: frozenset[str] = frozenset()
 
     @property
     def latest(self) -> ContractVersion:
@@ -55,18 +61,45 @@ class Contract:
         return self.versions[-1]
 
     @property
+    def all_columns(self) -> tuple[Column, ...]:
+        """Every column of every version, each as its newest version defines it, in order of first appearance."""
+        found: dict[str, Column] = {}
+        for version in self.versions:
+            for column in version.columns:
+                found[column.name] = column
+        return tuple(found.values())
+
+    @property
     def column_names(self) -> frozenset[str]:
         """Every column name of every version."""
         return frozenset(c.name for v in self.versions for c in v.columns)
 
     def matching(self, columns: Sequence[Column]) -> ContractVersion | None:
-        """The newest version whose schema equals `columns` (names, types, nullability; any order)."""
-        wanted = _schema_key(columns)
-        return next((v for v in reversed(self.versions) if _schema_key(v.columns) == wanted), None)
+        """The newest version whose schema equals `columns` (names, types, nullability; any order).
+
+        Two differences do not count: a batch column that is required where the version allows
+        NULLs (stricter, never in conflict), and an integer natural key where the version has
+        text, or the other way round (the gate converts integer keys to their decimal text).
+        """
+        for version in reversed(self.versions):
+            nullable = {c.name for c in version.columns if c.nullable}
+            relaxed = [Column(c.name, c.type, c.nullable or c.name in nullable) for c in columns]
+            if _schema_key(self.keys_as_text(version.columns)) == _schema_key(self.keys_as_text(relaxed)):
+                return version
+        return None
+
+    def keys_as_text(self, columns: Sequence[Column]) -> list[Column]:
+        """`columns` with integer natural keys typed as text, the way the gate reads them."""
+        return [
+            Column(c.name, "VARCHAR", c.nullable)
+            if c.name in self.string_keys and family(c.type) in ("integer", "unsigned integer")
+            else c
+            for c in columns
+        ]
 
     def with_version(self, version: ContractVersion) -> Contract:
         """This contract with `version` appended."""
-        return Contract(self.source, self.versions + (version,))
+        return Contract(self.source, self.versions + (version,), self.string_keys, self.optional)
 
 
 @dataclass(frozen=True)
@@ -98,12 +131,26 @@ class ContractCheck:
 
 
 def initial_contract(source: Source) -> Contract:
-    """Version 1 of `source`'s contract: the schema in raw_contract.py, as DuckDB types."""
-    types = duckdb_type_names(source.schema)
-    columns = tuple(Column(f.name, t, f.nullable) for f, t in zip(source.schema, types, strict=True))
+    """The contract of `source` without a yml: version 1 (the legacy v1 schema when it has one), then version 2."""
+    v2 = _columns(source.schema)
+    if source.v1_schema is None:
+        return Contract(source.name, (ContractVersion(1, v2, (NEW_IN_V2,)),), frozenset(source.string_keys))
     # The label recorded in contracts/*.yml when version 1 was written (its module has moved since):
     # contract versions are data, compared as written.
-    return Contract(source.name, (ContractVersion(1, columns, ("initial contract from shop_analytics.sources",)),))
+    v1 = _columns(source.v1_schema)
+    return Contract(
+        source.name,
+        (
+            ContractVersion(1, v1, ("initial contract from shop_analytics.sources",)),
+            ContractVersion(2, v2, tuple(changes(v1, v2))),
+        ),
+        frozenset(source.string_keys),
+    )
+
+
+def _columns(schema: pa.Schema) -> tuple[Column, ...]:
+    types = duckdb_type_names(schema)
+    return tuple(Column(f.name, t, f.nullable) for f, t in zip(schema, types, strict=True))
 
 
 def contract_path(contracts_dir: Path, source_name: str) -> Path:
@@ -198,17 +245,29 @@ def _schema_key(columns: Sequence[Column]) -> frozenset[tuple[str, str, bool]]:
     return frozenset((c.name, c.type.strip().upper(), c.nullable) for c in columns)
 
 
+def relax_nullability(contract: Contract, columns: tuple[Column, ...]) -> tuple[Column, ...]:
+    """`columns` with a required column read as nullable where the latest version allows NULLs.
+
+    A batch that promises no NULLs (a REQUIRED Parquet column) is stricter than the contract,
+    never in conflict with it; it should match the version, not register a new one.
+    """
+    nullable = {c.name for c in contract.latest.columns if c.nullable}
+    return tuple(Column(c.name, c.type, True) if c.name in nullable and not c.nullable else c for c in columns)
+
+
 def check_schema(contract: Contract, columns: tuple[Column, ...]) -> ContractCheck:
     """Check a batch's columns against `contract` (BACKWARD_TRANSITIVE, see the module docstring)."""
+    columns = tuple(contract.keys_as_text(columns))  # as the reader converts integer keys
     named = name_violations([c.name for c in columns], contract.column_names)
     if named:
         return ContractCheck(contract.source, "rejected", None, tuple(named), batch_columns=columns)
     match = contract.matching(columns)
     if match is not None:
         return ContractCheck(contract.source, "accepted", match.version, batch_columns=columns)
+    columns = relax_nullability(contract, columns)
     found: list[Violation] = []
     for version in contract.versions:
-        for v in violations(version.columns, columns, version.version):
+        for v in violations(version.columns, columns, version.version, contract.string_keys, contract.optional):
             if (v.column, v.rule) not in {(f.column, f.rule) for f in found}:
                 found.append(v)
     if found:
@@ -223,7 +282,11 @@ def baseline_contract(source: Source, contracts_dir: Path) -> Contract:
     contract = load_contract(path) if path.exists() else initial_contract(source)
     if contract.source != source.name:
         raise ValueError(f"{path} is the contract of {contract.source!r}, not {source.name!r}")
-    return contract
+    names = [{c.name for c in v.columns} for v in contract.versions]
+    optional = frozenset(
+        c.name for c in contract.latest.columns if c.nullable and any(c.name not in earlier for earlier in names)
+    )
+    return replace(contract, string_keys=frozenset(source.string_keys), optional=optional)
 
 
 def effective_contract(source: Source, contracts_dir: Path, accepted: Sequence[ContractVersion] = ()) -> Contract:

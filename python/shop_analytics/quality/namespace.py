@@ -16,6 +16,9 @@ import re
 GATE_PREFIX = "__gate_"
 ROW_NUMBER = f"{GATE_PREFIX}row_number"  # the batch relation's deterministic row id (0-based)
 REASONS = f"{GATE_PREFIX}reasons"  # quarantine: the sorted list of every rule a row breaks
+GATE_KEY = f"{GATE_PREFIX}key"  # a composite key's exact text (duplicates in the batch and the lake)
+GATE_KEY_HASH = f"{GATE_PREFIX}key_hash"  # its stable 64-bit hash (the Bloom filter of admitted keys)
+GATE_BATCH = f"{GATE_PREFIX}batch"  # which batch of a validated group a row belongs to
 
 # Added by the lake layout or readers (hive partition, read_parquet's filename /
 # file_row_number / file_index) or derived by the staging models next to the raw

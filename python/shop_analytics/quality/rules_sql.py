@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import duckdb
 
-from shop_analytics.quality.check_view import cast_ok_column
+from shop_analytics.quality.check_view import cast_ok_column, local_ok_column
 from shop_analytics.quality.money import whole_minor_units_sql
 from shop_analytics.quality.namespace import ROW_NUMBER
 from shop_analytics.quality.rules import (
     BETWEEN,
     CASTS,
+    CONDITION,
     FIRST_OCCURRENCE,
     IN_SET,
     KNOWN_REF,
+    LOCAL_TIME,
     NOT_IN_REF,
     NOT_NULL,
     WHOLE_MINOR_UNITS,
@@ -66,6 +68,11 @@ def failure_condition(rule: Rule) -> str:
         return f"b.{quote_ident(cast_ok_column(rule.column))} IS NULL"
     if rule.check == WHOLE_MINOR_UNITS:
         return f"NOT {whole_minor_units_sql(col, rule.scale)}"
+    if rule.check == LOCAL_TIME:
+        return f"b.{quote_ident(local_ok_column(rule.column))} IS NULL"
+    if rule.check == CONDITION:
+        assert rule.condition
+        return f"coalesce({rule.condition}, false)"
     raise ValueError(f"no SQL for check {rule.check!r} (rule {rule.reason})")
 
 

@@ -5,7 +5,10 @@ reader on the new schema must still read the data written under every earlier
 version. So a new schema may add a nullable column or widen a type on the allowlist;
 it may not remove or rename a column (stricter than Confluent, which allows
 removals: staging selects every contract column), narrow or change a type's family,
-make a nullable column required, or add a required column. Checked against every
+make a nullable column required, or add a required column. One documented exception
+(raw contract v2): a natural-key column (Source.string_keys) may go from an integer
+type to VARCHAR ("integer key to string key"), because every integer converts exactly
+to its decimal text and the gate converts integer keys that way. Checked against every
 earlier version, not just the latest, so a chain of harmless steps cannot drift.
 (contracts.check_schema admits a batch whose schema equals any registered version
 before it asks whether a new schema is compatible.)
@@ -18,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from shop_analytics.quality.duckdb_types import compare
+from shop_analytics.quality.duckdb_types import compare, family
 from shop_analytics.quality.namespace import GATE_PREFIX, NEW_COLUMN_NAME, RESERVED_NAMES
 
 # Violation rules.
@@ -52,13 +55,31 @@ class Violation:
     message: str
 
 
-def violations(old: tuple[Column, ...], new: tuple[Column, ...], old_version: int) -> list[Violation]:
-    """Every rule `new` breaks with respect to contract version `old_version` (columns `old`)."""
+def is_key_to_string(old_type: str, new_type: str) -> bool:
+    """True for the one allowance of key columns: an integer type (signed or not) to VARCHAR."""
+    return family(old_type) in ("integer", "unsigned integer") and new_type.strip().upper() == "VARCHAR"
+
+
+def violations(
+    old: tuple[Column, ...],
+    new: tuple[Column, ...],
+    old_version: int,
+    string_keys: Collection[str] = (),
+    optional: Collection[str] = (),
+) -> list[Violation]:
+    """Every rule `new` breaks with respect to contract version `old_version` (columns `old`).
+
+    `string_keys` are the natural-key columns allowed to change from an integer type to VARCHAR.
+    `optional` columns may be left out: nullable columns that a later version added, so data
+    of the older shape, which lacks them, is read with NULLs there anyway.
+    """
     before, after = {c.name: c for c in old}, {c.name: c for c in new}
     added = [c for c in new if c.name not in before]
     out: list[Violation] = []
     for col in old:
         now = after.get(col.name)
+        if now is None and col.name in optional:
+            continue
         if now is None:
             twins = [a.name for a in added if a.type == col.type]
             if twins:
@@ -81,7 +102,8 @@ def violations(old: tuple[Column, ...], new: tuple[Column, ...], old_version: in
                     )
                 )
             continue
-        out += _type_violations(col, now, old_version)
+        if not (col.name in string_keys and is_key_to_string(col.type, now.type)):
+            out += _type_violations(col, now, old_version)
         if col.nullable and not now.nullable:
             out.append(
                 Violation(
@@ -112,7 +134,13 @@ def _type_violations(old: Column, new: Column, version: int) -> list[Violation]:
     if kind == "narrowing":
         return [Violation(old.name, NARROWING, f"{change} narrows the type; values may not fit.")]
     if kind == "family_change":
-        return [Violation(old.name, FAMILY_CHANGE, f"{change} changes the type family.")]
+        hint = ""
+        if family(old.type) in ("timestamp", "date") and family(new.type) in ("integer", "floating point"):
+            hint = (
+                " If the values are epoch seconds or milliseconds, set timestamp_format: epoch_s or epoch_ms "
+                "for this source in ingest.yml (or for this batch in its _batch.yml)."
+            )
+        return [Violation(old.name, FAMILY_CHANGE, f"{change} changes the type family.{hint}")]
     return [
         Violation(
             old.name,
@@ -132,7 +160,8 @@ def changes(old: tuple[Column, ...], new: tuple[Column, ...]) -> list[str]:
         if prev is None:
             out.append(f"added nullable column {col.name} {col.type}")
         elif prev.type.upper() != col.type.upper():
-            out.append(f"widened {col.name} {prev.type} -> {col.type}")
+            verb = "changed key" if is_key_to_string(prev.type, col.type) else "widened"
+            out.append(f"{verb} {col.name} {prev.type} -> {col.type}")
         elif prev.nullable != col.nullable:
             out.append(f"made {col.name} nullable")
     return out

@@ -10,9 +10,11 @@ from shop_analytics.quality.raw_contract import Source
 from shop_analytics.quality.rules import (
     BETWEEN,
     CASTS,
+    CONDITION,
     FIRST_OCCURRENCE,
     IN_SET,
     KNOWN_REF,
+    LOCAL_TIME,
     NOT_IN_REF,
     NOT_NULL,
     WHOLE_MINOR_UNITS,
@@ -28,7 +30,7 @@ def expectation_for(rule: Rule) -> Expectation:
     """The GX expectation that fails exactly on the rows `rule` rejects."""
     column = checked_column(rule)
     meta = {REASON_META: rule.reason}
-    if rule.check in (NOT_NULL, KNOWN_REF, NOT_IN_REF, CASTS, WHOLE_MINOR_UNITS):
+    if rule.check in (NOT_NULL, KNOWN_REF, NOT_IN_REF, CASTS, LOCAL_TIME, WHOLE_MINOR_UNITS, CONDITION):
         return gx.expectations.ExpectColumnValuesToNotBeNull(column=column, meta=meta)
     if rule.check == BETWEEN:
         return gx.expectations.ExpectColumnValuesToBeBetween(
