@@ -420,7 +420,8 @@ def test_parquet_timestamp_with_time_zone_converts_to_utc(data: Copy) -> None:
 @pytest.mark.parametrize(
     "source, column, text",
     [
-        # (user_id and item_id are text keys since contract v2: '42.7' is a key, unknown; tests/test_gate_v2_keys.py)
+        # (user_id and item_id are text keys since contract v2: '42.7' is a key, unknown;
+        # tests/integration/test_gate_v2_keys.py)
         ("purchases", "quantity", "1.5"),
         ("purchases", "purchase_id", "1e3"),
         ("purchases", "quantity", "99999999999"),
@@ -579,7 +580,7 @@ def test_generator_and_importer_write_the_marker_last(tmp_path: Path) -> None:
     generate(GeneratorConfig(scale=0.001, seed=1), tmp_path / "generated", progress=False)
     csv = tmp_path / "ratings.csv"
     csv.write_text("user,item,stars,ts\n1,2,5,2018-06-01 10:00:00\n2,2,3,2018-06-02 10:00:00\n")
-    mapping = Path(__file__).resolve().parents[1] / "examples" / "mappings" / "ratings_simple.yml"
+    mapping = Path(__file__).resolve().parents[2] / "examples" / "mappings" / "ratings_simple.yml"
     import_file(csv, mapping, "ratings", tmp_path / "byo" / "landing", "b1")
     for landing, batches in ((tmp_path / "generated", 5), (tmp_path / "byo" / "landing", 3)):
         folders = sorted(landing.glob("*/batch_date=*"))

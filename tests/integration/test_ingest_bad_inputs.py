@@ -413,7 +413,7 @@ def test_type_family_change(case: Case) -> None:
 
 def test_a_required_column_where_the_contract_allows_nulls_is_just_stricter(case: Case) -> None:
     # Contract v2: a batch that promises no NULLs is read as the version, not rejected
-    # (nullable_to_required stays a rule between contract versions: tests/test_contracts_policy.py).
+    # (nullable_to_required stays a rule between contract versions: tests/unit/test_contracts_policy.py).
     table = case.base.purchases
     schema = table.schema.set(0, pa.field("purchase_id", pa.int64(), nullable=False))
     case.land({"part-0.parquet": table.cast(schema)})

@@ -23,7 +23,7 @@ from support.pipeline import dbt_env, ingest_settings, run_dbt
 SETTINGS = oracle.Settings(neighbours_k=2, n_recommendations=3)
 VARS = "{neighbours_k: 2, similarity_candidates_per_user: 6, n_recommendations: 3}"
 T0 = dt.datetime(2020, 3, 1, 12, 0, 0)
-RATINGS_MAPPING = Path(__file__).resolve().parents[1] / "examples" / "mappings" / "ratings_simple.yml"
+RATINGS_MAPPING = Path(__file__).resolve().parents[2] / "examples" / "mappings" / "ratings_simple.yml"
 
 # (user, item, stars, minutes after T0)
 RATINGS = [

@@ -372,7 +372,7 @@ def test_integer_keys_may_become_text_only_in_key_columns() -> None:
 
 def test_committed_contracts_hold_v2_with_the_key_allowance() -> None:
     for source in ALL_SOURCES:
-        contract = load_contract(contract_path(Path(__file__).resolve().parents[1] / "contracts", source.name))
+        contract = load_contract(contract_path(Path(__file__).resolve().parents[2] / "contracts", source.name))
         assert contract.latest.columns == initial_contract(source).latest.columns, source.name
         for earlier in contract.versions[:-1]:
             found = violations(earlier.columns, contract.latest.columns, earlier.version, source.string_keys)

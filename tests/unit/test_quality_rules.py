@@ -202,7 +202,7 @@ def test_currencies_from_a_seed_file(tmp_path: Path) -> None:
 
 
 def test_the_project_seed_has_iso_4217_minor_units() -> None:
-    seed = load_currencies(Path(__file__).resolve().parents[1] / "seeds" / "currencies.csv")
+    seed = load_currencies(Path(__file__).resolve().parents[2] / "seeds" / "currencies.csv")
     assert (seed["JPY"], seed["USD"], seed["BHD"], seed["CLF"], seed["XAU"]) == (0, 2, 3, 4, None)
     assert len(seed) > 150
 

@@ -129,7 +129,7 @@ def users_table(config: GeneratorConfig, population: Population, lo: int, hi: in
             pa.array(texts, type=pa.string()),
             pa.array(signup, type=pa.timestamp("us"), mask=no_signup),
         ],
-        schema=USERS.legacy_schema,
+        schema=USERS.schema,
     )
     counts = {kind: int((spelling == k).sum()) for k, kind in enumerate(COUNTRY_SPELLINGS) if k}
     return table, counts | {"signup_missing": int(no_signup.sum())}
@@ -199,16 +199,15 @@ def items_table(config: GeneratorConfig, population: Population, lo: int, hi: in
     currency = pa.array(np.full(n, "USD"), type=pa.string(), mask=rng.random(n) < 0.1)
     start_us = date_to_micros(config.first_day) - 2 * 365 * MICROS_PER_DAY
     created = start_us + rng.integers(0, date_to_micros(config.first_day) - start_us, n, dtype=np.int64)
-    table = pa.Table.from_arrays(
-        [
-            codes,
-            names,
-            category_names,
-            item_url(codes),
-            pa.array(population.item_price_cents[lo - 1 : hi - 1] / 100.0, mask=no_price),
-            currency,
-            pa.array(created, type=pa.timestamp("us")),
-        ],
-        schema=ITEMS.legacy_schema,
-    )
+    columns = {
+        "item_id": codes,
+        "name": names,
+        "category": category_names,
+        "page_url_path": item_url(codes),
+        "price": pa.array(population.item_price_cents[lo - 1 : hi - 1] / 100.0, mask=no_price),
+        "price_currency": currency,
+        "created_at": pa.array(created, type=pa.timestamp("us")),
+    }
+    # In the contract's column order (its later nullable columns come last).
+    table = pa.Table.from_arrays([columns[f.name] for f in ITEMS.schema], schema=ITEMS.schema)
     return table, {"unknown_category": int(unknown_category.sum()), "price_missing": int(no_price.sum())}

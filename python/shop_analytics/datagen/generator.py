@@ -45,7 +45,7 @@ from shop_analytics.datagen.entities import Population, items_table, users_table
 from shop_analytics.datagen.events import GENERATORS
 from shop_analytics.datagen.fx import LEAD_DAYS, RatePaths, published_days, rates_table
 from shop_analytics.datagen.orders import order_lines
-from shop_analytics.datagen.shapes import ALL_SOURCES, source_named
+from shop_analytics.datagen.shapes import ALL_SOURCES, landing_schema, source_named
 from shop_analytics.quality.raw_contract import COMPLETION_MARKER, Source
 
 MANIFEST_NAME = "_manifest.json"
@@ -205,7 +205,8 @@ def _to_arrow(
         arrays[user] = keys.customer_ids(cols[user], masks[user])
         arrays[item] = keys.product_codes(cols[item], masks[item])
     arrays[time] = arrays[time].cast(pa.timestamp("us"))
-    return pa.Table.from_arrays([arrays[f.name] for f in source.schema], schema=source.schema)
+    schema = landing_schema(source)
+    return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
 
 
 def _legacy_refs(index: np.ndarray, n: int, is_text_only: Any, step: int) -> np.ndarray:

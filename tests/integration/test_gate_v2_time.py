@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from gate_v2_data import build_v2_baseline, ingest, land_lines, line, write_config
-from handmade_landing import copy_baseline, csv_bytes, lake_rows, land, quarantined_rows
+from support.gate_v2_data import build_v2_baseline, ingest, land_lines, line, write_config
+from support.handmade_landing import copy_baseline, csv_bytes, lake_rows, land, quarantined_rows
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from gate_v2_data import build_v2_baseline, ingest, land_lines, line, write_config
-from handmade_landing import copy_baseline, land
 from shop_analytics.settings import IngestConfig, IngestConfigError, SourceIngestSettings, batch_settings
+from support.gate_v2_data import build_v2_baseline, ingest, land_lines, line, write_config
+from support.handmade_landing import copy_baseline, land
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from gate_v2_data import build_v2_baseline, ingest, land_lines, line
-from handmade_landing import (
+from support.gate_v2_data import build_v2_baseline, ingest, land_lines, line
+from support.handmade_landing import (
     assert_accounted,
     copy_baseline,
     csv_bytes,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from gate_v2_data import build_v2_baseline, ingest, items_columns
-from handmade_landing import copy_baseline, csv_bytes, lake_rows, land, quarantined_rows
 from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, USERS
+from support.gate_v2_data import build_v2_baseline, ingest, items_columns
+from support.handmade_landing import copy_baseline, csv_bytes, lake_rows, land, quarantined_rows
 
 
 @pytest.fixture(scope="module")

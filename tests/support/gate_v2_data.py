@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from handmade_landing import csv_bytes, land, run_cli
+from support.handmade_landing import csv_bytes, land, run_cli
 
 USERS = ("007", "7", "C-1")
 ITEMS = ("85123A", "00042", "42")
