@@ -15,7 +15,6 @@ from shop_analytics.settings import DataLayout
 from support.pipeline import Pipeline, ingest_settings
 
 _settings = ingest_settings
-GROUND_TRUTH_ONLY = {"anonymous_views", "same_day_repeat_rows", "revision_rows", "late_arriving"}
 
 
 def test_audit_reconciles_and_matches_manifest(pipeline: Pipeline) -> None:
@@ -33,8 +32,9 @@ def test_audit_reconciles_and_matches_manifest(pipeline: Pipeline) -> None:
     for source, entry in pipeline.manifest["sources"].items():
         got = by_source[source]
         assert got["rows_in"] == entry["rows"]
-        expected_reasons = {k: v for k, v in entry["counts"].items() if k not in GROUND_TRUTH_ONLY}
-        got_reasons = {k: v for k, v in got.items() if k not in ("rows_in", "admitted")}
+        # The manifest's `dirty` counts are exactly what a correct gate quarantines, per kind.
+        expected_reasons = {k: v for k, v in entry["dirty"].items() if v}
+        got_reasons = {k: v for k, v in got.items() if k not in ("rows_in", "admitted") and v}
         assert got_reasons == expected_reasons, source
 
 
@@ -84,11 +84,11 @@ def test_changed_content_under_same_batch_id_is_refused(tmp_path: Path) -> None:
     ingest(layout, _settings(tmp_path))
     other = tmp_path / "other"
     generate(GeneratorConfig(scale=0.002, seed=4), other, progress=False)
-    batch = "purchases/batch_date=2017-03-01"
+    batch = "order_lines/batch_date=2017-03-01"
     shutil.rmtree(layout.landing / batch)
     shutil.copytree(other / batch, layout.landing / batch)
     reports = [r for r in ingest(layout, _settings(tmp_path)) if r.status != "skipped"]
-    assert [(r.source, r.batch_id, r.status) for r in reports] == [("purchases", "2017-03-01", "conflict")]
+    assert [(r.source, r.batch_id, r.status) for r in reports] == [("order_lines", "2017-03-01", "conflict")]
     assert "already ingested with content hash" in reports[0].message
 
 
@@ -100,8 +100,8 @@ def test_csv_landing_gives_the_same_lake_as_parquet(tmp_path: Path) -> None:
         ingest(layout, _settings(tmp_path))
         con = duckdb.connect()
         counts[fmt] = con.execute(
-            f"SELECT * FROM read_parquet('{layout.lake}/purchases/*/*.parquet', hive_partitioning = true) "
-            "ORDER BY purchase_id"
+            f"SELECT * FROM read_parquet('{layout.lake}/order_lines/*/*.parquet', hive_partitioning = true) "
+            "ORDER BY order_id, line_number"
         ).fetchall()
     assert len(counts["parquet"]) > 100
     assert counts["csv"] == counts["parquet"]
@@ -121,10 +121,14 @@ def test_quarantined_rows_carry_machine_readable_reasons(pipeline: Pipeline) -> 
         "unknown_item",
         "timestamp_out_of_range",
         "missing_value",
-        "unknown_country",
         "invalid_type",
         "duplicate_in_lake",
         "invalid_precision",
+        "invalid_key",
+        "invalid_local_time",
+        "unknown_currency",
+        "unknown_order",
+        "inconsistent_order",
     }
     for (reasons,) in rows:
         assert reasons, "every quarantined row has at least one reason"
@@ -136,13 +140,16 @@ def test_quarantined_rows_carry_machine_readable_reasons(pipeline: Pipeline) -> 
 def test_audit_records_contract_version_and_status(pipeline: Pipeline) -> None:
     audit = audit_rows(pipeline.layout)
     assert {row["status"] for row in audit} == {"ingested"}
-    # Integer-keyed batches match contract v2 (text keys); items of the v1 shape lack v2's new
-    # nullable columns (name, price_currency), so they match v1 exactly.
+    # The generator writes contract v2 (text keys; items with name and price_currency); the legacy
+    # purchases' integer keys match v2 too (an integer key is accepted as its exact text). Sources
+    # new in v2 are at their first version.
     assert {row["source"]: row["contract_version"] for row in audit} == {
         "users": 2,
-        "items": 1,
+        "items": 2,
         "page_views": 2,
         "purchases": 2,
         "ratings": 2,
+        "order_lines": 1,
+        "exchange_rates": 1,
     }
     assert {row["contract_status"] for row in audit} == {"accepted"}

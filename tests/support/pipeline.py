@@ -17,7 +17,9 @@ BIN = Path(sys.executable).parent
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 # Small but not tiny: every batch has rows, and every dirty kind occurs.
-SMALL = GeneratorConfig(scale=0.02, seed=7, chunk_rows=50_000)
+# With the legacy v1 purchases too: one lake holding both contract versions, as a shop migrating to
+# order lines has (staging migrates each purchase into a one-line order).
+SMALL = GeneratorConfig(scale=0.02, seed=7, chunk_rows=50_000, legacy_purchases=True)
 
 
 @dataclass(frozen=True)
