@@ -27,7 +27,7 @@ from shop_analytics.settings import INGEST_CRASH_AFTER_RENAMES_ENV as CRASH_AFTE
 from shop_analytics.settings import DataLayout
 from support.pipeline import ROOT, ingest_settings
 
-SMALL = GeneratorConfig(scale=0.002, seed=3)
+SMALL = GeneratorConfig(scale=0.002, seed=3, legacy_purchases=True)
 
 
 def _settings(root: Path, **kw: object) -> IngestSettings:

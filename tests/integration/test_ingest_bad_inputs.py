@@ -42,7 +42,11 @@ class Base:
 def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     root = tmp_path_factory.mktemp("bad_inputs_base")
     layout = DataLayout(root)
-    generate(GeneratorConfig(scale=0.002, seed=3, dirty_rate=0.0, late_rate=0.0), layout.landing, progress=False)
+    generate(
+        GeneratorConfig(scale=0.002, seed=3, dirty_rate=0.0, late_rate=0.0, legacy_purchases=True),
+        layout.landing,
+        progress=False,
+    )
     purchases = pq.read_table(sorted((layout.landing / "purchases").glob("*/*.parquet"))[-1])
     for fact in ("page_views", "purchases", "ratings"):
         shutil.rmtree(layout.landing / fact)

@@ -26,7 +26,11 @@ from support.pipeline import dbt_env, ingest_settings, run_dbt
 @pytest.mark.slow
 def test_accepted_changes_reach_staging_and_rejected_batches_do_not(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path / "data")
-    generate(GeneratorConfig(scale=0.002, seed=3, dirty_rate=0.0, late_rate=0.0), layout.landing, progress=False)
+    generate(
+        GeneratorConfig(scale=0.002, seed=3, dirty_rate=0.0, late_rate=0.0, legacy_purchases=True),
+        layout.landing,
+        progress=False,
+    )
     settings = ingest_settings()
     ingest(layout, settings)
     clean = pq.read_table(sorted((layout.landing / "purchases").glob("*/*.parquet"))[-1])

@@ -26,7 +26,7 @@ GENERATED_FACTS = (PAGE_VIEWS, PURCHASES, RATINGS)  # the sources the (v1) gener
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("landing") / "landing"
-    manifest = generate(GeneratorConfig(scale=0.02, seed=7, dirty_rate=0.1), out, progress=False)
+    manifest = generate(GeneratorConfig(scale=0.02, seed=7, dirty_rate=0.1, legacy_purchases=True), out, progress=False)
     return out, manifest
 
 
