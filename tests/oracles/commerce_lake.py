@@ -85,6 +85,37 @@ ORDER_LINES: list[tuple] = [
 # v1 purchases: (purchase_id, purchased_at, user_id, item_id, quantity, amount, batch)
 PURCHASES = [(5001, T(2021, 3, 28, 15, 0), "7", "22423", 1, 12.0, BATCH)]
 
+# ingest audit export: (source, batch_id, status, rows_in, admitted, quarantined, [(reason, rows)], version, seq)
+AUDIT = [
+    (
+        "order_lines",
+        BATCH,
+        "committed",
+        120,
+        100,
+        20,
+        [("unknown_order:original_order_id", 15), ("invalid_value:quantity", 5)],
+        2,
+        1,
+    ),
+    ("users", BATCH, "committed", 8, 8, 0, [], 2, 2),
+    ("purchases", "2021-04-03", "rejected", 10, 0, 10, [("unknown_user:user_id", 10)], 1, 3),
+]
+AUDIT_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("batch_id", pa.string()),
+        ("status", pa.string()),
+        ("rows_in", pa.int64()),
+        ("rows_admitted", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("quarantined_by_reason", pa.list_(pa.struct([("reason", pa.string()), ("rows", pa.int64())]))),
+        ("contract_version", pa.int32()),
+        ("committed_at", pa.timestamp("us")),
+        ("commit_seq", pa.int64()),
+    ]
+)
+
 ORDER_LINE_SCHEMA = pa.schema(
     [
         ("order_id", pa.string()),
@@ -159,4 +190,23 @@ def write_commerce_lake(lake: Path) -> Path:
     write_facts(lake, "exchange_rates", RATE_SCHEMA, [(*r, BATCH) for r in RATES], 0)
     write_facts(lake, "order_lines", ORDER_LINE_SCHEMA, ORDER_LINES, 2)
     write_facts(lake, "purchases", PURCHASE_SCHEMA, PURCHASES, 1)
+    for source, batch, status, rows_in, admitted, quarantined, reasons, version, seq in AUDIT:
+        write_table(
+            lake / "_ingest_audit" / f"batch_{source}__{batch}.parquet",
+            AUDIT_SCHEMA,
+            [
+                (
+                    source,
+                    batch,
+                    status,
+                    rows_in,
+                    admitted,
+                    quarantined,
+                    [{"reason": r, "rows": n} for r, n in reasons],
+                    version,
+                    T(2021, 4, 3, 12, seq),
+                    seq,
+                )
+            ],
+        )
     return lake
