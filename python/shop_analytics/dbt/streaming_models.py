@@ -197,8 +197,12 @@ def daily_distinct_reader(
     def batches() -> Iterator[pa.RecordBatch]:
         for first_last in ranges:
             state = agg.init()
+            counted = False  # a range of anonymous views only (NULL values) has nothing to sketch
             for batch in iter_range_batches(con, relation, columns, date_column, [first_last], batch_rows):
+                counted = counted or batch.column(value_column).null_count < batch.num_rows
                 state = agg.update(state, batch)
+            if not counted:
+                continue
             table = agg.finalize(state).rename_columns(
                 [group_column, "view_date", "distinct_viewers_estimate", "viewer_sketch"]
             )
