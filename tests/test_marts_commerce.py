@@ -4,8 +4,9 @@ The lake (tests/oracles/commerce_lake.py) holds every shape real order data brin
 midnight, a cancellation on a later day, partial and split returns, identical lines under different line
 numbers, a credit note, an over-reversal, mixed currencies with direct, inverse, triangulated, stale and
 missing rates, country codes, aliases, names, an unknown and a missing country, guest orders, a v1
-purchase, and a DST change day in Europe/Berlin. Each time zone is built once (`dbt build` of the
-commerce marts and their parents, so the marts' dbt tests run on this lake too).
+purchase, a return of an order the lake does not hold, a pre-2000 order, and a DST change day in
+Europe/Berlin. Each time zone is built once (`dbt build` of the commerce marts and their parents,
+so the marts' dbt tests run on this lake too).
 """
 
 from __future__ import annotations
@@ -183,6 +184,10 @@ def test_edge_lake_holds_the_cases_it_claims(lake_root: Path) -> None:
     repeat = {(r[0], r[1]): r[2] for r in commerce.same_day_repeat_purchases(utc, UTC)}
     assert repeat[("7", dt.date(2021, 3, 28))] == 3
     assert next(line for line in utc.lines if line.order_id == "CN1").is_credit_note
+    assert next(line for line in utc.lines if line.order_id == "R-X").is_credit_note  # unknown original order
+    # the pre-2000 order lands on 1999-12-31 in UTC and on 2000-01-01 in Berlin
+    o0 = {z: next(line for line in n.lines if line.order_id == "O0").activity_date for z, n in zone_rows.items()}
+    assert o0 == {"UTC": dt.date(1999, 12, 31), "Europe/Berlin": dt.date(2000, 1, 1)}
     countries = {
         u: s
         for u, _, _, s in commerce.customers(

@@ -81,6 +81,25 @@ ORDER_LINES: list[tuple] = [
     ("O9", 1, T(2021, 3, 27, 15, 0), "C008", "10", 1, 10.0, 10.0, "USD", SALE, None, None, BATCH),
     ("R-O9", 1, T(2021, 3, 30, 15, 0), "C008", "10", 2, 10.0, 20.0, "USD", RETURN, "O9", 1, LATER_BATCH),
     ("R-O9", 2, T(2021, 3, 30, 15, 0), "C008", "POST", 1, 4.0, 4.0, "USD", RETURN, "O9", None, LATER_BATCH),
+    # a return naming an order the lake does not hold (the gate quarantines these; a lake written
+    # around it may still have one): a credit note of its customer, never dropped
+    ("R-X", 1, T(2021, 3, 30, 16, 0), "C008", "10", 1, 2.0, 2.0, "USD", RETURN, "NOT-IN-LAKE", 1, LATER_BATCH),
+    # a pre-2000 order (admitted under a widened ingest window), at midnight of the millennium
+    (
+        "O0",
+        1,
+        T(1999, 12, 31, 23, 59, 59, 999999),
+        "C001",
+        "POST",
+        1,
+        18.0,
+        18.0,
+        "USD",
+        SALE,
+        None,
+        None,
+        "1999-12-31",
+    ),
 ]
 # v1 purchases: (purchase_id, purchased_at, user_id, item_id, quantity, amount, batch)
 PURCHASES = [(5001, T(2021, 3, 28, 15, 0), "7", "22423", 1, 12.0, BATCH)]

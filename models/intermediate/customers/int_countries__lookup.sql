@@ -18,16 +18,32 @@ aliases as (
 
 candidates as (
 
-    select upper(alpha2) as lookup_text, upper(alpha2) as alpha2, 1 as match_rank, 'valid' as country_status
+    select
+        upper(alpha2) as lookup_text,
+        upper(alpha2) as alpha2,
+        1 as match_rank,
+        'valid' as country_status
     from countries
     union all
-    select upper(alpha3), upper(alpha2), 2, 'valid'
+    select
+        upper(alpha3) as lookup_text,
+        upper(alpha2) as alpha2,
+        2 as match_rank,
+        'valid' as country_status
     from countries
     union all
-    select {{ normalized_country_text('alias') }}, upper(alpha2), 3, 'alias'
+    select
+        {{ normalized_country_text('alias') }} as lookup_text,
+        upper(alpha2) as alpha2,
+        3 as match_rank,
+        'alias' as country_status
     from aliases
     union all
-    select {{ normalized_country_text('name') }}, upper(alpha2), 4, 'alias'
+    select
+        {{ normalized_country_text('name') }} as lookup_text,
+        upper(alpha2) as alpha2,
+        4 as match_rank,
+        'alias' as country_status
     from countries
 
 ),

@@ -23,32 +23,22 @@ countries as (
 
 ),
 
-normalized as (
-
-    select
-        *,
-        {{ normalized_country_text('country_raw') }} as country_lookup_text
-
-    from users
-
-),
-
 resolved as (
 
-    -- lookup is unique on lookup_text (tested), so neither join fans out.
+    -- lookup is unique on lookup_text and countries on alpha2, so neither join fans out.
     select
-        normalized.* exclude (country_lookup_text),
+        users.*,
         lookup.alpha2 as country_code,
         countries.name as country_name,
         countries.region as country_region,
         case
-            when coalesce(normalized.country_lookup_text, '') = '' then 'missing'
+            when coalesce({{ normalized_country_text('users.country_raw') }}, '') = '' then 'missing'
             when lookup.alpha2 is null then 'unknown'
             else lookup.country_status
         end as country_status
 
-    from normalized
-    left join lookup on normalized.country_lookup_text = lookup.lookup_text
+    from users
+    left join lookup on {{ normalized_country_text('users.country_raw') }} = lookup.lookup_text
     left join countries on lookup.alpha2 = upper(countries.alpha2)
 
 )

@@ -22,7 +22,11 @@ order_lines as (
 
 sale_lines as (
 
-    select order_id, line_number, item_id, quantity
+    select
+        order_id,
+        line_number,
+        item_id,
+        quantity
     from order_lines
     where line_type = 'sale'
 
@@ -77,7 +81,10 @@ explicit_pieces as (
 
 explicitly_reversed as (
 
-    select original_order_id, sale_line_number, sum(piece_quantity) as reversed_quantity
+    select
+        original_order_id,
+        sale_line_number,
+        sum(piece_quantity) as reversed_quantity
     from explicit_pieces
     group by original_order_id, sale_line_number
 
@@ -148,7 +155,10 @@ matched_pieces as (
 
 item_totals as (
 
-    select order_id, item_id, max(capacity_end) as total_capacity
+    select
+        order_id,
+        item_id,
+        max(capacity_end) as total_capacity
     from capacities
     group by order_id, item_id
 
@@ -193,10 +203,10 @@ pieces as (
 positioned as (
 
     select
-        pieces.*,
-        sum(pieces.piece_quantity) over (
-            partition by pieces.reversal_order_id, pieces.reversal_line_number
-            order by pieces.piece_rank, pieces.sale_line_number
+        *,
+        sum(piece_quantity) over (
+            partition by reversal_order_id, reversal_line_number
+            order by piece_rank, sale_line_number
             rows between unbounded preceding and current row
         ) as position_end
 

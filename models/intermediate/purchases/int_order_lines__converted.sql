@@ -59,17 +59,29 @@ dated_lines as (
 rate_pairs as (
 
     -- Each rate read both ways: currency -> base directly, base -> currency inverted.
-    select rate_date, currency as from_currency, base_currency as to_currency, rate, 1 as preference
+    select
+        rate_date,
+        currency as from_currency,
+        base_currency as to_currency,
+        rate,
+        1 as preference
     from exchange_rates
     union all
-    select rate_date, base_currency, currency, 1.0 / rate, 2
+    select
+        rate_date,
+        base_currency as from_currency,
+        currency as to_currency,
+        1.0 / rate as rate,
+        2 as preference
     from exchange_rates
 
 ),
 
 needed_rates as (
 
-    select distinct currency, activity_date
+    select distinct
+        currency,
+        activity_date
     from dated_lines
     where currency <> {{ reporting }}
 
@@ -88,12 +100,12 @@ direct_rates as (
     inner join rate_pairs
         on needed_rates.currency = rate_pairs.from_currency
         and rate_pairs.to_currency = {{ reporting }}
-        and rate_pairs.rate_date <= needed_rates.activity_date
+        and needed_rates.activity_date >= rate_pairs.rate_date
         and rate_pairs.rate_date >= needed_rates.activity_date - {{ staleness }}
     qualify row_number() over (
-        partition by needed_rates.currency, needed_rates.activity_date
-        order by rate_pairs.rate_date desc, rate_pairs.preference
-    ) = 1
+            partition by needed_rates.currency, needed_rates.activity_date
+            order by rate_pairs.rate_date desc, rate_pairs.preference asc
+        ) = 1
 
 ),
 
@@ -110,12 +122,12 @@ legs_from_currency as (
     inner join rate_pairs
         on needed_rates.currency = rate_pairs.from_currency
         and rate_pairs.to_currency <> {{ reporting }}
-        and rate_pairs.rate_date <= needed_rates.activity_date
+        and needed_rates.activity_date >= rate_pairs.rate_date
         and rate_pairs.rate_date >= needed_rates.activity_date - {{ staleness }}
     qualify row_number() over (
-        partition by needed_rates.currency, needed_rates.activity_date, rate_pairs.to_currency
-        order by rate_pairs.rate_date desc, rate_pairs.preference
-    ) = 1
+            partition by needed_rates.currency, needed_rates.activity_date, rate_pairs.to_currency
+            order by rate_pairs.rate_date desc, rate_pairs.preference asc
+        ) = 1
 
 ),
 
@@ -130,12 +142,12 @@ legs_from_reporting as (
     from (select distinct activity_date from needed_rates) as activity_dates
     inner join rate_pairs
         on rate_pairs.from_currency = {{ reporting }}
-        and rate_pairs.rate_date <= activity_dates.activity_date
+        and activity_dates.activity_date >= rate_pairs.rate_date
         and rate_pairs.rate_date >= activity_dates.activity_date - {{ staleness }}
     qualify row_number() over (
-        partition by activity_dates.activity_date, rate_pairs.to_currency
-        order by rate_pairs.rate_date desc, rate_pairs.preference
-    ) = 1
+            partition by activity_dates.activity_date, rate_pairs.to_currency
+            order by rate_pairs.rate_date desc, rate_pairs.preference asc
+        ) = 1
 
 ),
 
@@ -153,11 +165,11 @@ triangulated_rates as (
         on legs_from_currency.activity_date = legs_from_reporting.activity_date
         and legs_from_currency.via_currency = legs_from_reporting.via_currency
     qualify row_number() over (
-        partition by legs_from_currency.currency, legs_from_currency.activity_date
-        order by
-            least(legs_from_currency.rate_date, legs_from_reporting.rate_date) desc,
-            legs_from_currency.via_currency
-    ) = 1
+            partition by legs_from_currency.currency, legs_from_currency.activity_date
+            order by
+                least(legs_from_currency.rate_date, legs_from_reporting.rate_date) desc,
+                legs_from_currency.via_currency
+        ) = 1
 
 ),
 
@@ -167,11 +179,11 @@ chosen_rates as (
     union all
     select * from triangulated_rates
     where not exists (
-        select 1 from direct_rates
-        where
-            direct_rates.currency = triangulated_rates.currency
-            and direct_rates.activity_date = triangulated_rates.activity_date
-    )
+            select 1 from direct_rates
+            where
+                direct_rates.currency = triangulated_rates.currency
+                and direct_rates.activity_date = triangulated_rates.activity_date
+        )
 
 ),
 

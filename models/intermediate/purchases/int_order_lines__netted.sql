@@ -3,7 +3,9 @@
     (docs/marts.md, "Netting rules"). Reversal lines carry their own signed
     amounts; is_credit_note marks a reversal that reverses no known order
     (original_order_id NULL, or an order with no sale line): it reduces its
-    customer's totals and the revenue of its own date, never an order. -#}
+    customer's totals and the revenue of its own date, never an order. A
+    table: four marts read it, and as a view each would net the lines again. -#}
+{{ config(materialized='table') }}
 with
 
 order_lines as (

@@ -3,7 +3,8 @@
     fct_same_day_repeat_purchases and dim_customer_purchase_summary. A
     "purchase" is an ORDER, so a basket of 40 lines is one purchase; the order
     date is the local date of the order's time in var('timezone'). Guest
-    orders (no customer) count in revenue, not here. -#}
+    orders (no customer) count in revenue, not here. A table: both marts read it. -#}
+{{ config(materialized='table') }}
 with
 
 orders as (

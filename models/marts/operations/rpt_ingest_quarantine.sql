@@ -9,15 +9,15 @@ ingest_audit as (
 reasons as (
 
     select
-        ingest_audit.source_name,
-        ingest_audit.batch_id,
-        ingest_audit.batch_status,
-        ingest_audit.contract_version,
-        ingest_audit.committed_at,
-        ingest_audit.rows_in,
-        ingest_audit.rows_admitted,
-        ingest_audit.rows_quarantined,
-        unnest(ingest_audit.quarantined_by_reason, recursive := true)
+        source_name,
+        batch_id,
+        batch_status,
+        contract_version,
+        committed_at,
+        rows_in,
+        rows_admitted,
+        rows_quarantined,
+        unnest(quarantined_by_reason) as reason_count
 
     from ingest_audit
 
@@ -28,11 +28,11 @@ final as (
     select
         source_name,
         batch_id,
-        reason,
-        cast("rows" as bigint) as quarantined_rows,
+        struct_extract(reason_count, 'reason') as reason,
+        cast(struct_extract(reason_count, 'rows') as bigint) as quarantined_rows,
         cast(rows_in as bigint) as batch_rows_in,
         cast(rows_quarantined as bigint) as batch_rows_quarantined,
-        cast("rows" as double) / nullif(rows_in, 0) as share_of_batch,
+        cast(struct_extract(reason_count, 'rows') as double) / nullif(rows_in, 0) as share_of_batch,
         batch_status,
         contract_version,
         committed_at

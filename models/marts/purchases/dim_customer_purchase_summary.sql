@@ -87,7 +87,10 @@ summary as (
         coalesce(per_customer_orders.order_count, 0) as order_count,
         coalesce(per_customer_orders.cancelled_order_count, 0) as cancelled_order_count,
         coalesce(per_customer_orders.line_count, 0) as line_count,
-        cast(coalesce(per_customer_orders.net_quantity, 0) - coalesce(credit_notes.credit_note_quantity, 0) as bigint)
+        cast(
+            coalesce(per_customer_orders.net_quantity, 0) - coalesce(credit_notes.credit_note_quantity, 0)
+            as bigint
+        )
             as net_quantity,
         cast(coalesce(per_customer_orders.gross_amount, 0) as decimal(18, 4)) as gross_amount,
         cast(coalesce(per_customer_orders.reversed_amount, 0) as decimal(18, 4)) as reversed_amount,
@@ -98,8 +101,10 @@ summary as (
             - coalesce(credit_notes.credit_note_amount, 0)
             as decimal(18, 4)
         ) as net_amount,
-        cast(coalesce(per_customer_orders.missing_rate_lines, 0) + coalesce(credit_notes.missing_rate_lines, 0) as bigint)
-            as missing_rate_lines,
+        cast(
+            coalesce(per_customer_orders.missing_rate_lines, 0) + coalesce(credit_notes.missing_rate_lines, 0)
+            as bigint
+        ) as missing_rate_lines,
         per_customer_orders.first_ordered_at,
         per_customer_orders.last_ordered_at,
         per_customer_days.first_order_date,

@@ -2,7 +2,12 @@
 
 import duckdb
 
-from shop_analytics.dbt.streaming_models import daily_distinct_reader, plan_date_ranges, relation_sql, staging_when_no_files
+from shop_analytics.dbt.streaming_models import (
+    daily_distinct_reader,
+    plan_date_ranges,
+    relation_sql,
+    staging_when_no_files,
+)
 
 
 def model(dbt, session):
