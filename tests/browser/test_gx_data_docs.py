@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from shop_analytics.paths import DataLayout
 
 from conftest import ingest_settings
 from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.ingest import ingest
+from shop_analytics.settings import DataLayout
 from support.browser import wait_for
 
 TINY = GeneratorConfig(scale=0.005, seed=11, chunk_rows=50_000)
