@@ -1,5 +1,7 @@
-{#- quarantined_by_reason is a list of {reason, rows} structs (one per
-    quarantine reason of the batch). -#}
+{#- One row per batch and quarantine reason: the lake's quarantined_by_reason
+    (a list of {reason, rows} structs) unnested, with one row of NULL reason and
+    0 rows for a batch that quarantined nothing, so every batch stays visible and
+    readers (BI tools, SQLAlchemy) see plain columns. -#}
 {%- set lake = lake_source('ingest_audit', {
     'source': 'varchar',
     'batch_id': 'varchar',
@@ -29,13 +31,30 @@ renamed as (
         cast(rows_in as bigint) as rows_in,
         cast(rows_admitted as bigint) as rows_admitted,
         cast(rows_quarantined as bigint) as rows_quarantined,
-        quarantined_by_reason,
         cast(contract_version as integer) as contract_version,
         cast(committed_at as timestamp) as committed_at,
-        cast(commit_seq as bigint) as commit_seq
+        cast(commit_seq as bigint) as commit_seq,
+        unnest(
+            case
+                when coalesce(len(quarantined_by_reason), 0) = 0
+                    then [{'reason': null, 'rows': 0}]
+                else quarantined_by_reason
+            end
+        ) as reason_count
 
     from source
 
+),
+
+flattened as (
+
+    select
+        * exclude (reason_count),
+        cast(struct_extract(reason_count, 'reason') as varchar) as reason,
+        cast(coalesce(struct_extract(reason_count, 'rows'), 0) as bigint) as reason_rows
+
+    from renamed
+
 )
 
-select * from renamed
+select * from flattened

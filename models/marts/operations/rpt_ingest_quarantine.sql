@@ -6,38 +6,23 @@ ingest_audit as (
 
 ),
 
-reasons as (
-
-    select
-        source_name,
-        batch_id,
-        batch_status,
-        contract_version,
-        committed_at,
-        rows_in,
-        rows_admitted,
-        rows_quarantined,
-        unnest(quarantined_by_reason) as reason_count
-
-    from ingest_audit
-
-),
-
 final as (
 
+    -- Batches that quarantined nothing carry one NULL reason in staging: not a report row.
     select
         source_name,
         batch_id,
-        struct_extract(reason_count, 'reason') as reason,
-        cast(struct_extract(reason_count, 'rows') as bigint) as quarantined_rows,
-        cast(rows_in as bigint) as batch_rows_in,
-        cast(rows_quarantined as bigint) as batch_rows_quarantined,
-        cast(struct_extract(reason_count, 'rows') as double) / nullif(rows_in, 0) as share_of_batch,
+        reason,
+        reason_rows as quarantined_rows,
+        rows_in as batch_rows_in,
+        rows_quarantined as batch_rows_quarantined,
+        cast(reason_rows as double) / nullif(rows_in, 0) as share_of_batch,
         batch_status,
         contract_version,
         committed_at
 
-    from reasons
+    from ingest_audit
+    where reason is not null
 
 )
 
