@@ -1,11 +1,24 @@
 {#- Import CTEs are not used here: the lake is read three times by
-    deduplicate_events (see there why not through a shared CTE). -#}
-{%- set lake = source('shop', 'page_views') -%}
+    deduplicate_events (see there why not through a shared CTE).
+    user_id and item_id stay BIGINT for the engagement, recommendation and
+    streaming marts (their engines are integer-keyed); user_key and item_key
+    are the warehouse's surrogate keys of the string natural keys, shared with
+    stg_shop__users and stg_shop__items. -#}
+{%- set lake = lake_source('page_views', {
+    'page_view_id': 'bigint',
+    'user_id': 'varchar',
+    'item_id': 'varchar',
+    'viewed_at': 'timestamp',
+    'event_date': 'date',
+    'filename': 'varchar',
+}) -%}
 {%- set renamed -%}
     select
         cast(page_view_id as bigint) as page_view_id,
         cast(user_id as bigint) as user_id,
         cast(item_id as bigint) as item_id,
+        {{ surrogate_key('user_id') }} as user_key,
+        {{ surrogate_key('item_id') }} as item_key,
         cast(viewed_at as timestamp) as viewed_at,
         cast(event_date as date) as event_date,
         {{ lake_batch_id('filename') }} as batch_id,
@@ -18,7 +31,7 @@ with
 
 deduplicated as (
 
-    {{ deduplicate_events(renamed, lake, 'page_view_id') }}
+    {{ deduplicate_events(renamed, lake, {'page_view_id': 'bigint'}) }}
 
 )
 

@@ -1,15 +1,29 @@
-{#- Import CTEs are not used here: the lake is read three times by
+{#- Raw contract v1 (deprecated): one row per purchase. stg_shop__order_lines
+    migrates these rows into one-line orders; the purchase marts read order
+    lines only. Import CTEs are not used here: the lake is read three times by
     deduplicate_events (see there why not through a shared CTE). -#}
-{%- set lake = source('shop', 'purchases') -%}
+{%- set lake = lake_source('purchases', {
+    'purchase_id': 'bigint',
+    'user_id': 'varchar',
+    'item_id': 'varchar',
+    'purchased_at': 'timestamp',
+    'quantity': 'integer',
+    'amount': 'double',
+    'event_date': 'date',
+    'filename': 'varchar',
+}) -%}
 {%- set renamed -%}
     select
         cast(purchase_id as bigint) as purchase_id,
-        cast(user_id as bigint) as user_id,
-        cast(item_id as bigint) as item_id,
+        cast(user_id as varchar) as user_id,
+        cast(item_id as varchar) as item_id,
+        {{ surrogate_key('user_id') }} as user_key,
+        {{ surrogate_key('item_id') }} as item_key,
         cast(purchased_at as timestamp) as purchased_at,
         cast(event_date as date) as event_date,
         cast(quantity as integer) as quantity,
-        cast(amount as decimal(12, 2)) as amount,
+        -- Whole cents (gate), so the cast is exact.
+        cast(amount as decimal(18, 4)) as amount,
         {{ lake_batch_id('filename') }} as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
         * exclude (purchase_id, user_id, item_id, purchased_at, event_date, quantity, amount, filename)
@@ -20,7 +34,7 @@ with
 
 deduplicated as (
 
-    {{ deduplicate_events(renamed, lake, 'purchase_id') }}
+    {{ deduplicate_events(renamed, lake, {'purchase_id': 'bigint'}) }}
 
 )
 

@@ -1,11 +1,23 @@
 {#- Import CTEs are not used here: the lake is read three times by
-    deduplicate_events (see there why not through a shared CTE). -#}
-{%- set lake = source('shop', 'ratings') -%}
+    deduplicate_events (see there why not through a shared CTE).
+    user_id and item_id stay BIGINT for the recommendation engines, as in
+    stg_shop__page_views; user_key and item_key are the surrogate keys. -#}
+{%- set lake = lake_source('ratings', {
+    'rating_id': 'bigint',
+    'user_id': 'varchar',
+    'item_id': 'varchar',
+    'rated_at': 'timestamp',
+    'rating': 'smallint',
+    'event_date': 'date',
+    'filename': 'varchar',
+}) -%}
 {%- set renamed -%}
     select
         cast(rating_id as bigint) as rating_id,
         cast(user_id as bigint) as user_id,
         cast(item_id as bigint) as item_id,
+        {{ surrogate_key('user_id') }} as user_key,
+        {{ surrogate_key('item_id') }} as item_key,
         cast(rated_at as timestamp) as rated_at,
         cast(event_date as date) as event_date,
         cast(rating as smallint) as rating,
@@ -19,7 +31,7 @@ with
 
 deduplicated as (
 
-    {{ deduplicate_events(renamed, lake, 'rating_id') }}
+    {{ deduplicate_events(renamed, lake, {'rating_id': 'bigint'}) }}
 
 )
 

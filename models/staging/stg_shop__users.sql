@@ -1,16 +1,24 @@
+{%- set lake = lake_source('users', {
+    'user_id': 'varchar',
+    'country_code': 'varchar',
+    'signup_at': 'timestamp',
+    'filename': 'varchar',
+}) -%}
 with
 
 source as (
 
-    select * from {{ source('shop', 'users') }}
+    select * from {{ lake }}
 
 ),
 
 renamed as (
 
     select
-        cast(user_id as bigint) as user_id,
-        upper(cast(country_code as varchar)) as country_code,
+        cast(user_id as varchar) as user_id,
+        {{ surrogate_key('user_id') }} as user_key,
+        -- As delivered (a code, a legacy code or a name); resolved in int_users__country_resolved.
+        cast(country_code as varchar) as country_raw,
         cast(signup_at as timestamp) as signed_up_at,
         regexp_extract(filename, 'batch_([^/]+)\.parquet$', 1) as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.

@@ -73,7 +73,7 @@ def test_bundle_from_the_repo_definitions(serving_file: Path) -> None:
     assert described["viewer_count"], "dbt's column docs (persist_docs) reach Superset"
     repeat = next(d for d in datasets.values() if d["table_name"] == "fct_same_day_repeat_purchases")
     assert repeat["main_dttm_col"] == "purchase_date"
-    assert {c["column_name"] for c in repeat["columns"] if c["is_dttm"]} >= {"purchase_date", "first_purchased_at"}
+    assert {c["column_name"] for c in repeat["columns"] if c["is_dttm"]} >= {"purchase_date", "first_ordered_at"}
 
     position = files["dashboards/shop_analytics.yaml"]["position"]
     placed = [v["meta"]["uuid"] for v in position.values() if isinstance(v, dict) and v.get("type") == "CHART"]
@@ -139,9 +139,9 @@ def test_a_dataset_name_defined_twice_differently_is_refused(definitions_copy: P
 
 
 def test_a_missing_mart_or_serving_file_is_reported(definitions_copy: Path, serving_file: Path, tmp_path: Path) -> None:
-    _edit_chart(definitions_copy, "top_items", dataset={"table": "marts.rpt_daily_revenue"})
+    _edit_chart(definitions_copy, "top_items", dataset={"table": "marts.rpt_no_such_mart"})
     definitions = bundle.load_definitions(definitions_copy)
-    with pytest.raises(bundle.DefinitionError, match=r"marts\.rpt_daily_revenue cannot be read"):
+    with pytest.raises(bundle.DefinitionError, match=r"marts\.rpt_no_such_mart cannot be read"):
         bundle.build_bundle(definitions, serving_file)
     with pytest.raises(bundle.DefinitionError, match="run `make demo`"):
         bundle.build_bundle(definitions, tmp_path / "absent.duckdb")

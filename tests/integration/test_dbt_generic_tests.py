@@ -23,7 +23,7 @@ KEY_DATE_GRAINS = [
 ]
 
 
-def _duplicate_blocks(rows: list[tuple[int, dt.date]]) -> set[tuple[int, int]]:
+def _duplicate_blocks(rows: list[tuple[int | str, dt.date]]) -> set[tuple[int | str, int]]:
     """(key, 64-day block) of every (key, date) pair that occurs more than once."""
     return {(key, (day - EPOCH).days // 64) for (key, day), n in Counter(rows).items() if n > 1}
 
@@ -31,14 +31,16 @@ def _duplicate_blocks(rows: list[tuple[int, dt.date]]) -> set[tuple[int, int]]:
 def _break_grain(con: duckdb.DuckDBPyConnection, model: str, key: str, date: str) -> None:
     """Add repeated (key, date) pairs, including one before 1970, and near misses that are not repeats."""
     table = f"marts.{model}"
-    new_key = con.execute(f"SELECT max({key}) + 1 FROM {table}").fetchone()[0]
+    top = con.execute(f"SELECT max({key}) FROM {table}").fetchone()[0]
+    # Two keys that exist nowhere yet: integer keys count up, text keys (customers) get a suffix.
+    new_key, other_key = (top + 1, top + 2) if isinstance(top, int) else (f"{top}#1", f"{top}#2")
     # An existing row, twice.
     con.execute(f"INSERT INTO {table} SELECT * FROM {table} LIMIT 1")
     template = f"SELECT * REPLACE (? AS {key}, CAST(? AS DATE) AS {date}) FROM {table} LIMIT 1"
     for day in ["1969-12-31", "1969-12-31", "1970-01-01", "2018-01-01", "2018-03-06"]:
         con.execute(f"INSERT INTO {table} {template}", [new_key, day])
     # The same date under two keys is no repeat.
-    con.execute(f"INSERT INTO {table} {template}", [new_key + 1, "1969-12-31"])
+    con.execute(f"INSERT INTO {table} {template}", [other_key, "1969-12-31"])
 
 
 @pytest.fixture(scope="module")

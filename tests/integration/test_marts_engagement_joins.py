@@ -42,7 +42,9 @@ def test_item_joins_keep_one_row_per_aggregate(warehouse: Warehouse) -> None:
 
 def test_customer_join_to_users_does_not_fan_out(warehouse: Warehouse) -> None:
     con = duckdb.connect(str(warehouse.path), read_only=True)
-    customers = _one(con, "SELECT count(DISTINCT user_id) FROM staging.stg_shop__purchases WHERE user_id IS NOT NULL")
-    purchases = _one(con, "SELECT count(*) FROM staging.stg_shop__purchases WHERE user_id IS NOT NULL")
+    customers = _one(con, "SELECT count(DISTINCT user_id) FROM staging.stg_shop__order_lines WHERE user_id IS NOT NULL")
+    sale_lines = _one(
+        con, "SELECT count(*) FROM staging.stg_shop__order_lines WHERE user_id IS NOT NULL AND line_type = 'sale'"
+    )
     assert _one(con, "SELECT count(*) FROM marts.dim_customer_purchase_summary") == customers > 0
-    assert _one(con, "SELECT sum(purchase_count) FROM marts.dim_customer_purchase_summary") == purchases
+    assert _one(con, "SELECT sum(line_count) FROM marts.dim_customer_purchase_summary") == sale_lines

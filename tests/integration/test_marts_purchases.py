@@ -1,33 +1,59 @@
-"""Purchase marts equal an independent plain-Python oracle, on generated data and on hand-made edge cases."""
+"""Commerce marts equal the plain-Python oracle on generated data (contract v1 purchases) and on the v1 edge lake."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import duckdb
 import pytest
 
-from oracles.dbt_runs import assert_same_rows, build_marts, read_rows
+from oracles import commerce
+from oracles.dbt_runs import assert_same_rows
 from oracles.edge_lake import EDGE_DBT_VARS, edge_lake_root
-from oracles.lake import Lake, read_lake
-from oracles.purchases import customer_purchase_summary, same_day_repeat_purchases
-from support.pipeline import Warehouse
+from shop_analytics.settings import DataLayout
+from support.pipeline import ROOT, Warehouse, dbt_env, run_dbt
 
-MODELS = ["fct_same_day_repeat_purchases", "dim_customer_purchase_summary"]
 UTC = ZoneInfo("UTC")
 NEW_YORK = ZoneInfo("America/New_York")
+EDGE_MARTS = ["fct_orders", "rpt_daily_revenue", "fct_same_day_repeat_purchases", "dim_customer_purchase_summary"]
 
 
-def _check(warehouse: Path, lake: Lake, zone: ZoneInfo) -> None:
-    assert_same_rows(read_rows(warehouse, "fct_same_day_repeat_purchases"), same_day_repeat_purchases(lake, zone))
-    assert_same_rows(read_rows(warehouse, "dim_customer_purchase_summary"), customer_purchase_summary(lake, zone))
+def _seed(name: str) -> list[dict]:
+    with (ROOT / "seeds" / f"{name}.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _rows(warehouse: Path, model: str, columns: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(f"SELECT {columns} FROM marts.{model}").fetchall()
+
+
+def _check(warehouse: Path, lake: commerce.CommerceLake, zone: ZoneInfo) -> commerce.Netted:
+    netted = commerce.net(lake, zone)
+    assert_same_rows(_rows(warehouse, "fct_orders", commerce.ORDER_COLUMNS), commerce.order_rows(netted, zone))
+    assert_same_rows(_rows(warehouse, "rpt_daily_revenue", "*"), commerce.daily_revenue(netted))
+    assert_same_rows(
+        _rows(warehouse, "fct_same_day_repeat_purchases", commerce.REPEAT_COLUMNS),
+        commerce.same_day_repeat_purchases(netted, zone),
+    )
+    assert_same_rows(
+        _rows(warehouse, "dim_customer_purchase_summary", commerce.SUMMARY_COLUMNS),
+        commerce.customer_purchase_summary(lake, netted, zone, _seed("countries"), _seed("country_aliases")),
+    )
+    return netted
 
 
 def test_purchase_marts_match_oracle_on_generated_data(warehouse: Warehouse) -> None:
-    lake = read_lake(warehouse.pipeline.layout.lake)
-    assert len(same_day_repeat_purchases(lake, UTC)) > 10  # the generator plants same-day repeats
-    _check(warehouse.path, lake, UTC)
+    lake = commerce.read_commerce_lake(warehouse.pipeline.layout.lake)
+    netted = _check(warehouse.path, lake, UTC)
+    assert len(commerce.same_day_repeat_purchases(netted, UTC)) > 10  # the generator plants same-day repeats
+    assert_same_rows(
+        _rows(warehouse.path, "fct_order_lines", commerce.ORDER_LINE_COLUMNS), commerce.order_lines(netted)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +62,21 @@ def edge_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize("zone", [UTC, NEW_YORK], ids=["UTC", "America-New_York"])
-def test_purchase_marts_match_oracle_on_edge_cases(edge_root: Path, zone: ZoneInfo) -> None:
-    warehouse = build_marts(edge_root, MODELS, {**EDGE_DBT_VARS, "timezone": zone.key})
-    _check(warehouse, read_lake(edge_root / "lake"), zone)
+def test_purchase_marts_match_oracle_on_v1_edge_cases(edge_root: Path, zone: ZoneInfo) -> None:
+    work = edge_root / f"dbt_{zone.key.replace('/', '_')}"
+    work.mkdir(exist_ok=True)
+    env = dbt_env(DataLayout(edge_root), work / "warehouse.duckdb")
+    selection = " ".join(f"+{m}" for m in EDGE_MARTS)
+    run_dbt(["build", "--select", selection, "--vars", json.dumps({**EDGE_DBT_VARS, "timezone": zone.key})], env, work)
+    _check(work / "warehouse.duckdb", commerce.read_commerce_lake(edge_root / "lake", deduplicate=True), zone)
 
 
 def test_edge_cases_make_the_time_zone_matter(edge_root: Path) -> None:
     """Guards the edge data: midnight purchases fall on different days in UTC and New York."""
-    lake = read_lake(edge_root / "lake")
-    utc = {(r[0], r[1]): r[2] for r in same_day_repeat_purchases(lake, UTC)}
-    new_york = {(r[0], r[1]): r[2] for r in same_day_repeat_purchases(lake, NEW_YORK)}
-    assert utc == {(1, dt.date(2017, 3, 10)): 2, (2, dt.date(2017, 3, 11)): 3}
-    assert new_york == {(1, dt.date(2017, 3, 9)): 2, (2, dt.date(2017, 3, 11)): 2}
-    assert any(r["user_id"] is None for r in lake.purchases)  # null users are present
+    lake = commerce.read_commerce_lake(edge_root / "lake", deduplicate=True)
+    utc = {(r[0], r[1]): r[2] for r in commerce.same_day_repeat_purchases(commerce.net(lake, UTC), UTC)}
+    lake = commerce.read_commerce_lake(edge_root / "lake", deduplicate=True)
+    new_york = {(r[0], r[1]): r[2] for r in commerce.same_day_repeat_purchases(commerce.net(lake, NEW_YORK), NEW_YORK)}
+    assert utc == {("1", dt.date(2017, 3, 10)): 2, ("2", dt.date(2017, 3, 11)): 3}
+    assert new_york == {("1", dt.date(2017, 3, 9)): 2, ("2", dt.date(2017, 3, 11)): 2}
+    assert any(line.user_id is None for line in lake.lines)  # guest purchases are present

@@ -174,7 +174,7 @@ def test_failing_checks_stop_publication_with_a_report(build: Path, layout: Serv
     with pytest.raises(ChecksFailedError) as caught:
         serve(build, layout, schemas=["marts"])
     report = caught.value.report
-    assert "1 of 6 post-build checks failed; nothing was published." in report
+    assert "1 of 9 post-build checks failed; nothing was published." in report
     assert "[     FAIL     ] finite_floating_columns: 2 NaN or infinite values in 2 column(s)" in report
     assert "marts.fct_bad.a: 1 NaN or infinite values" in report
     assert "marts.fct_bad.b: 1 NaN or infinite values" in report

@@ -126,12 +126,16 @@ def test_the_session_build_is_complete_and_publishes(
     assert cli_publish(warehouse.path, ServingLayout(tmp_path / "w")) == ExitCode.OK
     out = capsys.readouterr().out
     assert out.startswith(f"build: `dbt build` (invocation {invocation_id[:8]}")
-    assert "checks: 6 of 6 passed or not applicable" in out and "published version 1" in out
+    assert "checks: 9 of 9 passed or not applicable" in out and "published version 1" in out
 
 
 def test_a_failed_model_is_not_published(served: Served, capsys: pytest.CaptureFixture[str]) -> None:
-    # The lake went missing: every staging view fails to build, everything downstream is skipped.
-    broken = {**served.env, "SHOP_ANALYTICS_LAKE_DIR": str(served.tmp / "no_lake")}
+    # A corrupt snapshot file: the users view fails to build, everything downstream is skipped.
+    # (A missing lake is not a failure: every source may be absent, tests/test_dbt_empty_sources.py.)
+    bad_lake = served.tmp / "bad_lake"
+    (bad_lake / "users").mkdir(parents=True, exist_ok=True)
+    (bad_lake / "users" / "batch_corrupt.parquet").write_bytes(b"not a parquet file")
+    broken = {**served.env, "SHOP_ANALYTICS_LAKE_DIR": str(bad_lake)}
     result = served.dbt("build", env=broken)
     assert result.returncode != 0 and "stg_shop__users" in result.stdout
     assert cli_publish(served.build, served.layout) == ExitCode.BUILD_INCOMPLETE
@@ -301,7 +305,10 @@ BREAKAGES = {
     "similarity out of range": "UPDATE marts.rpt_user_similarity SET similarity = 1.5 WHERE user_id = 1",
     "recommended an item already seen": "INSERT INTO marts.rpt_recommendations VALUES (3, 13, 2)",
     "popularity above the user count": "UPDATE marts.rpt_item_popularity SET viewer_count = 4 WHERE item_id = 10",
-    "purchase summary off": "UPDATE marts.dim_customer_purchase_summary SET total_amount = 9 WHERE customer_id = 1",
+    "purchase summary off": (
+        "UPDATE marts.dim_customer_purchase_summary SET line_count = line_count + 1 "
+        "WHERE customer_id = (SELECT min(customer_id) FROM marts.dim_customer_purchase_summary)"
+    ),
 }
 
 
@@ -324,5 +331,5 @@ def test_a_failing_domain_check_stops_publish_as_it_fails_check(
 def test_consistent_marts_pass_check_and_publish(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     build = make_marts_build(tmp_path / "wh.duckdb")
     assert cli_main(["check", "--warehouse", str(build)]) == ExitCode.OK
-    assert "6 checks: 6 passed, 0 failed, 0 warned, 0 not applicable" in capsys.readouterr().out
+    assert "9 checks: 9 passed, 0 failed, 0 warned, 0 not applicable" in capsys.readouterr().out
     assert cli_publish(build, ServingLayout(tmp_path / "w")) == ExitCode.OK

@@ -36,7 +36,11 @@ def raw(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
         "views": _frame(
             con, "select user_id, item_id, viewed_at from staging.stg_shop__page_views where user_id is not null"
         ),
-        "purchases": _frame(con, "select user_id, item_id, purchased_at from staging.stg_shop__purchases"),
+        "purchases": _frame(
+            con,
+            "select cast(user_id as bigint) as user_id, cast(item_id as bigint) as item_id, purchased_at "
+            "from staging.stg_shop__purchases",
+        ),
     }
 
 

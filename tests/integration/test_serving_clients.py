@@ -27,7 +27,7 @@ from shop_analytics.publish import (
 
 DUCKDB_BIN = Path(sys.executable).parent / "duckdb"
 SCHEMAS = ("marts", "reference", "staging")
-FINGERPRINT = "SELECT count(*), sum(hash(t)::HUGEINT) FROM {} t"  # order-free content fingerprint
+FINGERPRINT = "SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {} t"  # order-free; 0 when empty
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ from support.pipeline import dbt_env, run_dbt
 
 
 def build_marts(lake_root: Path, models: list[str], dbt_vars: dict) -> Path:
-    """`dbt run` of `models` and their parents over `lake_root`/lake into a fresh warehouse; return its path."""
+    """`dbt seed` and `dbt run` of `models` and their parents over `lake_root`/lake in a fresh warehouse; its path."""
     work = lake_root / ("dbt_" + hashlib.sha1(json.dumps([models, dbt_vars], sort_keys=True).encode()).hexdigest()[:12])
     work.mkdir(parents=True, exist_ok=True)
     warehouse = work / "warehouse.duckdb"
     env = dbt_env(DataLayout(lake_root), warehouse)
     selection = " ".join(f"+{model}" for model in models)
+    run_dbt(["seed"], env, work)  # reference data (countries, aliases) the marts join
     run_dbt(["run", "--select", selection, "--vars", json.dumps(dbt_vars)], env, work)
     return warehouse
 

@@ -98,6 +98,10 @@ CREATE TABLE staging.stg_shop__purchases AS
     SELECT * FROM (VALUES (1, 10, 2, 5.50::DECIMAL(12,2)), (1, 12, 1, 3.00), (2, 10, 1, 5.50))
         t(user_id, item_id, quantity, amount);
 CREATE TABLE staging.stg_shop__ratings AS SELECT * FROM (VALUES (3, 13, 4)) t(user_id, item_id, rating);
+CREATE TABLE staging.stg_shop__order_lines AS
+    SELECT * FROM (VALUES ('1', 'O1', 'sale'), ('1', 'O1', 'sale'), ('2', 'O2', 'sale'), ('2', 'C-O2', 'cancellation'),
+                          (NULL, 'O3', 'sale'))
+        t(user_id, order_id, line_type);
 """
 GOOD_MARTS = """
 CREATE TABLE marts.rpt_user_similarity AS
@@ -106,8 +110,15 @@ CREATE TABLE marts.rpt_recommendations AS SELECT * FROM (VALUES (1, 11, 1), (3, 
 CREATE TABLE marts.rpt_item_popularity AS
     SELECT * FROM (VALUES (10, 2, 2), (11, 0, 1)) t(item_id, viewer_count, view_count);
 CREATE TABLE marts.dim_customer_purchase_summary AS
-    SELECT * FROM (VALUES (1, 2, 3, 8.50::DECIMAL(12,2)), (2, 1, 1, 5.50))
-        t(customer_id, purchase_count, total_quantity, total_amount);
+    SELECT * FROM (VALUES ('1', 1, 0, 2, 8.50::DECIMAL(18,4)), ('2', 0, 1, 1, 0.00))
+        t(customer_id, order_count, cancelled_order_count, line_count, net_amount);
+CREATE TABLE marts.fct_orders AS
+    SELECT * FROM (VALUES ('O1', 3, 0, 0, false), ('O2', 1, 1, 0, false), ('O3', 1, 0, 0, false))
+        t(order_id, quantity, cancelled_quantity, returned_quantity, is_over_reversed);
+CREATE TABLE marts.dim_customers AS
+    SELECT * FROM (VALUES ('1', 'US', 'valid'), ('2', 'UK', 'alias')) t(customer_id, country_raw, country_status);
+CREATE TABLE marts.fct_order_lines AS
+    SELECT * FROM (VALUES ('USD', DATE '2021-03-28', false)) t(currency, activity_date, is_missing_rate);
 """
 
 

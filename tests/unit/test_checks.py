@@ -21,6 +21,7 @@ DOMAIN = [
     "popularity counts <= distinct users",
     "purchase summary reconciles with staging",
 ]
+COMMERCE = ["no over-reversed orders", "customer countries resolve", "exchange rates cover every order line"]
 BREAKAGES = [
     ("UPDATE marts.rpt_user_similarity SET similarity = 1.5 WHERE user_id = 1", DOMAIN[0]),
     # NaN breaks two checks: the generic one and the domain one.
@@ -30,7 +31,15 @@ BREAKAGES = [
     ),
     ("INSERT INTO marts.rpt_recommendations VALUES (3, 13, 2)", DOMAIN[1]),
     ("UPDATE marts.rpt_item_popularity SET viewer_count = 4 WHERE item_id = 10", DOMAIN[2]),
-    ("UPDATE marts.dim_customer_purchase_summary SET total_amount = 9 WHERE customer_id = 1", DOMAIN[3]),
+    ("UPDATE marts.dim_customer_purchase_summary SET line_count = 3 WHERE customer_id = '1'", DOMAIN[3]),
+    ("UPDATE marts.dim_customer_purchase_summary SET cancelled_order_count = 0 WHERE customer_id = '2'", DOMAIN[3]),
+]
+# Flagged rows are correct data: the commerce checks warn with examples, they never block.
+FLAGS = [
+    ("UPDATE marts.fct_orders SET is_over_reversed = true, returned_quantity = 2 WHERE order_id = 'O3'", COMMERCE[0]),
+    ("UPDATE marts.dim_customers SET country_status = 'unknown', country_raw = 'Atlantis'", COMMERCE[1]),
+    ("INSERT INTO marts.dim_customers VALUES ('3', NULL, 'missing')", COMMERCE[1]),
+    ("UPDATE marts.fct_order_lines SET is_missing_rate = true, currency = 'SEK'", COMMERCE[2]),
 ]
 
 
@@ -49,7 +58,7 @@ def _statuses(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = ("marts
 def test_missing_marts_are_not_applicable(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE marts.other AS SELECT 1 AS x")
     statuses = _statuses(con)
-    assert {statuses[name] for name in DOMAIN} == {Status.NOT_APPLICABLE}
+    assert {statuses[name] for name in DOMAIN + COMMERCE} == {Status.NOT_APPLICABLE}
 
 
 def test_consistent_marts_pass(con: duckdb.DuckDBPyConnection) -> None:
@@ -63,6 +72,15 @@ def test_each_breakage_fails_its_check(con: duckdb.DuckDBPyConnection, breakage:
     con.execute(breakage)
     statuses = _statuses(con)
     assert [n for n, s in statuses.items() if s is Status.FAIL] == check.split("|")
+
+
+@pytest.mark.parametrize("flag, check", FLAGS)
+def test_each_commerce_flag_warns_with_examples(con: duckdb.DuckDBPyConnection, flag: str, check: str) -> None:
+    con.execute(GOOD_MARTS)
+    con.execute(flag)
+    results = {r.name: r for r in run_checks(con, find_relations(con, ["marts"]), default_checks())}
+    assert [n for n, r in results.items() if r.status is not Status.PASS] == [check]
+    assert results[check].status is Status.WARN and results[check].count >= 1 and results[check].examples
 
 
 def test_a_mart_that_is_not_checked_here_is_not_applicable(con: duckdb.DuckDBPyConnection) -> None:
@@ -114,6 +132,6 @@ def test_check_passes_on_a_consistent_build_and_names_the_build(
     path = make_marts_build(tmp_path / "wh.duckdb")
     assert main(["check", "--warehouse", str(path)]) == ExitCode.OK
     out = capsys.readouterr().out
-    assert out.startswith("build: `dbt build` (invocation ") and "6 checks: 6 passed, 0 failed" in out
+    assert out.startswith("build: `dbt build` (invocation ") and "9 checks: 9 passed, 0 failed" in out
     checked = check_build(path)
     assert checked.verdict.complete and [r.name for r in checked.results] == [c.name for c in default_checks()]

@@ -82,7 +82,11 @@ affinity as (
 
 users as (
 
-    select distinct user_id from {{ ref('stg_shop__users') }}
+    -- The recommenders are integer-keyed: users whose key is not an integer have no
+    -- integer-keyed interactions to recommend from (docs/recommendations.md).
+    select distinct try_cast(user_id as bigint) as user_id
+    from {{ ref('stg_shop__users') }}
+    where try_cast(user_id as bigint) is not null
 
 ),
 

@@ -34,9 +34,10 @@ page_views as (
 
 purchases as (
 
+    -- Contract v1 purchases only: the recommenders are integer-keyed (docs/recommendations.md).
     select
-        user_id,
-        item_id,
+        cast(user_id as bigint) as user_id,
+        cast(item_id as bigint) as item_id,
         purchased_at as interacted_at
     from {{ ref('stg_shop__purchases') }}
 

@@ -2,23 +2,29 @@ with
 
 customer_days as (
 
-    select * from {{ ref('int_purchases__aggregated_to_customer_days') }}
+    select * from {{ ref('int_orders__aggregated_to_customer_days') }}
 
 ),
 
 repeat_days as (
 
+    -- More than one distinct non-cancelled ORDER that day: a basket is one purchase.
     select
         customer_id,
-        purchase_date,
-        purchase_count,
+        customer_key,
+        order_date as purchase_date,
+        order_count,
+        line_count,
         total_quantity,
-        total_amount,
-        first_purchased_at,
-        last_purchased_at
+        net_quantity,
+        gross_amount,
+        net_amount,
+        missing_rate_lines,
+        first_ordered_at,
+        last_ordered_at
 
     from customer_days
-    where purchase_count > 1
+    where order_count > 1
 
 )
 

@@ -1,12 +1,23 @@
 """A Bloom filter over every page-view id, for "has this event id been seen?" lookups."""
 
-from shop_analytics.dbt.streaming_models import bloom_filter_table, iter_range_batches, plan_date_ranges, relation_sql
+import duckdb
+
+from shop_analytics.dbt.streaming_models import (
+    bloom_filter_table,
+    iter_range_batches,
+    plan_date_ranges,
+    relation_sql,
+    staging_when_no_files,
+)
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    raw = relation_sql(dbt.source("shop", "page_views"))
     views = relation_sql(dbt.ref("stg_shop__page_views"))
+    try:
+        raw = relation_sql(dbt.source("shop", "page_views"))
+    except duckdb.IOException as error:
+        raw = staging_when_no_files(error, views)
     # Sized from the raw row count (cheap: Parquet metadata), an upper bound of the deduplicated ids.
     expected = session.execute(f"select count(*) from {raw}").fetchone()[0]
     ranges = plan_date_ranges(session, raw, "event_date", int(dbt.config.get("range_rows")))

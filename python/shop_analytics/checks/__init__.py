@@ -2,10 +2,12 @@
 
 `default_checks()` are the generic checks (non-empty relations, finite floats) and the domain
 checks of the marts (similarity range, nothing seen recommended, bounded popularity, purchase
-summary reconciles). `shop-analytics check` runs them and reports; `shop-analytics publish`
+summary reconciles) and the commerce flags (over-reversals, unresolved countries, missing
+rates: warnings). `shop-analytics check` runs them and reports; `shop-analytics publish`
 runs the same ones (plus any `--check module:attr`) and publishes nothing when one fails.
 """
 
+from shop_analytics.checks.commerce import CountriesResolve, NoOverReversals, RatesAvailable
 from shop_analytics.checks.core import Check, CheckResult, Status, format_report, load_checks, run_checks
 from shop_analytics.checks.domain import (
     PopularityBounded,
@@ -25,16 +27,22 @@ def default_checks() -> list[Check]:
         RecommendationsUnseen(),
         PopularityBounded(),
         PurchaseSummaryReconciles(),
+        NoOverReversals(),
+        CountriesResolve(),
+        RatesAvailable(),
     ]
 
 
 __all__ = [
     "Check",
     "CheckResult",
+    "CountriesResolve",
     "FiniteFloatingColumns",
+    "NoOverReversals",
     "NonEmptyTables",
     "PopularityBounded",
     "PurchaseSummaryReconciles",
+    "RatesAvailable",
     "RecommendationsUnseen",
     "SimilarityInRange",
     "SqlCheck",

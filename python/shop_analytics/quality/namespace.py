@@ -33,6 +33,11 @@ RESERVED_NAMES = frozenset(
         "is_late_arriving",
         "is_authenticated",
         "signed_up_at",
+        # surrogate keys and derived attributes of raw contract v2 staging (docs/marts.md, Keys)
+        "user_key",
+        "item_key",
+        "country_raw",
+        "item_name",
     }
 )
 NEW_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")

@@ -35,15 +35,22 @@
     pruning): DuckDB pushes it through the event_date equality of a left or
     inner join into the key aggregate as well, not into the right side of an
     anti or semi join. `is not distinct from` deduplicates NULL keys per date
-    as a window partition would. -#}
-{% macro deduplicate_events(renamed_sql, lake, key) -%}
+    as a window partition would.
+
+    `keys` maps each key column to its staged type: one event id, or a
+    composite key such as order lines' (order_id, line_number). -#}
+{% macro deduplicate_events(renamed_sql, lake, keys) -%}
+    {%- set key_casts = [] -%}
+    {%- for key, type in keys.items() -%}
+        {%- do key_casts.append('cast(' ~ key ~ ' as ' ~ type ~ ') as ' ~ key) -%}
+    {%- endfor -%}
     {%- if not var('deduplicate_lake_events', false) -%}
         select * from ({{ renamed_sql }}) as trusted_unique
     {%- else -%}
         {%- set replayed_keys -%}
             select
                 cast(event_date as date) as event_date,
-                cast({{ key }} as bigint) as {{ key }}
+                {{ key_casts | join(', ') }}
             from {{ lake }}
             group by all
             having count(*) > 1
@@ -52,7 +59,7 @@
         from ({{ renamed_sql }}) as single_copies
         left join ({{ replayed_keys }}) as replayed_keys
             on single_copies.event_date = replayed_keys.event_date
-            and single_copies.{{ key }} is not distinct from replayed_keys.{{ key }}
+            {% for key in keys %}and single_copies.{{ key }} is not distinct from replayed_keys.{{ key }} {% endfor %}
         where replayed_keys.event_date is null
 
         union all
@@ -62,10 +69,10 @@
             from ({{ renamed_sql }}) as replays
             inner join ({{ replayed_keys }}) as replayed_keys
                 on replays.event_date = replayed_keys.event_date
-                and replays.{{ key }} is not distinct from replayed_keys.{{ key }}
+                {% for key in keys %}and replays.{{ key }} is not distinct from replayed_keys.{{ key }} {% endfor %}
             qualify
                 row_number() over (
-                    partition by replays.event_date, replays.{{ key }}
+                    partition by replays.event_date{% for key in keys %}, replays.{{ key }}{% endfor %}
                     order by replays.batch_id
                 ) = 1
         )
