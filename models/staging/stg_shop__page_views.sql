@@ -1,9 +1,8 @@
 {#- Import CTEs are not used here: the lake is read three times by
     deduplicate_events (see there why not through a shared CTE).
-    user_id and item_id stay BIGINT for the engagement, recommendation and
-    streaming marts (their engines are integer-keyed); user_key and item_key
-    are the warehouse's surrogate keys of the string natural keys, shared with
-    stg_shop__users and stg_shop__items. -#}
+    user_id and item_id are the text natural keys of contract v2, as in
+    stg_shop__users and stg_shop__items; user_key and item_key are their
+    surrogate keys, for engines that want an integer. -#}
 {%- set lake = lake_source('page_views', {
     'page_view_id': 'bigint',
     'user_id': 'varchar',
@@ -15,8 +14,8 @@
 {%- set renamed -%}
     select
         cast(page_view_id as bigint) as page_view_id,
-        cast(user_id as bigint) as user_id,
-        cast(item_id as bigint) as item_id,
+        cast(user_id as varchar) as user_id,
+        cast(item_id as varchar) as item_id,
         {{ surrogate_key('user_id') }} as user_key,
         {{ surrogate_key('item_id') }} as item_key,
         cast(viewed_at as timestamp) as viewed_at,

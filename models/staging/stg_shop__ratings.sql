@@ -1,7 +1,7 @@
 {#- Import CTEs are not used here: the lake is read three times by
     deduplicate_events (see there why not through a shared CTE).
-    user_id and item_id stay BIGINT for the recommendation engines, as in
-    stg_shop__page_views; user_key and item_key are the surrogate keys. -#}
+    user_id and item_id are text natural keys, as in stg_shop__page_views;
+    user_key and item_key are their surrogate keys. -#}
 {%- set lake = lake_source('ratings', {
     'rating_id': 'bigint',
     'user_id': 'varchar',
@@ -14,8 +14,8 @@
 {%- set renamed -%}
     select
         cast(rating_id as bigint) as rating_id,
-        cast(user_id as bigint) as user_id,
-        cast(item_id as bigint) as item_id,
+        cast(user_id as varchar) as user_id,
+        cast(item_id as varchar) as item_id,
         {{ surrogate_key('user_id') }} as user_key,
         {{ surrogate_key('item_id') }} as item_key,
         cast(rated_at as timestamp) as rated_at,

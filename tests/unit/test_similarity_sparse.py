@@ -25,9 +25,11 @@ def _centred(current: pd.DataFrame) -> pa.Table:
 
 
 def _random_ratings(seed: int, users: int = 120, items: int = 30) -> pd.DataFrame:
+    # Text keys, not zero-padded: code-point order ('u10' < 'u3') differs from numeric order,
+    # so a tie broken by the wrong order shows.
     rng = np.random.default_rng(seed)
     rows = [
-        (u * 7 + 3, int(i), int(rng.integers(1, 6)))
+        (f"u{u * 7 + 3}", f"i{i}", int(rng.integers(1, 6)))
         for u in range(users)
         for i in rng.choice(items, size=int(rng.integers(1, 15)), replace=False)
     ]

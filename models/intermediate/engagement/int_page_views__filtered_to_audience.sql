@@ -54,7 +54,7 @@ audience_views as (
         audience.country_code
 
     from recent_views
-    inner join audience on cast(recent_views.user_id as varchar) = audience.user_id
+    inner join audience on recent_views.user_id = audience.user_id
     where recent_views.view_date >= {{ date_var('popularity_since') }}
 
 )

@@ -82,11 +82,9 @@ affinity as (
 
 users as (
 
-    -- The recommenders are integer-keyed: users whose key is not an integer have no
-    -- integer-keyed interactions to recommend from (docs/recommendations.md).
-    select distinct try_cast(user_id as bigint) as user_id
+    select distinct user_id
     from {{ ref('stg_shop__users') }}
-    where try_cast(user_id as bigint) is not null
+    where user_id is not null
 
 ),
 
@@ -359,10 +357,28 @@ all_scores as (
 
 ),
 
+item_orders as (
+
+    -- The top-n key below must grow as the item id falls (ties go to the smaller
+    -- id); text ids cannot be negated, so every candidate item is ranked once.
+    select
+        item_id,
+        row_number() over (order by item_id desc) as item_order
+    from (
+        select item_id from affinity
+        union
+        select item_id from centred_ratings
+    )
+
+),
+
 unseen as (
 
-    select all_scores.*
+    select
+        all_scores.*,
+        item_orders.item_order
     from all_scores
+    inner join item_orders on all_scores.item_id = item_orders.item_id
     anti join seen
         on all_scores.dataset = seen.dataset
         and all_scores.user_id = seen.user_id
@@ -385,7 +401,7 @@ top_lists as (
         user_id,
         max_by(
             {'item_id': item_id, 'score': score, 'predicted_rating': predicted_rating},
-            {'score': round(score, 10), 'support': round(support, 10), 'item_order': -item_id},
+            {'score': round(score, 10), 'support': round(support, 10), 'item_order': item_order},
             {{ longest_list }}
         ) as top_items
     from unseen
@@ -407,10 +423,10 @@ ranked as (
 
 select
     ranked.dataset,
-    cast(ranked.user_id as bigint) as user_id,
+    ranked.user_id,
     cast(ranked.recommender as varchar) as recommender,
     cast(ranked.recommendation_rank as integer) as recommendation_rank,
-    cast(ranked.entry.item_id as bigint) as item_id,
+    ranked.entry.item_id as item_id,
     cast(ranked.entry.score as double) as score,
     cast(ranked.entry.predicted_rating as double) as predicted_rating
 from ranked

@@ -20,8 +20,8 @@ page_views as (
 purchases as (
 
     select
-        cast(user_id as bigint) as user_id,
-        cast(item_id as bigint) as item_id
+        user_id,
+        item_id
     from {{ ref('stg_shop__purchases') }}
     where purchased_at >= cast('{{ var("evaluation_cutoff") }}' as timestamp)
 
@@ -71,6 +71,6 @@ relevant as (
 )
 
 select
-    cast(user_id as bigint) as user_id,
-    cast(item_id as bigint) as item_id
+    user_id,
+    item_id
 from relevant

@@ -36,8 +36,8 @@ purchases as (
 
     -- Contract v1 purchases only: the recommenders are integer-keyed (docs/recommendations.md).
     select
-        cast(user_id as bigint) as user_id,
-        cast(item_id as bigint) as item_id,
+        user_id,
+        item_id,
         purchased_at as interacted_at
     from {{ ref('stg_shop__purchases') }}
 
@@ -132,8 +132,8 @@ decayed as (
 
 select
     dataset,
-    cast(user_id as bigint) as user_id,
-    cast(item_id as bigint) as item_id,
+    user_id,
+    item_id,
     cast(sum(decayed_weight) as double) as affinity,
     cast(count(*) filter (where event_type = 'page_view') as integer) as n_views,
     cast(count(*) filter (where event_type = 'purchase') as integer) as n_purchases,

@@ -33,7 +33,7 @@ named as (
         user_items.last_viewed_at
 
     from user_items
-    inner join items on cast(user_items.item_id as varchar) = items.item_id
+    inner join items on user_items.item_id = items.item_id
 
 )
 

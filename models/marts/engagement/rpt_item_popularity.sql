@@ -42,7 +42,7 @@ ranked as (
         {{ date_var('popularity_since') }} as audience_since
 
     from per_item
-    inner join items on cast(per_item.item_id as varchar) = items.item_id
+    inner join items on per_item.item_id = items.item_id
 
 )
 

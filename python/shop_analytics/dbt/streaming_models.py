@@ -33,7 +33,7 @@ DEFAULT_BATCH_ROWS = 65_536
 HEAVY_HITTERS_SCHEMA = pa.schema(
     [
         ("view_rank", pa.int32()),
-        ("item_id", pa.int64()),
+        ("item_id", pa.string()),
         ("views_lower", pa.int64()),
         ("views_upper", pa.int64()),
         ("is_certain_top_k", pa.bool_()),
@@ -44,9 +44,10 @@ HEAVY_HITTERS_SCHEMA = pa.schema(
     ]
 )
 
+# Keys are the text natural keys of contract v2 (stg_shop__page_views).
 DAILY_DISTINCT_SCHEMA = pa.schema(
     [
-        ("item_id", pa.int64()),
+        ("item_id", pa.string()),
         ("view_date", pa.date32()),
         ("distinct_viewers_estimate", pa.float64()),
         ("viewer_sketch", pa.binary()),
@@ -166,7 +167,7 @@ def heavy_hitters_table(batches: Iterator[pa.RecordBatch], column: str, capacity
     return pa.table(
         {
             "view_rank": pa.array(range(1, k + 1), pa.int32()),
-            "item_id": top.column("item").slice(0, k).cast(pa.int64()),
+            "item_id": top.column("item").slice(0, k).cast(pa.string()),
             "views_lower": pa.array(lower, pa.int64()),
             "views_upper": pa.array(upper, pa.int64()),
             "is_certain_top_k": pa.array(lower >= outside, pa.bool_()),
@@ -192,6 +193,7 @@ def daily_distinct_reader(
 ) -> pa.RecordBatchReader:
     """A reader of one HLL per (group, day), finalized range by range so only one range's state is held."""
     agg = GroupedDistinctAggregator([group_column], value_column, time_column=time_column, p=p, day_column="view_date")
+    schema = pa.schema([(group_column, pa.string()), *list(DAILY_DISTINCT_SCHEMA)[1:]])
     columns = list(dict.fromkeys([group_column, value_column, time_column, date_column]))
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -206,26 +208,12 @@ def daily_distinct_reader(
             table = agg.finalize(state).rename_columns(
                 [group_column, "view_date", "distinct_viewers_estimate", "viewer_sketch"]
             )
-            table = table.cast(
-                pa.schema(
-                    [
-                        (group_column, pa.int64()),
-                        ("view_date", pa.date32()),
-                        ("distinct_viewers_estimate", pa.float64()),
-                        ("viewer_sketch", pa.binary()),
-                    ]
-                )
-            )
+            table = table.cast(schema)
             del state
             yield from table.to_batches(max_chunksize=batch_rows)
             # Give the range's freed Arrow memory back before the next one.
             pa.default_memory_pool().release_unused()
 
-    schema = (
-        DAILY_DISTINCT_SCHEMA
-        if group_column == "item_id"
-        else pa.schema([(group_column, pa.int64())] + list(DAILY_DISTINCT_SCHEMA)[1:])
-    )
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 

@@ -34,8 +34,8 @@ RANK_DECIMALS = 12
 
 NEIGHBOURS_SCHEMA = pa.schema(
     [
-        ("user_id", pa.int64()),
-        ("neighbour_id", pa.int64()),
+        ("user_id", pa.string()),
+        ("neighbour_id", pa.string()),
         ("similarity", pa.float64()),
         ("n_co_rated", pa.int32()),
         ("neighbour_rank", pa.int32()),
@@ -45,8 +45,10 @@ NEIGHBOURS_SCHEMA = pa.schema(
 
 def _matrices(ratings: pa.Table) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix]:
     """User ids (sorted) and the row-normalised centred matrix W and pattern B, users x items."""
-    users = ratings["user_id"].to_numpy()
-    items = ratings["item_id"].to_numpy()
+    # Text natural keys; np.unique sorts them by code point, the order DuckDB gives VARCHAR,
+    # so the column tie-break (neighbour id ascending) matches the SQL engine's.
+    users = ratings["user_id"].cast(pa.string()).to_numpy(zero_copy_only=False)
+    items = ratings["item_id"].cast(pa.string()).to_numpy(zero_copy_only=False)
     centred = ratings["centred_rating"].to_numpy().astype(np.float64, copy=False)
     norms = ratings["user_norm"].to_numpy().astype(np.float64, copy=False)
     if not np.all(np.isfinite(centred)) or not np.all(norms > 0):
@@ -106,8 +108,8 @@ def _block(
     rows, cols, rank = _block_top_k(sims, counts, start, k, min_co_rated)
     return pa.record_batch(
         [
-            pa.array(user_ids[rows + start].astype(np.int64)),
-            pa.array(user_ids[cols].astype(np.int64)),
+            pa.array(user_ids[rows + start], pa.string()),
+            pa.array(user_ids[cols], pa.string()),
             pa.array(np.clip(sims[rows, cols], -1.0, 1.0)),
             pa.array(counts[rows, cols].astype(np.int32)),
             pa.array(rank.astype(np.int32)),

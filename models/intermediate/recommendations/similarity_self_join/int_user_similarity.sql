@@ -198,8 +198,8 @@ ranked as (
 
 select
     cast('__DATASET__' as varchar) as dataset,
-    cast(user_id as bigint) as user_id,
-    cast(neighbour_id as bigint) as neighbour_id,
+    user_id,
+    neighbour_id,
     cast(similarity as double) as similarity,
     cast(n_co_rated as integer) as n_co_rated,
     cast(neighbour_rank as integer) as neighbour_rank
