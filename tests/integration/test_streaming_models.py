@@ -42,6 +42,8 @@ def assert_register_collisions_are_chance(pairs: list[tuple[float, int]], p: int
     assert sum(viewers >= 0.5 for viewers in lost) <= 3 * expected + 3, (lost, expected)
     # No set loses more than a few viewers, and none gains one.
     assert all(-0.5 <= viewers <= 4.5 for viewers in lost)
+
+
 MARTS = {
     "stream_item_heavy_hitters": HEAVY_HITTERS_SCHEMA,
     "stream_item_daily_distinct_viewers": DAILY_DISTINCT_SCHEMA,
