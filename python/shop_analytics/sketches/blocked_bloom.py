@@ -238,13 +238,7 @@ class BlockedBloomFilter(BloomFilterBase):
                 f"corrupt BB sketch: {num_blocks} blocks of {num_hashes} words need {8 * n_words} bytes, "
                 f"found {len(payload) - _PARAMS.size}"
             )
-        try:
-            out = cls(num_blocks, num_hashes, seed)
-        except ValueError as exc:
-            raise SketchFormatError(f"corrupt BB sketch: {exc}") from exc
-        out.words[:] = np.frombuffer(payload, dtype="<u8", offset=_PARAMS.size, count=n_words)
-        out.n_added = n_added
-        return out
+        return cls._restore(KIND, (num_blocks, num_hashes, seed), n_added, payload[_PARAMS.size :])
 
     def __repr__(self) -> str:
         return (

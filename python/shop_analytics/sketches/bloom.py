@@ -211,13 +211,7 @@ class BloomFilter(BloomFilterBase):
             raise SketchFormatError(
                 f"corrupt BF sketch: {num_bits} bits need {8 * n_words} bytes, found {len(payload) - _PARAMS.size}"
             )
-        try:
-            out = cls(num_bits, num_hashes, seed)
-        except ValueError as exc:
-            raise SketchFormatError(f"corrupt BF sketch: {exc}") from exc
-        out.words[:] = np.frombuffer(payload, dtype="<u8", offset=_PARAMS.size, count=n_words)
-        out.n_added = n_added
-        return out
+        return cls._restore(KIND, (num_bits, num_hashes, seed), n_added, payload[_PARAMS.size :])
 
     def __repr__(self) -> str:
         return (

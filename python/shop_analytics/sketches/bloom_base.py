@@ -7,12 +7,12 @@ rest is defined once here.
 
 from __future__ import annotations
 
-import copy
 from abc import ABC, abstractmethod
 from typing import ClassVar, Self
 
 import numpy as np
 
+from shop_analytics.sketches.envelope import SketchFormatError
 from shop_analytics.sketches.hashing import KeyArray, hash_keys
 
 
@@ -29,6 +29,10 @@ class BloomFilterBase(ABC):
     num_hashes: int
     seed: int
     words: np.ndarray
+
+    @abstractmethod
+    def __init__(self, size: int, num_hashes: int, seed: int = 0) -> None:
+        """An empty filter of `size` (bits or blocks) and num_hashes; raises ValueError on bad parameters."""
 
     @abstractmethod
     def params(self) -> tuple[int, int, int]:
@@ -71,7 +75,21 @@ class BloomFilterBase(ABC):
 
     def copy(self) -> Self:
         """Deep copy."""
-        return copy.deepcopy(self)
+        out = type(self)(*self.params())
+        out.words[:] = self.words
+        out.n_added = self.n_added
+        return out
+
+    @classmethod
+    def _restore(cls, kind: bytes, params: tuple[int, int, int], n_added: int, words: memoryview) -> Self:
+        """The filter of deserialized parameters and little-endian words; bad parameters raise SketchFormatError."""
+        try:
+            out = cls(*params)
+        except ValueError as exc:
+            raise SketchFormatError(f"corrupt {kind.decode()} sketch: {exc}") from exc
+        out.words[:] = np.frombuffer(words, dtype="<u8")
+        out.n_added = n_added
+        return out
 
     def bits_set(self) -> int:
         """Number of bits set to 1."""
