@@ -122,20 +122,25 @@ def _cutoff(con: duckdb.DuckDBPyConnection) -> pd.Timestamp:
     return pd.Timestamp(con.execute("select max(cutoff) from marts.rpt_recommendation_evaluation").fetchone()[0])
 
 
-def test_train_dataset_is_the_chain_on_data_before_the_cutoff(con: duckdb.DuckDBPyConnection, raw: dict) -> None:
-    # The train rows of each step equal the reference computed from the interactions before the cutoff.
-    cutoff = _cutoff(con)
+def _train_reference(raw: dict, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The oracle's current ratings and user-item affinity from the interactions before the cutoff."""
     train_current = oracle.current_ratings(raw["ratings"][raw["ratings"]["rated_at"] < cutoff])
-    assert 0 < len(train_current) < len(oracle.current_ratings(raw["ratings"]))
-    similarity = _frame(con, "select * from intermediate.int_user_similarity where dataset = 'train'")
-    assert_similarity_equal(similarity, oracle.similarity(train_current, SETTINGS))
-    exact = oracle.affinity(
+    affinity = oracle.affinity(
         raw["views"][raw["views"]["viewed_at"] < cutoff],
         raw["purchases"][raw["purchases"]["purchased_at"] < cutoff],
         train_current,
         SETTINGS,
         reference=cutoff,
     )
+    return train_current, affinity
+
+
+def test_train_dataset_is_the_chain_on_data_before_the_cutoff(con: duckdb.DuckDBPyConnection, raw: dict) -> None:
+    # The train rows of each step equal the reference computed from the interactions before the cutoff.
+    train_current, exact = _train_reference(raw, _cutoff(con))
+    assert 0 < len(train_current) < len(oracle.current_ratings(raw["ratings"]))
+    similarity = _frame(con, "select * from intermediate.int_user_similarity where dataset = 'train'")
+    assert_similarity_equal(similarity, oracle.similarity(train_current, SETTINGS))
     sql = _frame(
         con, "select user_id, item_id, affinity from intermediate.int_user_item_affinity where dataset = 'train'"
     )
@@ -208,17 +213,9 @@ def test_recommendations_exclude_seen_items(con: duckdb.DuckDBPyConnection) -> N
 
 
 def test_evaluation_metrics_match_an_independent_computation(con: duckdb.DuckDBPyConnection, raw: dict) -> None:
-    cutoff = con.execute("select max(cutoff) from marts.rpt_recommendation_evaluation").fetchone()[0]
-    cutoff = pd.Timestamp(cutoff)
+    cutoff = _cutoff(con)
     # Relevant set, from staging: positive interactions on/after the cutoff, unseen before it.
-    train_current = oracle.current_ratings(raw["ratings"][raw["ratings"]["rated_at"] < cutoff])
-    before = oracle.affinity(
-        raw["views"][raw["views"]["viewed_at"] < cutoff],
-        raw["purchases"][raw["purchases"]["purchased_at"] < cutoff],
-        train_current,
-        SETTINGS,
-        reference=cutoff,
-    )
+    _, before = _train_reference(raw, cutoff)
     seen = set(zip(before["user_id"], before["item_id"], strict=True))
     train_users = set(before["user_id"])
     after = pd.concat(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from pathlib import Path
 
@@ -11,16 +10,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.sketches import BloomFilter, SketchFormatError
 from shop_analytics.sketches.bloom import optimal_num_bits
-
-
-@pytest.fixture(scope="module")
-def page_views(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("gen")
-    generate(GeneratorConfig(scale=0.05, seed=11, start=dt.date(2018, 1, 1), end=dt.date(2018, 3, 1)), out, workers=1)
-    return out / "page_views"
 
 
 @pytest.mark.parametrize("fpr", [0.05, 0.01, 0.001])

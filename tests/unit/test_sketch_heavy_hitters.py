@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -10,15 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.sketches import HeavyHitters, SketchFormatError
-
-
-@pytest.fixture(scope="module")
-def page_views(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("gen")
-    generate(GeneratorConfig(scale=0.2, seed=13, start=dt.date(2018, 1, 1), end=dt.date(2018, 2, 1)), out, workers=1)
-    return out / "page_views"
 
 
 def _exact(con: duckdb.DuckDBPyConnection, rel: str) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -10,17 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from shop_analytics.datagen import GeneratorConfig, generate
 from shop_analytics.dbt.udfs import FilterCache, make_bloom_contains, register_udfs
 from shop_analytics.sketches import BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error, xxh64
 from shop_analytics.streaming import GroupedDistinctAggregator, HeavyHittersAggregator, run
-
-
-@pytest.fixture(scope="module")
-def page_views(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("gen")
-    generate(GeneratorConfig(scale=0.05, seed=31, start=dt.date(2018, 1, 1), end=dt.date(2018, 2, 1)), out, workers=1)
-    return out / "page_views"
 
 
 @pytest.fixture()

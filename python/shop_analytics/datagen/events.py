@@ -29,6 +29,20 @@ def page_views(
     return cols, {"anonymous_views": int(anonymous.sum())}
 
 
+def repeat_on_same_day(rng: np.random.Generator, users: np.ndarray, ts: np.ndarray, share: float) -> int:
+    """Make a `share` of events repeats in place (another event's user, a random time of its UTC day); how many."""
+    n = len(users)
+    repeat = np.flatnonzero(rng.random(n) < share)
+    if n > 1 and len(repeat):
+        source = rng.integers(0, n, len(repeat))
+        source = np.where(source == repeat, (source + 1) % n, source)
+        users[repeat] = users[source]
+        day_start = ts[source] - ts[source] % MICROS_PER_DAY
+        ts[repeat] = day_start + rng.integers(0, MICROS_PER_DAY, len(repeat), dtype=np.int64)
+        return len(repeat)
+    return 0
+
+
 def purchases(
     config: GeneratorConfig, pop: Population, rng: np.random.Generator, times: TimeSampler, ids: np.ndarray
 ) -> tuple[Columns, dict[str, int]]:
@@ -36,13 +50,7 @@ def purchases(
     n = len(ids)
     users = pop.sample_users(rng, n)
     ts = times.sample_sorted(rng, n)
-    repeat = np.flatnonzero(rng.random(n) < config.same_day_repeat_share)
-    if n > 1 and len(repeat):
-        source = rng.integers(0, n, len(repeat))
-        source = np.where(source == repeat, (source + 1) % n, source)
-        users[repeat] = users[source]
-        day_start = ts[source] - ts[source] % MICROS_PER_DAY
-        ts[repeat] = day_start + rng.integers(0, MICROS_PER_DAY, len(repeat), dtype=np.int64)
+    n_repeats = repeat_on_same_day(rng, users, ts, config.same_day_repeat_share)
     items = pop.sample_items(rng, users, config.taste_share)
     quantity = np.minimum(rng.geometric(0.7, n), 5).astype(np.int32)
     discount = 1.0 - rng.choice([0.0, 0.1, 0.2], n, p=[0.8, 0.15, 0.05])
@@ -55,7 +63,7 @@ def purchases(
         "quantity": quantity,
         "amount": amount,
     }
-    return cols, {"same_day_repeat_rows": len(repeat) if n > 1 else 0}
+    return cols, {"same_day_repeat_rows": n_repeats}
 
 
 def ratings(

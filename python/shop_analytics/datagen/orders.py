@@ -27,6 +27,7 @@ from shop_analytics.datagen.distributions import (
     date_to_micros,
 )
 from shop_analytics.datagen.entities import UNKNOWN_ID_OFFSET, Population
+from shop_analytics.datagen.events import repeat_on_same_day
 from shop_analytics.datagen.fx import RatePaths
 from shop_analytics.datagen.keys import NEVER_ISSUED_ORDER, ORDER_BASE, customer_ids, order_numbers, product_codes
 from shop_analytics.datagen.shapes import ORDER_LINES
@@ -148,13 +149,7 @@ def _sales(
     users = pop.sample_users(rng, n_orders)
     users[rng.random(n_orders) < config.guest_share] = 0
     # Same-day repeat orders: the same customer orders again on the same UTC day.
-    repeat = np.flatnonzero(rng.random(n_orders) < config.same_day_repeat_share)
-    if n_orders > 1 and len(repeat):
-        source = rng.integers(0, n_orders, len(repeat))
-        source = np.where(source == repeat, (source + 1) % n_orders, source)
-        users[repeat] = users[source]
-        day_start = order_ts[source] - order_ts[source] % MICROS_PER_DAY
-        order_ts[repeat] = day_start + rng.integers(0, MICROS_PER_DAY, len(repeat), dtype=np.int64)
+    repeat_on_same_day(rng, users, order_ts, config.same_day_repeat_share)
     # Lines of one order are scanned seconds apart, so an order can span midnight.
     gaps = rng.integers(0, 20 * MICROS_PER_SECOND, n, dtype=np.int64)
     gaps[starts] = 0

@@ -36,8 +36,8 @@ import struct
 
 import numpy as np
 
-from shop_analytics.sketches.envelope import SketchFormatError, read_header, unwrap, wrap_parts
-from shop_analytics.sketches.hashing import KeyArray, hash_keys
+from shop_analytics.sketches.bloom_base import BloomFilterBase
+from shop_analytics.sketches.envelope import SketchFormatError, read_header, unwrap_params, wrap_parts
 
 KIND = b"BB"
 VERSION = 2
@@ -93,10 +93,12 @@ def _remix(h: np.ndarray) -> np.ndarray:
     return out
 
 
-class BlockedBloomFilter:
+class BlockedBloomFilter(BloomFilterBase):
     """Split-block Bloom filter (k words per block, one bit per word); see module docstring for bounds."""
 
-    __slots__ = ("_shift_pattern", "n_added", "num_blocks", "num_hashes", "seed", "words")
+    __slots__ = ("_shift_pattern", "num_blocks")
+    _NOUN = "blocked Bloom filters"
+    _PARAM_NAMES = "(num_blocks, num_hashes, seed)"
 
     def __init__(self, num_blocks: int, num_hashes: int, seed: int = 0) -> None:
         if not 1 <= num_blocks <= _MAX_BLOCKS:
@@ -119,6 +121,10 @@ class BlockedBloomFilter:
             raise ValueError(f"fpr must be in (0, 1), got {fpr}")
         blocks, k = _size_for(expected_items, fpr)
         return cls(blocks, k, seed)
+
+    def params(self) -> tuple[int, int, int]:
+        """(num_blocks, num_hashes, seed)."""
+        return self.num_blocks, self.num_hashes, self.seed
 
     @property
     def num_bits(self) -> int:
@@ -183,11 +189,6 @@ class BlockedBloomFilter:
                 rows[block] = got.view(rows.dtype).reshape(-1)
         self.n_added += int(hashes.size)
 
-    def add(self, keys: KeyArray) -> None:
-        """Insert int or string keys (NumPy/Arrow array); nulls are skipped."""
-        hashes, valid = hash_keys(keys, self.seed)
-        self.add_hashes(hashes if valid is None else hashes[valid])
-
     def contains_hashes(self, hashes: np.ndarray) -> np.ndarray:
         """Membership test for keys given by their uint64 hashes."""
         hashes = np.asarray(hashes, dtype=np.uint64)
@@ -205,40 +206,6 @@ class BlockedBloomFilter:
                 found = np.bitwise_count(got).sum(axis=1, dtype=np.uint8)
                 np.equal(found, k, out=out[start : start + chunk.size])
         return out
-
-    def contains(self, keys: KeyArray) -> np.ndarray:
-        """Bool array: True if the key may be in the set (never False for an added key); nulls give False."""
-        hashes, valid = hash_keys(keys, self.seed)
-        hit = self.contains_hashes(hashes)
-        if valid is not None:
-            hit &= valid
-        return hit
-
-    def merge(self, other: BlockedBloomFilter) -> BlockedBloomFilter:
-        """Union into self (bitwise OR); returns self."""
-        if not isinstance(other, BlockedBloomFilter):
-            raise TypeError(f"can only merge BlockedBloomFilter with BlockedBloomFilter, got {type(other).__name__}")
-        mine = (self.num_blocks, self.num_hashes, self.seed)
-        theirs = (other.num_blocks, other.num_hashes, other.seed)
-        if mine != theirs:
-            raise ValueError(
-                f"cannot merge blocked Bloom filters with different parameters (num_blocks, num_hashes, seed): "
-                f"{mine} vs {theirs}"
-            )
-        self.words |= other.words
-        self.n_added += other.n_added
-        return self
-
-    def copy(self) -> BlockedBloomFilter:
-        """Deep copy."""
-        out = BlockedBloomFilter(self.num_blocks, self.num_hashes, self.seed)
-        out.words[:] = self.words
-        out.n_added = self.n_added
-        return out
-
-    def bits_set(self) -> int:
-        """Number of bits set to 1."""
-        return int(np.bitwise_count(self.words).sum())
 
     def estimated_fpr(self) -> float:
         """FPR implied by the fill: keys per block from the share of set bits, then the formula."""
@@ -264,34 +231,14 @@ class BlockedBloomFilter:
                 "BB sketch version 1 (k free bit positions per 512-bit block) is no longer readable; "
                 "version 2 sets one bit per word of a k-word block. Rebuild the filter from its keys."
             )
-        _, payload = unwrap(blob, KIND, (VERSION,))
-        if len(payload) < _PARAMS.size:
-            raise SketchFormatError("corrupt BB sketch: payload shorter than its parameter block")
-        num_blocks, num_hashes, _, seed, n_added = _PARAMS.unpack_from(payload, 0)
+        (num_blocks, num_hashes, _, seed, n_added), payload = unwrap_params(blob, KIND, (VERSION,), _PARAMS)
         n_words = num_blocks * num_hashes
         if len(payload) != _PARAMS.size + 8 * n_words:
             raise SketchFormatError(
                 f"corrupt BB sketch: {num_blocks} blocks of {num_hashes} words need {8 * n_words} bytes, "
                 f"found {len(payload) - _PARAMS.size}"
             )
-        try:
-            out = cls(num_blocks, num_hashes, seed)
-        except ValueError as exc:
-            raise SketchFormatError(f"corrupt BB sketch: {exc}") from exc
-        out.words[:] = np.frombuffer(payload, dtype="<u8", offset=_PARAMS.size, count=n_words)
-        out.n_added = n_added
-        return out
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BlockedBloomFilter):
-            return NotImplemented
-        return (self.num_blocks, self.num_hashes, self.seed) == (
-            other.num_blocks,
-            other.num_hashes,
-            other.seed,
-        ) and bool(np.array_equal(self.words, other.words))
-
-    __hash__ = None  # type: ignore[assignment]  # unhashable on purpose: mutable, compared by content
+        return cls._restore(KIND, (num_blocks, num_hashes, seed), n_added, payload[_PARAMS.size :])
 
     def __repr__(self) -> str:
         return (

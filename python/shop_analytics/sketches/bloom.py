@@ -34,8 +34,8 @@ import sys
 
 import numpy as np
 
-from shop_analytics.sketches.envelope import SketchFormatError, unwrap, wrap_parts
-from shop_analytics.sketches.hashing import KeyArray, hash_keys
+from shop_analytics.sketches.bloom_base import BloomFilterBase
+from shop_analytics.sketches.envelope import SketchFormatError, unwrap_params, wrap_parts
 
 KIND = b"BF"
 VERSION = 1
@@ -68,10 +68,12 @@ def optimal_num_hashes(num_bits: int, n: int) -> int:
     return max(1, round(num_bits / n * math.log(2)))
 
 
-class BloomFilter:
+class BloomFilter(BloomFilterBase):
     """Packed-bit Bloom filter with double hashing; see module docstring for bounds."""
 
-    __slots__ = ("n_added", "num_bits", "num_hashes", "seed", "words")
+    __slots__ = ("num_bits",)
+    _NOUN = "Bloom filters"
+    _PARAM_NAMES = "(num_bits, num_hashes, seed)"
 
     def __init__(self, num_bits: int, num_hashes: int, seed: int = 0) -> None:
         if not 64 <= num_bits <= _MAX_BITS:
@@ -96,6 +98,10 @@ class BloomFilter:
                 "split the key space into several filters"
             )
         return cls(bits, optimal_num_hashes(bits, expected_items), seed)
+
+    def params(self) -> tuple[int, int, int]:
+        """(num_bits, num_hashes, seed)."""
+        return self.num_bits, self.num_hashes, self.seed
 
     def _positions(self, hashes: np.ndarray) -> list[np.ndarray]:
         h1 = hashes >> _SHIFT32
@@ -131,11 +137,6 @@ class BloomFilter:
                 packed = np.packbits(flags, bitorder="little").view("<u8")
                 self.words |= packed
         self.n_added += int(hashes.size)
-
-    def add(self, keys: KeyArray) -> None:
-        """Insert int or string keys (NumPy/Arrow array); nulls are skipped."""
-        hashes, valid = hash_keys(keys, self.seed)
-        self.add_hashes(hashes if valid is None else hashes[valid])
 
     def contains_hashes(self, hashes: np.ndarray) -> np.ndarray:
         """Membership test for keys given by their uint64 hashes."""
@@ -185,42 +186,6 @@ class BloomFilter:
                             break
         return out
 
-    def contains(self, keys: KeyArray) -> np.ndarray:
-        """Bool array: True if the key may be in the set (never False for an added key); nulls give False."""
-        hashes, valid = hash_keys(keys, self.seed)
-        hit = self.contains_hashes(hashes)
-        if valid is not None:
-            hit &= valid
-        return hit
-
-    def _check_compatible(self, other: BloomFilter) -> None:
-        if not isinstance(other, BloomFilter):
-            raise TypeError(f"can only merge BloomFilter with BloomFilter, got {type(other).__name__}")
-        mine = (self.num_bits, self.num_hashes, self.seed)
-        theirs = (other.num_bits, other.num_hashes, other.seed)
-        if mine != theirs:
-            raise ValueError(
-                f"cannot merge Bloom filters with different parameters (num_bits, num_hashes, seed): {mine} vs {theirs}"
-            )
-
-    def merge(self, other: BloomFilter) -> BloomFilter:
-        """Union into self (bitwise OR); returns self."""
-        self._check_compatible(other)
-        self.words |= other.words
-        self.n_added += other.n_added
-        return self
-
-    def copy(self) -> BloomFilter:
-        """Deep copy."""
-        out = BloomFilter(self.num_bits, self.num_hashes, self.seed)
-        out.words[:] = self.words
-        out.n_added = self.n_added
-        return out
-
-    def bits_set(self) -> int:
-        """Number of bits set to 1."""
-        return int(np.bitwise_count(self.words).sum())
-
     def estimated_fpr(self) -> float:
         """False-positive rate implied by the current fill: (bits set / num_bits) ** k."""
         return (self.bits_set() / self.num_bits) ** self.num_hashes
@@ -240,31 +205,13 @@ class BloomFilter:
     @classmethod
     def from_bytes(cls, blob: bytes | memoryview) -> BloomFilter:
         """Deserialize; raises SketchFormatError on corrupt or foreign bytes."""
-        _, payload = unwrap(blob, KIND, (VERSION,))
-        if len(payload) < _PARAMS.size:
-            raise SketchFormatError("corrupt BF sketch: payload shorter than its parameter block")
-        num_bits, num_hashes, _, seed, n_added = _PARAMS.unpack_from(payload, 0)
+        (num_bits, num_hashes, _, seed, n_added), payload = unwrap_params(blob, KIND, (VERSION,), _PARAMS)
         n_words = (num_bits + 63) // 64
         if len(payload) != _PARAMS.size + 8 * n_words:
             raise SketchFormatError(
                 f"corrupt BF sketch: {num_bits} bits need {8 * n_words} bytes, found {len(payload) - _PARAMS.size}"
             )
-        try:
-            out = cls(num_bits, num_hashes, seed)
-        except ValueError as exc:
-            raise SketchFormatError(f"corrupt BF sketch: {exc}") from exc
-        out.words[:] = np.frombuffer(payload, dtype="<u8", offset=_PARAMS.size, count=n_words)
-        out.n_added = n_added
-        return out
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BloomFilter):
-            return NotImplemented
-        return (self.num_bits, self.num_hashes, self.seed) == (other.num_bits, other.num_hashes, other.seed) and bool(
-            np.array_equal(self.words, other.words)
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # unhashable on purpose: mutable, compared by content
+        return cls._restore(KIND, (num_bits, num_hashes, seed), n_added, payload[_PARAMS.size :])
 
     def __repr__(self) -> str:
         return (

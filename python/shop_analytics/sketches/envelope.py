@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -100,6 +101,16 @@ def unwrap(blob: bytes | memoryview, kind: bytes, versions: tuple[int, ...]) -> 
     if digest(payload) != header.digest:
         raise SketchFormatError(f"corrupt {kind.decode()} sketch: payload digest mismatch")
     return header.version, payload
+
+
+def unwrap_params(
+    blob: bytes | memoryview, kind: bytes, versions: tuple[int, ...], params: struct.Struct
+) -> tuple[tuple[Any, ...], memoryview]:
+    """unwrap, then unpack the fixed parameter block that starts the payload: (parameters, payload view)."""
+    _, payload = unwrap(blob, kind, versions)
+    if len(payload) < params.size:
+        raise SketchFormatError(f"corrupt {kind.decode()} sketch: payload shorter than its parameter block")
+    return params.unpack_from(payload, 0), payload
 
 
 def wrap_many(kind: bytes, version: int, payloads: np.ndarray, offsets: np.ndarray) -> pa.Array:

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shop_analytics.sketches.envelope import SketchFormatError, unwrap, wrap
+from shop_analytics.sketches.envelope import SketchFormatError, unwrap_params, wrap
 
 KIND = b"MG"
 VERSION = 1
@@ -197,10 +197,7 @@ class HeavyHitters:
     @classmethod
     def from_bytes(cls, blob: bytes | memoryview) -> HeavyHitters:
         """Deserialize; raises SketchFormatError on corrupt or foreign bytes."""
-        _, payload = unwrap(blob, KIND, (VERSION,))
-        if len(payload) < _PARAMS.size:
-            raise SketchFormatError("corrupt MG sketch: payload shorter than its parameter block")
-        capacity, code, n, error, entries = _PARAMS.unpack_from(payload, 0)
+        (capacity, code, n, error, entries), payload = unwrap_params(blob, KIND, (VERSION,), _PARAMS)
         if code not in _TYPES or not 1 <= capacity <= 1 << 26 or entries > capacity:
             raise SketchFormatError(f"corrupt MG sketch: key code {code}, capacity {capacity}, entries {entries}")
         pos = _PARAMS.size

@@ -26,7 +26,7 @@ import struct
 import numpy as np
 import pyarrow as pa
 
-from shop_analytics.sketches.envelope import SketchFormatError, unwrap, wrap, wrap_many
+from shop_analytics.sketches.envelope import SketchFormatError, unwrap_params, wrap, wrap_many
 from shop_analytics.sketches.hashing import KeyArray, hash_keys
 
 KIND = b"HL"
@@ -208,10 +208,7 @@ def encode_registers(p: int, seed: int, registers: np.ndarray) -> bytes:
 
 def decode_registers(blob: bytes | memoryview) -> tuple[int, int, np.ndarray]:
     """Parse a serialized HLL into (p, seed, dense uint8 registers)."""
-    _, payload = unwrap(blob, KIND, (VERSION,))
-    if len(payload) < _PARAMS.size:
-        raise SketchFormatError("corrupt HL sketch: payload shorter than its parameter block")
-    p, layout, seed, n_entries = _PARAMS.unpack_from(payload, 0)
+    (p, layout, seed, n_entries), payload = unwrap_params(blob, KIND, (VERSION,), _PARAMS)
     if not MIN_P <= p <= MAX_P:
         raise SketchFormatError(f"corrupt HL sketch: precision p={p} outside [{MIN_P}, {MAX_P}]")
     m = 1 << p
