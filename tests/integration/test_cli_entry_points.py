@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = ("generate", "ingest", "publish", "check", "shell", "bench", "ratings-to-landing")
+COMMANDS = ("import", "generate", "ingest", "publish", "check", "shell", "bench")
 
 
 def _run_module(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -17,7 +17,7 @@ def _run_module(module: str, *args: str, env: dict[str, str] | None = None) -> s
     return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
 
 
-@pytest.mark.parametrize("module", ["shop_analytics.cli", "shop_analytics.cli.ratings_to_landing"])
+@pytest.mark.parametrize("module", ["shop_analytics.cli"])
 def test_python_dash_m_entry_points_start_without_warnings(module: str) -> None:
     result = _run_module(module, "--help")
     assert result.returncode == 0 and not result.stderr, result.stderr

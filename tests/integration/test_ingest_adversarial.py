@@ -571,17 +571,18 @@ def test_quiet_period_counts_every_change_in_the_folder(tmp_path: Path) -> None:
     assert [f.status for f in scan(landing, (PURCHASES,), 5, time.time() + 2).findings] == ["pending"]
 
 
-def test_generator_and_ratings_helper_write_the_marker_last(tmp_path: Path) -> None:
-    from shop_analytics.cli.ratings_to_landing import ratings_to_landing
+def test_generator_and_importer_write_the_marker_last(tmp_path: Path) -> None:
     from shop_analytics.datagen import GeneratorConfig, generate
+    from shop_analytics.importing import import_file
 
     generate(GeneratorConfig(scale=0.001, seed=1), tmp_path / "generated", progress=False)
     csv = tmp_path / "ratings.csv"
-    csv.write_text("user_id,item_id,rating,rated_at\n1,2,5,2018-06-01 10:00:00\n2,2,3,2018-06-02 10:00:00\n")
-    ratings_to_landing(csv, tmp_path / "byo")
-    for landing in (tmp_path / "generated", tmp_path / "byo"):
+    csv.write_text("user,item,stars,ts\n1,2,5,2018-06-01 10:00:00\n2,2,3,2018-06-02 10:00:00\n")
+    mapping = Path(__file__).resolve().parents[2] / "examples" / "mappings" / "ratings_simple.yml"
+    import_file(csv, mapping, "ratings", tmp_path / "byo" / "landing", "b1")
+    for landing, batches in ((tmp_path / "generated", 5), (tmp_path / "byo" / "landing", 3)):
         folders = sorted(landing.glob("*/batch_date=*"))
-        assert len(folders) >= 5
+        assert len(folders) >= batches
         for folder in folders:
             marker = folder / "_SUCCESS"
             assert marker.is_file() and marker.stat().st_size == 0, folder

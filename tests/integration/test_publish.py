@@ -260,7 +260,9 @@ def test_cli_publish_list_rollback_and_exit_codes(
     assert capsys.readouterr().out.splitlines()[-2:] == ["  v000001  +parquet", "  v000002  served  +parquet"]
     assert cli_main(["publish", "--serving-root", str(layout.root), "--rollback"]) == 0
     assert "now serving version 1" in capsys.readouterr().out
-    assert cli_main([*base, "--schemas", "marts", "--check", "integration.test_publish:FAILING"]) == ExitCode.CHECKS_FAILED
+    assert (
+        cli_main([*base, "--schemas", "marts", "--check", "integration.test_publish:FAILING"]) == ExitCode.CHECKS_FAILED
+    )
     err = capsys.readouterr().err
     assert "always_fails: 1 failing row(s)" in err
     assert err.rstrip().endswith("error: refused, a post-build check failed (still serving version 1, unchanged)")

@@ -1,4 +1,5 @@
-"""Hand-made edge cases, landed through the bring-your-own-ratings path, against the brute-force reference."""
+"""Hand-made edge cases, landed through `shop-analytics import` with examples/mappings/ratings_simple.yml,
+against the brute-force reference."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ import pytest
 from test_recommendations import assert_lists_equal, assert_similarity_equal
 
 from oracles import recommendations as oracle
-from shop_analytics.cli.ratings_to_landing import RatingColumns, ratings_to_landing
+from shop_analytics.importing import import_file
 from shop_analytics.ingest import ingest
-from shop_analytics.quality.raw_contract import PAGE_VIEWS, PURCHASES
+from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, PURCHASES
 from shop_analytics.settings import DataLayout
 from support.pipeline import dbt_env, ingest_settings, run_dbt
 
 SETTINGS = oracle.Settings(neighbours_k=2, n_recommendations=3)
 VARS = "{neighbours_k: 2, similarity_candidates_per_user: 6, n_recommendations: 3}"
 T0 = dt.datetime(2020, 3, 1, 12, 0, 0)
+RATINGS_MAPPING = Path(__file__).resolve().parents[2] / "examples" / "mappings" / "ratings_simple.yml"
 
 # (user, item, stars, minutes after T0)
 RATINGS = [
@@ -79,14 +81,20 @@ def _land_events(landing: Path, batch: str) -> None:
         },
         schema=PURCHASES.schema,
     )
-    pq.write_table(views, landing / "page_views" / f"batch_date={batch}" / "events.parquet")
-    pq.write_table(purchases, landing / "purchases" / f"batch_date={batch}" / "events.parquet")
+    _write_batch(views, landing / "page_views" / f"batch_date={batch}")
+    _write_batch(purchases, landing / "purchases" / f"batch_date={batch}")
     # Items 25 and 24 must exist in the catalogue; 24 already does through the ratings.
     items = pa.table(
         {"item_id": [25], "category": ["books"], "page_url_path": ["/items/25"], "price": [1.0], "created_at": at},
-        schema=pq.read_schema(next((landing / "items").rglob("*.parquet"))),
+        schema=ITEMS.schema,
     )
-    pq.write_table(items, landing / "items" / f"batch_date={batch}" / "extra.parquet")
+    _write_batch(items, landing / "items" / f"batch_date={batch}-extra")
+
+
+def _write_batch(table: pa.Table, folder: Path) -> None:
+    folder.mkdir(parents=True)
+    pq.write_table(table, folder / "events.parquet")
+    (folder / "_SUCCESS").touch()
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +106,8 @@ def handmade_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     frame["ts"] = [T0 + dt.timedelta(minutes=m) for m in frame["minutes"]]
     frame.drop(columns="minutes").to_csv(csv, index=False)
     layout = DataLayout(root / "data")
-    counts = ratings_to_landing(csv, layout.landing, RatingColumns("user", "item", "stars", "ts"))
-    assert counts["ratings"] == len(RATINGS)
+    result = import_file(csv, RATINGS_MAPPING, "ratings", layout.landing, T0.strftime("%Y-%m-%d"))
+    assert {b.source: b.rows for b in result.written} == {"users": 9, "items": 11, "ratings": len(RATINGS)}
     _land_events(layout.landing, T0.strftime("%Y-%m-%d"))
     ingest(layout, ingest_settings(layout.root))
     path = root / "warehouse.duckdb"
@@ -142,7 +150,7 @@ def handmade_self_join(
 def _current() -> pd.DataFrame:
     frame = pd.DataFrame(RATINGS, columns=["user_id", "item_id", "rating", "minutes"])
     frame["rated_at"] = [T0 + dt.timedelta(minutes=m) for m in frame["minutes"]]
-    frame["rating_id"] = frame["rated_at"].rank(method="first").astype(int)
+    frame["rating_id"] = range(1, len(frame) + 1)  # the mapping's row_number: file order
     return oracle.current_ratings(frame)
 
 
@@ -223,20 +231,3 @@ def test_handmade_evaluation_builds_without_test_data(handmade: duckdb.DuckDBPyC
         handmade.execute("select count(*) from intermediate.int_recommendations where dataset = 'train'").fetchone()[0]
         == 0
     )
-
-
-@pytest.mark.parametrize(
-    "row, message",
-    [
-        ("1,10,4.5,2020-01-01 00:00:00", "integer rating 1..5"),
-        ("1,10,6,2020-01-01 00:00:00", "integer rating 1..5"),
-        ("x,10,4,2020-01-01 00:00:00", "integer user/item id"),
-        ("1,10,4,", "timestamp"),
-    ],
-)
-def test_converter_refuses_rows_it_cannot_land(tmp_path: Path, row: str, message: str) -> None:
-    csv = tmp_path / "bad.csv"
-    csv.write_text("user_id,item_id,rating,rated_at\n1,11,3,2020-01-01 00:00:00\n" + row + "\n")
-    with pytest.raises(ValueError, match=message):
-        ratings_to_landing(csv, tmp_path / "landing")
-    assert not (tmp_path / "landing").exists()

@@ -1,4 +1,4 @@
-"""The `shop-analytics` command: generate, ingest, check, publish, shell, bench and ratings-to-landing."""
+"""The `shop-analytics` command: import, generate, ingest, check, publish, shell and bench."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     # Imported here, not at the top: `python -m shop_analytics.cli.<command>` imports this
     # package first, and must not find its own module already imported.
-    from shop_analytics.cli import bench, check, generate, ingest, publish, ratings_to_landing, shell
+    from shop_analytics.cli import bench, check, generate, import_cmd, ingest, publish, shell
 
-    for command in (generate, ingest, publish, check, shell, bench, ratings_to_landing):
+    for command in (import_cmd, generate, ingest, publish, check, shell, bench):
         command.register(sub)
     return parser

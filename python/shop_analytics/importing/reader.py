@@ -1,0 +1,213 @@
+"""Reading the user's file into DuckDB as text, exactly: CSV, Parquet, or JSON (NDJSON or an array of objects).
+
+Every input column becomes a VARCHAR column named ``c<position>`` of one table, in file
+order (``row_number``, 0-based), so no column name from the file is ever spliced into
+SQL. Nothing is sniffed into a type: CSV is read as text; Parquet values are written as
+their exact text (integers in decimal, timestamps in ISO 8601, a TIMESTAMP WITH TIME ZONE
+with its offset); JSON strings stay as they are, other JSON values keep their JSON text.
+A number in a floating-point type (a Parquet DOUBLE, a JSON 1.5e3) cannot hold a key
+exactly, so such a key column is refused. A malformed CSV row stops the import with
+DuckDB's message (strict mode): no row is skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from shop_analytics.importing.mapping import ImportMapping, InputOptions, MappingError, check_input_columns
+from shop_analytics.sql import one_value, quote_ident, quote_literal
+
+TABLE = "input_rows"
+ROW = "row_number"
+_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".json": "json"}
+_EXTENSIONS |= {".jsonl": "json", ".ndjson": "json"}
+_FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
+
+
+class InputError(ValueError):
+    """The input file cannot be imported as it is; the message says why and names the file."""
+
+
+@dataclass(frozen=True)
+class InputTable:
+    """The input file loaded as text: table TABLE with ROW and one ``c<i>`` column per input column."""
+
+    path: Path
+    file_format: str
+    names: tuple[str, ...]  # input column names as in the file
+    types: tuple[str, ...]  # the file's own types (Parquet), VARCHAR for CSV; JSON for JSON
+    rows: int
+
+    def sql(self, name: str) -> str:
+        """The SQL column holding input column `name` (as text)."""
+        return quote_ident(f"c{self.names.index(name)}")
+
+
+def read_input(con: duckdb.DuckDBPyConnection, path: Path, mapping: ImportMapping) -> InputTable:
+    """Load `path` into `con` as TABLE; InputError or MappingError when it cannot be imported as mapped."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"input file {path} not found (or not a regular file)")
+    file_format = mapping.input.format or _EXTENSIONS.get(path.suffix.lower())
+    if file_format is None:
+        raise InputError(
+            f"{path}: cannot tell the format from the extension {path.suffix!r}; "
+            f"say `input: {{format: csv | parquet | json}}` in the mapping file"
+        )
+    if path.stat().st_size == 0:
+        raise InputError(f"{path} is empty (0 bytes): nothing to import")
+    con.execute("SET preserve_insertion_order = true")  # ROW is the file's order
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        if file_format == "csv":
+            table = _read_csv(con, path, mapping.input)
+        elif file_format == "parquet":
+            table = _read_parquet(con, path)
+        else:
+            table = _read_json(con, path)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot read {path} as {file_format}: {first}") from exc
+    if table.rows == 0:
+        raise InputError(f"{path} has no rows (only a header, or an empty JSON array): nothing to import")
+    _check_names(table, mapping)
+    _check_keys(con, table, mapping)
+    return table
+
+
+def _csv_options(options: InputOptions) -> str:
+    parts = ["all_varchar = true", "hive_partitioning = false", "strict_mode = true", "null_padding = false"]
+    # RFC 4180 quoting unless declared: a sniffed quote character could strip the ' of a value such as 'A'.
+    defaults = {"quote": '"', "escape": '"'}
+    for name, option in (("delimiter", "delim"), ("quote", "quote"), ("escape", "escape")):
+        value = getattr(options, name) or defaults.get(name)
+        if value is not None:
+            parts.append(f"{option} = {quote_literal(value)}")
+    if options.encoding is not None:
+        parts.append(f"encoding = {quote_literal(options.encoding.lower())}")
+    return ", ".join(parts)
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, options: InputOptions) -> InputTable:
+    # The header as written: read as a data row, so repeated or blank names are seen, not renamed.
+    scan = f"read_csv({quote_literal(str(path))}, {_csv_options(options)}"
+    header = con.execute(f"SELECT * FROM {scan}, header = false) LIMIT 1").fetchone() or ()
+    names = tuple("" if cell is None else str(cell) for cell in header)
+    if len(names) == 1 and any(d in names[0] for d in ",;|\t"):
+        raise InputError(
+            f"{path}: no CSV dialect fits every line (the header came back as one column {names[0][:80]!r}); "
+            f"is a row malformed, or is the delimiter unusual? Set input.delimiter in the mapping file"
+        )
+    positional = "[" + ", ".join(quote_literal(f"c{i}") for i in range(len(names))) + "]"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT CAST(row_number() OVER () - 1 AS BIGINT) AS {ROW}, * "
+        f"FROM {scan}, header = true, names = {positional})"
+    )
+    return InputTable(path, "csv", names, ("VARCHAR",) * len(names), _rows(con))
+
+
+def _rows(con: duckdb.DuckDBPyConnection) -> int:
+    return int(one_value(con, f"SELECT count(*) FROM {TABLE}"))
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> InputTable:
+    scan = f"read_parquet({quote_literal(str(path))}, hive_partitioning = false)"
+    described = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+    names = tuple(str(r[0]) for r in described)
+    types = tuple(str(r[1]) for r in described)
+    # Parquet column names are unique, so positional references are exact: #1, #2, ...
+    select = [f"CAST(row_number() OVER () - 1 AS BIGINT) AS {ROW}"]
+    for i, kind in enumerate(types):
+        value = f"#{i + 1}"
+        select.append(f"{_parquet_text(value, kind)} AS c{i}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {', '.join(select)} FROM {scan}")
+    return InputTable(path, "parquet", names, types, _rows(con))
+
+
+def _parquet_text(value: str, kind: str) -> str:
+    """Exact text of a Parquet value: DuckDB's casts to VARCHAR are exact for every scalar type, and
+    print a DOUBLE in its shortest round-trip form (1.1, not 1.1000000000000001)."""
+    upper = kind.upper()
+    return value if upper == "VARCHAR" else f"CAST({value} AS VARCHAR)"
+
+
+def _read_json(con: duckdb.DuckDBPyConnection, path: Path) -> InputTable:
+    objects = f"read_json_objects({quote_literal(str(path))}, format = 'auto')"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE input_objects AS "
+        f"SELECT CAST(row_number() OVER () - 1 AS BIGINT) AS {ROW}, json FROM {objects}"
+    )
+    not_objects = one_value(con, "SELECT count(*) FROM input_objects WHERE json_type(json) <> 'OBJECT'")
+    if not_objects:
+        example = one_value(con, "SELECT json FROM input_objects WHERE json_type(json) <> 'OBJECT' LIMIT 1")
+        raise InputError(f"{path}: {not_objects} record(s) are not JSON objects, e.g. {str(example)[:80]!r}")
+    key_lists = con.execute(
+        f"SELECT keys FROM (SELECT json_keys(json) AS keys, min({ROW}) AS first FROM input_objects GROUP BY keys) "
+        f"ORDER BY first"
+    ).fetchall()
+    names: list[str] = []
+    repeated: set[str] = set()
+    for (keys,) in key_lists:
+        repeated |= {k for k in keys if keys.count(k) > 1}
+        names += [k for k in dict.fromkeys(keys) if k not in names]
+    if repeated:
+        raise InputError(f"{path}: an object repeats the key(s) {sorted(repeated)}; which value counts is ambiguous")
+    select = [ROW]
+    for i, name in enumerate(names):
+        pointer = quote_literal("/" + name.replace("~", "~0").replace("/", "~1"))
+        select.append(
+            f"CASE json_type(json, {pointer}) WHEN 'VARCHAR' THEN json_extract_string(json, {pointer}) "
+            f"WHEN 'NULL' THEN NULL ELSE CAST(json_extract(json, {pointer}) AS VARCHAR) END AS c{i}"
+        )
+        select.append(f"json_type(json, {pointer}) AS t{i}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS SELECT {', '.join(select)} FROM input_objects ORDER BY {ROW}")
+    con.execute("DROP TABLE input_objects")
+    return InputTable(path, "json", tuple(names), ("JSON",) * len(names), _rows(con))
+
+
+def _check_names(table: InputTable, mapping: ImportMapping) -> None:
+    check_input_columns(mapping, list(table.names), table.path)
+    used = mapping.input_columns()
+    for name, key in used.items():
+        if table.names.count(name) > 1:
+            raise MappingError(
+                f"mapping file {mapping.path}: {key}: input column {name!r} appears "
+                f"{table.names.count(name)} times in {table.path}; which one is meant is ambiguous"
+            )
+
+
+def key_input_columns(mapping: ImportMapping) -> dict[str, str]:
+    """Input columns mapped to natural keys -> their target column."""
+    return {source: target for target, source in mapping.columns.items() if mapping.target.column(target).kind == "key"}
+
+
+def _check_keys(con: duckdb.DuckDBPyConnection, table: InputTable, mapping: ImportMapping) -> None:
+    """Refuse a key held in a floating-point type: 85123.0 or 1.2e22 is not the key the user typed."""
+    for source, target in key_input_columns(mapping).items():
+        i = table.names.index(source)
+        kind = table.types[i].upper()
+        if table.file_format == "parquet" and kind in _FLOAT_TYPES:
+            raise InputError(
+                f"{table.path}: column {source!r} (mapped to key {target}) is a Parquet {kind}; a key must be text "
+                f"or an integer, as a float cannot keep it exactly. Write it as a string column"
+            )
+        if table.file_format == "json":
+            found = con.execute(
+                f"SELECT {table.sql(source)} FROM {TABLE} WHERE t{i} = 'DOUBLE' ORDER BY {ROW} LIMIT 1"
+            ).fetchone()
+            if found:
+                raise InputError(
+                    f"{table.path}: column {source!r} (mapped to key {target}) holds the JSON number {found[0]}; "
+                    f"a key must be a JSON string or integer, as a floating-point number cannot keep it exactly"
+                )
+
+
+def temporal_input_type(table: InputTable, name: str) -> str | None:
+    """The Parquet temporal type of input column `name` (already ISO 8601 text), or None."""
+    if table.file_format != "parquet":
+        return None
+    kind = table.types[table.names.index(name)].upper()
+    return kind if kind.startswith(("TIMESTAMP", "DATE")) else None
