@@ -55,6 +55,29 @@ def _chunks(
         yield pa.Table.from_batches(pending).to_pandas()
 
 
+# Partial aggregates per (customer, UTC day): output column -> (input column, function within a chunk,
+# function that merges the partials of several chunks).
+_DAY_PARTIALS = {
+    "purchase_count": ("amount_cents", "size", "sum"),
+    "total_quantity": ("quantity", "sum", "sum"),
+    "total_cents": ("amount_cents", "sum", "sum"),
+    "min_cents": ("amount_cents", "min", "min"),
+    "max_cents": ("amount_cents", "max", "max"),
+    "first_purchased_at": ("purchased_at", "min", "min"),
+    "last_purchased_at": ("purchased_at", "max", "max"),
+}
+
+
+def _chunk_partials() -> dict[str, tuple[str, str]]:
+    """Named aggregations that compute the _DAY_PARTIALS columns from one chunk of purchases."""
+    return {name: (column, per_chunk) for name, (column, per_chunk, _) in _DAY_PARTIALS.items()}
+
+
+def _merged_partials() -> dict[str, tuple[str, str]]:
+    """Named aggregations that combine _DAY_PARTIALS columns into coarser groups."""
+    return {name: (name, merge) for name, (_, _, merge) in _DAY_PARTIALS.items()}
+
+
 def purchase_summary(lake: Path, chunk_rows: int, progress: Path | None, total: int) -> pd.DataFrame:
     """Per chunk: partial aggregates per (customer, UTC day); merged across chunks, then per customer."""
     dataset = _dataset(lake, "purchases")
@@ -65,47 +88,16 @@ def purchase_summary(lake: Path, chunk_rows: int, progress: Path | None, total: 
         chunk = chunk[chunk["user_id"].notna()]
         chunk["amount_cents"] = (chunk["amount"] * 100).round().astype("int64")
         chunk["purchase_date"] = chunk["purchased_at"].dt.floor("D")
-        partials.append(
-            chunk.groupby(["user_id", "purchase_date"])
-            .agg(
-                purchase_count=("amount_cents", "size"),
-                total_quantity=("quantity", "sum"),
-                total_cents=("amount_cents", "sum"),
-                min_cents=("amount_cents", "min"),
-                max_cents=("amount_cents", "max"),
-                first_purchased_at=("purchased_at", "min"),
-                last_purchased_at=("purchased_at", "max"),
-            )
-            .reset_index()
-        )
+        partials.append(chunk.groupby(["user_id", "purchase_date"]).agg(**_chunk_partials()).reset_index())
         done += rows_read
         _write_progress(progress, done, total)
     # Cross-chunk merge: one customer-day may span chunks, so partials are combined, not concatenated.
-    days = (
-        pd.concat(partials)
-        .groupby(["user_id", "purchase_date"])
-        .agg(
-            purchase_count=("purchase_count", "sum"),
-            total_quantity=("total_quantity", "sum"),
-            total_cents=("total_cents", "sum"),
-            min_cents=("min_cents", "min"),
-            max_cents=("max_cents", "max"),
-            first_purchased_at=("first_purchased_at", "min"),
-            last_purchased_at=("last_purchased_at", "max"),
-        )
-        .reset_index()
-    )
+    days = pd.concat(partials).groupby(["user_id", "purchase_date"]).agg(**_merged_partials()).reset_index()
     days["is_repeat"] = days["purchase_count"] > 1
     summary = (
         days.groupby("user_id")
         .agg(
-            purchase_count=("purchase_count", "sum"),
-            total_quantity=("total_quantity", "sum"),
-            total_cents=("total_cents", "sum"),
-            min_cents=("min_cents", "min"),
-            max_cents=("max_cents", "max"),
-            first_purchased_at=("first_purchased_at", "min"),
-            last_purchased_at=("last_purchased_at", "max"),
+            **_merged_partials(),
             first_purchase_date=("purchase_date", "min"),
             last_purchase_date=("purchase_date", "max"),
             purchase_days=("purchase_date", "size"),
