@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 from harness import write_result
 from shop_analytics.dbt.udfs import register_udfs
 from shop_analytics.sketches import BlockedBloomFilter, BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
+from udf_ceiling import register_empty_udf
 
 
 def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:
@@ -435,15 +436,7 @@ def bench_duckdb_udf(n: int, fpr: float, repeats: int) -> dict[str, Any]:
     con.execute("SET threads = 2")
     register_udfs(con)
     con.execute("CREATE TABLE f AS SELECT ?::BLOB AS blob", [bf.to_bytes()])
-    con.create_function(
-        "noop_udf",
-        lambda k: pa.array(np.ones(len(k), dtype=bool)),
-        ["BIGINT"],
-        "BOOLEAN",
-        type="arrow",
-        null_handling="special",
-        side_effects=False,
-    )
+    register_empty_udf(con, "noop_udf")
     q_ref = f"SELECT count(*) FROM range({n}) t(k) WHERE bloom_contains((SELECT bloom_ref(blob) FROM f), k)"
     q_noop = f"SELECT count(*) FROM range({n}) t(k) WHERE noop_udf(k)"
     q_sql = f"SELECT count(*) FROM range({n}) t(k) WHERE k % 2 = 0"

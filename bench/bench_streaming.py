@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from harness import measure, measurement_dict, write_result
+from udf_ceiling import register_empty_udf
 
 TOP = 100
 CAPACITY = 2000
@@ -357,24 +358,8 @@ def child_udf(files: list[str], rows: int) -> dict[str, Any]:
         con.execute(f"CREATE TABLE f_{name} AS SELECT ?::BLOB AS filter", [bf.to_bytes()])
     # The ceilings: arrow UDFs that do no work. DuckDB converts every 2048-row chunk
     # to Arrow and back, so no Python UDF can be faster than these.
-    con.create_function(
-        "empty_udf",
-        lambda k: pa.array(np.ones(len(k), dtype=bool)),
-        ["BIGINT"],
-        "BOOLEAN",
-        type="arrow",
-        null_handling="special",
-        side_effects=False,
-    )
-    con.create_function(
-        "empty_udf2",
-        lambda f, k: pa.array(np.ones(len(k), dtype=bool)),
-        ["BLOB", "BIGINT"],
-        "BOOLEAN",
-        type="arrow",
-        null_handling="special",
-        side_effects=False,
-    )
+    register_empty_udf(con, "empty_udf")
+    register_empty_udf(con, "empty_udf2", takes_filter=True)
     con.create_function(
         "identity_udf", lambda k: k, ["BIGINT"], "BIGINT", type="arrow", null_handling="special", side_effects=False
     )
