@@ -142,10 +142,9 @@ def build_baseline(root: Path) -> None:
     assert code == 0, (out, err)
 
 
-def run_cli(root: Path, *extra: str) -> tuple[int, str, str]:
-    """`shop-analytics ingest` in this process on data root `root`: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    args = [
+def ingest_args(root: Path, *extra: str) -> list[str]:
+    """Command-line arguments of `shop-analytics ingest` on data root `root` with the repo's seeds and contracts."""
+    return [
         "--data-dir",
         str(root),
         "ingest",
@@ -157,8 +156,13 @@ def run_cli(root: Path, *extra: str) -> tuple[int, str, str]:
         "--no-progress",
         *extra,
     ]
+
+
+def run_cli(root: Path, *extra: str) -> tuple[int, str, str]:
+    """`shop-analytics ingest` in this process on data root `root`: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(args)
+        code = cli.main(ingest_args(root, *extra))
     return code, out.getvalue(), err.getvalue()
 
 
@@ -176,26 +180,13 @@ def run_cli_subprocess(root: Path, env: dict[str, str], *extra: str) -> subproce
         "from shop_analytics import cli\n"
         "sys.exit(cli.main(sys.argv[1:]))\n"
     )
-    args = [
-        "--data-dir",
-        str(root),
-        "ingest",
-        "--countries",
-        str(ROOT / "seeds" / "countries.csv"),
-        "--contracts",
-        str(ROOT / "contracts"),
-        "--no-data-docs",
-        "--no-progress",
-        *extra,
-    ]
     full_env = {
         **os.environ,
         "PYTHONPATH": os.environ.get("SHOP_ANALYTICS_TEST_PYTHONPATH", str(ROOT / "python")),
         **env,
     }
-    return subprocess.run(
-        [sys.executable, str(script), *args], env=full_env, capture_output=True, text=True, timeout=600
-    )
+    command = [sys.executable, str(script), *ingest_args(root, *extra)]
+    return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=600)
 
 
 def snapshot(root: Path) -> dict[str, str]:
