@@ -21,6 +21,7 @@ import duckdb
 import yaml
 
 from shop_analytics.importing.transform import PlannedBatch
+from shop_analytics.publish.files import fsync_path
 from shop_analytics.quality.raw_contract import BATCH_PREFIX, COMPLETION_MARKER, batch_id_problem
 from shop_analytics.sql import one_value, quote_literal
 
@@ -110,7 +111,7 @@ def _write_data(con: duckdb.DuckDBPyConnection, batch: PlannedBatch, path: Path)
     written = one_value(con, f"SELECT count(*) FROM read_json_objects({quote_literal(str(path))}, format = 'nd')")
     if written != batch.rows:  # every row accounted for, checked on the file itself
         raise RuntimeError(f"internal error: {path} holds {written} rows, expected {batch.rows}")
-    _fsync(path)
+    fsync_path(path)
 
 
 def _write_settings(path: Path, settings: dict[str, str], provenance: str) -> None:
@@ -119,18 +120,10 @@ def _write_settings(path: Path, settings: dict[str, str], provenance: str) -> No
         settings, sort_keys=False, allow_unicode=True
     )
     path.write_text(text, encoding="utf-8")
-    _fsync(path)
+    fsync_path(path)
 
 
 def _touch_durably(path: Path) -> None:
     path.touch()
-    _fsync(path)
-    _fsync(path.parent)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path)
+    fsync_path(path.parent)
