@@ -80,13 +80,17 @@ class BatchValidation:
         """GX's unexpected row count per reason (failed expectations only)."""
         return {o.reason: o.unexpected_count for o in self.outcomes if o.unexpected_count}
 
-    def counts_by_kind(self) -> dict[str, int]:
-        """Failing rows per reason kind (e.g. 'null_key'), comparable with the generator manifest."""
-        out: dict[str, int] = {}
-        for reason, n in self.counts_by_reason.items():
-            kind = reason.split(":", 1)[0]
-            out[kind] = out.get(kind, 0) + n
-        return out
+    def rows_by_kind(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        """Failing rows per reason kind (e.g. 'null_key'), comparable with the generator manifest.
+
+        A row counts once per kind even when it breaks several rules of that kind (a sale
+        line naming both an original order and line is two invalid_value reasons, one row).
+        """
+        rows = con.execute(
+            f"SELECT split_part(reason, ':', 1) AS kind, count(DISTINCT {ROW_NUMBER}) "
+            f"FROM {quote_ident(self.reasons_table)} GROUP BY kind ORDER BY kind"
+        ).fetchall()
+        return {str(kind): int(n) for kind, n in rows}
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary for reports: verdict, counts, and GX's suite statistics."""
