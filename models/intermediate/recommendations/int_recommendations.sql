@@ -368,7 +368,7 @@ item_orders as (
         select item_id from affinity
         union
         select item_id from centred_ratings
-    )
+    ) as candidate_items
 
 ),
 
@@ -426,7 +426,7 @@ select
     ranked.user_id,
     cast(ranked.recommender as varchar) as recommender,
     cast(ranked.recommendation_rank as integer) as recommendation_rank,
-    ranked.entry.item_id as item_id,
+    ranked.entry.item_id,
     cast(ranked.entry.score as double) as score,
     cast(ranked.entry.predicted_rating as double) as predicted_rating
 from ranked
