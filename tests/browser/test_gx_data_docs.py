@@ -8,11 +8,9 @@ them at vendored copies, so this passes on a machine without internet (this proj
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from selenium import webdriver
@@ -23,6 +21,7 @@ from shop_analytics.ingest import ingest
 from shop_analytics.settings import DataLayout
 from support.browser import start_chromium, wait_for
 from support.pipeline import ingest_settings
+from support.request_log import RequestLog, offline_problems
 
 TINY = GeneratorConfig(scale=0.005, seed=11, chunk_rows=50_000)
 # A script or stylesheet (or image) fetched from a network address rather than a relative path.
@@ -48,27 +47,18 @@ def user_browser(chromium: tuple[str, str], tmp_path_factory: pytest.TempPathFac
     driver.quit()
 
 
-def _open(driver: webdriver.Chrome, page: Path) -> None:
-    driver.get_log("performance")  # forget the previous page's requests
-    driver.get(page.as_uri())
+@pytest.fixture(scope="module")
+def requests_log(user_browser: webdriver.Chrome) -> RequestLog:
+    """The requests user_browser makes, read across the module's tests; pages are opened through it."""
+    return RequestLog(user_browser)
 
 
-def _assert_only_local_requests(driver: webdriver.Chrome, expected: tuple[str, ...]) -> None:
-    """Every request since _open was local (file:, data:, chrome:) and succeeded; `expected` files were among them."""
-    requested: dict[str, str] = {}
-    failed: list[str] = []
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        params = message.get("params", {})
-        if message["method"] == "Network.requestWillBeSent":
-            requested[params["requestId"]] = params["request"]["url"]
-        elif message["method"] == "Network.loadingFailed":
-            failed.append(f"{requested.get(params['requestId'])}: {params['errorText']}")
-    urls = set(requested.values())
-    # chrome:// is the browser's own resources (the clear button of a search box), not the network.
-    assert {u for u in urls if urlparse(u).scheme not in ("file", "data", "chrome")} == set()
-    assert failed == []
-    for name in expected:  # the log saw the vendored files, so the checks above are not vacuous
+def _assert_only_local_requests(log: RequestLog, expected: tuple[str, ...]) -> None:
+    """Every request of the page under test was local (see is_local) and loaded; `expected` files among them."""
+    requests = log.page_requests()
+    assert offline_problems(requests) == []
+    urls = {url for request in requests for url in request.urls}
+    for name in expected:  # the log saw the vendored files, so the check above is not vacuous
         assert any(u.endswith(name) for u in urls), (name, sorted(urls))
 
 
@@ -105,10 +95,10 @@ def _statistics(driver: webdriver.Chrome) -> dict[str, str]:
 
 
 def test_validation_page_renders_statistics_checked_columns_and_icons(
-    data_docs: Path, user_browser: webdriver.Chrome, screenshot
+    data_docs: Path, user_browser: webdriver.Chrome, requests_log: RequestLog, screenshot
 ) -> None:
     page = next(p for p in _validation_pages(data_docs) if "gate_items" in p.name)
-    _open(user_browser, page)
+    requests_log.open(page.as_uri())
     wait_for(
         user_browser,
         lambda d: "Evaluated Expectations" in d.find_element(By.TAG_NAME, "body").text,
@@ -136,16 +126,18 @@ def test_validation_page_renders_statistics_checked_columns_and_icons(
     assert user_browser.execute_script("return typeof jQuery !== 'undefined' && !!jQuery.fn.tooltip")
     _assert_icons_drawn(user_browser)
     _assert_only_local_requests(
-        user_browser, ("jquery.min.js", "bootstrap.min.js", "bootstrap.min.css", "gx-icons.css", "logo-long.png")
+        requests_log, ("jquery.min.js", "bootstrap.min.js", "bootstrap.min.css", "gx-icons.css", "logo-long.png")
     )
     screenshot(user_browser, "gx_data_docs_validation", height=1100)
 
 
-def test_index_lists_every_validation_run(data_docs: Path, user_browser: webdriver.Chrome, screenshot) -> None:
+def test_index_lists_every_validation_run(
+    data_docs: Path, user_browser: webdriver.Chrome, requests_log: RequestLog, screenshot
+) -> None:
     index = data_docs / "index.html"
     pages = {p.relative_to(data_docs).as_posix() for p in _validation_pages(data_docs)}
     assert set(re.findall(r'validations/[^"\\]+?\.html', index.read_text())) == pages
-    _open(user_browser, index)
+    requests_log.open(index.as_uri())
     wait_for(
         user_browser,
         lambda d: "Validation Results" in d.find_element(By.TAG_NAME, "body").text,
@@ -162,5 +154,29 @@ def test_index_lists_every_validation_run(data_docs: Path, user_browser: webdriv
     assert {href for href in listed_runs if href.startswith("validations/")} == pages
     assert user_browser.find_elements(By.CSS_SELECTOR, "button[name=clearSearch] i.fa-trash")  # added by a script
     _assert_icons_drawn(user_browser)
-    _assert_only_local_requests(user_browser, ("jquery.min.js", "bootstrap-table.min.js", "bootstrap-table.min.css"))
+    _assert_only_local_requests(requests_log, ("jquery.min.js", "bootstrap-table.min.js", "bootstrap-table.min.css"))
     screenshot(user_browser, "gx_data_docs_index", height=1100)
+
+
+# The request check itself, in the same Chromium, must report a page that reaches beyond the machine (a script,
+# a protocol-relative image, a frame). `.invalid` never resolves (RFC 2606), so nothing leaves the machine.
+NETWORK_PAGE = """<!doctype html><html><head><link rel="stylesheet" href="local.css">
+<script src="https://cdn.example.invalid/lib.js"></script></head>
+<body><img src="//images.example.invalid/logo.png"><iframe src="https://frame.example.invalid/"></iframe></body></html>
+"""
+
+
+def test_request_check_reports_a_page_that_requests_the_network(requests_log: RequestLog, tmp_path: Path) -> None:
+    (tmp_path / "local.css").write_text("body { margin: 0 }")
+    page = tmp_path / "network.html"
+    page.write_text(NETWORK_PAGE)
+    requests_log.open(page.as_uri())
+    problems = offline_problems(requests_log.page_requests())
+    for url in (
+        "https://cdn.example.invalid/lib.js",
+        "file://images.example.invalid/logo.png",  # protocol-relative on a file: page: a UNC path, not local
+        "https://frame.example.invalid/",
+    ):
+        assert f"non-local: {url}" in problems, problems
+    assert "failed (net::ERR_NAME_NOT_RESOLVED): https://cdn.example.invalid/lib.js" in problems, problems
+    assert not any("local.css" in p for p in problems), problems

@@ -34,7 +34,8 @@ def start_chromium(
     chromium: tuple[str, str], profile: Path, *flags: str, log_requests: bool = False
 ) -> webdriver.Chrome:
     """Headless Chromium (binary, chromedriver) with a fresh `profile`, CHROMIUM_FLAGS and `flags`; with
-    `log_requests`, driver.get_log("performance") returns the DevTools events of every request."""
+    `log_requests`, the performance log holds the DevTools events of every request (read it through
+    support.request_log.RequestLog, which pairs them by request and page)."""
     options = webdriver.ChromeOptions()
     options.binary_location = chromium[0]
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={WINDOW[0]},{WINDOW[1]}", *flags):
