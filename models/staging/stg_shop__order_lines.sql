@@ -1,5 +1,5 @@
 {#- Order lines of raw contract v2, and every v1 purchase migrated into a
-    one-line order (docs/marts.md): order_id = purchase_id as text, line 1, a
+    one-line order (docs/marts.md): order_id = the purchase_id's text, line 1, a
     sale in var('legacy_purchase_currency'), line_amount = amount. The union
     is the only logic; staging joins nothing. Import CTEs are not used for the
     v2 lake: it is read three times by deduplicate_events (see there). -#}

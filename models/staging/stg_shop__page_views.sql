@@ -1,6 +1,6 @@
 {#- Import CTEs are not used here: the lake is read three times by
     deduplicate_events (see there why not through a shared CTE).
-    user_id and item_id are the text natural keys of contract v2, as in
+    user_id and item_id are the text natural keys of contract v2, like
     stg_shop__users and stg_shop__items; user_key and item_key are their
     surrogate keys, for engines that want an integer. -#}
 {%- set lake = lake_source('page_views', {

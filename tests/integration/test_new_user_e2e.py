@@ -6,10 +6,6 @@ shape (its own column names, string stock codes, C-numbered cancellations, count
 GBP, local UK times) plus its mapping -> import --dry-run -> import -> ingest -> dbt seed ->
 dbt build -> check -> publish. The published marts are compared with an oracle computed
 here in plain Python (csv, Decimal, zoneinfo) from contract v2's rules (docs/marts.md).
-
-The import step works today. The steps after it need the raw contract v2 in the gate
-(gate16: the order_lines source, string keys, _batch.yml time zones, GBP) and the v2 marts
-(warehouse16); until both are merged that test is a strict xfail naming them.
 """
 
 from __future__ import annotations
@@ -194,13 +190,6 @@ def test_mart_oracle_sees_the_business_cases() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="waits for gate16 (raw contract v2 in the gate: the order_lines source, string keys, "
-    "_batch.yml time zone and default currency) and warehouse16 (v2 marts fct_orders, rpt_daily_revenue, "
-    "fct_same_day_repeat_purchases on orders); today `shop-analytics import --dry-run` is refused by the "
-    "gate as an unknown source folder 'order_lines'",
-)
 def test_new_user_end_to_end(tmp_path: Path) -> None:
     env = _env(tmp_path)
     for command in readme_commands():

@@ -38,6 +38,9 @@ RESERVED_NAMES = frozenset(
         "item_key",
         "country_raw",
         "item_name",
+        "order_key",
+        "is_reversal",
+        "source_table",
     }
 )
 NEW_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
