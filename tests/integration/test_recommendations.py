@@ -36,10 +36,11 @@ def raw(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
         "views": _frame(
             con, "select user_id, item_id, viewed_at from staging.stg_shop__page_views where user_id is not null"
         ),
+        # Every sale line, of v2 orders and of migrated v1 purchases, is a purchase event.
         "purchases": _frame(
             con,
-            "select cast(user_id as bigint) as user_id, cast(item_id as bigint) as item_id, purchased_at "
-            "from staging.stg_shop__purchases",
+            "select user_id, item_id, ordered_at as purchased_at from staging.stg_shop__order_lines "
+            "where line_type = 'sale' and user_id is not null",
         ),
     }
 
@@ -143,18 +144,18 @@ def test_train_dataset_is_the_chain_on_data_before_the_cutoff(con: duckdb.DuckDB
     assert np.abs(merged["affinity"] - merged["affinity_sql"]).max() <= TOL * max(1.0, merged["affinity"].max())
 
 
-def _sql_lists(con: duckdb.DuckDBPyConnection, table: str, recommender: str) -> dict[int, list[tuple[int, float]]]:
+def _sql_lists(con: duckdb.DuckDBPyConnection, table: str, recommender: str) -> dict[str, list[tuple[str, float]]]:
     rows = con.execute(
         f"select user_id, item_id, score from {table} where recommender = ? order by user_id, recommendation_rank",
         [recommender],
     ).fetchall()
-    out: dict[int, list[tuple[int, float]]] = {}
+    out: dict[str, list[tuple[str, float]]] = {}
     for user, item, score in rows:
-        out.setdefault(int(user), []).append((int(item), float(score)))
+        out.setdefault(str(user), []).append((str(item), float(score)))
     return out
 
 
-def assert_lists_equal(sql: dict[int, list[tuple[int, float]]], exact: dict[int, list[tuple[int, float]]]) -> None:
+def assert_lists_equal(sql: dict[str, list[tuple[str, float]]], exact: dict[str, list[tuple[str, float]]]) -> None:
     """Same users, same score at every rank; an item may only differ from the reference inside a tie."""
     exact = {u: items for u, items in exact.items() if items}
     assert sql.keys() == exact.keys()
@@ -180,7 +181,7 @@ def test_knn_recommendations_match(con: duckdb.DuckDBPyConnection, raw: dict, cu
 
 def test_popularity_recommendations_match(con: duckdb.DuckDBPyConnection, raw: dict, current: pd.DataFrame) -> None:
     aff = oracle.affinity(raw["views"], raw["purchases"], current, SETTINGS)
-    users = [int(u) for u in con.execute("select user_id from staging.stg_shop__users").fetchnumpy()["user_id"]]
+    users = [str(u) for u in con.execute("select user_id from staging.stg_shop__users").fetchnumpy()["user_id"]]
     exact = oracle.popularity_recommendations(aff, users, SETTINGS.n_recommendations)
     assert_lists_equal(_sql_lists(con, "marts.rpt_recommendations", "popularity"), exact)
 
@@ -229,10 +230,10 @@ def test_evaluation_metrics_match_an_independent_computation(con: duckdb.DuckDBP
             ],
         ]
     )
-    relevant: dict[int, set[int]] = {}
+    relevant: dict[str, set[str]] = {}
     for user, item in after.itertuples(index=False):
         if user in train_users and (user, item) not in seen:
-            relevant.setdefault(int(user), set()).add(int(item))
+            relevant.setdefault(str(user), set()).add(str(item))
     assert relevant
     n_items = con.execute("select count(*) from staging.stg_shop__items").fetchone()[0]
     report = _frame(con, "select * from marts.rpt_recommendation_evaluation").set_index("recommender")

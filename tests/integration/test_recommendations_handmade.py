@@ -67,15 +67,15 @@ PURCHASES_ = [(1, 6, 24)]  # ... and bought item 24: neither may be recommended 
 def _land_events(landing: Path, batch: str) -> None:
     at = pa.array([T0 + dt.timedelta(minutes=90)], pa.timestamp("us"))
     views = pa.table(
-        {"page_view_id": [VIEWS[0][0]], "viewed_at": at, "user_id": [VIEWS[0][1]], "item_id": [VIEWS[0][2]]},
+        {"page_view_id": [VIEWS[0][0]], "viewed_at": at, "user_id": [str(VIEWS[0][1])], "item_id": [str(VIEWS[0][2])]},
         schema=PAGE_VIEWS.schema,
     )
     purchases = pa.table(
         {
             "purchase_id": [PURCHASES_[0][0]],
             "purchased_at": at,
-            "user_id": [PURCHASES_[0][1]],
-            "item_id": [PURCHASES_[0][2]],
+            "user_id": [str(PURCHASES_[0][1])],
+            "item_id": [str(PURCHASES_[0][2])],
             "quantity": pa.array([1], pa.int32()),
             "amount": [1.0],
         },
@@ -85,7 +85,15 @@ def _land_events(landing: Path, batch: str) -> None:
     _write_batch(purchases, landing / "purchases" / f"batch_date={batch}")
     # Items 25 and 24 must exist in the catalogue; 24 already does through the ratings.
     items = pa.table(
-        {"item_id": [25], "category": ["books"], "page_url_path": ["/items/25"], "price": [1.0], "created_at": at},
+        {
+            "item_id": ["25"],
+            "category": ["books"],
+            "page_url_path": ["/items/25"],
+            "price": [1.0],
+            "created_at": at,
+            "name": ["Item 25"],
+            "price_currency": ["USD"],
+        },
         schema=ITEMS.schema,
     )
     _write_batch(items, landing / "items" / f"batch_date={batch}-extra")
@@ -151,6 +159,8 @@ def _current() -> pd.DataFrame:
     frame = pd.DataFrame(RATINGS, columns=["user_id", "item_id", "rating", "minutes"])
     frame["rated_at"] = [T0 + dt.timedelta(minutes=m) for m in frame["minutes"]]
     frame["rating_id"] = range(1, len(frame) + 1)  # the mapping's row_number: file order
+    # Keys are text in the warehouse (contract v2): the CSV's numbers arrive as their decimal text.
+    frame[["user_id", "item_id"]] = frame[["user_id", "item_id"]].astype(str)
     return oracle.current_ratings(frame)
 
 
@@ -172,27 +182,27 @@ def test_handmade_edge_cases(engine: str, request: pytest.FixtureRequest) -> Non
     }
     users = {u for u, _ in pairs} | {v for _, v in pairs}
     # One rating and constant ratings: ineligible, never a neighbour, no NaN anywhere.
-    assert 1 not in users and 2 not in users
+    assert "1" not in users and "2" not in users
     stats = dict(
         handmade.execute(
             "select user_id, is_similarity_eligible from intermediate.int_users__rating_stats where dataset = 'served'"
         ).fetchall()
     )
-    assert stats[1] is False and stats[2] is False
+    assert stats["1"] is False and stats["2"] is False
     # The revision wins: user 3's current rating of item 11 is 1.
     assert (
         handmade.execute(
             "select rating from intermediate.int_ratings__current "
-            "where dataset = 'served' and user_id = 3 and item_id = 11"
+            "where dataset = 'served' and user_id = '3' and item_id = '11'"
         ).fetchone()[0]
         == 1
     )
     # Exactly min_co_rated co-rated items is enough; one fewer is not.
-    assert pairs[(3, 4)][1] == 2 and (4, 3) in pairs
-    assert (3, 5) not in pairs and (5, 3) not in pairs
+    assert pairs[("3", "4")][1] == 2 and ("4", "3") in pairs
+    assert ("3", "5") not in pairs and ("5", "3") not in pairs
     # Three neighbours tie for user 6 with K = 2: the smaller ids win.
-    six = sorted((v, s) for (u, v), (s, _) in pairs.items() if u == 6)
-    assert [v for v, _ in six] == [7, 8]
+    six = sorted((v, s) for (u, v), (s, _) in pairs.items() if u == "6")
+    assert [v for v, _ in six] == ["7", "8"]
     tied = handmade.execute(
         "select count(distinct round(similarity, 12)) from marts.rpt_user_similarity where user_id = 6"
     ).fetchone()[0]
@@ -202,26 +212,26 @@ def test_handmade_edge_cases(engine: str, request: pytest.FixtureRequest) -> Non
 def test_handmade_recommendations(handmade: duckdb.DuckDBPyConnection) -> None:
     current = _current()
     neighbours = oracle.similarity(current, SETTINGS)
-    seen = set(zip(current["user_id"], current["item_id"], strict=True)) | {(6, 25), (6, 24)}
+    seen = set(zip(current["user_id"], current["item_id"], strict=True)) | {("6", "25"), ("6", "24")}
     exact = oracle.knn_recommendations(current, neighbours, seen, SETTINGS)
     rows = handmade.execute(
         "select recommender, user_id, item_id, score, predicted_rating "
         "from marts.rpt_recommendations order by recommender, user_id, recommendation_rank"
     ).fetchall()
     for recommender in ("user_knn", "user_knn_predicted_rating"):
-        got: dict[int, list[tuple[int, float]]] = {}
+        got: dict[str, list[tuple[str, float]]] = {}
         for name, user, item, score, _ in rows:
             if name == recommender:
                 got.setdefault(user, []).append((item, score))
         assert_lists_equal(got, exact[recommender])
     # Worked by hand: user 6 (mean 3) gets item 23 from neighbours 7 and 8 (mean 3.8, rated it 5):
     # 3 + (s * 1.2 + s * 1.2) / (2 s) = 4.2. Item 24 was bought and item 25 viewed: never shown.
-    six = {item: pred for name, user, item, _, pred in rows if user == 6 and name == "user_knn_predicted_rating"}
-    assert six == {23: pytest.approx(4.2, abs=1e-12)}
-    assert not {item for _, user, item, _, _ in rows if user == 6} & {24, 25, 20, 21, 22}
+    six = {item: pred for name, user, item, _, pred in rows if user == "6" and name == "user_knn_predicted_rating"}
+    assert six == {"23": pytest.approx(4.2, abs=1e-12)}
+    assert not {item for _, user, item, _, _ in rows if user == "6"} & {"24", "25", "20", "21", "22"}
     # The item with a single rater reaches user 4, whose only neighbour rated it.
-    four = {item for name, user, item, _, _ in rows if user == 4 and name == "user_knn"}
-    assert 99 in four
+    four = {item for name, user, item, _, _ in rows if user == "4" and name == "user_knn"}
+    assert "99" in four
 
 
 def test_handmade_evaluation_builds_without_test_data(handmade: duckdb.DuckDBPyConnection) -> None:

@@ -31,7 +31,7 @@ def _audience_views(lake: Lake, audience: Audience) -> list[dict]:
 
 def user_item_views(lake: Lake, audience: Audience) -> list[tuple]:
     """Rows of fct_user_item_views in the source document's order (count, user, page)."""
-    grouped: dict[tuple[int, int], list[dt.datetime]] = defaultdict(list)
+    grouped: dict[tuple[str, str], list[dt.datetime]] = defaultdict(list)
     for row in _audience_views(lake, audience):
         grouped[(row["user_id"], row["item_id"])].append(row["viewed_at"])
     out = [
@@ -53,8 +53,8 @@ def _competition_ranks(scores: dict) -> dict:
 
 def item_popularity(lake: Lake, audience: Audience) -> list[tuple]:
     """Rows of rpt_item_popularity, most popular first (rank, then page)."""
-    viewers: dict[int, set[int]] = defaultdict(set)
-    views: Counter[int] = Counter()
+    viewers: dict[str, set[str]] = defaultdict(set)
+    views: Counter[str] = Counter()
     for row in _audience_views(lake, audience):
         if row["item_id"] in lake.items:
             viewers[row["item_id"]].add(row["user_id"])
@@ -78,7 +78,7 @@ def item_popularity(lake: Lake, audience: Audience) -> list[tuple]:
 
 def item_trends(lake: Lake, since: dt.date, window_days: int, zone: dt.tzinfo) -> list[tuple]:
     """Rows of rpt_item_trends: every (item, day >= since) whose trailing window holds a view."""
-    daily: dict[int, Counter[dt.date]] = defaultdict(Counter)
+    daily: dict[str, Counter[dt.date]] = defaultdict(Counter)
     for row in lake.page_views:
         daily[row["item_id"]][local_date(row["viewed_at"], zone)] += 1
     first_needed = since - dt.timedelta(days=window_days)
@@ -91,7 +91,7 @@ def item_trends(lake: Lake, since: dt.date, window_days: int, zone: dt.tzinfo) -
         return sum(counts[day - k * one_day] for k in range(window_days))
 
     # Per day, every item with a non-empty window, ranked; from the day before `since`.
-    by_day: dict[dt.date, dict[int, tuple[int, int]]] = {}
+    by_day: dict[dt.date, dict[str, tuple[int, int]]] = {}
     day = since - one_day
     while day <= last_day:
         cells = {item: (counts[day], window(counts, day)) for item, counts in daily.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from oracles.commerce import resolve_country
+
 _FACT_FILE = re.compile(r"batch_(.+)_[0-9]+\.parquet$")
 _DIM_FILE = re.compile(r"batch_([^/]+)\.parquet$")
 CENT = Decimal("0.01")
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
 @dataclass(frozen=True)
@@ -21,8 +25,8 @@ class Lake:
 
     page_views: list[dict]
     purchases: list[dict]
-    users: dict[int, dict]
-    items: dict[int, dict]
+    users: dict[str, dict]
+    items: dict[str, dict]
 
 
 def _rows_with_batch(folder: Path, pattern: re.Pattern[str], glob: str) -> list[dict]:
@@ -31,6 +35,10 @@ def _rows_with_batch(folder: Path, pattern: re.Pattern[str], glob: str) -> list[
         batch_id = pattern.search(path.name).group(1)
         for row in pq.read_table(path).to_pylist():
             row["batch_id"] = batch_id
+            # Keys are text in the warehouse; integer keys of older lakes read as their decimal text.
+            for key in ("user_id", "item_id"):
+                if row.get(key) is not None:
+                    row[key] = str(row[key])
             rows.append(row)
     return rows
 
@@ -68,10 +76,22 @@ def read_lake(lake: Path) -> Lake:
     for row in purchases:
         row["amount"] = to_cents(row["amount"])
     users = _latest_per_id(_rows_with_batch(lake / "users", _DIM_FILE, "*.parquet"), "user_id")
+    countries, aliases = seed_rows("countries"), seed_rows("country_aliases")
+    resolved: dict[str | None, str | None] = {}
     for row in users.values():
-        row["country_code"] = row["country_code"].upper()
+        # As int_users__country_resolved: codes, aliases and ISO names; anything else is NULL.
+        raw = row["country_code"]
+        if raw not in resolved:
+            resolved[raw] = resolve_country(raw, countries, aliases)[0]
+        row["country_code"] = resolved[raw]
     items = _latest_per_id(_rows_with_batch(lake / "items", _DIM_FILE, "*.parquet"), "item_id")
     return Lake(page_views, purchases, users, items)
+
+
+def seed_rows(name: str) -> list[dict]:
+    """The rows of seeds/<name>.csv, as text."""
+    with (SEEDS / f"{name}.csv").open(newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def local_date(timestamp: dt.datetime, zone: dt.tzinfo) -> dt.date:

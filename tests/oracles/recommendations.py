@@ -132,19 +132,19 @@ def affinity(
     age_days = (t_ref - events["t"]).dt.total_seconds() / 86400.0
     events = events.assign(a=events["w"] * np.power(2.0, -age_days / settings.half_life_days))
     out = events.groupby(["user_id", "item_id"], as_index=False).agg(affinity=("a", "sum"), last_t=("t", "max"))
-    return out.astype({"user_id": "int64", "item_id": "int64"})
+    return out
 
 
 def knn_recommendations(
-    current: pd.DataFrame, neighbours: pd.DataFrame, seen: set[tuple[int, int]], settings: Settings
-) -> dict[str, dict[int, list[tuple[int, float]]]]:
+    current: pd.DataFrame, neighbours: pd.DataFrame, seen: set[tuple[str, str]], settings: Settings
+) -> dict[str, dict[str, list[tuple[str, float]]]]:
     """Top-n (item, score) per user for user_knn and user_knn_predicted_rating."""
     stats = user_stats(current).set_index("user_id")
     by_user = dict(iter(current.groupby("user_id")))
-    out: dict[str, dict[int, list[tuple[int, float]]]] = {"user_knn": {}, "user_knn_predicted_rating": {}}
+    out: dict[str, dict[str, list[tuple[str, float]]]] = {"user_knn": {}, "user_knn_predicted_rating": {}}
     for user, group in neighbours.groupby("user_id"):
-        num: dict[int, float] = {}
-        den: dict[int, float] = {}
+        num: dict[str, float] = {}
+        den: dict[str, float] = {}
         for neighbour, sim in group[["neighbour_id", "similarity"]].itertuples(index=False):
             mean_v = stats.at[neighbour, "mean_rating"]
             for item, rating in by_user[neighbour][["item_id", "rating"]].itertuples(index=False):
@@ -155,20 +155,20 @@ def knn_recommendations(
         weighted = sorted(((i, p * s, s) for i, p, s in scored), key=_tie_rule)
         plain = sorted(scored, key=_tie_rule)
         n = settings.n_recommendations
-        out["user_knn"][int(user)] = [(int(i), float(s)) for i, s, _ in weighted[:n]]
-        out["user_knn_predicted_rating"][int(user)] = [(int(i), float(p)) for i, p, _ in plain[:n]]
+        out["user_knn"][str(user)] = [(i, float(s)) for i, s, _ in weighted[:n]]
+        out["user_knn_predicted_rating"][str(user)] = [(i, float(p)) for i, p, _ in plain[:n]]
     return out
 
 
-def _tie_rule(entry: tuple[int, float, float]) -> tuple[float, float, int]:
+def _tie_rule(entry: tuple[str, float, float]) -> tuple[float, float, str]:
     # The model's order: score, then support, rounded to 10 decimals, then item id.
     item, score, support = entry
     return (-round(score, 10), -round(support, 10), item)
 
 
 def popularity_recommendations(
-    affinity_rows: pd.DataFrame, users: list[int], n: int
-) -> dict[int, list[tuple[int, float]]]:
+    affinity_rows: pd.DataFrame, users: list[str], n: int
+) -> dict[str, list[tuple[str, float]]]:
     """Most popular unseen items per user (popularity = distinct interacting users)."""
     counts = affinity_rows.groupby("item_id")["user_id"].nunique()
     ranked = sorted(counts.items(), key=lambda x: (-x[1], x[0]))
@@ -176,13 +176,13 @@ def popularity_recommendations(
     out = {}
     for user in users:
         mine = seen.get(user, set())
-        out[int(user)] = [(int(i), float(c)) for i, c in ranked if i not in mine][:n]
+        out[str(user)] = [(i, float(c)) for i, c in ranked if i not in mine][:n]
     return out
 
 
 def cooccurrence_recommendations(
     affinity_rows: pd.DataFrame, n: int, k_items: int = 50, max_items: int = 100, min_users: int = 2
-) -> dict[int, list[tuple[int, float]]]:
+) -> dict[str, list[tuple[str, float]]]:
     """SAR item-item: Jaccard over users' most recent items, score = sum of affinity x Jaccard."""
     recent = (
         affinity_rows.sort_values(["user_id", "last_t", "item_id"], ascending=[True, False, True])
@@ -191,13 +191,13 @@ def cooccurrence_recommendations(
     )
     baskets = recent.groupby("user_id")["item_id"].agg(list)
     item_users = recent.groupby("item_id").size().to_dict()
-    pair_counts: dict[tuple[int, int], int] = {}
+    pair_counts: dict[tuple[str, str], int] = {}
     for items in baskets:
         for i in items:
             for j in items:
                 if i != j:
                     pair_counts[(i, j)] = pair_counts.get((i, j), 0) + 1
-    similar: dict[int, list[tuple[int, float]]] = {}
+    similar: dict[str, list[tuple[str, float]]] = {}
     for (i, j), c in pair_counts.items():
         if c >= min_users:
             similar.setdefault(i, []).append((j, c / (item_users[i] + item_users[j] - c)))
@@ -205,16 +205,16 @@ def cooccurrence_recommendations(
     out = {}
     for user, group in affinity_rows.groupby("user_id"):
         seen = set(group["item_id"])
-        scores: dict[int, float] = {}
+        scores: dict[str, float] = {}
         for item, a in group[["item_id", "affinity"]].itertuples(index=False):
             for j, jac in similar.get(item, []):
                 scores[j] = scores.get(j, 0.0) + a * jac
         ranked = sorted(((j, s, 0.0) for j, s in scores.items() if j not in seen), key=_tie_rule)
-        out[int(user)] = [(int(j), float(s)) for j, s, _ in ranked[:n]]
+        out[str(user)] = [(j, float(s)) for j, s, _ in ranked[:n]]
     return out
 
 
-def ranking_metrics(recommended: list[int], relevant: set[int], k: int) -> tuple[float, float, float, float]:
+def ranking_metrics(recommended: list[str], relevant: set[str], k: int) -> tuple[float, float, float, float]:
     """precision@k, recall@k, nDCG@k and AP@k of one ranked list."""
     hits = [rank for rank, item in enumerate(recommended[:k], start=1) if item in relevant]
     dcg = sum(1.0 / np.log2(rank + 1) for rank in hits)

@@ -1,6 +1,7 @@
 {#- Held-out truth of the offline evaluation: per user, the items they engaged with
     positively on or after var evaluation_cutoff (a view, a purchase, or a rating of
-    at least evaluation_min_relevant_rating) and had not interacted with before it.
+    at least evaluation_min_relevant_rating; a purchase is a sale line,
+    as in int_user_item_affinity) and had not interacted with before it.
     Only users with training interactions (dataset `train`) are evaluated, so every
     recommender has history to work from. -#}
 {{ config(materialized='table') }}
@@ -22,8 +23,9 @@ purchases as (
     select
         user_id,
         item_id
-    from {{ ref('stg_shop__purchases') }}
-    where purchased_at >= cast('{{ var("evaluation_cutoff") }}' as timestamp)
+    from {{ ref('stg_shop__order_lines') }}
+    where line_type = 'sale' and user_id is not null
+        and ordered_at >= cast('{{ var("evaluation_cutoff") }}' as timestamp)
 
 ),
 

@@ -34,12 +34,16 @@ page_views as (
 
 purchases as (
 
-    -- Contract v1 purchases only: the recommenders are integer-keyed (docs/recommendations.md).
+    -- Every sale line is a purchase event: order lines of contract v2 and the v1
+    -- purchases staging migrates into one-line orders. A later cancellation or
+    -- return does not remove it (the signal is the choice; netting would also
+    -- leak reversals after the evaluation cutoff into the train dataset).
     select
         user_id,
         item_id,
-        purchased_at as interacted_at
-    from {{ ref('stg_shop__purchases') }}
+        ordered_at as interacted_at
+    from {{ ref('stg_shop__order_lines') }}
+    where line_type = 'sale' and user_id is not null
 
 ),
 
