@@ -9,19 +9,23 @@ import duckdb
 import pytest
 
 from bench.harness import measure
-from shop_analytics.datagen import GeneratorConfig, generate
-from shop_analytics.ingest import ingest
+from shop_analytics.datagen import GeneratorConfig
 from shop_analytics.settings import DataLayout
-from support.pipeline import BIN, ROOT, dbt_env, ingest_settings
+from shop_analytics.sql import quote_literal
+from support.page_view_lake import KeyFormat, write_page_view_lake
+from support.pipeline import BIN, ROOT, dbt_env
 
 # The issue's budget is "peak RSS under 500 MB", read strictly: 500 * 10**6 bytes (476.8 MiB).
 RSS_BUDGET_MIB = 500 * 10**6 / 2**20
 # DuckDB's memory_limit for the run; the lake must be at least 3x it. 96 MB rather than 128 MB: a
-# tighter limit is the harder case for the lake-to-memory ratio (~5x here), and it is what keeps
+# tighter limit is the harder case for the lake-to-memory ratio (~5.7x here), and it is what keeps
 # DuckDB's share of the budget small (docs/streaming.md has the measurements).
 MEMORY_LIMIT_MB = 96
-# About 16 bytes per page view in the lake's Parquet files: ~28M views give a ~476 MB lake.
+# About 20 bytes per page view in the lake's Parquet files (text keys): 28M views give a ~550 MB lake.
 PAGE_VIEWS = int(os.environ.get("SHOP_ANALYTICS_MEMORY_TEST_PAGE_VIEWS", "28000000"))
+# Contract v2's text keys as shops spell them ('W00010050' customers, '10003A' products): staging and
+# the streaming models keep them VARCHAR, which costs more memory than integers would.
+KEYS = KeyFormat.NATURAL
 MODELS = [
     "stg_shop__page_views",
     "stream_item_heavy_hitters",
@@ -30,28 +34,43 @@ MODELS = [
 ]
 
 
+# Exact view counts per item; the k-th largest, k being how many items the heavy hitters report.
+_EXACT = """
+with exact as (select item_id, count(*) as views from {views} group by item_id),
+ranked as (select views, row_number() over (order by views desc) as view_rank from exact),
+kth as (select views from ranked where view_rank = (select count(*) from marts.stream_item_heavy_hitters))
+"""
+# Each reported item: its bounds, exact count, certainty and the k-th exact count.
+HEAVY_HITTERS_VS_EXACT = (
+    _EXACT
+    + """select hh.item_id, hh.views_lower, hh.views_upper, exact.views, hh.is_certain_top_k, kth.views
+from marts.stream_item_heavy_hitters as hh left join exact using (item_id) cross join kth
+order by hh.view_rank"""
+)
+# Items viewed strictly more often than the k-th that the heavy hitters do not report (ties are interchangeable).
+MISSED_HEAVY_HITTERS = (
+    _EXACT
+    + """select count(*) from exact cross join kth
+where exact.views > kth.views and exact.item_id not in (select item_id from marts.stream_item_heavy_hitters)"""
+)
+
+
 def _bytes_under(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*.parquet"))
 
 
-# Runs for 5-10 minutes (generation, ingest and three streaming models over 28M page views), so it is
-# marked slow: `make test` runs it, `make test-fast` does not.
+# Runs for minutes (a 28M-view lake in about one, then the streaming models over it), so it is marked slow:
+# `make test` runs it, `make test-fast` does not. The lake is written directly in ingest's layout
+# (support/page_view_lake.py): this test is about the models' memory, the gate has its own tests.
 @pytest.mark.slow
 def test_streaming_models_keep_peak_rss_under_budget_on_a_lake_3x_the_memory_limit(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path / "data")
     config = GeneratorConfig(
         seed=3,
         chunk_rows=2_000_000,
-        overrides=(
-            ("page_views", PAGE_VIEWS),
-            ("users", 400_000),
-            ("items", 200_000),
-            ("purchases", 1_000),
-            ("ratings", 1_000),
-        ),
+        overrides=(("page_views", PAGE_VIEWS), ("users", 400_000), ("items", 200_000)),
     )
-    generate(config, layout.landing, workers=2, progress=False)
-    ingest(layout, ingest_settings(layout.root))
+    lake = write_page_view_lake(layout.lake, config, KEYS)
     lake_bytes = _bytes_under(layout.lake / "page_views")
     assert lake_bytes >= 3 * MEMORY_LIMIT_MB * 10**6, f"lake is only {lake_bytes / 1e6:.0f} MB"
 
@@ -84,11 +103,20 @@ def test_streaming_models_keep_peak_rss_under_budget_on_a_lake_3x_the_memory_lim
     assert m.peak_rss_mib < RSS_BUDGET_MIB
 
     con = duckdb.connect(str(warehouse), read_only=True)
-    raw = con.execute(f"select count(*) from read_parquet('{layout.lake}/page_views/**/*.parquet')").fetchone()[0]
+    views = f"read_parquet({quote_literal(str(layout.lake / 'page_views' / '**' / '*.parquet'))})"
+    raw = con.execute(f"select count(*) from {views}").fetchone()[0]
     (hh_total,) = con.execute("select max(total_views) from marts.stream_item_heavy_hitters").fetchone()
     (inserted,) = con.execute("select keys_inserted from marts.stream_event_id_filter").fetchone()
     (days,) = con.execute("select count(distinct view_date) from marts.stream_item_daily_distinct_viewers").fetchone()
+    # The summary against exact counts at scale, on Zipf-skewed text keys.
+    top = con.execute(HEAVY_HITTERS_VS_EXACT.format(views=views)).fetchall()
+    (missed,) = con.execute(MISSED_HEAVY_HITTERS.format(views=views)).fetchone()
     con.close()
-    # Every row of the lake went through the models (the lake holds no duplicate ids after ingest).
+    # Every row of the lake went through the models (the lake holds no duplicate ids, as after ingest).
+    assert raw == lake.rows == PAGE_VIEWS
     assert hh_total == inserted == raw
-    assert days > 1000
+    assert days == lake.days > 1000
+    assert top and all(lower <= exact <= upper for _, lower, upper, exact, _, _ in top), top
+    assert all(exact >= kth for _, _, _, exact, certain, kth in top if certain), top
+    assert any(certain for *_, certain, _ in top), "Zipf-skewed views must give some certain top items"
+    assert missed == 0, f"{missed} items viewed more often than the k-th are not reported"
