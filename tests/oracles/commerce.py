@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 _FACT_FILE = re.compile(r"batch_(.+)_[0-9]+\.parquet$")
 _DIM_FILE = re.compile(r"batch_([^/]+)\.parquet$")
 GRID = Decimal("0.0001")
+RATE_GRID = Decimal("1e-12")  # places of an exchange rate in a conversion (docs/marts.md, Currencies)
 ZERO = Decimal("0.0000")
 
 
@@ -206,7 +207,9 @@ def _convert(amount: Decimal, rate: float | None) -> Decimal | None:
         return None
     if rate == 1.0:
         return amount
-    return Decimal(float(amount) * rate).quantize(GRID, rounding=ROUND_HALF_UP)
+    # docs/marts.md, Currencies: the rate's shortest decimal text to 12 places, an exact product.
+    exact_rate = Decimal(repr(rate)).quantize(RATE_GRID, rounding=ROUND_HALF_UP)
+    return (amount * exact_rate).quantize(GRID, rounding=ROUND_HALF_UP)
 
 
 def _split(amount: Decimal | None, quantity: int, parts: list[int]) -> list[Decimal | None]:

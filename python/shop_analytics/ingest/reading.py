@@ -16,6 +16,8 @@ quarantine, so nothing is lost.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -230,14 +232,27 @@ def _files_list(batch: LandingBatch) -> str:
     return "[" + ", ".join(quote_literal(str(p)) for p in batch.files) + "]"
 
 
+@contextlib.contextmanager
+def _file_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Scans inside keep the files' row order (ingest otherwise runs with preserve_insertion_order off)."""
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+
+
 def _csv_names(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> list[str]:
     """The header of every file of a CSV batch, as written (all files must agree)."""
     headers = []
     for path in batch.files:
-        row = con.execute(
-            f"SELECT * FROM read_csv({quote_literal(str(path))}, header = false, all_varchar = true, "
-            f"hive_partitioning = false) LIMIT 1"
-        ).fetchone()
+        # In file order: with preserve_insertion_order off (ingest's setting), LIMIT 1 over a
+        # large file's parallel scan may return a data row instead of the header.
+        with _file_order(con):
+            row = con.execute(
+                f"SELECT * FROM read_csv({quote_literal(str(path))}, header = false, all_varchar = true, "
+                f"hive_partitioning = false) LIMIT 1"
+            ).fetchone()
         headers.append([cell if cell is None else str(cell) for cell in (row or ())])
     first = headers[0]
     for path, header in zip(batch.files, headers, strict=True):
@@ -260,15 +275,12 @@ def _csv_names(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> list[str]
 
 def _json_names(con: duckdb.DuckDBPyConnection, batch: LandingBatch) -> list[str]:
     """Every key of every object of a JSON batch, in order of first appearance (repeats kept, to be reported)."""
-    con.execute("SET preserve_insertion_order = true")
-    try:
+    with _file_order(con):
         key_lists = con.execute(
             f"SELECT keys FROM (SELECT json_keys(json) AS keys, row_number() OVER () AS n "
             f"FROM read_json_objects({_files_list(batch)}, format = 'auto')) "
             f"WHERE keys IS NOT NULL GROUP BY keys ORDER BY min(n)"
         ).fetchall()
-    finally:
-        con.execute("SET preserve_insertion_order = false")
     names: list[str] = []
     for (keys,) in key_lists:
         names += [k for k in dict.fromkeys(keys) if k not in names]
@@ -331,11 +343,8 @@ def _load_text(
             select.append(f"{raw} AS {quote_ident(raw_column(column.name))}")
     # A table, not a view: row numbers must not change between the gate's queries, and
     # GX's own connection must see it (so not TEMP).
-    con.execute("SET preserve_insertion_order = true")
-    try:
+    with _file_order(con):
         con.execute(f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT {', '.join(select)} FROM {scan} raw")
-    finally:
-        con.execute("SET preserve_insertion_order = false")
     return BatchRelation(name, schema, tuple(names), cast, (name,), local_columns=local)
 
 
