@@ -74,21 +74,30 @@ def measure(
     cwd: str | os.PathLike[str] | None = None,
     setup: Sequence[str] | None = None,
     timeout: float | None = None,
+    ok_returncodes: Sequence[int] = (0,),
 ) -> Measurement:
-    """Run `command` `repeats` times (after `setup` each time, untimed) and measure each run."""
+    """Run `command` `repeats` times (after `setup` each time, untimed) and measure each run.
+
+    An exit code outside `ok_returncodes` raises CalledProcessError (e.g. ingest's 1, "a batch
+    rejected", is a finished run that a benchmark may accept and report).
+    """
     full_env = {**os.environ, **(env or {})}
     times, peak = [], 0
     for _ in range(repeats):
         if setup:
             subprocess.run(setup, check=True, env=full_env, cwd=cwd)
-        seconds, rss = _run_sampled(list(command), full_env, cwd, timeout)
+        seconds, rss = _run_sampled(list(command), full_env, cwd, timeout, ok_returncodes)
         times.append(seconds)
         peak = max(peak, rss)
     return Measurement(list(command), times, peak)
 
 
 def _run_sampled(
-    command: list[str], env: Mapping[str, str], cwd: str | os.PathLike[str] | None, timeout: float | None
+    command: list[str],
+    env: Mapping[str, str],
+    cwd: str | os.PathLike[str] | None,
+    timeout: float | None,
+    ok_returncodes: Sequence[int] = (0,),
 ) -> tuple[float, int]:
     start = time.perf_counter()
     proc = subprocess.Popen(command, env=dict(env), cwd=cwd)
@@ -102,7 +111,7 @@ def _run_sampled(
             raise TimeoutError(f"{command[0]} exceeded {timeout} s")
         time.sleep(SAMPLE_SECONDS)
     seconds = time.perf_counter() - start
-    if proc.returncode != 0:
+    if proc.returncode not in ok_returncodes:
         raise subprocess.CalledProcessError(proc.returncode, command)
     return seconds, peak
 
