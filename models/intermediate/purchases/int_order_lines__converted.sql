@@ -210,10 +210,10 @@ converted as (
             -- rounded half away from zero to 4. A DOUBLE product would round a decimal tie
             -- (2 places x 4 places often ends in 50) by its binary error instead.
             else cast(
-                cast(dated_lines.line_amount as decimal(38, 4))
-                * cast(cast(chosen_rates.fx_rate as varchar) as decimal(38, 12))
-                as decimal(18, 4)
-            )
+                    cast(dated_lines.line_amount as decimal(38, 4))
+                    * cast(cast(chosen_rates.fx_rate as varchar) as decimal(38, 12))
+                    as decimal(18, 4)
+                )
         end as line_amount_reporting,
         dated_lines.currency <> {{ reporting }} and chosen_rates.fx_rate is null as is_missing_rate
 
