@@ -1,12 +1,15 @@
 """The source document's approach: pandas over the lake in chunks, merging partial results across chunks.
 
-Usage: python pandas_chunked_marts.py LAKE_DIR OUT_DIR [--since 2017-01-01] [--country US]
+Usage: python pandas_chunked_marts.py LAKE_DIR SEEDS_DIR OUT_DIR [--since 2017-01-01] [--country US]
        [--chunk-rows 1000000] [--progress-file PATH]
-Computes the customer purchase summary and the item popularity count (distinct audience viewers per
-page) and writes them as Parquet. Progress (share of input rows done) goes to --progress-file so that
-a run stopped by a time limit can be extrapolated. The lake's event ids are unique (ingest enforces
-it with its seen-keys catalog), so no cross-chunk deduplication of events is attempted; the dbt
-staging views do not deduplicate either unless var deduplicate_lake_events is set.
+Computes the item popularity count (distinct audience viewers per item page) on raw contract v2 (text
+keys; the audience's country resolved from the country seeds as int_users__country_resolved does) and
+writes it as Parquet. Progress (share of input rows done) goes to --progress-file so that a run stopped
+by a time limit can be extrapolated. The lake's event ids are unique (ingest enforces it with its
+seen-keys catalog), so no cross-chunk deduplication of events is attempted; the dbt staging views do
+not deduplicate either unless var deduplicate_lake_events is set. The contract v1 customer purchase
+summary is gone: contract v2's netting of cancellations and returns and its currency conversion have
+no pandas twin here.
 """
 
 from __future__ import annotations
@@ -55,70 +58,42 @@ def _chunks(
         yield pa.Table.from_batches(pending).to_pandas()
 
 
-# Partial aggregates per (customer, UTC day): output column -> (input column, function within a chunk,
-# function that merges the partials of several chunks).
-_DAY_PARTIALS = {
-    "purchase_count": ("amount_cents", "size", "sum"),
-    "total_quantity": ("quantity", "sum", "sum"),
-    "total_cents": ("amount_cents", "sum", "sum"),
-    "min_cents": ("amount_cents", "min", "min"),
-    "max_cents": ("amount_cents", "max", "max"),
-    "first_purchased_at": ("purchased_at", "min", "min"),
-    "last_purchased_at": ("purchased_at", "max", "max"),
-}
+def _normalized_country_text(text: pd.Series) -> pd.Series:
+    """As macro normalized_country_text: trimmed (spaces), whitespace runs collapsed to one space, upper case."""
+    return text.str.strip(" ").str.replace(r"\s+", " ", regex=True).str.upper()
 
 
-def _chunk_partials() -> dict[str, tuple[str, str]]:
-    """Named aggregations that compute the _DAY_PARTIALS columns from one chunk of purchases."""
-    return {name: (column, per_chunk) for name, (column, per_chunk, _) in _DAY_PARTIALS.items()}
-
-
-def _merged_partials() -> dict[str, tuple[str, str]]:
-    """Named aggregations that combine _DAY_PARTIALS columns into coarser groups."""
-    return {name: (name, merge) for name, (_, _, merge) in _DAY_PARTIALS.items()}
-
-
-def purchase_summary(lake: Path, chunk_rows: int, progress: Path | None, total: int) -> pd.DataFrame:
-    """Per chunk: partial aggregates per (customer, UTC day); merged across chunks, then per customer."""
-    dataset = _dataset(lake, "purchases")
-    done, partials = 0, []
-    columns = ["user_id", "purchased_at", "amount", "quantity"]
-    for chunk in _chunks(dataset, columns, chunk_rows):
-        rows_read = len(chunk)
-        chunk = chunk[chunk["user_id"].notna()]
-        chunk["amount_cents"] = (chunk["amount"] * 100).round().astype("int64")
-        chunk["purchase_date"] = chunk["purchased_at"].dt.floor("D")
-        partials.append(chunk.groupby(["user_id", "purchase_date"]).agg(**_chunk_partials()).reset_index())
-        done += rows_read
-        _write_progress(progress, done, total)
-    # Cross-chunk merge: one customer-day may span chunks, so partials are combined, not concatenated.
-    days = pd.concat(partials).groupby(["user_id", "purchase_date"]).agg(**_merged_partials()).reset_index()
-    days["is_repeat"] = days["purchase_count"] > 1
-    summary = (
-        days.groupby("user_id")
-        .agg(
-            **_merged_partials(),
-            first_purchase_date=("purchase_date", "min"),
-            last_purchase_date=("purchase_date", "max"),
-            purchase_days=("purchase_date", "size"),
-            repeat_purchase_days=("is_repeat", "sum"),
-        )
-        .reset_index()
+def _country_lookup(seeds: Path) -> pd.Series:
+    """int_countries__lookup: country text -> alpha-2; a text matching several entries takes the lowest rank."""
+    # Every column as text ('NA' is Namibia), as the seeds' column_types declare.
+    countries = pd.read_csv(seeds / "countries.csv", dtype=str, keep_default_na=False)
+    aliases = pd.read_csv(seeds / "country_aliases.csv", dtype=str, keep_default_na=False)
+    alpha2 = countries["alpha2"].str.upper()
+    candidates = pd.concat(
+        [
+            pd.DataFrame({"text": alpha2, "alpha2": alpha2, "rank": 1}),
+            pd.DataFrame({"text": countries["alpha3"].str.upper(), "alpha2": alpha2, "rank": 2}),
+            pd.DataFrame(
+                {"text": _normalized_country_text(aliases["alias"]), "alpha2": aliases["alpha2"].str.upper(), "rank": 3}
+            ),
+            pd.DataFrame({"text": _normalized_country_text(countries["name"]), "alpha2": alpha2, "rank": 4}),
+        ]
     )
-    summary["avg_amount"] = summary["total_cents"] / 100 / summary["purchase_count"]
-    users = _latest_snapshot(lake, "users", "user_id")[["user_id", "country_code"]]
-    return summary.merge(users, on="user_id", how="left")
+    candidates = candidates[candidates["text"].notna() & (candidates["text"] != "")]
+    best = candidates.sort_values(["text", "rank", "alpha2"]).drop_duplicates("text", keep="first")
+    return best.set_index("text")["alpha2"]
 
 
 def item_popularity(
-    lake: Path, since: dt.date, country: str, chunk_rows: int, progress: Path | None, offset: int, total: int
+    lake: Path, seeds: Path, since: dt.date, country: str, chunk_rows: int, progress: Path | None, total: int
 ) -> pd.DataFrame:
     """Per chunk: distinct (item, viewer) pairs of the audience; pairs merged across chunks, then counted."""
     users = _latest_snapshot(lake, "users", "user_id")
-    audience = set(users.loc[users["country_code"].str.upper() == country.upper(), "user_id"])
+    resolved = _normalized_country_text(users["country_code"]).map(_country_lookup(seeds))
+    audience = set(users.loc[resolved == country.upper(), "user_id"])
     dataset = _dataset(lake, "page_views")
     flt = (ds.field("event_date") >= since) & ds.field("user_id").is_valid()
-    pairs = pd.DataFrame({"item_id": pd.Series(dtype="int64"), "user_id": pd.Series(dtype="int64")})
+    pairs = pd.DataFrame({"item_id": pd.Series(dtype="object"), "user_id": pd.Series(dtype="object")})
     done = 0
     for chunk in _chunks(dataset, ["item_id", "user_id", "viewed_at"], chunk_rows, flt):
         rows_read = len(chunk)
@@ -126,16 +101,17 @@ def item_popularity(
         # Distinct counts do not add up across chunks: keep the distinct pairs and merge them.
         pairs = pd.concat([pairs, chunk[["item_id", "user_id"]].drop_duplicates()]).drop_duplicates()
         done += rows_read
-        _write_progress(progress, offset + done, total)
+        _write_progress(progress, done, total)
     items = _latest_snapshot(lake, "items", "item_id")[["item_id", "page_url_path"]]
     counts = pairs.groupby("item_id").size().rename("viewer_count").reset_index()
     return counts.merge(items, on="item_id").sort_values("viewer_count")
 
 
 def main() -> None:
-    """Compute both results and write them under OUT_DIR."""
+    """Compute the item popularity count and write it under OUT_DIR."""
     parser = argparse.ArgumentParser()
     parser.add_argument("lake", type=Path)
+    parser.add_argument("seeds", type=Path, help="the project's seeds folder (countries.csv, country_aliases.csv)")
     parser.add_argument("out", type=Path)
     parser.add_argument("--since", type=dt.date.fromisoformat, default=dt.date(2017, 1, 1))
     parser.add_argument("--country", default="US")
@@ -150,13 +126,9 @@ def main() -> None:
         timer.start()
     args.out.mkdir(parents=True, exist_ok=True)
     since_filter = ds.field("event_date") >= args.since
-    purchases_rows = _dataset(args.lake, "purchases").count_rows()
-    view_rows = _dataset(args.lake, "page_views").count_rows(filter=since_filter & ds.field("user_id").is_valid())
-    total = purchases_rows + view_rows
-    summary = purchase_summary(args.lake, args.chunk_rows, args.progress_file, total)
-    summary.to_parquet(args.out / "dim_customer_purchase_summary.parquet")
+    total = _dataset(args.lake, "page_views").count_rows(filter=since_filter & ds.field("user_id").is_valid())
     popularity = item_popularity(
-        args.lake, args.since, args.country, args.chunk_rows, args.progress_file, purchases_rows, total
+        args.lake, args.seeds, args.since, args.country, args.chunk_rows, args.progress_file, total
     )
     popularity.to_parquet(args.out / "rpt_item_popularity.parquet")
 

@@ -1,8 +1,11 @@
-"""PySpark local[*] running the marts' SQL on the same lake Parquet files (default vars: no staging dedup).
+"""PySpark local[*] running the engagement marts' SQL on the same lake Parquet files (default vars).
 
-Usage: python spark_marts.py LAKE_DIR OUT_DIR [--driver-memory 2g] [--only purchases_summary,popularity]
-The queries are the dbt models' SQL in Spark's dialect (UTC dates, the default vars); each mart is
-written to OUT_DIR/<mart> as Parquet, as dbt materializes each mart as a table.
+Usage: python spark_marts.py LAKE_DIR SEEDS_DIR OUT_DIR [--driver-memory 2g] [--only rpt_item_popularity,...]
+The queries are the dbt models' SQL in Spark's dialect (UTC dates, the default vars, no staging dedup),
+for the three engagement marts of raw contract v2 (text user and item keys; the audience's country
+resolved from the country seeds as int_users__country_resolved does). The purchase marts of contract
+v2 (order-line netting, currency conversion) have no Spark twin here. Each mart is written to
+OUT_DIR/<mart> as Parquet, as dbt materializes each mart as a table.
 """
 
 from __future__ import annotations
@@ -18,23 +21,46 @@ from pyspark.sql import SparkSession
 SINCE, COUNTRY, TRENDS_SINCE, WINDOW_DAYS = "2017-01-01", "US", "2018-01-01", 7
 
 
+# int_countries__lookup: every text that resolves to a country, the lowest match rank winning.
+COUNTRY_LOOKUP = """
+    select lookup_text, alpha2 from (
+        select *, row_number() over (partition by lookup_text order by match_rank, alpha2) as rn from (
+            select upper(alpha2) as lookup_text, upper(alpha2) as alpha2, 1 as match_rank from countries_seed
+            union all select upper(alpha3), upper(alpha2), 2 from countries_seed
+            union all select {alias}, upper(alpha2), 3 from country_aliases_seed
+            union all select {name}, upper(alpha2), 4 from countries_seed)
+        where lookup_text is not null and lookup_text <> '')
+    where rn = 1"""
+
+
+def _normalized_country_text(column: str) -> str:
+    """Spark twin of macro normalized_country_text: trimmed, whitespace runs collapsed, upper case."""
+    return f"upper(regexp_replace(trim({column}), '\\\\s+', ' '))"
+
+
 STAGING = {
-    "stg_shop__users": """
-        select user_id, upper(country_code) as country_code from (
+    "country_lookup": COUNTRY_LOOKUP.format(
+        alias=_normalized_country_text("alias"), name=_normalized_country_text("name")
+    ),
+    # stg_shop__users (latest snapshot) joined to the lookup, as int_users__country_resolved.
+    "stg_shop__users": f"""
+        select u.user_id, l.alpha2 as country_code from (
             select *, row_number() over (partition by user_id order by batch_file desc) as rn
-            from (select user_id, country_code, input_file_name() as batch_file from users_raw))
-        where rn = 1""",
+            from (select cast(user_id as string) as user_id, country_code, input_file_name() as batch_file
+                  from users_raw)) u
+        left join country_lookup l on {_normalized_country_text("u.country_code")} = l.lookup_text
+        where u.rn = 1""",
     "stg_shop__items": """
         select item_id, category, page_url_path from (
             select *, row_number() over (partition by item_id order by batch_file desc) as rn
-            from (select item_id, category, page_url_path, input_file_name() as batch_file from items_raw))
+            from (select cast(item_id as string) as item_id, category, page_url_path,
+                         input_file_name() as batch_file from items_raw))
         where rn = 1""",
     # Ingest admits each event id once, so staging reads the lake as is (var deduplicate_lake_events: false).
-    "stg_shop__page_views": "select page_view_id, user_id, item_id, viewed_at, event_date from page_views_raw",
-    "stg_shop__purchases": """
-        select purchase_id, user_id, item_id, purchased_at, event_date, quantity,
-               cast(amount as decimal(12, 2)) as amount
-        from purchases_raw""",
+    "stg_shop__page_views": """
+        select page_view_id, cast(user_id as string) as user_id, cast(item_id as string) as item_id,
+               viewed_at, event_date
+        from page_views_raw""",
 }
 
 # int_page_views__counted_by_item_day, a temp view as it is a dbt view. Not a CTE: a CTE over
@@ -57,14 +83,6 @@ USER_ITEMS = """
     select user_id, item_id, count(*) as view_count, min(viewed_at) as first_viewed_at, max(viewed_at) as last_viewed_at
     from audience_views
     group by user_id, item_id"""
-
-CUSTOMER_DAYS = """
-    select user_id as customer_id, to_date(purchased_at) as purchase_date, count(*) as purchase_count,
-           cast(sum(quantity) as bigint) as total_quantity, cast(sum(amount) as decimal(18, 2)) as total_amount,
-           min(amount) as min_amount, max(amount) as max_amount,
-           min(purchased_at) as first_purchased_at, max(purchased_at) as last_purchased_at
-    from stg_shop__purchases where user_id is not null
-    group by user_id, to_date(purchased_at)"""
 
 # rpt_item_trends' window sums as the dbt model computes them: lags of the previous viewed days of the item.
 _LAGS = ",\n".join(
@@ -96,18 +114,6 @@ _WINDOW_COUNTS = ", ".join(
 )
 
 MARTS = {
-    "fct_same_day_repeat_purchases": "select * from customer_days where purchase_count > 1",
-    "dim_customer_purchase_summary": """
-        select p.*, u.country_code, cast(p.total_amount as double) / p.purchase_count as avg_amount from (
-            select customer_id, cast(sum(purchase_count) as bigint) as purchase_count,
-                   cast(sum(total_quantity) as bigint) as total_quantity,
-                   cast(sum(total_amount) as decimal(18, 2)) as total_amount,
-                   min(min_amount) as min_amount, max(max_amount) as max_amount,
-                   min(first_purchased_at) as first_purchased_at, max(last_purchased_at) as last_purchased_at,
-                   min(purchase_date) as first_purchase_date, max(purchase_date) as last_purchase_date,
-                   count(*) as purchase_days, count_if(purchase_count > 1) as repeat_purchase_days
-            from customer_days group by customer_id) p
-        left join stg_shop__users u on p.customer_id = u.user_id""",
     "fct_user_item_views": """
         select v.user_id, v.item_id, i.page_url_path, v.view_count, v.first_viewed_at, v.last_viewed_at
         from user_items v
@@ -180,6 +186,7 @@ def main() -> None:
     """Register the lake, run every mart, write each one."""
     parser = argparse.ArgumentParser()
     parser.add_argument("lake", type=Path)
+    parser.add_argument("seeds", type=Path, help="the project's seeds folder (countries.csv, country_aliases.csv)")
     parser.add_argument("out", type=Path)
     parser.add_argument("--driver-memory", default="2g")
     parser.add_argument("--only", default="", help="comma-separated marts (default: all)")
@@ -204,17 +211,16 @@ def main() -> None:
     lake = args.lake.resolve()
     for name in ("users", "items"):
         spark.read.parquet(str(lake / name)).createOrReplaceTempView(f"{name}_raw")
-    for name in ("page_views", "purchases"):
-        (
-            spark.read.option("basePath", str(lake / name))
-            .parquet(str(lake / name))
-            .createOrReplaceTempView(f"{name}_raw")
+    spark.read.option("basePath", str(lake / "page_views")).parquet(str(lake / "page_views")).createOrReplaceTempView(
+        "page_views_raw"
+    )
+    for seed in ("countries", "country_aliases"):
+        # Every column as text, as the seeds' column_types declare ('NA' is Namibia, not a NULL).
+        spark.read.option("header", True).csv(str(args.seeds.resolve() / f"{seed}.csv")).createOrReplaceTempView(
+            f"{seed}_seed"
         )
     for name, sql in STAGING.items():
         spark.sql(sql).createOrReplaceTempView(name)
-    # Written once and read back, as dbt materializes int_purchases__aggregated_to_customer_days as a table.
-    spark.sql(CUSTOMER_DAYS).write.mode("overwrite").parquet(str(args.out / "customer_days"))
-    spark.read.parquet(str(args.out / "customer_days")).createOrReplaceTempView("customer_days")
     spark.sql(ITEM_DAYS).createOrReplaceTempView("item_days")
     spark.sql(AUDIENCE_VIEWS).createOrReplaceTempView("audience_views")
     wanted = [m for m in args.only.split(",") if m] or list(MARTS)

@@ -72,9 +72,10 @@ netted as (
     from order_lines
     left join ordered_orders
         on order_lines.original_order_id = ordered_orders.order_id
+    -- The sale-only test is part of the join key: a condition on order_lines alone in
+    -- the ON clause makes DuckDB run this left join as a nested loop (quadratic).
     left join reversals_per_sale_line as reversals
-        on order_lines.line_type = 'sale'
-        and order_lines.order_id = reversals.order_id
+        on case when order_lines.line_type = 'sale' then order_lines.order_id end = reversals.order_id
         and order_lines.line_number = reversals.line_number
 
 ),
