@@ -251,10 +251,12 @@ def _run(
         gate.contracts[source.name] = effective_contract(
             source, gate.settings.contracts_dir, catalog.accepted_versions(gate.con, source.name)
         )
-        staged: list[_Staged] = []
-        for batch in batches.get(source.name, []):
+        # Batches are gated as soon as a group is full, so at most one group of batches (about
+        # group_rows rows) is held in memory, whatever the number or size of pending batches.
+        pending: list[_Staged] = []
+        for number, batch in enumerate(batches.get(source.name, [])):
             gate.where = f"{source.name} batch {batch.batch_id}"
-            outcome = _prepare(gate, batch, f"batch_{len(staged)}")
+            outcome = _prepare(gate, batch, f"batch_{number}")
             if isinstance(outcome, BatchReport):
                 reports.append(outcome)
                 bar.update()
@@ -262,14 +264,16 @@ def _run(
                     tqdm.write(f"{outcome.status.upper()} {source.name} batch {batch.batch_id}: {outcome.message}")
                     stop = gate.settings.strict
             else:
-                staged.append(outcome)
+                if pending and not _joins_group(pending, outcome, gate.settings.group_rows):
+                    reports.extend(_gate_group(gate, source, pending))
+                    bar.update(len(pending))
+                    pending = []
+                pending.append(outcome)
             if stop:
                 break
-        for group in _groups(staged, gate.settings.group_rows):
-            reports.extend(_gate_group(gate, source, group))
-            bar.update(len(group))
-        for item in staged:
-            drop_relations(gate.con, item.loaded.relations)
+        if pending:
+            reports.extend(_gate_group(gate, source, pending))
+            bar.update(len(pending))
         if stop:
             break
     bar.close()
@@ -431,16 +435,9 @@ def _irregular_message(batch: LandingBatch) -> str:
     )
 
 
-def _groups(staged: list[_Staged], max_rows: int) -> list[list[_Staged]]:
-    """Consecutive batches validated together: same schema and converted columns, at most ~max_rows rows."""
-    groups: list[list[_Staged]] = []
-    for item in staged:
-        last = groups[-1] if groups else None
-        if last and _group_key(last[0]) == _group_key(item) and sum(x.rows for x in last) + item.rows <= max_rows:
-            last.append(item)
-        else:
-            groups.append([item])
-    return groups
+def _joins_group(group: list[_Staged], item: _Staged, max_rows: int) -> bool:
+    """Whether `item` is validated with `group`: same schema, conversions and settings, at most ~max_rows rows."""
+    return _group_key(group[0]) == _group_key(item) and sum(x.rows for x in group) + item.rows <= max_rows
 
 
 def _group_key(item: _Staged) -> tuple[Any, ...]:
@@ -507,6 +504,8 @@ def _gate_group(gate: _Gate, source: Source, group: list[_Staged]) -> list[Batch
         union = f"SELECT *, {text} AS {GATE_KEY}, {key_hash_sql(text)} AS {GATE_KEY_HASH} FROM ({union})"
     # Materialized once: GX's check table, the key lookup and every batch's split read it.
     con.execute(f"CREATE OR REPLACE TABLE {quote_ident(relation)} AS {union}")
+    for item in group:  # the gate table holds every row now: free the batches' own tables
+        drop_relations(con, item.loaded.relations)
     if source.is_fact and gate.references_stale:
         _refresh_references(gate)
     lookup = None
