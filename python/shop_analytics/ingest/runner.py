@@ -56,6 +56,7 @@ from shop_analytics.ingest.batches import (
 from shop_analytics.ingest.errors import OperationalError, describe, is_operational
 from shop_analytics.ingest.examples import reason_examples
 from shop_analytics.ingest.lake_files import BatchPublisher, FaultHooks, recover
+from shop_analytics.ingest.memory import duckdb_memory_limit
 from shop_analytics.ingest.reading import (
     BatchRejectedError,
     BatchRelation,
@@ -110,7 +111,7 @@ class IngestSettings:
     currencies_csv: Path = Path("seeds/currencies.csv")  # ISO 4217 codes and minor units
     contracts_dir: Path = Path("contracts")  # the maintainers' contracts; read only
     today: dt.date | None = None  # upper bound of plausible event times; default: today (UTC)
-    memory_limit: str = "2GB"
+    memory_limit: str = "2GB"  # the whole process's budget; DuckDB gets it less a reserve (ingest/memory.py)
     progress: bool | None = None
     strict: bool = False  # stop at the first rejected or conflicting batch
     data_docs_dir: Path | None = None  # build GX Data Docs here after the run
@@ -151,6 +152,7 @@ def ingest(
     was working on; FileNotFoundError if there is no landing folder.
     """
     settings = settings or IngestSettings()
+    duckdb_memory_limit(settings.memory_limit)  # a bad budget fails before anything is read
     if not layout.landing.exists():
         raise FileNotFoundError(f"no landing folder at {layout.landing}; run `shop-analytics generate` first")
     currencies = load_currencies(settings.currencies_csv)
@@ -203,7 +205,7 @@ def _check_currencies(config: IngestConfig, currencies: dict[str, int | None]) -
 
 def _open(gate: _Gate) -> None:
     con, layout, settings = gate.con, gate.layout, gate.settings
-    con.execute(f"SET memory_limit = {quote_literal(settings.memory_limit)}")
+    con.execute(f"SET memory_limit = {quote_literal(duckdb_memory_limit(settings.memory_limit))}")
     con.execute(f"SET temp_directory = {quote_literal(str(layout.staging_area / 'spill'))}")
     con.execute("SET preserve_insertion_order = false")
     gate.where = f"ingest catalog {layout.catalog}"
@@ -635,7 +637,9 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
         f"SELECT {ROW_NUMBER} - {lo} AS {ROW_NUMBER}, {keep}, {REASONS} "
         f"FROM ({quarantined_sql(view, reasons)}) ORDER BY {ROW_NUMBER}"
     )
-    rows_quarantined = _write_rejected_rows(gate, source, batch.batch_id, rejected, scratch)
+    rows_quarantined = _write_rejected_rows(
+        gate, source, batch.batch_id, rejected, scratch, _rows_with_reasons(gate, reasons, lo, item.rows)
+    )
     if item.rows != rows_admitted + rows_quarantined:
         raise RuntimeError(
             f"{source.name} batch {batch.batch_id} does not reconcile: in {item.rows}, "
@@ -648,7 +652,9 @@ def _finish_batch(gate: _Gate, item: _Staged, view: str, reasons: str, lo: int, 
             [lo, lo + item.rows],
         ).fetchall()
     )
-    keys_sql = keys_select_sql(source, admitted)
+    # The admitted keys are computed once: the Bloom filter and the catalog both take them.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE gate_batch_keys AS {keys_select_sql(source, admitted)}")
+    keys_sql = "SELECT key, key_text FROM gate_batch_keys"
     keys = _key_array(con, keys_sql, "key")
     maybe_here = seen_here = 0
     if lookup is not None and lookup.maybe.size:
@@ -799,13 +805,28 @@ def _write_admitted(gate: _Gate, source: Source, batch_id: str, admitted: str, s
     return int(rows)
 
 
-def _write_rejected_rows(gate: _Gate, source: Source, batch_id: str, rejected: str, scratch: Path) -> int:
-    rows = int(one_value(gate.con, f"SELECT count(*) FROM ({rejected})"))
-    if rows:
-        out = scratch / "quarantine" / source.name / batch_id
-        out.mkdir(parents=True)
-        gate.con.execute(f"COPY ({rejected}) TO {quote_literal(str(out / 'rejected.parquet'))} (FORMAT parquet)")
-    return rows
+def _rows_with_reasons(gate: _Gate, reasons: str, lo: int, rows: int) -> int:
+    """How many of the rows numbered lo .. lo + rows - 1 have at least one reason (the reasons table is small)."""
+    return int(
+        one_value(
+            gate.con,
+            f"SELECT count(DISTINCT {ROW_NUMBER}) FROM {quote_ident(reasons)} "
+            f"WHERE {ROW_NUMBER} >= ? AND {ROW_NUMBER} < ?",
+            [lo, lo + rows],
+        )
+    )
+
+
+def _write_rejected_rows(
+    gate: _Gate, source: Source, batch_id: str, rejected: str, scratch: Path, expected: int
+) -> int:
+    """Write the rejected rows (if any) to the batch's quarantine file; the rows COPY wrote."""
+    if not expected:
+        return 0
+    out = scratch / "quarantine" / source.name / batch_id
+    out.mkdir(parents=True)
+    rows = one_value(gate.con, f"COPY ({rejected}) TO {quote_literal(str(out / 'rejected.parquet'))} (FORMAT parquet)")
+    return int(rows or 0)
 
 
 def _empty_batch(gate: _Gate, batch: LandingBatch, audit: dict[str, Any], started: float) -> BatchReport:
