@@ -85,7 +85,7 @@ class GroupedRun:
 def grouped(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> GroupedRun:
     layout = _copy(landing, tmp_path_factory.mktemp("grouped"))
     groups: list[tuple[str, set[str], set[str]]] = []
-    gate_group = runner._gate_group
+    gate_group = runner.gate_group
 
     def recording(gate: Any, source: Any, group: list[Any]) -> Any:
         live = {
@@ -99,7 +99,7 @@ def grouped(landing: Path, tmp_path_factory: pytest.TempPathFactory) -> GroupedR
         return gate_group(gate, source, group)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runner, "_gate_group", recording)
+        patch.setattr(runner, "gate_group", recording)
         reports = ingest(layout, ingest_settings(group_rows=100))
     return GroupedRun(_outcome(layout, reports), groups)
 
