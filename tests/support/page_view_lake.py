@@ -61,7 +61,7 @@ def write_page_view_lake(lake: Path, config: GeneratorConfig, keys: KeyFormat) -
             batch_id = batch_tasks[0].period[0]  # the generator's batch ids: the first day of the month
             batch = pa.concat_tables([_chunk(config, population, task, keys) for task in batch_tasks])
             con.register("batch", batch)
-            # The gate's COPY (ingest/runner.py, _write_admitted): sorted by time, one file per day and batch.
+            # The gate's COPY (ingest/batch_finish.py, _write_admitted): sorted by time, one file per day and batch.
             con.execute(
                 "COPY (SELECT *, CAST(viewed_at AS DATE) AS event_date FROM batch ORDER BY viewed_at) "
                 f"TO {quote_literal(str(out))} (FORMAT parquet, PARTITION_BY (event_date), "

@@ -35,7 +35,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="per-source ingest settings (default: $SHOP_ANALYTICS_INGEST_CONFIG, else ./ingest.yml; "
         "a missing file means the documented defaults)",
     )
-    ing.add_argument("--memory-limit", default="2GB")
+    ing.add_argument(
+        "--memory-limit",
+        type=_memory_budget,
+        default="2GB",
+        help="memory budget of the whole ingest process (default 2GB); DuckDB gets it less 512 MiB for "
+        "Python and Great Expectations, and spills to disk beyond",
+    )
     ing.add_argument(
         "--contracts",
         type=Path,
@@ -69,6 +75,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ing.add_argument("--no-data-docs", action="store_true", help="skip building GX Data Docs")
     ing.add_argument("--no-progress", action="store_true")
     ing.set_defaults(run=run)
+
+
+def _memory_budget(text: str) -> str:
+    """argparse type: a memory budget the ingest can run in, else a usage error naming the problem."""
+    from shop_analytics.ingest.memory import MemoryLimitError, duckdb_memory_limit
+
+    try:
+        duckdb_memory_limit(text)
+    except MemoryLimitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
