@@ -71,10 +71,8 @@ def run_dbt(args: list[str], env: dict[str, str], tmp: Path) -> subprocess.Compl
     return _checked(args, result)
 
 
-def run_dbt_together(
-    runs: list[tuple[list[str], dict[str, str], Path]], *, check: bool = True
-) -> list[subprocess.CompletedProcess]:
-    """run_dbt for independent (args, env, tmp) runs, as concurrent processes; with `check`, raise if any failed.
+def run_dbt_together(runs: list[tuple[list[str], dict[str, str], Path]]) -> list[subprocess.CompletedProcess]:
+    """run_dbt for independent (args, env, tmp) runs, as concurrent processes; raise if any failed.
 
     On small lakes a dbt run is mostly one busy Python thread (start-up, parse, per-node overhead), so
     independent builds (each its own warehouse, target and log dirs) share the machine's cores: at most
@@ -86,7 +84,7 @@ def run_dbt_together(
             for args, env, tmp in runs
         ]
         results = [future.result() for future in futures]
-    return [_checked(args, result) if check else result for (args, _, _), result in zip(runs, results, strict=True)]
+    return [_checked(args, result) for (args, _, _), result in zip(runs, results, strict=True)]
 
 
 def ingest_settings(tmp: Path | None = None, **kw: object) -> IngestSettings:
