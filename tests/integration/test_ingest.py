@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from shop_analytics.datagen import GeneratorConfig, generate
-from shop_analytics.ingest import audit_rows, ingest
+from shop_analytics.ingest import BatchReport, audit_rows, ingest
 from shop_analytics.settings import DataLayout
 from support.pipeline import Pipeline, ingest_settings
 
 _settings = ingest_settings
+# Six monthly batches per source for the re-run tests: what they check holds batch by batch, and
+# every batch costs ingest time (36 of them made these the slowest ingest tests).
+SIX_MONTHS = dt.date(2018, 7, 1)
+CHANGED_BATCH = "order_lines/batch_date=2018-09-01"
+
+
+@pytest.fixture(scope="module")
+def ingested_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[BatchReport]]:
+    """A generated landing (seed 3) after one ingest, and that ingest's reports; tests work on copies."""
+    root = tmp_path_factory.mktemp("ingested_once")
+    generate(GeneratorConfig(scale=0.002, seed=3, start=SIX_MONTHS), DataLayout(root).landing, progress=False)
+    return root, ingest(DataLayout(root), _settings(root))
+
+
+def _copy(root: Path, tmp_path: Path) -> DataLayout:
+    shutil.copytree(root, tmp_path / "data")
+    return DataLayout(tmp_path / "data")
 
 
 def test_audit_reconciles_and_matches_manifest(pipeline: Pipeline) -> None:
@@ -80,28 +99,26 @@ def test_lake_partitions_match_event_dates(pipeline: Pipeline) -> None:
     assert mismatched == 0
 
 
-def test_reingest_same_content_is_a_no_op(tmp_path: Path) -> None:
-    layout = DataLayout(tmp_path)
-    generate(GeneratorConfig(scale=0.002, seed=3), layout.landing, progress=False)
-    first = ingest(layout, _settings(tmp_path))
-    lake_files = sorted(p.relative_to(tmp_path) for p in layout.lake.rglob("*.parquet"))
-    second = ingest(layout, _settings(tmp_path))
+def test_reingest_same_content_is_a_no_op(ingested_once: tuple[Path, list[BatchReport]], tmp_path: Path) -> None:
+    root, first = ingested_once
+    layout = _copy(root, tmp_path)
+    lake_files = sorted(p.relative_to(layout.root) for p in layout.lake.rglob("*.parquet"))
+    second = ingest(layout, _settings(layout.root))
     assert {r.status for r in first} == {"ingested"}
     assert {r.status for r in second} == {"skipped"}
-    assert sorted(p.relative_to(tmp_path) for p in layout.lake.rglob("*.parquet")) == lake_files
+    assert sorted(p.relative_to(layout.root) for p in layout.lake.rglob("*.parquet")) == lake_files
 
 
-def test_changed_content_under_same_batch_id_is_refused(tmp_path: Path) -> None:
-    layout = DataLayout(tmp_path)
-    generate(GeneratorConfig(scale=0.002, seed=3), layout.landing, progress=False)
-    ingest(layout, _settings(tmp_path))
+def test_changed_content_under_same_batch_id_is_refused(
+    ingested_once: tuple[Path, list[BatchReport]], tmp_path: Path
+) -> None:
+    layout = _copy(ingested_once[0], tmp_path)
     other = tmp_path / "other"
-    generate(GeneratorConfig(scale=0.002, seed=4), other, progress=False)
-    batch = "order_lines/batch_date=2017-03-01"
-    shutil.rmtree(layout.landing / batch)
-    shutil.copytree(other / batch, layout.landing / batch)
-    reports = [r for r in ingest(layout, _settings(tmp_path)) if r.status != "skipped"]
-    assert [(r.source, r.batch_id, r.status) for r in reports] == [("order_lines", "2017-03-01", "conflict")]
+    generate(GeneratorConfig(scale=0.002, seed=4, start=SIX_MONTHS), other, progress=False)
+    shutil.rmtree(layout.landing / CHANGED_BATCH)
+    shutil.copytree(other / CHANGED_BATCH, layout.landing / CHANGED_BATCH)
+    reports = [r for r in ingest(layout, _settings(layout.root)) if r.status != "skipped"]
+    assert [(r.source, r.batch_id, r.status) for r in reports] == [("order_lines", "2018-09-01", "conflict")]
     assert "already ingested with content hash" in reports[0].message
 
 
@@ -109,7 +126,8 @@ def test_csv_landing_gives_the_same_lake_as_parquet(tmp_path: Path) -> None:
     counts: dict[str, list] = {}
     for fmt in ("parquet", "csv"):
         layout = DataLayout(tmp_path / fmt)
-        generate(GeneratorConfig(scale=0.002, seed=5, file_format=fmt), layout.landing, progress=False)
+        config = GeneratorConfig(scale=0.002, seed=5, file_format=fmt, start=SIX_MONTHS)
+        generate(config, layout.landing, progress=False)
         ingest(layout, _settings(tmp_path))
         con = duckdb.connect()
         counts[fmt] = con.execute(

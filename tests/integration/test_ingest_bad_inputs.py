@@ -8,6 +8,7 @@ and no scratch or partial file is left anywhere. docs/quality_gate.md lists the 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import shutil
@@ -43,7 +44,10 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     root = tmp_path_factory.mktemp("bad_inputs_base")
     layout = DataLayout(root)
     generate(
-        GeneratorConfig(scale=0.002, seed=3, dirty_rate=0.0, late_rate=0.0, legacy_purchases=True),
+        # Six monthly batches per source (July to December 2018): every case copies this baseline.
+        GeneratorConfig(
+            scale=0.002, seed=3, dirty_rate=0.0, late_rate=0.0, legacy_purchases=True, start=dt.date(2018, 7, 1)
+        ),
         layout.landing,
         progress=False,
     )

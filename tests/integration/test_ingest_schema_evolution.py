@@ -9,6 +9,7 @@ rejected batch (removed column) never reaches the lake or staging.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import duckdb
@@ -27,7 +28,10 @@ from support.pipeline import dbt_env, ingest_settings, run_dbt
 def test_accepted_changes_reach_staging_and_rejected_batches_do_not(tmp_path: Path) -> None:
     layout = DataLayout(tmp_path / "data")
     generate(
-        GeneratorConfig(scale=0.002, seed=3, dirty_rate=0.0, late_rate=0.0, legacy_purchases=True),
+        # Six monthly batches per source (July to December 2018) are history enough for the new shapes.
+        GeneratorConfig(
+            scale=0.002, seed=3, dirty_rate=0.0, late_rate=0.0, legacy_purchases=True, start=dt.date(2018, 7, 1)
+        ),
         layout.landing,
         progress=False,
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import json
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,9 +23,8 @@ import pytest
 
 from oracles import commerce
 from oracles.commerce_lake import AUDIT, write_commerce_lake
-from oracles.dbt_runs import assert_same_rows
-from shop_analytics.settings import DataLayout
-from support.pipeline import ROOT, dbt_env, run_dbt
+from oracles.dbt_runs import assert_same_rows, build_per_zone
+from support.pipeline import ROOT
 
 MARTS = [
     "fct_order_lines",
@@ -59,19 +57,11 @@ def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _build(root: Path, zone: ZoneInfo) -> Path:
-    work = root / f"dbt_{zone.key.replace('/', '_')}"
-    work.mkdir(exist_ok=True)
-    warehouse = work / "warehouse.duckdb"
-    env = dbt_env(DataLayout(root), warehouse)
-    selection = " ".join(f"+{m}" for m in MARTS)
-    run_dbt(["build", "--select", selection, "--vars", json.dumps({"timezone": zone.key})], env, work)
-    return warehouse
-
-
 @pytest.fixture(scope="module")
 def built(lake_root: Path) -> dict[str, Path]:
-    return {zone.key: _build(lake_root, zone) for zone in (UTC, BERLIN)}
+    """`dbt build` of the commerce marts and their parents (their dbt tests too) in each zone: zone key -> warehouse."""
+    selection = " ".join(f"+{m}" for m in MARTS)
+    return build_per_zone(lake_root, ["build", "--select", selection], {}, [UTC, BERLIN])
 
 
 def _rows(warehouse: Path, model: str, columns: str) -> list[tuple]:

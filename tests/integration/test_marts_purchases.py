@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,10 +11,9 @@ import duckdb
 import pytest
 
 from oracles import commerce
-from oracles.dbt_runs import assert_same_rows
+from oracles.dbt_runs import assert_same_rows, build_per_zone
 from oracles.edge_lake import EDGE_DBT_VARS, edge_lake_root
-from shop_analytics.settings import DataLayout
-from support.pipeline import ROOT, Warehouse, dbt_env, run_dbt
+from support.pipeline import ROOT, Warehouse
 
 UTC = ZoneInfo("UTC")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -61,14 +59,18 @@ def edge_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return edge_lake_root(tmp_path_factory.mktemp("edge_purchases"))
 
 
-@pytest.mark.parametrize("zone", [UTC, NEW_YORK], ids=["UTC", "America-New_York"])
-def test_purchase_marts_match_oracle_on_v1_edge_cases(edge_root: Path, zone: ZoneInfo) -> None:
-    work = edge_root / f"dbt_{zone.key.replace('/', '_')}"
-    work.mkdir(exist_ok=True)
-    env = dbt_env(DataLayout(edge_root), work / "warehouse.duckdb")
+@pytest.fixture(scope="module")
+def edge_built(edge_root: Path) -> dict[str, Path]:
+    """`dbt build` of the edge marts (their dbt tests too) in each zone: zone key -> warehouse."""
     selection = " ".join(f"+{m}" for m in EDGE_MARTS)
-    run_dbt(["build", "--select", selection, "--vars", json.dumps({**EDGE_DBT_VARS, "timezone": zone.key})], env, work)
-    _check(work / "warehouse.duckdb", commerce.read_commerce_lake(edge_root / "lake", deduplicate=True), zone)
+    return build_per_zone(edge_root, ["build", "--select", selection], EDGE_DBT_VARS, [UTC, NEW_YORK])
+
+
+@pytest.mark.parametrize("zone", [UTC, NEW_YORK], ids=["UTC", "America-New_York"])
+def test_purchase_marts_match_oracle_on_v1_edge_cases(
+    edge_root: Path, edge_built: dict[str, Path], zone: ZoneInfo
+) -> None:
+    _check(edge_built[zone.key], commerce.read_commerce_lake(edge_root / "lake", deduplicate=True), zone)
 
 
 def test_edge_cases_make_the_time_zone_matter(edge_root: Path) -> None:

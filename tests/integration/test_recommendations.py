@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from oracles import recommendations as oracle
-from support.pipeline import Warehouse, run_dbt
+from support.pipeline import Warehouse, run_dbt_together
 
 SETTINGS = oracle.Settings()
 TOL = 1e-9
@@ -274,22 +274,22 @@ def test_no_nan_or_infinity_in_any_recommendation_table(con: duckdb.DuckDBPyConn
 
 @pytest.fixture(scope="module")
 def rebuilt(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory):
-    """The similarity rebuilt by the self_join engine into copies: uncapped in 3 buckets, and capped at 5 in 2."""
+    """The similarity rebuilt by the self_join engine into copies: uncapped in 3 buckets, and capped at 5 in 2.
 
-    def build(name: str, vars_yaml: str) -> duckdb.DuckDBPyConnection:
-        tmp = tmp_path_factory.mktemp(name)
-        path = tmp / "warehouse.duckdb"
-        path.write_bytes(warehouse.path.read_bytes())
-        env = {**warehouse.env, "SHOP_ANALYTICS_WAREHOUSE": str(path), "SHOP_ANALYTICS_TEMP_DIR": str(tmp / "t")}
-        run_dbt(["run", "-s", "int_user_similarity", "rpt_user_similarity", "--vars", vars_yaml], env, tmp)
-        return duckdb.connect(str(path), read_only=True)
-
-    return {
-        "buckets": build(
-            "buckets", "{similarity_engine: self_join, similarity_buckets: 3, similarity_candidate_cap: 1000000}"
-        ),
-        "capped": build("capped", "{similarity_engine: self_join, similarity_candidate_cap: 5, similarity_buckets: 2}"),
+    The two rebuilds are independent (a copy each), so they run side by side."""
+    variants = {
+        "buckets": "{similarity_engine: self_join, similarity_buckets: 3, similarity_candidate_cap: 1000000}",
+        "capped": "{similarity_engine: self_join, similarity_candidate_cap: 5, similarity_buckets: 2}",
     }
+    runs, paths = [], {}
+    for name, vars_yaml in variants.items():
+        tmp = tmp_path_factory.mktemp(name)
+        paths[name] = tmp / "warehouse.duckdb"
+        paths[name].write_bytes(warehouse.path.read_bytes())
+        env = {**warehouse.env, "SHOP_ANALYTICS_WAREHOUSE": str(paths[name]), "SHOP_ANALYTICS_TEMP_DIR": str(tmp / "t")}
+        runs.append((["run", "-s", "int_user_similarity", "rpt_user_similarity", "--vars", vars_yaml], env, tmp))
+    run_dbt_together(runs)
+    return {name: duckdb.connect(str(path), read_only=True) for name, path in paths.items()}
 
 
 def test_similarity_equals_exact_when_no_item_exceeds_the_cap(rebuilt: dict, current: pd.DataFrame) -> None:

@@ -120,7 +120,7 @@ def handmade_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     ingest(layout, ingest_settings(layout.root))
     path = root / "warehouse.duckdb"
     env = dbt_env(layout, path)
-    run_dbt(["seed"], env, root)
+    # No seed is a parent of the recommendation chain: the build needs no `dbt seed` before it.
     run_dbt(["build", "-s", "+rpt_recommendations", "+rpt_recommendation_evaluation", "--vars", VARS], env, root)
     return root, env, path
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,13 +55,36 @@ def dbt_env(layout: DataLayout, warehouse: Path) -> dict[str, str]:
     }
 
 
-def run_dbt(args: list[str], env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess:
-    """Run dbt in the project folder with its own target/log dirs; raise with dbt's output on failure."""
-    command = [str(BIN / "dbt"), *args, "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+def _dbt_command(args: list[str], tmp: Path) -> list[str]:
+    return [str(BIN / "dbt"), *args, "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")]
+
+
+def _checked(args: list[str], result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     if result.returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
     return result
+
+
+def run_dbt(args: list[str], env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess:
+    """Run dbt in the project folder with its own target/log dirs; raise with dbt's output on failure."""
+    result = subprocess.run(_dbt_command(args, tmp), cwd=ROOT, env=env, capture_output=True, text=True)
+    return _checked(args, result)
+
+
+def run_dbt_together(runs: list[tuple[list[str], dict[str, str], Path]]) -> list[subprocess.CompletedProcess]:
+    """run_dbt for independent (args, env, tmp) runs, as concurrent processes; raise if any failed.
+
+    On small lakes a dbt run is mostly one busy Python thread (start-up, parse, per-node overhead), so
+    independent builds (each its own warehouse, target and log dirs) share the machine's cores: at most
+    one process per core at a time.
+    """
+    with ThreadPoolExecutor(max_workers=max(1, min(len(runs), os.cpu_count() or 1))) as pool:
+        futures = [
+            pool.submit(subprocess.run, _dbt_command(args, tmp), cwd=ROOT, env=env, capture_output=True, text=True)
+            for args, env, tmp in runs
+        ]
+        results = [future.result() for future in futures]
+    return [_checked(args, result) for (args, _, _), result in zip(runs, results, strict=True)]
 
 
 def ingest_settings(tmp: Path | None = None, **kw: object) -> IngestSettings:
