@@ -102,9 +102,9 @@ def history(seed: int) -> list[list[Batch]]:
             if rng.random() < 0.3:  # one more line of this order, delivered days later
                 late_extra.append(_sale(order_id, 9, at, user, rng, currency))
         if index >= 3 and late_extra:  # late lines of older orders, some earlier than their order
-            for extra in late_extra[: rng.randint(1, len(late_extra))]:
+            for position, extra in enumerate(late_extra[: rng.randint(1, len(late_extra))]):
                 extra = dict(extra)
-                if rng.random() < 0.5:
+                if (index == 3 and position == 0) or rng.random() < 0.5:  # at least one order moves back
                     extra["ordered_at"] = (
                         dt.datetime.fromisoformat(str(extra["ordered_at"])) - dt.timedelta(days=1)
                     ).isoformat()
