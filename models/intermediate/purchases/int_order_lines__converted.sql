@@ -13,9 +13,15 @@
     4. none: the reporting amount is NULL and is_missing_rate is true
        (counted by a warn test and a post-build check, never dropped).
     A table: netting, orders and the daily report all read it. -#}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='table',
+    pre_hook="{{ batch_window_open([]) }}",
+    post_hook="{{ batch_window_close() }}",
+) }}
+-- The batch watermark (docs/incremental.md) reads the ingest audit:
+-- depends_on: {{ ref('stg_shop__ingest_audit') }}
 {%- set reporting = currency_var('reporting_currency', 'USD') -%}
-{%- set staleness = days_var('fx_max_staleness_days', 7) -%}
+{%- set staleness = days_var('fx_max_staleness_days', 7) %}
 with
 
 order_lines as (

@@ -5,7 +5,13 @@
     (original_order_id NULL, or an order with no sale line): it reduces its
     customer's totals and the revenue of its own date, never an order. A
     table: four marts read it, and as a view each would net the lines again. -#}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='table',
+    pre_hook="{{ batch_window_open(['int_order_lines__converted']) }}",
+    post_hook="{{ batch_window_close() }}",
+) }}
+-- The batch watermark (docs/incremental.md) reads the ingest audit:
+-- depends_on: {{ ref('stg_shop__ingest_audit') }}
 with
 
 order_lines as (

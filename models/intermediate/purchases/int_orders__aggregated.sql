@@ -5,7 +5,13 @@
     line. Reporting-currency sums cover the lines and reversal pieces that have
     a rate; missing_rate_lines counts the others. A table: fct_orders and the
     customer marts read it. -#}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='table',
+    pre_hook="{{ batch_window_open(['int_order_lines__converted', 'int_order_lines__netted']) }}",
+    post_hook="{{ batch_window_close() }}",
+) }}
+-- The batch watermark (docs/incremental.md) reads the ingest audit:
+-- depends_on: {{ ref('stg_shop__ingest_audit') }}
 with
 
 order_lines as (

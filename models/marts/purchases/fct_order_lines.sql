@@ -1,8 +1,39 @@
+{#- Incremental by changed keys (docs/incremental.md): a run rewrites every line
+    of the orders its new batches touch and every reversal that references one
+    of them (netting is closed per original order), read from
+    int_order_lines__netted. Lines are never deleted from the lake, so
+    delete+insert of the recomputed lines is exact. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['order_id', 'line_number'],
+    on_schema_change='fail',
+    pre_hook="{{ batch_window_open(['int_order_lines__converted', 'int_order_lines__netted']) }}",
+    post_hook="{{ batch_window_close() }}",
+) }}
+-- Read by orders_touched_by_new_batches and the hooks:
+-- depends_on: {{ ref('stg_shop__ingest_audit') }}
+-- depends_on: {{ ref('stg_shop__exchange_rates') }}
+-- depends_on: {{ ref('int_order_lines__converted') }}
 with
 
 order_lines as (
 
     select * from {{ ref('int_order_lines__netted') }}
+
+),
+
+-- window_batches, window_rate_days, touched_lines, touched_orders:
+{{ orders_touched_by_new_batches() }}
+
+changed_lines as (
+
+    select * from order_lines
+    {%- if is_incremental() %}
+        where
+            order_id in (select touched_orders.order_id from touched_orders)
+            or original_order_id in (select touched_orders.order_id from touched_orders)
+    {%- endif %}
 
 ),
 
@@ -47,7 +78,7 @@ final as (
         source_table,
         batch_id
 
-    from order_lines
+    from changed_lines
 
 )
 

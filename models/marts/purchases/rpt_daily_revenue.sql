@@ -1,8 +1,60 @@
+{#- Incremental by changed keys (docs/incremental.md): a run recomputes, from
+    every line of int_order_lines__netted, the activity dates of the lines of the
+    orders its new batches touch. A sale's activity date is its order's earliest
+    sale line's date, so a date the order had before these batches is one of its
+    lines' dates: both are changed. A changed date left with no line (its only
+    order moved to an earlier day) is written with zero line counts and deleted
+    by the post-hook, in the same transaction. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='activity_date',
+    on_schema_change='fail',
+    pre_hook="{{ batch_window_open(['int_order_lines__converted', 'int_order_lines__netted']) }}",
+    post_hook=[
+        "delete from {{ this }} where sale_line_count = 0 and reversal_line_count = 0",
+        "{{ batch_window_close() }}",
+    ],
+) }}
+-- Read by orders_touched_by_new_batches and the hooks:
+-- depends_on: {{ ref('stg_shop__ingest_audit') }}
+-- depends_on: {{ ref('stg_shop__exchange_rates') }}
+-- depends_on: {{ ref('int_order_lines__converted') }}
+{%- set incremental = is_incremental() %}
 with
 
 order_lines as (
 
     select * from {{ ref('int_order_lines__netted') }}
+
+),
+
+-- window_batches, window_rate_days, touched_lines, touched_orders:
+{{ orders_touched_by_new_batches() }}
+
+touched_order_lines as (
+
+    select * from order_lines
+    where
+        order_id in (select touched_orders.order_id from touched_orders)
+        or original_order_id in (select touched_orders.order_id from touched_orders)
+
+),
+
+changed_dates as (
+
+    select activity_date from touched_order_lines
+    union
+    select {{ local_date('ordered_at') }} as activity_date from touched_order_lines
+
+),
+
+dated_lines as (
+
+    select * from order_lines
+    {%- if incremental %}
+        where activity_date in (select changed_dates.activity_date from changed_dates)
+    {%- endif %}
 
 ),
 
@@ -28,7 +80,7 @@ daily as (
         coalesce(sum(signed_amount_reporting), 0) as net_revenue,
         count(*) filter (where is_missing_rate) as missing_rate_lines
 
-    from order_lines
+    from dated_lines
     group by activity_date
 
 ),
@@ -53,6 +105,21 @@ final as (
 
     from daily
 
+),
+
+vanished_dates as (
+
+    -- Incremental runs only: a changed date left with no line.
+    select
+        activity_date,
+        0 as sale_line_count,
+        0 as reversal_line_count
+    from changed_dates
+    where {{ incremental }} and activity_date not in (select final.activity_date from final)
+
 )
 
-select * from final
+-- By name: a tombstone's other columns are NULL.
+select * from final  -- noqa: AM07
+union all by name
+select * from vanished_dates

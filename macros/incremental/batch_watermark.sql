@@ -1,0 +1,81 @@
+{#- Batch watermarks of the fact-derived models (docs/incremental.md).
+
+    Each model M that reads fact batches records, in _shop_meta.incremental_state,
+    `consumed_through`: the ingest commit sequence (commit_seq of the lake's audit) up
+    to which every committed batch is reflected in M. Ingest gives commit_seq in commit
+    order and exports a batch's audit row only after its files are all in the lake, so
+    "every batch with commit_seq <= W" is a well-defined prefix of the lake's history.
+
+    - pre-hook batch_window_open(upstream): inside M's transaction, fixes this run's
+      window (consumed_through, horizon]: the horizon is the audit's highest commit_seq
+      read BEFORE M reads any data, lowered to what every upstream model has consumed
+      (so a model never claims a batch its inputs did not hold, also under --select).
+    - new_batches(sources): the committed batches of `sources` inside the window.
+    - post-hook batch_window_close(): consumed_through := horizon, still inside M's
+      transaction: the watermark moves if and only if the data it describes commits.
+    A full build (first run, --full-refresh, a table model) reads everything and
+    records the horizon too. The state table is created by incremental_state_setup()
+    in on-run-start, before any model runs concurrently. -#}
+
+{% macro incremental_state_setup() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    create schema if not exists _shop_meta;
+    create table if not exists _shop_meta.incremental_state (
+        model varchar not null,
+        consumed_through bigint not null,
+        horizon bigint not null,
+        invocation_id varchar not null,
+        updated_at timestamp not null
+    );
+{%- endmacro %}
+
+
+{% macro batch_window_open(upstream=[]) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set model_name = build_marker_literal(this.identifier) -%}
+    {%- set audit_high = "(select coalesce(max(commit_seq), 0) from " ~ ref('stg_shop__ingest_audit')
+        ~ " where batch_status = 'ingested')" -%}
+    {%- set bounds = [audit_high] -%}
+    {%- for name in upstream -%}
+        {%- do bounds.append(
+            "coalesce((select max(consumed_through) from _shop_meta.incremental_state where model = "
+            ~ build_marker_literal(name) ~ "), 0)") -%}
+    {%- endfor -%}
+    {%- set from_seq = "coalesce((select max(consumed_through) from _shop_meta.incremental_state where model = "
+        ~ model_name ~ "), 0)" if is_incremental() else "0" -%}
+    insert into _shop_meta.incremental_state
+    select
+        {{ model_name }},
+        {{ from_seq }},
+        least({{ bounds | join(', ') }}),
+        {{ build_marker_literal(invocation_id) }},
+        timezone('UTC', now());
+    delete from _shop_meta.incremental_state
+    where model = {{ model_name }} and invocation_id <> {{ build_marker_literal(invocation_id) }};
+{%- endmacro %}
+
+
+{% macro batch_window_close() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    update _shop_meta.incremental_state
+    set consumed_through = greatest(consumed_through, horizon), updated_at = timezone('UTC', now())
+    where model = {{ build_marker_literal(this.identifier) }};
+{%- endmacro %}
+
+
+{#- The committed (ingested) batches of `sources` inside this model's window: one row per
+    (source_name, batch_id). Written to sit in a CTE body (4 spaces in). -#}
+{% macro new_batches(sources) -%}
+    select distinct
+        audit.source_name,
+        audit.batch_id
+    from {{ ref('stg_shop__ingest_audit') }} as audit
+    inner join _shop_meta.incremental_state as window_state
+        on
+            window_state.model = {{ build_marker_literal(this.identifier) }}
+            and audit.commit_seq > window_state.consumed_through
+            and audit.commit_seq <= window_state.horizon
+    where
+        audit.batch_status = 'ingested'
+        and audit.source_name in ({% for s in sources %}{{ build_marker_literal(s) }}{{ ", " if not loop.last }}{% endfor %})
+{%- endmacro %}

@@ -1,0 +1,217 @@
+"""Incremental purchase marts (docs/incremental.md): built batch by batch they equal one full build.
+
+A seeded history (support.incremental_history: late lines, an order whose date moves back, a
+replayed batch, an empty batch, correction batches of cancellations and returns of orders of any
+age, a late exchange-rate batch) goes through the real `shop-analytics ingest` one batch at a
+time, with `dbt build` of the purchase marts after each. The warehouse built that way must equal,
+row for row, one full build of the final lake in a fresh warehouse, and `dbt build --full-refresh`
+of the incremental warehouse must leave it unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from shop_analytics.settings import DataLayout
+from support.gate_v2_data import ORDER_LINE_COLUMNS, build_v2_baseline, ingest
+from support.handmade_landing import audit, land
+from support.incremental_history import Batch, corrections, history
+from support.pipeline import BIN, ROOT, dbt_env, run_dbt
+
+# The incremental purchase models and the tables built on them, compared row for row.
+TABLES = (
+    "intermediate.int_orders__aggregated_to_customer_days",
+    "marts.fct_order_lines",
+    "marts.fct_orders",
+    "marts.rpt_daily_revenue",
+    "marts.fct_same_day_repeat_purchases",
+    "marts.dim_customer_purchase_summary",
+)
+SELECTION = [
+    "--select",
+    "+fct_order_lines +fct_orders +rpt_daily_revenue +fct_same_day_repeat_purchases +dim_customer_purchase_summary",
+]
+# One seed by default; two more in the slow run (each history is about eleven dbt builds).
+SEEDS = (11, pytest.param(23, marks=pytest.mark.slow), pytest.param(37, marks=pytest.mark.slow))
+
+
+@dataclass(frozen=True)
+class Built:
+    """One history, built incrementally (after every batch) and once in full."""
+
+    root: Path
+    incremental: Path
+    full: Path
+    env: dict[str, str]
+    consumed: dict[str, int]  # model -> consumed_through after the last incremental build
+    seed: int
+
+
+def _csv(batch: Batch) -> bytes:
+    columns = (
+        ORDER_LINE_COLUMNS if batch.source == "order_lines" else ("rate_date", "currency", "base_currency", "rate")
+    )
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in batch.rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+    return out.getvalue().encode()
+
+
+def _build(root: Path, warehouse: Path, *extra: str) -> None:
+    env = dbt_env(DataLayout(root), warehouse)
+    run_dbt(["build", *SELECTION, *extra], env, warehouse.parent)
+
+
+def _rows(warehouse: Path, table: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+
+
+def _consumed(warehouse: Path) -> dict[str, int]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return dict(con.execute("SELECT model, consumed_through FROM _shop_meta.incremental_state").fetchall())
+
+
+@pytest.fixture(scope="module", params=SEEDS, ids=["seed11", "seed23", "seed37"])
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp(f"incremental_{request.param}") / "data"
+    build_v2_baseline(root)
+    incremental = root.parent / "incremental" / "warehouse.duckdb"
+    incremental.parent.mkdir()
+    run_dbt(["seed"], dbt_env(DataLayout(root), incremental), incremental.parent)
+    for step in history(request.param):
+        for batch in step:
+            land(root, batch.source, batch.batch_id, {"part-0.csv": _csv(batch)})
+        code, out, err = ingest(root)  # every earlier landing folder again: replays of the same id
+        assert code in (0, 3), (step, out, err)  # 3: the replayed batch is all quarantined
+        _build(root, incremental)
+    full = root.parent / "full" / "warehouse.duckdb"
+    full.parent.mkdir()
+    run_dbt(["seed"], dbt_env(DataLayout(root), full), full.parent)
+    _build(root, full)
+    return Built(root, incremental, full, dbt_env(DataLayout(root), incremental), _consumed(incremental), request.param)
+
+
+def test_history_has_every_kind_of_batch(built: Built) -> None:
+    batches = {batch_id: row for (_, batch_id), row in audit(built.root).items()}
+    assert (batches["replay"]["rows_admitted"], batches["replay"]["rows_quarantined"]) == (0, 3)
+    assert (batches["empty"]["status"], batches["empty"]["rows_in"]) == ("ingested", 0)
+    with duckdb.connect(str(built.full), read_only=True) as con:
+        kinds = con.execute(
+            "SELECT count(*) FILTER (WHERE line_type <> 'sale' AND NOT is_credit_note), "
+            "count(*) FILTER (WHERE is_credit_note), count(*) FILTER (WHERE is_over_reversed) "
+            "FROM marts.fct_order_lines"
+        ).fetchone()
+        moved = con.execute(
+            "SELECT count(*) FROM marts.fct_order_lines WHERE line_number = 9 AND batch_id LIKE 'day-%' "
+            "AND ordered_at < (SELECT min(o.ordered_at) FROM marts.fct_order_lines o "
+            "WHERE o.order_id = fct_order_lines.order_id AND o.line_number < 9)"
+        ).fetchone()
+    assert kinds is not None and kinds[0] > 0 and kinds[1] > 0
+    assert moved is not None and moved[0] > 0, "no late line moved an order to an earlier time"
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_batch_by_batch_equals_one_full_build(built: Built, table: str) -> None:
+    full = _rows(built.full, table)
+    assert full, f"{table} is empty: the history exercises nothing"
+    assert _rows(built.incremental, table) == full
+
+
+def test_every_committed_batch_is_consumed(built: Built) -> None:
+    highest = max(row["commit_seq"] for row in audit(built.root).values() if row["commit_seq"] is not None)
+    incremental_models = {
+        "int_orders__aggregated_to_customer_days",
+        "fct_order_lines",
+        "fct_orders",
+        "rpt_daily_revenue",
+        "fct_same_day_repeat_purchases",
+    }
+    assert incremental_models <= set(built.consumed)
+    assert {built.consumed[m] for m in incremental_models} == {highest}
+
+
+def test_full_refresh_equals_the_incremental_tables(built: Built) -> None:
+    before = {table: _rows(built.incremental, table) for table in TABLES}
+    copy = built.incremental.parent.parent / "refreshed" / "warehouse.duckdb"
+    copy.parent.mkdir(exist_ok=True)
+    copy.write_bytes(built.incremental.read_bytes())
+    _build(built.root, copy, "--full-refresh")
+    assert {table: _rows(copy, table) for table in TABLES} == before
+
+
+def test_a_build_with_no_new_batch_changes_nothing(built: Built) -> None:
+    copy = built.incremental.parent.parent / "rerun" / "warehouse.duckdb"
+    copy.parent.mkdir(exist_ok=True)
+    copy.write_bytes(built.incremental.read_bytes())
+    before = {table: _rows(copy, table) for table in TABLES}
+    _build(built.root, copy)
+    assert {table: _rows(copy, table) for table in TABLES} == before
+    assert _consumed(copy) == built.consumed
+
+
+INCREMENTAL_MODELS = (
+    "intermediate.int_orders__aggregated_to_customer_days",
+    "marts.fct_order_lines",
+    "marts.fct_orders",
+    "marts.rpt_daily_revenue",
+    "marts.fct_same_day_repeat_purchases",
+)
+
+
+def _killed_build(root: Path, warehouse: Path, model: str, delay: float) -> bool:
+    """`dbt build`, SIGKILLed `delay` seconds after it starts `model`; True if it was killed before finishing."""
+    env = dbt_env(DataLayout(root), warehouse)
+    work = warehouse.parent
+    command = [
+        str(BIN / "dbt"),
+        "build",
+        *SELECTION,
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for text in process.stdout:
+        if f"START sql incremental model {model} " in text:
+            time.sleep(delay)
+            process.kill()
+            break
+    process.stdout.close()
+    return process.wait() != 0
+
+
+def test_a_build_killed_in_any_incremental_model_converges(built: Built) -> None:
+    """Kill `dbt build` at a random point inside a random incremental model, re-run: equal to a full build."""
+    rng = random.Random(built.seed)
+    work = built.root.parent / "killed"
+    root = work / "data"
+    shutil.copytree(built.root, root)
+    warehouse = work / "warehouse.duckdb"
+    warehouse.write_bytes(built.incremental.read_bytes())
+    batch = corrections("kill-corrections", history(built.seed), built.seed)
+    land(root, batch.source, batch.batch_id, {"part-0.csv": _csv(batch)})
+    code, out, err = ingest(root)
+    assert code == 0, (out, err)
+    model, delay = rng.choice(INCREMENTAL_MODELS), rng.uniform(0.0, 0.5)
+    assert _killed_build(root, warehouse, model, delay), f"dbt finished before the kill ({model}, {delay:.2f}s)"
+    _build(root, warehouse)
+    full = work / "full" / "warehouse.duckdb"
+    full.parent.mkdir()
+    run_dbt(["seed"], dbt_env(DataLayout(root), full), full.parent)
+    _build(root, full)
+    assert {t: _rows(warehouse, t) for t in TABLES} == {t: _rows(full, t) for t in TABLES}, (model, delay)
