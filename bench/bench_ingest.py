@@ -202,7 +202,11 @@ def main() -> int:
     parser.add_argument("--scale", type=float, default=100.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep-data", action="store_true", help="keep the landing folder and both lakes")
-    parser.add_argument("--memory-limit", default=MEMORY_LIMIT, help="memory budget: ingest's --memory-limit (its whole process) and COPY's DuckDB memory_limit")
+    parser.add_argument(
+        "--memory-limit",
+        default=MEMORY_LIMIT,
+        help="memory budget: ingest's --memory-limit (its whole process) and COPY's DuckDB memory_limit",
+    )
     parser.add_argument("--notes", default="", help="context recorded with the result (e.g. why this scale)")
     args = parser.parse_args()
 
