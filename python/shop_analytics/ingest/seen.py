@@ -23,6 +23,8 @@ import pyarrow as pa
 from shop_analytics.sketches import BloomFilter
 from shop_analytics.sql import one_value
 
+_CHUNK_ROWS = 1_000_000  # keys per chunk when (re)filling a filter from the catalog
+
 CATALOG_DDL = """
 CREATE TABLE IF NOT EXISTS {db}.key_filters (
     source VARCHAR PRIMARY KEY,
@@ -53,19 +55,22 @@ class SeenKeys:
         ).fetchone()
         if row is not None and row[1] == fpr:
             self.capacity, self.filter = int(row[0]), BloomFilter.from_bytes(row[3])
-            self.filter.add(self._keys_after(int(row[2])))
+            self._add_keys_after(int(row[2]))
             if self.filter.n_added > self.capacity:
                 self._rebuild(2 * self.filter.n_added)
         else:
             self._rebuild(max(capacity, 2 * self._exact_count()))
 
-    def _keys_after(self, seq: int) -> np.ndarray:
-        keys = (
-            self._con.execute(f"SELECT key FROM {self._db}.seen_keys WHERE source = ? AND seq > ?", [self.source, seq])
-            .to_arrow_table()
-            .column("key")
-        )
-        return keys.to_numpy() if len(keys) else np.empty(0, dtype=np.int64)
+    def _add_keys_after(self, seq: int) -> None:
+        # Streamed in chunks: a source's keys can be far larger than memory (100M ids are 800 MB
+        # as one array, several times that while hashing), and only the filter must fit.
+        reader = self._con.execute(
+            f"SELECT key FROM {self._db}.seen_keys WHERE source = ? AND seq > ?", [self.source, seq]
+        ).fetch_record_batch(_CHUNK_ROWS)
+        for chunk in reader:
+            keys = chunk.column(0).to_numpy(zero_copy_only=False)
+            if len(keys):
+                self.filter.add(keys)
 
     def _exact_count(self) -> int:
         return int(one_value(self._con, f"SELECT count(*) FROM {self._db}.seen_keys WHERE source = ?", [self.source]))
@@ -73,7 +78,7 @@ class SeenKeys:
     def _rebuild(self, capacity: int) -> None:
         self.capacity = capacity
         self.filter = BloomFilter.for_capacity(capacity, self._fpr)
-        self.filter.add(self._keys_after(-1))
+        self._add_keys_after(-1)
 
     def lookup(self, keys: np.ndarray) -> SeenLookup:
         """Which of `keys` (non-null int64) are already admitted: filter first, then an exact check."""
