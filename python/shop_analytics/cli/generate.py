@@ -55,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             help=f"exact number of {source} rows (overrides --scale)",
         )
     gen.add_argument("--overwrite", action="store_true", help="replace an existing landing folder")
+    gen.add_argument(
+        "--next-day",
+        action="store_true",
+        help="append the next day to the landing folder generated before (page views, order lines, rates, "
+        "and a batch cancelling an earlier order of the lake); the other options are ignored",
+    )
     gen.add_argument("--no-progress", action="store_true")
     gen.set_defaults(run=run)
 
@@ -63,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     """Generate the data set the arguments describe and print what was written."""
     from shop_analytics.datagen import GeneratorConfig, generate
 
+    layout = DataLayout.from_env(args.data_dir)
+    if args.next_day:
+        return _next_day(Path(args.out) if args.out else layout.landing, layout.lake)
     overrides = tuple(
         (name, value)
         for name, value in ((k.removeprefix("rows_"), v) for k, v in vars(args).items() if k.startswith("rows_"))
@@ -84,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         legacy_purchases=args.legacy_purchases,
         overrides=overrides,
     )
-    out = Path(args.out) if args.out else DataLayout.from_env(args.data_dir).landing
+    out = Path(args.out) if args.out else layout.landing
     manifest = generate(
         config, out, workers=args.workers, overwrite=args.overwrite, progress=False if args.no_progress else None
     )
@@ -95,4 +104,20 @@ def run(args: argparse.Namespace) -> int:
             f"  {name:<14} {entry['rows']:>12,} rows in {entry['files']:>4} files"
             + (f"; dirty: {dirty:,}" if entry["dirty"] else "")
         )
+    return 0
+
+
+def _next_day(landing: Path, lake: Path) -> int:
+    """Append the next day to `landing` and print its batches."""
+    from shop_analytics.datagen.next_day import next_day
+
+    landed = next_day(landing, lake if lake.is_dir() else None)
+    print(f"landed {landed.day} in {landing}")
+    for batch in landed.batches:
+        late = f"; late: {batch.late_rows:,}" if batch.late_rows else ""
+        print(f"  {batch.source:<14} batch {batch.batch_id:<22} {batch.rows:>9,} rows{late}")
+    if landed.cancelled_order is None:
+        print("  no correction batch: the lake holds no order older than 30 days yet")
+    else:
+        print(f"  the corrections batch cancels order {landed.cancelled_order}")
     return 0
