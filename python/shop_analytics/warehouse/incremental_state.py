@@ -80,3 +80,13 @@ def materializations(manifest: Path) -> dict[str, str]:
         return {}
     nodes = json.loads(manifest.read_text())["nodes"]
     return {n["name"]: n["config"]["materialized"] for n in nodes.values() if n["resource_type"] == "model"}
+
+
+def incremental_relations(manifest: Path) -> list[str]:
+    """`schema.name` of every incremental model, from dbt's manifest.json (sorted)."""
+    nodes = json.loads(manifest.read_text())["nodes"]
+    return sorted(
+        f"{n['schema']}.{n['alias'] or n['name']}"
+        for n in nodes.values()
+        if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental"
+    )

@@ -1,0 +1,261 @@
+"""Incremental build vs full rebuild of the same lake, after one more day lands (issue #17).
+
+Usage: flock /tmp/shop_bench.lock nice -n 5 python bench/bench_incremental.py [--scale 1] [--keep-data]
+
+Prepared once, untimed: `shop-analytics generate --scale S` (the history, three years), `shop-analytics
+ingest`, `dbt build` of seeds and models (the history's state). Then `shop-analytics generate --next-day`
+lands one more day (about 0.1% new rows: a day of page views and order lines with their late and dirty
+rows, the day's exchange rates, and a correction batch cancelling an earlier order). Timed in the same
+run, each in a fresh process measured by bench/harness.py (wall time, peak RSS of the process tree):
+
+  incremental  `shop-analytics ingest` of the new batches + `dbt build` (models and tests): the
+               incremental models read only the new batches' window, every other model rebuilds;
+  full         `dbt build --full-refresh` (models and tests) of the same lake, on a copy of the
+               warehouse taken after the incremental run: every model from the whole lake;
+  start-up     `dbt parse` and `dbt build` of an empty selection (dbt's own start-up, in both runs).
+
+Every dbt run shares one target folder (dbt's partial parsing works as for a user); each build's
+run_results.json is kept for per-model timings. After the runs (untimed) the incremental models and
+the marts built on them are compared row for row with the full rebuild (EXCEPT ALL both ways), and
+each incremental model's window must be exactly the new batches. Writes bench/results/incremental.json;
+the ratio incremental / full is the figure of the issue's goal (at most 5% at scale 100).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import Measurement, measure, measurement_dict, write_result
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+BIN = Path(sys.executable).parent
+WORK = Path(os.environ.get("SHOP_BENCH_INCREMENTAL_WORK", BENCH / "_work" / "incremental"))
+MEMORY_LIMIT = "2GB"
+RATIO_GOAL = 0.05
+# Compared row for row besides the incremental models (read from dbt's manifest): the mart built on them.
+ALSO_COMPARED = ("marts.dim_customer_purchase_summary",)
+TOP_MODELS = 8
+
+
+def _env(data: Path, warehouse: Path) -> dict[str, str]:
+    return {
+        "SHOP_ANALYTICS_DATA_DIR": str(data),
+        "SHOP_ANALYTICS_LAKE_DIR": str(data / "lake"),
+        "SHOP_ANALYTICS_WAREHOUSE": str(warehouse),
+        "SHOP_ANALYTICS_TEMP_DIR": str(WORK / "duckdb_tmp"),
+        "SHOP_ANALYTICS_MEMORY_LIMIT": MEMORY_LIMIT,
+        "SHOP_ANALYTICS_TARGET": "dev",
+        "SHOP_ANALYTICS_DUCKDB_THREADS": "2",
+        "DBT_PROFILES_DIR": str(ROOT),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+
+
+def _dbt(*args: str) -> list[str]:
+    return [str(BIN / "dbt"), *args, "--target-path", str(WORK / "target"), "--log-path", str(WORK / "logs")]
+
+
+def _cli(data: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "shop_analytics.cli", "--data-dir", str(data), *args]
+
+
+def _ingest(data: Path) -> list[str]:
+    # Exit 3 (a batch's quarantined share over its threshold) is a finished run: the dirty rows are the point.
+    return _cli(data, "ingest", "--no-progress", "--no-data-docs", "--memory-limit", MEMORY_LIMIT)
+
+
+def _kept_run_results(name: str) -> Path:
+    kept = WORK / f"run_results_{name}.json"
+    shutil.copyfile(WORK / "target" / "run_results.json", kept)
+    return kept
+
+
+def _timings(run_results: Path) -> dict[str, dict[str, float]]:
+    """Seconds per node kind (model, test, seed, ...) and per model, from a run_results.json."""
+    results = json.loads(run_results.read_text())["results"]
+    kinds: dict[str, float] = {}
+    models: dict[str, float] = {}
+    for r in results:
+        kind, name = r["unique_id"].split(".")[0], r["unique_id"].rsplit(".", 1)[1]
+        kinds[kind] = kinds.get(kind, 0.0) + float(r["execution_time"])
+        if kind == "model":
+            models[name] = float(r["execution_time"])
+    return {"kinds": kinds, "models": models}
+
+
+def _differences(incremental: Path, full: Path, tables: list[str]) -> dict[str, dict[str, int]]:
+    """Per compared table: rows only in the incremental build, only in the full one, and the full row count."""
+    import duckdb
+
+    from shop_analytics.sql import quote_literal
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH {quote_literal(str(incremental))} AS inc (READ_ONLY)")
+        con.execute(f"ATTACH {quote_literal(str(full))} AS ful (READ_ONLY)")
+        out = {}
+        for table in tables:  # schema.name of dbt models, from dbt's manifest
+            only_inc = con.execute(f"SELECT count(*) FROM (FROM inc.{table} EXCEPT ALL FROM ful.{table})").fetchone()
+            only_full = con.execute(f"SELECT count(*) FROM (FROM ful.{table} EXCEPT ALL FROM inc.{table})").fetchone()
+            rows = con.execute(f"SELECT count(*) FROM ful.{table}").fetchone()
+            out[table] = {
+                "only_incremental": int(only_inc[0]) if only_inc else -1,
+                "only_full": int(only_full[0]) if only_full else -1,
+                "rows": int(rows[0]) if rows else -1,
+            }
+        return out
+    finally:
+        con.close()
+
+
+def _figures(m: Measurement) -> dict:
+    return {k: v for k, v in measurement_dict(m).items() if k != "command"}
+
+
+def main() -> int:
+    """Prepare the history, land a day, time incremental vs full, check equality, record the result."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="history size (100: the issue's scale)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-data", action="store_true", help="keep the data and both warehouses")
+    parser.add_argument("--notes", default="", help="context recorded with the result (e.g. why this scale)")
+    args = parser.parse_args()
+
+    from shop_analytics.warehouse.incremental_state import incremental_relations, ingested_batches, read_watermarks
+
+    shutil.rmtree(WORK, ignore_errors=True)
+    (WORK / "duckdb_tmp").mkdir(parents=True)
+    data, inc_wh, full_wh = WORK / "data", WORK / "incremental" / "warehouse.duckdb", WORK / "full" / "warehouse.duckdb"
+    inc_wh.parent.mkdir()
+    full_wh.parent.mkdir()
+    env = {**os.environ, **_env(data, inc_wh)}
+
+    # Preparation (untimed): the history, ingested and built.
+    subprocess.run(
+        _cli(data, "generate", "--scale", f"{args.scale:g}", "--seed", str(args.seed), "--workers", "2")
+        + ["--no-progress"],
+        check=True,
+        env=env,
+    )
+    prepare_ingest = measure(_ingest(data), repeats=1, env=env, cwd=ROOT, ok_returncodes=(0, 3))
+    prepare_build = measure(
+        _dbt("build", "--resource-type", "seed", "--resource-type", "model"), repeats=1, env=env, cwd=ROOT
+    )
+    history_batches = len(ingested_batches(data / "lake"))
+    history_rows = {
+        s: int(m["rows"]) for s, m in json.loads((data / "landing" / "_manifest.json").read_text())["sources"].items()
+    }
+    before = read_watermarks(inc_wh)
+    day = subprocess.run(_cli(data, "generate", "--next-day"), check=True, env=env, capture_output=True, text=True)
+    print(day.stdout, end="")
+
+    # Timed: dbt's start-up, then the incremental run, then the full rebuild of the same lake.
+    parse = measure(_dbt("parse"), repeats=3, env=env, cwd=ROOT)
+    empty = measure(_dbt("build", "--select", "tag:no_model_has_this_tag"), repeats=3, env=env, cwd=ROOT)
+    ingest = measure(_ingest(data), repeats=1, env=env, cwd=ROOT, ok_returncodes=(0, 3))
+    incremental = measure(_dbt("build"), repeats=1, env=env, cwd=ROOT)
+    inc_timings = _timings(_kept_run_results("incremental"))
+    after = read_watermarks(inc_wh)
+    shutil.copyfile(inc_wh, full_wh)
+    full = measure(_dbt("build", "--full-refresh"), repeats=1, env={**env, **_env(data, full_wh)}, cwd=ROOT)
+    full_timings = _timings(_kept_run_results("full"))
+
+    # Checks (untimed): equality, and each incremental model consumed exactly the new batches.
+    relations = incremental_relations(WORK / "target" / "manifest.json")
+    incremental_models = [r.split(".", 1)[1] for r in relations]
+    differences = _differences(inc_wh, full_wh, [*relations, *ALSO_COMPARED])
+    equal = all(d["only_incremental"] == 0 and d["only_full"] == 0 for d in differences.values())
+    new = [b for b in ingested_batches(data / "lake") if b.commit_seq > max(before.values(), default=0)]
+    windows = {m: [before.get(m, 0), after.get(m, 0)] for m in incremental_models}
+    exact = bool(new) and all(w == [new[0].commit_seq - 1, new[-1].commit_seq] for w in windows.values())
+    new_rows = sum(b.rows_admitted for b in new)
+    history_facts = sum(v for k, v in history_rows.items() if k in ("page_views", "order_lines", "ratings"))
+
+    incremental_s = ingest.median_seconds + incremental.median_seconds
+    ratio = incremental_s / full.median_seconds
+    top = sorted(inc_timings["models"].items(), key=lambda kv: -kv[1])[:TOP_MODELS]
+    incremental_models_s = sum(inc_timings["models"].get(m, 0.0) for m in incremental_models)
+    rows = [
+        {"run": "prepare: ingest of the history (untimed in the ratio)", **_figures(prepare_ingest)},
+        {"run": "prepare: dbt build of the history, seeds and models (untimed)", **_figures(prepare_build)},
+        {"run": "dbt start-up: dbt parse (partial parse)", **_figures(parse)},
+        {"run": "dbt start-up: dbt build of an empty selection", **_figures(empty)},
+        {"run": "incremental: shop-analytics ingest of the new batches", **_figures(ingest)},
+        {"run": "incremental: dbt build (models and tests)", **_figures(incremental)},
+        {"run": "full: dbt build --full-refresh (models and tests)", **_figures(full)},
+    ]
+    payload = {
+        "title": "Incremental build (one more day) vs full rebuild of the same lake",
+        "command": f"flock /tmp/shop_bench.lock nice -n 5 python bench/bench_incremental.py --scale {args.scale:g}",
+        "inputs": {
+            "scale": args.scale,
+            "seed": args.seed,
+            "history_rows": history_rows,
+            "history_batches": history_batches,
+            "new_batches": [f"{b.source}/{b.batch_id}" for b in new],
+            "new_rows_admitted": new_rows,
+            "new_share_of_fact_rows": round(new_rows / history_facts, 5) if history_facts else None,
+            "memory_limit": MEMORY_LIMIT,
+            "duckdb_threads": 2,
+            "dbt_threads": 2,
+        },
+        "rows": rows,
+        "ratios": {
+            "incremental (ingest + dbt build) / full rebuild (wall)": round(ratio, 3),
+            "incremental dbt build / full rebuild (wall)": round(incremental.median_seconds / full.median_seconds, 3),
+        },
+        "node_seconds": {"incremental": inc_timings["kinds"], "full": full_timings["kinds"]},
+        "incremental_models_seconds": {
+            "incremental run": round(incremental_models_s, 2),
+            "full run": round(sum(full_timings["models"].get(m, 0.0) for m in incremental_models), 2),
+        },
+        "top_models_incremental_run": [
+            {"model": m, "seconds": round(s, 2), "full_run_seconds": round(full_timings["models"].get(m, 0.0), 2)}
+            for m, s in top
+        ],
+        "windows": windows,
+        "differences": differences,
+        "targets": [
+            {
+                "target": "incremental tables equal the full rebuild, row for row (EXCEPT ALL both ways)",
+                "measured": "equal" if equal else "DIFFERENT (see differences)",
+                "met": equal,
+            },
+            {
+                "target": "each incremental model consumed exactly the new batches",
+                "measured": json.dumps(windows),
+                "met": exact,
+            },
+            {
+                "target": f"incremental (ingest + dbt build) at most {RATIO_GOAL:.0%} of the full rebuild's wall time "
+                "(the issue's goal, at scale 100)",
+                "measured": round(ratio, 3),
+                "met": ratio <= RATIO_GOAL,
+            },
+        ],
+    }
+    if args.notes:
+        payload["notes"] = args.notes
+    path = write_result(BENCH / "results", "incremental", payload)
+    print(
+        f"wrote {path}: incremental {incremental_s:.1f} s (ingest {ingest.median_seconds:.1f} + dbt "
+        f"{incremental.median_seconds:.1f}, {max(ingest.peak_rss_mib, incremental.peak_rss_mib):.0f} MiB) vs full "
+        f"{full.median_seconds:.1f} s ({full.peak_rss_mib:.0f} MiB): ratio {ratio:.3f}; dbt parse "
+        f"{parse.median_seconds:.1f} s, empty build {empty.median_seconds:.1f} s; equal: {equal}; exact: {exact}"
+    )
+    print("slowest models of the incremental run: " + ", ".join(f"{m} {s:.1f} s" for m, s in top))
+    if not args.keep_data:
+        shutil.rmtree(WORK, ignore_errors=True)
+    return 0 if equal and exact else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
