@@ -163,6 +163,11 @@ class DataLayout:
         return self.root / "ingest_catalog.duckdb"
 
     @property
+    def key_filters(self) -> Path:
+        """The catalog's Bloom filter checkpoints, one file per source (ingest/seen.py)."""
+        return self.root / "ingest_key_filters"
+
+    @property
     def staging_area(self) -> Path:
         """Scratch space for files being written; renamed into place when complete."""
         return self.root / "_tmp"

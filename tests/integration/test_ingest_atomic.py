@@ -126,7 +126,7 @@ def test_bloom_filter_persists_and_grows(reference, tmp_path: Path) -> None:
     shutil.copytree(landing, root / "landing")
     ingest(DataLayout(root), _settings(root, bloom_capacity=100))
     con = duckdb.connect(str(DataLayout(root).catalog), read_only=True)
-    rows = dict(con.execute("SELECT source, capacity FROM key_filters").fetchall())
+    rows = dict(con.execute("SELECT source, capacity FROM key_filter_files").fetchall())
     admitted = dict(con.execute("SELECT source, count(*) FROM seen_keys GROUP BY source").fetchall())
     for source in ("page_views", "purchases", "ratings"):
         assert rows[source] >= admitted[source] > 100  # rebuilt bigger than the 100 it started with

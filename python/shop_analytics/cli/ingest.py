@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--memory-limit",
         type=_memory_budget,
         default="2GB",
-        help="memory budget of the whole ingest process (default 2GB); DuckDB gets it less 512 MiB for "
+        help="memory budget of the whole ingest process (default 2GB); DuckDB gets it less 768 MiB for "
         "Python and Great Expectations, and spills to disk beyond",
     )
     ing.add_argument(

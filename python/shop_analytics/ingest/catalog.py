@@ -98,7 +98,7 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute(f"ATTACH {quote_literal(str(path))} AS {DB}")
     con.execute(_DDL.format(db=DB))
     con.execute(seen.CATALOG_DDL.format(db=DB))
-    for statement in _MIGRATIONS:
+    for statement in (*_MIGRATIONS, *seen.CATALOG_MIGRATIONS):
         con.execute(statement.format(db=DB))
 
 

@@ -64,6 +64,11 @@ class GateRun:
         """The event-id filter of `source` (loaded from the catalog once per run)."""
         if source.name not in self.filters:
             self.filters[source.name] = SeenKeys(
-                self.con, DB, source.name, self.settings.bloom_capacity, self.settings.bloom_fpr
+                self.con,
+                DB,
+                source.name,
+                self.settings.bloom_capacity,
+                self.settings.bloom_fpr,
+                self.layout.key_filters,
             )
         return self.filters[source.name]

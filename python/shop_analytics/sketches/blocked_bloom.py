@@ -37,7 +37,7 @@ import struct
 import numpy as np
 
 from shop_analytics.sketches.bloom_base import BloomFilterBase
-from shop_analytics.sketches.envelope import SketchFormatError, read_header, unwrap_params, wrap_parts
+from shop_analytics.sketches.envelope import SketchFormatError, read_header, unwrap_params
 
 KIND = b"BB"
 VERSION = 2
@@ -99,6 +99,8 @@ class BlockedBloomFilter(BloomFilterBase):
     __slots__ = ("_shift_pattern", "num_blocks")
     _NOUN = "blocked Bloom filters"
     _PARAM_NAMES = "(num_blocks, num_hashes, seed)"
+    _KIND = KIND
+    _VERSION = VERSION
 
     def __init__(self, num_blocks: int, num_hashes: int, seed: int = 0) -> None:
         if not 1 <= num_blocks <= _MAX_BLOCKS:
@@ -218,10 +220,8 @@ class BlockedBloomFilter(BloomFilterBase):
         keys_per_block = -WORD_BITS * math.log1p(-fill)
         return blocked_fpr(WORD_BITS * self.num_hashes / keys_per_block, self.num_hashes)
 
-    def to_bytes(self) -> bytes:
-        """Serialize with the versioned envelope (kind BB, version 2)."""
-        params = _PARAMS.pack(self.num_blocks, self.num_hashes, 0, self.seed, self.n_added)
-        return wrap_parts(KIND, VERSION, [params, self.words.astype("<u8", copy=False).data])
+    def _header_params(self) -> bytes:
+        return _PARAMS.pack(self.num_blocks, self.num_hashes, 0, self.seed, self.n_added)
 
     @classmethod
     def from_bytes(cls, blob: bytes | memoryview) -> BlockedBloomFilter:

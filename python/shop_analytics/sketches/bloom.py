@@ -35,7 +35,7 @@ import sys
 import numpy as np
 
 from shop_analytics.sketches.bloom_base import BloomFilterBase
-from shop_analytics.sketches.envelope import SketchFormatError, unwrap_params, wrap_parts
+from shop_analytics.sketches.envelope import SketchFormatError, unwrap_params
 
 KIND = b"BF"
 VERSION = 1
@@ -74,6 +74,8 @@ class BloomFilter(BloomFilterBase):
     __slots__ = ("num_bits",)
     _NOUN = "Bloom filters"
     _PARAM_NAMES = "(num_bits, num_hashes, seed)"
+    _KIND = KIND
+    _VERSION = VERSION
 
     def __init__(self, num_bits: int, num_hashes: int, seed: int = 0) -> None:
         if not 64 <= num_bits <= _MAX_BITS:
@@ -197,10 +199,8 @@ class BloomFilter(BloomFilterBase):
             return math.inf
         return -self.num_bits / self.num_hashes * math.log1p(-x / self.num_bits)
 
-    def to_bytes(self) -> bytes:
-        """Serialize with the versioned envelope (kind BF, version 1)."""
-        params = _PARAMS.pack(self.num_bits, self.num_hashes, 0, self.seed, self.n_added)
-        return wrap_parts(KIND, VERSION, [params, self.words.astype("<u8", copy=False).data])
+    def _header_params(self) -> bytes:
+        return _PARAMS.pack(self.num_bits, self.num_hashes, 0, self.seed, self.n_added)
 
     @classmethod
     def from_bytes(cls, blob: bytes | memoryview) -> BloomFilter:

@@ -8,11 +8,11 @@ rest is defined once here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Self
+from typing import BinaryIO, ClassVar, Self
 
 import numpy as np
 
-from shop_analytics.sketches.envelope import SketchFormatError
+from shop_analytics.sketches.envelope import SketchFormatError, wrap_parts, write_parts
 from shop_analytics.sketches.hashing import KeyArray, hash_keys
 
 
@@ -24,6 +24,9 @@ class BloomFilterBase(ABC):
     # For the merge error: what the filters are called, and what params() holds.
     _NOUN: ClassVar[str]
     _PARAM_NAMES: ClassVar[str]
+    # The envelope's kind and format version of to_bytes().
+    _KIND: ClassVar[bytes]
+    _VERSION: ClassVar[int]
 
     n_added: int
     num_hashes: int
@@ -45,6 +48,21 @@ class BloomFilterBase(ABC):
     @abstractmethod
     def contains_hashes(self, hashes: np.ndarray) -> np.ndarray:
         """Membership test for keys given by their uint64 hashes."""
+
+    @abstractmethod
+    def _header_params(self) -> bytes:
+        """The packed parameters that precede the words in to_bytes()."""
+
+    def _parts(self) -> list[bytes | memoryview]:
+        return [self._header_params(), self.words.astype("<u8", copy=False).data]
+
+    def to_bytes(self) -> bytes:
+        """Serialize with the versioned envelope (the class's kind and version)."""
+        return wrap_parts(self._KIND, self._VERSION, self._parts())
+
+    def write_to(self, out: BinaryIO) -> None:
+        """Write to_bytes() to a binary file without a copy of the words in memory."""
+        write_parts(out, self._KIND, self._VERSION, self._parts())
 
     def add(self, keys: KeyArray) -> None:
         """Insert int or string keys (NumPy/Arrow array); nulls are skipped."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -59,12 +59,25 @@ def wrap_parts(kind: bytes, version: int, parts: list[bytes | memoryview]) -> by
     For large payloads (a Bloom filter's words): the digest is computed part by
     part and the blob is assembled by a single join.
     """
+    header, views = _header_and_views(kind, version, parts)
+    return b"".join([header, *views])
+
+
+def write_parts(out: BinaryIO, kind: bytes, version: int, parts: list[bytes | memoryview]) -> None:
+    """Write wrap_parts(kind, version, parts) to `out` without assembling it in memory."""
+    header, views = _header_and_views(kind, version, parts)
+    out.write(header)
+    for v in views:
+        out.write(v)
+
+
+def _header_and_views(kind: bytes, version: int, parts: list[bytes | memoryview]) -> tuple[bytes, list[memoryview]]:
     views = [memoryview(p).cast("B") for p in parts]
     h = hashlib.blake2b(digest_size=16)
     for v in views:
         h.update(v)
     length = sum(v.nbytes for v in views)
-    return b"".join([HEADER.pack(MAGIC, kind, version, length, h.digest()), *views])
+    return HEADER.pack(MAGIC, kind, version, length, h.digest()), views
 
 
 def read_header(blob: bytes | memoryview, kind: bytes, versions: tuple[int, ...]) -> Header:
