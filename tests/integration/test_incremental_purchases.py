@@ -26,7 +26,7 @@ from shop_analytics.settings import DataLayout
 from support.gate_v2_data import ORDER_LINE_COLUMNS, build_v2_baseline, ingest
 from support.handmade_landing import audit, land
 from support.incremental_history import Batch, corrections, history
-from support.pipeline import BIN, ROOT, dbt_env, run_dbt
+from support.pipeline import BIN, ROOT, dbt_env, run_dbt, run_dbt_together
 
 # The incremental purchase models and the tables built on them, compared row for row.
 TABLES = (
@@ -69,9 +69,13 @@ def _csv(batch: Batch) -> bytes:
     return out.getvalue().encode()
 
 
+def _build_run(root: Path, warehouse: Path, *extra: str) -> tuple[list[str], dict[str, str], Path]:
+    """`dbt build` of the purchase marts of `root`'s lake into `warehouse`, as run_dbt's arguments."""
+    return ["build", *SELECTION, *extra], dbt_env(DataLayout(root), warehouse), warehouse.parent
+
+
 def _build(root: Path, warehouse: Path, *extra: str) -> None:
-    env = dbt_env(DataLayout(root), warehouse)
-    run_dbt(["build", *SELECTION, *extra], env, warehouse.parent)
+    run_dbt(*_build_run(root, warehouse, *extra))
 
 
 def _rows(warehouse: Path, table: str) -> list[tuple]:
@@ -84,24 +88,66 @@ def _consumed(warehouse: Path) -> dict[str, int]:
         return dict(con.execute("SELECT model, consumed_through FROM _shop_meta.incremental_state").fetchall())
 
 
+def _selected_seeds(session: pytest.Session) -> list[int]:
+    """The seeds of `built` that the run selected (`-m "not slow"` keeps only the first)."""
+    seeds = {
+        item.callspec.params["built"]
+        for item in session.items
+        if item.module is not None
+        and item.module.__name__ == __name__
+        and hasattr(item, "callspec")
+        and "built" in item.callspec.params
+    }
+    return sorted(seeds)
+
+
+@pytest.fixture(scope="module")
+def histories(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Built]:
+    """Every selected seed's history, built step by step side by side.
+
+    The histories are independent, so each step's ingests run one after the other (in this process)
+    and then the seeds' `dbt build`s run together, one process per core (run_dbt_together): a dbt
+    build of these small lakes is mostly one busy Python thread, and it is most of a step's time.
+    """
+    seeds = _selected_seeds(request.session)
+    roots = {seed: tmp_path_factory.mktemp(f"incremental_{seed}") / "data" for seed in seeds}
+    incremental = {seed: root.parent / "incremental" / "warehouse.duckdb" for seed, root in roots.items()}
+    full = {seed: root.parent / "full" / "warehouse.duckdb" for seed, root in roots.items()}
+    for seed, root in roots.items():
+        build_v2_baseline(root)
+        incremental[seed].parent.mkdir()
+        full[seed].parent.mkdir()
+    # Seeds do not read the lake: both warehouses of every history are seeded up front.
+    warehouses = [(roots[seed], w) for seed in seeds for w in (incremental[seed], full[seed])]
+    run_dbt_together([(["seed"], dbt_env(DataLayout(root), w), w.parent) for root, w in warehouses])
+    steps = {seed: history(seed) for seed in seeds}
+    for index in range(max(len(s) for s in steps.values())):
+        stepping = [seed for seed in seeds if index < len(steps[seed])]
+        for seed in stepping:
+            step = steps[seed][index]
+            for batch in step:
+                land(roots[seed], batch.source, batch.batch_id, {"part-0.csv": _csv(batch)})
+            code, out, err = ingest(roots[seed])  # every earlier landing folder again: replays of the same id
+            assert code in (0, 3), (step, out, err)  # 3: the replayed batch is all quarantined
+        run_dbt_together([_build_run(roots[seed], incremental[seed]) for seed in stepping])
+    run_dbt_together([_build_run(roots[seed], full[seed]) for seed in seeds])
+    return {
+        seed: Built(
+            roots[seed],
+            incremental[seed],
+            full[seed],
+            dbt_env(DataLayout(roots[seed]), incremental[seed]),
+            _consumed(incremental[seed]),
+            seed,
+        )
+        for seed in seeds
+    }
+
+
 @pytest.fixture(scope="module", params=SEEDS, ids=["seed11", "seed23", "seed37"])
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    root = tmp_path_factory.mktemp(f"incremental_{request.param}") / "data"
-    build_v2_baseline(root)
-    incremental = root.parent / "incremental" / "warehouse.duckdb"
-    incremental.parent.mkdir()
-    run_dbt(["seed"], dbt_env(DataLayout(root), incremental), incremental.parent)
-    for step in history(request.param):
-        for batch in step:
-            land(root, batch.source, batch.batch_id, {"part-0.csv": _csv(batch)})
-        code, out, err = ingest(root)  # every earlier landing folder again: replays of the same id
-        assert code in (0, 3), (step, out, err)  # 3: the replayed batch is all quarantined
-        _build(root, incremental)
-    full = root.parent / "full" / "warehouse.duckdb"
-    full.parent.mkdir()
-    run_dbt(["seed"], dbt_env(DataLayout(root), full), full.parent)
-    _build(root, full)
-    return Built(root, incremental, full, dbt_env(DataLayout(root), incremental), _consumed(incremental), request.param)
+def built(request: pytest.FixtureRequest, histories: dict[int, Built]) -> Built:
+    """One seed's history, out of `histories`."""
+    return histories[request.param]
 
 
 def test_history_has_every_kind_of_batch(built: Built) -> None:
@@ -209,9 +255,9 @@ def test_a_build_killed_in_any_incremental_model_converges(built: Built) -> None
     assert code == 0, (out, err)
     model, delay = rng.choice(INCREMENTAL_MODELS), rng.uniform(0.0, 0.5)
     assert _killed_build(root, warehouse, model, delay), f"dbt finished before the kill ({model}, {delay:.2f}s)"
-    _build(root, warehouse)
     full = work / "full" / "warehouse.duckdb"
     full.parent.mkdir()
-    run_dbt(["seed"], dbt_env(DataLayout(root), full), full.parent)
+    # The re-run of the killed build and the seeding of a fresh warehouse are independent.
+    run_dbt_together([_build_run(root, warehouse), (["seed"], dbt_env(DataLayout(root), full), full.parent)])
     _build(root, full)
     assert {t: _rows(warehouse, t) for t in TABLES} == {t: _rows(full, t) for t in TABLES}, (model, delay)
