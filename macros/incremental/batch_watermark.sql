@@ -15,7 +15,13 @@
       transaction: the watermark moves if and only if the data it describes commits.
     A full build (first run, --full-refresh, a table model) reads everything and
     records the horizon too. The state table is created by incremental_state_setup()
-    in on-run-start, before any model runs concurrently. -#}
+    in on-run-start, before any model runs concurrently.
+
+    The pre-hook also records `settings`: the vars that shape stored rows
+    (incremental_settings()). An incremental run under other values would mix two
+    definitions in one table, so it stops with an error naming the var and asking
+    for --full-refresh; a row from before settings were recorded (NULL) is trusted
+    once and then recorded. -#}
 
 {% macro incremental_state_setup() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
@@ -27,6 +33,46 @@
         invocation_id varchar not null,
         updated_at timestamp not null
     );
+    alter table _shop_meta.incremental_state add column if not exists settings varchar;
+{%- endmacro %}
+
+
+{#- The vars whose values are baked into the rows the incremental models store: local
+    dates (timezone), amounts (reporting_currency, fx_max_staleness_days,
+    legacy_purchase_currency) and which copies of an event count
+    (deduplicate_lake_events). One set for every incremental model: a change asks
+    for a full refresh of each, never silently mixes definitions. Compared as text,
+    so 7 and '7' on the command line are the same setting. -#}
+{% macro incremental_settings() -%}
+    {%- set values = {
+        'deduplicate_lake_events': var('deduplicate_lake_events', false) | string,
+        'fx_max_staleness_days': var('fx_max_staleness_days', 7) | string,
+        'legacy_purchase_currency': var('legacy_purchase_currency', 'USD') | string,
+        'reporting_currency': var('reporting_currency', 'USD') | string,
+        'timezone': var('timezone', 'UTC') | string,
+    } -%}
+    {{- return(tojson(values, sort_keys=true)) -}}
+{%- endmacro %}
+
+
+{#- Stop an incremental run whose settings differ from those the stored rows were built with. -#}
+{% macro check_incremental_settings(model_name, settings) -%}
+    {%- set stored = run_query(
+        "select settings from _shop_meta.incremental_state where model = " ~ model_name
+        ~ " and settings is not null") -%}
+    {%- if stored.rows | length == 0 or stored.rows[0][0] == settings -%}{{ return('') }}{%- endif -%}
+    {%- set before = fromjson(stored.rows[0][0]) -%}
+    {%- set now = fromjson(settings) -%}
+    {%- set changed = [] -%}
+    {%- for key in now -%}
+        {%- if before.get(key) != now[key] -%}
+            {%- do changed.append(key ~ ": " ~ tojson(before.get(key)) ~ " -> " ~ tojson(now[key])) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do exceptions.raise_compiler_error(
+        "Model " ~ this.identifier ~ " stores rows built with other settings (" ~ changed | join(", ")
+        ~ "). An incremental run would mix both in one table: rebuild it with "
+        ~ "`dbt build --full-refresh --select " ~ this.identifier ~ "+` (docs/incremental.md).") -%}
 {%- endmacro %}
 
 
@@ -43,13 +89,16 @@
     {%- endfor -%}
     {%- set from_seq = "coalesce((select max(consumed_through) from _shop_meta.incremental_state where model = "
         ~ model_name ~ "), 0)" if is_incremental() else "0" -%}
-    insert into _shop_meta.incremental_state
+    {%- set settings = incremental_settings() -%}
+    {%- if is_incremental() -%}{%- do check_incremental_settings(model_name, settings) -%}{%- endif -%}
+    insert into _shop_meta.incremental_state (model, consumed_through, horizon, invocation_id, updated_at, settings)
     select
         {{ model_name }},
         {{ from_seq }},
         least({{ bounds | join(', ') }}),
         {{ build_marker_literal(invocation_id) }},
-        timezone('UTC', now());
+        timezone('UTC', now()),
+        {{ build_marker_literal(settings) }};
     delete from _shop_meta.incremental_state
     where model = {{ model_name }} and invocation_id <> {{ build_marker_literal(invocation_id) }};
 {%- endmacro %}

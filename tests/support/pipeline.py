@@ -65,10 +65,14 @@ def _checked(args: list[str], result: subprocess.CompletedProcess) -> subprocess
     return result
 
 
+def run_dbt_unchecked(args: list[str], env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess:
+    """Run dbt in the project folder with its own target/log dirs; the caller reads the exit code."""
+    return subprocess.run(_dbt_command(args, tmp), cwd=ROOT, env=env, capture_output=True, text=True)
+
+
 def run_dbt(args: list[str], env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess:
     """Run dbt in the project folder with its own target/log dirs; raise with dbt's output on failure."""
-    result = subprocess.run(_dbt_command(args, tmp), cwd=ROOT, env=env, capture_output=True, text=True)
-    return _checked(args, result)
+    return _checked(args, run_dbt_unchecked(args, env, tmp))
 
 
 def run_dbt_together(runs: list[tuple[list[str], dict[str, str], Path]]) -> list[subprocess.CompletedProcess]:
