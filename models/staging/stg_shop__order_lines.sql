@@ -31,11 +31,9 @@
         cast(user_id as varchar) as user_id,
         cast(item_id as varchar) as item_id,
         cast(quantity as integer) as quantity,
-        -- Whole minor units of the line's currency (gate), read through their shortest decimal
-        -- text, so the casts are exact: DuckDB's DOUBLE -> DECIMAL cast scales in binary and is
-        -- off in the 4th place from about 9e11 (2^53 / 10^4) on, and lines go up to 1e13.
-        cast(cast(unit_price as varchar) as decimal(18, 4)) as unit_price,
-        cast(cast(line_amount as varchar) as decimal(18, 4)) as line_amount,
+        -- Whole minor units of the line's currency (gate), up to 1e13: exact (see money_decimal).
+        {{ money_decimal('unit_price') }} as unit_price,
+        {{ money_decimal('line_amount') }} as line_amount,
         cast(currency as varchar) as currency,
         cast(line_type as varchar) as line_type,
         cast(original_order_id as varchar) as original_order_id,
