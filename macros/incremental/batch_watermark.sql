@@ -17,11 +17,11 @@
     records the horizon too. The state table is created by incremental_state_setup()
     in on-run-start, before any model runs concurrently.
 
-    The pre-hook also records `settings`: the vars that shape stored rows
-    (incremental_settings()). An incremental run under other values would mix two
-    definitions in one table, so it stops with an error naming the var and asking
-    for --full-refresh; a row from before settings were recorded (NULL) is trusted
-    once and then recorded. -#}
+    The pre-hook also records `settings`: the vars that shape stored rows and the
+    derivation number (incremental_settings()). An incremental run under other values
+    would mix two definitions in one table, so it stops with an error naming what
+    changed and asking for --full-refresh. A row from before settings were recorded
+    (NULL) predates derivation 2, so it is refused too. -#}
 
 {% macro incremental_state_setup() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
@@ -44,7 +44,10 @@
     for a full refresh of each, never silently mixes definitions. Compared as text,
     so 7 and '7' on the command line are the same setting. -#}
 {% macro incremental_settings() -%}
+    {#- derivation: raise it with every change to how stored keys or amounts are derived.
+        2: migrated v1 purchases are the orders 'purchase:<id>'; rates convert with every digit. -#}
     {%- set values = {
+        'derivation': '2',
         'deduplicate_lake_events': var('deduplicate_lake_events', false) | string,
         'fx_max_staleness_days': var('fx_max_staleness_days', 7) | string,
         'legacy_purchase_currency': var('legacy_purchase_currency', 'USD') | string,
@@ -58,11 +61,15 @@
 {#- Stop an incremental run whose settings differ from those the stored rows were built with. -#}
 {% macro check_incremental_settings(model_name, settings) -%}
     {%- set stored = run_query(
-        "select settings from _shop_meta.incremental_state where model = " ~ model_name
-        ~ " and settings is not null") -%}
+        "select settings from _shop_meta.incremental_state where model = " ~ model_name) -%}
     {%- if stored.rows | length == 0 or stored.rows[0][0] == settings -%}{{ return('') }}{%- endif -%}
-    {%- set before = fromjson(stored.rows[0][0]) -%}
     {%- set now = fromjson(settings) -%}
+    {%- if stored.rows[0][0] is none -%}
+        {%- set before = now.copy() -%}
+        {%- do before.update({'derivation': '1'}) -%}
+    {%- else -%}
+        {%- set before = fromjson(stored.rows[0][0]) -%}
+    {%- endif -%}
     {%- set changed = [] -%}
     {%- for key in now -%}
         {%- if before.get(key) != now[key] -%}

@@ -1,8 +1,11 @@
 {#- Order lines of raw contract v2, and every v1 purchase migrated into a
-    one-line order (docs/marts.md): order_id = the purchase_id's text, line 1, a
-    sale in var('legacy_purchase_currency'), line_amount = amount. The union
-    is the only logic; staging joins nothing. Import CTEs are not used for the
-    v2 lake: it is read three times by deduplicate_events (see there). -#}
+    one-line order (docs/marts.md): order_id = 'purchase:' || purchase_id, line
+    1, a sale in var('legacy_purchase_currency'), line_amount = amount. The
+    prefix is the migrated orders' own id space: the gate refuses a v2 order id
+    of that form (docs/raw_data_contract.md), so v2 order 123 and purchase 123
+    stay two orders. The union is the only logic; staging joins nothing. Import
+    CTEs are not used for the v2 lake: it is read three times by
+    deduplicate_events (see there). -#}
 {%- set lake = lake_source('order_lines', {
     'order_id': 'varchar',
     'line_number': 'integer',
@@ -28,9 +31,9 @@
         cast(user_id as varchar) as user_id,
         cast(item_id as varchar) as item_id,
         cast(quantity as integer) as quantity,
-        -- Whole minor units of the line's currency (gate): the casts are exact.
-        cast(unit_price as decimal(18, 4)) as unit_price,
-        cast(line_amount as decimal(18, 4)) as line_amount,
+        -- Whole minor units of the line's currency (gate), up to 1e13: exact (see money_decimal).
+        {{ money_decimal('unit_price') }} as unit_price,
+        {{ money_decimal('line_amount') }} as line_amount,
         cast(currency as varchar) as currency,
         cast(line_type as varchar) as line_type,
         cast(original_order_id as varchar) as original_order_id,
@@ -57,7 +60,7 @@ legacy_purchases as (
 migrated_purchases as (
 
     select
-        cast(purchase_id as varchar) as order_id,
+        'purchase:' || cast(purchase_id as varchar) as order_id,
         1 as line_number,
         purchased_at as ordered_at,
         event_date,

@@ -189,12 +189,26 @@ def test_legacy_purchases_are_admitted_next_to_order_lines(root: Path) -> None:
         5000, 2, user_id=[7, 7], item_id=[42, 42], purchased_at=[__import__("datetime").datetime(2018, 6, 1)] * 2
     )
     land(root, "purchases", "p1", {"part-0.parquet": table})
-    land_lines(root, "b1", [line("C-5000", 1, line_type="return", original_order_id="5000", user="7", item="42")])
-    code, out, err = ingest(root)
-    assert code == 0, (out, err)
+    returned = {"line_type": "return", "user": "7", "item": "42"}
+    land_lines(
+        root,
+        "b1",
+        [
+            line("C-5000", 1, original_order_id="purchase:5000", **returned),  # the legacy purchase 5000
+            line("C-5001", 1, original_order_id="5001", **returned),  # no v2 order 5001: unknown
+            line("5000", 1, user="7", item="42"),  # a v2 order numbered like a purchase: its own order
+            line("purchase:5001", 1, user="7", item="42"),  # the migrated orders' id space
+            line("purchase:5001x", 1, user="7", item="42"),  # not of that form: an ordinary id
+        ],
+    )
+    ingest(root)  # exits non-zero: 2 of 5 lines quarantined is above the default threshold
     rows = lake_rows(root, "purchases", "p1")
     assert [(r["user_id"], r["item_id"]) for r in rows] == [("7", "42"), ("7", "42")]
-    assert len(lake_rows(root, "order_lines", "b1")) == 1  # the legacy purchase 5000 is a known order
+    assert sorted(r["order_id"] for r in lake_rows(root, "order_lines", "b1")) == ["5000", "C-5000", "purchase:5001x"]
+    assert reasons_by_line(root, "b1") == {
+        ("C-5001", 1): ["unknown_order:original_order_id"],
+        ("purchase:5001", 1): ["invalid_key:order_id"],
+    }
 
 
 def test_exchange_rates(root: Path) -> None:
@@ -216,3 +230,28 @@ def test_exchange_rates(root: Path) -> None:
     }
     admitted = lake_rows(root, "exchange_rates", "r1")
     assert [(str(r["rate_date"]), r["currency"], r["rate"]) for r in admitted] == [("2018-06-01", "GBP", 1.3)]
+
+
+def test_long_exchange_rates_are_admitted_as_the_nearest_double(root: Path) -> None:
+    # Real rate files: tiny rates of small-unit currencies, large ones, 15 to 20 decimals, and one
+    # with more significant digits than a DOUBLE holds (docs/raw_data_contract.md: its nearest DOUBLE).
+    texts = [
+        "0.00000012345678901234",
+        "16300.5",
+        "0.000061347811416827",
+        "0.046512345678901",
+        "1.2345678901234567890123",
+    ]
+    rows = {
+        "rate_date": ["2018-06-01"] * len(texts),
+        "currency": ["VND", "USD", "IDR", "MXN", "EUR"],
+        "base_currency": ["USD", "IDR", "USD", "EUR", "USD"],
+        "rate": texts,
+    }
+    land(root, "exchange_rates", "r1", {"part-0.csv": csv_bytes(rows)})
+    code, out, err = ingest(root)
+    assert code == 0, (out, err)
+    assert quarantined_rows(root, "exchange_rates", "r1") == []
+    admitted = {r["currency"]: r["rate"] for r in lake_rows(root, "exchange_rates", "r1")}
+    assert admitted == dict(zip(rows["currency"], map(float, texts), strict=True))
+    assert repr(admitted["VND"]) == "1.2345678901234e-07"  # 14 significant digits: every one kept

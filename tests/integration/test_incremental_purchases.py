@@ -23,8 +23,8 @@ import duckdb
 import pytest
 
 from shop_analytics.settings import DataLayout
-from support.gate_v2_data import ORDER_LINE_COLUMNS, build_v2_baseline, ingest
-from support.handmade_landing import audit, land
+from support.gate_v2_data import ORDER_LINE_COLUMNS, build_v2_baseline, ingest, land_lines, line
+from support.handmade_landing import audit, land, purchases_table
 from support.incremental_history import Batch, corrections, history
 from support.pipeline import BIN, ROOT, dbt_env, run_dbt, run_dbt_together
 
@@ -261,3 +261,61 @@ def test_a_build_killed_in_any_incremental_model_converges(built: Built) -> None
     run_dbt_together([_build_run(root, warehouse), (["seed"], dbt_env(DataLayout(root), full), full.parent)])
     _build(root, full)
     assert {t: _rows(warehouse, t) for t in TABLES} == {t: _rows(full, t) for t in TABLES}, (model, delay)
+
+
+def test_migrated_purchases_and_v2_orders_with_the_same_numbers(tmp_path: Path) -> None:
+    """A shop moving from v1 to v2: purchases 5001 and 5002, then v2 orders 5001 and 5002, then reversals of
+    both kinds, each batch built incrementally; equal to one full build, the purchases their own orders."""
+    root = tmp_path / "data"
+    build_v2_baseline(root)
+    incremental, full = tmp_path / "incremental" / "warehouse.duckdb", tmp_path / "full" / "warehouse.duckdb"
+    for warehouse in (incremental, full):
+        warehouse.parent.mkdir()
+    run_dbt_together([(["seed"], dbt_env(DataLayout(root), w), w.parent) for w in (incremental, full)])
+    sale = {"user": "007", "item": "42", "currency": "USD", "unit_price": "9.99"}
+    reversal = {"user": "7", "item": "42", "currency": "USD", "unit_price": "9.99"}
+    steps = [
+        lambda: land(
+            root, "purchases", "p1", {"part-0.parquet": purchases_table(5001, 2, user_id=[7, 7], item_id=[42, 42])}
+        ),
+        lambda: land_lines(root, "b1", [line("5001", 1, **sale), line("5001", 2, **sale), line("5002", 1, **sale)]),
+        lambda: land_lines(
+            root,
+            "b2",
+            [
+                line(
+                    "C-P5001",
+                    1,
+                    at="2018-06-03T10:00:00",
+                    line_type="cancellation",
+                    original_order_id="purchase:5001",
+                    **reversal,
+                ),
+                line(
+                    "R-5001",
+                    1,
+                    at="2018-06-03T11:00:00",
+                    line_type="return",
+                    original_order_id="5001",
+                    original_line_number=2,
+                    **sale,
+                ),
+            ],
+        ),
+    ]
+    for step in steps:
+        step()
+        code, out, err = ingest(root)
+        assert code == 0, (out, err)
+        _build(root, incremental)
+    _build(root, full)
+    for table in TABLES:
+        assert _rows(incremental, table) == _rows(full, table), table
+    with duckdb.connect(str(incremental), read_only=True) as con:
+        statuses = dict(con.execute("SELECT order_id, order_status FROM marts.fct_orders").fetchall())
+    assert statuses == {
+        "purchase:5001": "cancelled",
+        "purchase:5002": "completed",
+        "5001": "partially_reversed",
+        "5002": "completed",
+    }

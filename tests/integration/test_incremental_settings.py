@@ -32,6 +32,7 @@ def test_a_changed_var_stops_the_incremental_run(warehouse: Warehouse, tmp_path:
     env = {**warehouse.env, "SHOP_ANALYTICS_WAREHOUSE": str(copy), "SHOP_ANALYTICS_TEMP_DIR": str(tmp_path / "tmp")}
     consumed, settings = _state(copy)
     assert settings == {
+        "derivation": "2",
         "deduplicate_lake_events": "False",
         "fx_max_staleness_days": "7",
         "legacy_purchase_currency": "USD",
@@ -52,11 +53,11 @@ def test_a_changed_var_stops_the_incremental_run(warehouse: Warehouse, tmp_path:
     run_dbt(["run", "--select", MODEL, "--vars", "{fx_max_staleness_days: '7'}"], env, tmp_path)
     assert _state(copy) == (consumed, settings)
 
-    # State from before settings were recorded (NULL) is trusted once, and the run records its values:
-    # from then on the stored rows are those of EUR, and the defaults are refused.
+    # State from before settings were recorded (NULL) predates derivation 2 (order ids of migrated purchases,
+    # full-digit rates): refused until a full refresh, which records the run's values.
     with duckdb.connect(str(copy)) as con:
         con.execute("update _shop_meta.incremental_state set settings = null")
-    run_dbt(["run", "--select", MODEL, "--vars", "{reporting_currency: EUR}"], env, tmp_path)
-    assert _state(copy) == (consumed, {**settings, "reporting_currency": "EUR"})
     refused = run_dbt_unchecked(["run", "--select", MODEL], env, tmp_path)
-    assert refused.returncode == 1 and 'reporting_currency: "EUR" -> "USD"' in refused.stdout
+    assert refused.returncode == 1 and 'derivation: "1" -> "2")' in refused.stdout, refused.stdout[-3000:]
+    run_dbt(["run", "--select", MODEL, "--full-refresh", "--vars", "{reporting_currency: EUR}"], env, tmp_path)
+    assert _state(copy) == (consumed, {**settings, "reporting_currency": "EUR"})

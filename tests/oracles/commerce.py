@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 _FACT_FILE = re.compile(r"batch_(.+)_[0-9]+\.parquet$")
 _DIM_FILE = re.compile(r"batch_([^/]+)\.parquet$")
 GRID = Decimal("0.0001")
-RATE_GRID = Decimal("1e-12")  # places of an exchange rate in a conversion (docs/marts.md, Currencies)
+MIGRATED_ORDER_PREFIX = "purchase:"  # a v1 purchase's order id in the warehouse (docs/raw_data_contract.md)
 ZERO = Decimal("0.0000")
 
 
@@ -102,7 +102,7 @@ def _first_copies(rows: list[dict], key: str) -> list[dict]:
 
 
 def read_commerce_lake(lake: Path, legacy_currency: str = "USD", *, deduplicate: bool = False) -> CommerceLake:
-    """Load order lines (v2 + v1 purchases as one-line sale orders), rates and the latest dimension snapshots."""
+    """Load order lines (v2 + v1 purchases as one-line sale orders `purchase:<id>`), rates and dimension snapshots."""
     lines = [
         Line(
             r["order_id"],
@@ -131,7 +131,7 @@ def read_commerce_lake(lake: Path, legacy_currency: str = "USD", *, deduplicate:
         amount = money(r["amount"])
         lines.append(
             Line(
-                str(r["purchase_id"]),
+                f"{MIGRATED_ORDER_PREFIX}{r['purchase_id']}",
                 1,
                 r["purchased_at"],
                 _text(r["user_id"]),
@@ -207,9 +207,8 @@ def _convert(amount: Decimal, rate: float | None) -> Decimal | None:
         return None
     if rate == 1.0:
         return amount
-    # docs/marts.md, Currencies: the rate's shortest decimal text to 12 places, an exact product.
-    exact_rate = Decimal(repr(rate)).quantize(RATE_GRID, rounding=ROUND_HALF_UP)
-    return (amount * exact_rate).quantize(GRID, rounding=ROUND_HALF_UP)
+    # docs/marts.md, Currencies: the rate's shortest decimal text, every digit of it, an exact product.
+    return (amount * Decimal(repr(rate))).quantize(GRID, rounding=ROUND_HALF_UP)
 
 
 def _split(amount: Decimal | None, quantity: int, parts: list[int]) -> list[Decimal | None]:

@@ -15,7 +15,16 @@ import pytest
 from shop_analytics.quality.batch import batch_files, create_batch_view
 from shop_analytics.quality.check_view import check_view_sql
 from shop_analytics.quality.currencies import load_currencies
-from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, PURCHASES, RATINGS, USERS
+from shop_analytics.quality.raw_contract import (
+    ITEMS,
+    MIGRATED_ORDER_PATTERN,
+    MIGRATED_ORDER_PREFIX,
+    ORDER_LINES,
+    PAGE_VIEWS,
+    PURCHASES,
+    RATINGS,
+    USERS,
+)
 from shop_analytics.quality.rules import RuleParams, rules_for
 from shop_analytics.quality.rules_sql import row_reasons_sql, write_row_reasons
 from shop_analytics.quality.split import admitted_sql, quarantined_sql
@@ -230,3 +239,23 @@ def test_fact_rows_without_event_time_or_value_are_quarantined() -> None:
         (0, "missing_value:rated_at"),
         (0, "missing_value:rating"),
     ]
+
+
+def test_migrated_order_ids_are_one_namespace_in_gate_and_staging() -> None:
+    """The gate reserves exactly the ids staging gives migrated v1 purchases ('purchase:<purchase_id>')."""
+    root = Path(__file__).resolve().parents[2]
+    staging = (root / "models" / "staging" / "stg_shop__order_lines.sql").read_text()
+    assert f"'{MIGRATED_ORDER_PREFIX}' || cast(purchase_id as varchar) as order_id" in staging
+    assert (
+        f"regexp_matches(order_id, '{MIGRATED_ORDER_PATTERN}')"
+        in (root / "models" / "staging" / "_shop__models.yml").read_text()
+    )
+    rule = next(r for r in rules_for(ORDER_LINES, RuleParams()) if r.reason == "invalid_key:order_id")
+    assert rule.condition is not None
+    ids = ["purchase:5001", "purchase:-5", "purchase:5001x", "Purchase:5001", "purchase:", "5001", "C-purchase:1"]
+    with duckdb.connect() as con:
+        flagged = con.execute(
+            f"SELECT order_id FROM (SELECT unnest(?) AS order_id) b WHERE {rule.condition}", [ids]
+        ).fetchall()
+    # every migrated id (any BIGINT's text) is reserved, nothing else beyond the ordinary key rules
+    assert [i for (i,) in flagged] == ["purchase:5001", "purchase:-5"]

@@ -193,6 +193,18 @@ chosen_rates as (
 
 ),
 
+chosen_rate_digits as (
+
+    -- Each chosen rate's decimal digits, parsed once per (currency, activity_date), not per line.
+    select
+        *,
+        {{ rate_mantissa('fx_rate') }} as fx_rate_mantissa,
+        {{ rate_scale('fx_rate') }} as fx_rate_scale
+
+    from chosen_rates
+
+),
+
 converted as (
 
     -- chosen_rates is unique on (currency, activity_date), so the join keeps one row per line.
@@ -212,19 +224,17 @@ converted as (
         case
             when dated_lines.currency = {{ reporting }} then dated_lines.line_amount
             -- Exact decimal arithmetic (docs/marts.md, Currencies): the rate as its shortest
-            -- decimal text (the number it was written as), rounded to 12 places; the product
-            -- rounded half away from zero to 4. A DOUBLE product would round a decimal tie
-            -- (2 places x 4 places often ends in 50) by its binary error instead.
-            else cast(
-                    cast(dated_lines.line_amount as decimal(38, 4))
-                    * cast(cast(chosen_rates.fx_rate as varchar) as decimal(38, 12))
-                    as decimal(18, 4)
-                )
+            -- decimal text (the number it was written as), every digit of it; the product
+            -- rounded half away from zero to 4 places, once. A DOUBLE product would round a
+            -- decimal tie (2 places x 4 places often ends in 50) by its binary error instead,
+            -- and a fixed number of rate decimals would cut the digits of a tiny rate.
+            else {{ times_rate_exactly('dated_lines.line_amount', 'chosen_rates.fx_rate_mantissa',
+                                      'chosen_rates.fx_rate_scale') }}
         end as line_amount_reporting,
         dated_lines.currency <> {{ reporting }} and chosen_rates.fx_rate is null as is_missing_rate
 
     from dated_lines
-    left join chosen_rates
+    left join chosen_rate_digits as chosen_rates
         on dated_lines.currency = chosen_rates.currency
         and dated_lines.activity_date = chosen_rates.activity_date
 

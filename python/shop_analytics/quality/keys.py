@@ -11,7 +11,7 @@ the ASCII unit separator, which no valid key contains (invalid_key).
 
 from __future__ import annotations
 
-from shop_analytics.quality.raw_contract import ORDER_LINES, PURCHASES, Source
+from shop_analytics.quality.raw_contract import MIGRATED_ORDER_PREFIX, ORDER_LINES, PURCHASES, Source
 from shop_analytics.sql import quote_ident, quote_literal
 
 SEPARATOR_SQL = "chr(31)"
@@ -46,12 +46,12 @@ def keys_select_sql(source: Source, admitted_sql: str) -> str:
 
 
 def admitted_order_ids_sql(db: str) -> str:
-    """SELECT order_id of every order with a line (or a legacy purchase) in the lake, from the catalog `db`."""
+    """SELECT order_id of every order with a line in the lake, or "purchase:<id>" of a legacy purchase, from `db`."""
     return (
         f"SELECT DISTINCT split_part(key_text, {SEPARATOR_SQL}, 1) AS order_id FROM {db}.seen_keys "
         f"WHERE source = {quote_literal(ORDER_LINES.name)} AND key_text IS NOT NULL "
-        f"UNION SELECT DISTINCT CAST(key AS VARCHAR) AS order_id FROM {db}.seen_keys "
-        f"WHERE source = {quote_literal(PURCHASES.name)}"
+        f"UNION SELECT DISTINCT {quote_literal(MIGRATED_ORDER_PREFIX)} || CAST(key AS VARCHAR) AS order_id "
+        f"FROM {db}.seen_keys WHERE source = {quote_literal(PURCHASES.name)}"
     )
 
 

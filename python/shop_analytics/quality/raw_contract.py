@@ -175,6 +175,11 @@ SALE = "sale"
 CANCELLATION = "cancellation"
 RETURN = "return"
 LINE_TYPES: tuple[str, ...] = (SALE, CANCELLATION, RETURN)
+# A v1 purchase becomes the order "purchase:<purchase_id>" in the warehouse (stg_shop__order_lines), and a
+# v2 reversal names it so. The gate refuses a v2 order_id of that form (invalid_key), so the two id spaces
+# never meet: a v2 order "123" and purchase 123 stay two orders.
+MIGRATED_ORDER_PREFIX = "purchase:"
+MIGRATED_ORDER_PATTERN = r"^purchase:-?[0-9]+$"
 
 ORDER_LINES = Source(
     name="order_lines",

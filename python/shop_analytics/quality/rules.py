@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 
 from shop_analytics.quality.money import CURRENCY_COLUMNS, MAX_SCALE, MONEY_COLUMNS, MONEY_SCALE, whole_minor_units_sql
 from shop_analytics.quality.namespace import GATE_BATCH, GATE_KEY
-from shop_analytics.quality.raw_contract import EXCHANGE_RATES, ITEMS, LINE_TYPES, ORDER_LINES, SALE, Source
+from shop_analytics.quality.raw_contract import (
+    EXCHANGE_RATES,
+    ITEMS,
+    LINE_TYPES,
+    MIGRATED_ORDER_PATTERN,
+    ORDER_LINES,
+    SALE,
+    Source,
+)
 from shop_analytics.sql import quote_ident, quote_literal, sql_value
 
 # Reason kinds. The first six are the generator's DIRTY_KINDS.
@@ -26,7 +34,7 @@ MISSING_VALUE = "missing_value"  # a required non-key column is NULL
 INVALID_TYPE = "invalid_type"  # a text-format value that does not cast to the contract type
 DUPLICATE_IN_LAKE = "duplicate_in_lake"  # the event id was admitted by an earlier batch
 INVALID_PRECISION = "invalid_precision"  # money with more decimals than its currency's minor unit (quality/money.py)
-INVALID_KEY = "invalid_key"  # a natural key that is empty, too long, padded with spaces or holds control characters
+INVALID_KEY = "invalid_key"  # a natural key that is empty, too long, padded, holds control characters (or is reserved)
 INVALID_LOCAL_TIME = "invalid_local_time"  # a local time inside a spring-forward gap of the source's time zone
 UNKNOWN_CURRENCY = "unknown_currency"  # not an ISO 4217 code of seeds/currencies.csv
 UNKNOWN_ORDER = "unknown_order"  # a cancellation/return of an order neither in the lake nor admitted in this run
@@ -155,7 +163,13 @@ def rules_for(source: Source, params: RuleParams) -> tuple[Rule, ...]:
         if f.name in must_have and f.name not in keys:
             rules.append(Rule(MISSING_VALUE, f.name, NOT_NULL))
     for column in source.string_keys:
-        rules.append(Rule(INVALID_KEY, column, CONDITION, condition=invalid_key_sql(column)))
+        condition = invalid_key_sql(column)
+        if source.name == ORDER_LINES.name and column == "order_id":
+            # The id space of migrated v1 purchases (raw_contract.MIGRATED_ORDER_PREFIX) is not a v2 order's.
+            text = f"CAST(b.{quote_ident(column)} AS VARCHAR)"
+            reserved = f"regexp_matches({text}, {quote_literal(MIGRATED_ORDER_PATTERN)})"
+            condition = f"({condition} OR coalesce({reserved}, false))"
+        rules.append(Rule(INVALID_KEY, column, CONDITION, condition=condition))
     dedupe, label = dedupe_column(source), source.key_label if source.composite_key else None
     rules.append(Rule(DUPLICATE_EVENT_ID, dedupe, FIRST_OCCURRENCE, label=label))
     if params.seen_keys:
