@@ -22,22 +22,24 @@
 
 
 {#- The retrained models' hooks (dbt_project.yml): batch_window_open with the parents that
-    record a watermark, and batch_window_close. Each is configured twice, inside and outside
-    the model's transaction, and renders only in the right one: a SQL model records its
-    watermark inside its transaction (it moves if and only if the table commits); a Python
-    model writes its table through another cursor, which a transaction opened before it
-    (by the hook) would not see, so its hooks run outside: the pre-hook first resets its
-    watermark to 0 (a failed build then reads as stale), the post-hook sets it after the
-    table committed. -#}
-{% macro retrain_window_open(in_transaction) -%}
-    {%- if execute and (model.language == 'python') != in_transaction -%}
+    record a watermark, and batch_window_close, both OUTSIDE the model's transaction. The
+    pre-hook commits the window with consumed_through reset to 0 (a build that fails
+    afterwards leaves the model reading as stale, never as current), the table is built
+    and committed, then the post-hook sets consumed_through to the horizon (a kill in
+    between also leaves it at 0). Inside the transaction, as the incremental models do,
+    two things broke: a Python model (int_user_similarity) writes its table through
+    another cursor, which the transaction opened by the hook could not see; and at scale 1
+    int_recommendations ran out of its 2 GB memory limit twice in bench/bench_incremental.py
+    (it passes with the hooks outside, 189 s). -#}
+{% macro retrain_window_open() -%}
+    {%- if execute -%}
         {{ batch_window_open(watermarked_parents()) }}
     {%- endif -%}
 {%- endmacro %}
 
 
-{% macro retrain_window_close(in_transaction) -%}
-    {%- if execute and (model.language == 'python') != in_transaction -%}
+{% macro retrain_window_close() -%}
+    {%- if execute -%}
         {{ batch_window_close() }}
     {%- endif -%}
 {%- endmacro %}
