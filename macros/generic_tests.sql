@@ -65,3 +65,38 @@
     group by key_value, day_number // 64
     having sum(cast(1 as ubigint) << (day_number % 64)) <> bit_or(cast(1 as ubigint) << (day_number % 64))
 {% endtest %}
+
+{#- Fails when the rows were trained through an older ingest watermark than their inputs
+    hold (docs/incremental.md, "Recommendations"): one row per ingested batch of a lake
+    source upstream of the model whose commit_seq is above the model's `column_name`
+    (the commit_seq through which it was built; NULL fails against every batch). The
+    sources come from dbt's graph, so the check follows the model's lineage. -#}
+{% test trained_through_every_input_batch(model, column_name) %}
+    {% set sources = lake_sources_of_model(model) -%}
+    with
+
+    trained as (
+
+        select distinct {{ column_name }} as trained_through from {{ model }}
+
+    ),
+
+    input_batches as (
+
+        select source_name, batch_id, commit_seq
+        from {{ ref('stg_shop__ingest_audit') }}
+        where
+            batch_status = 'ingested'
+            and source_name in ({% for s in sources %}{{ build_marker_literal(s) }}{{ ", " if not loop.last }}{% else %}null{% endfor %})
+
+    )
+
+    select
+        trained.trained_through,
+        input_batches.source_name,
+        input_batches.batch_id,
+        input_batches.commit_seq
+    from trained
+    inner join input_batches
+        on trained.trained_through is null or input_batches.commit_seq > trained.trained_through
+{% endtest %}

@@ -39,8 +39,8 @@
 
 {#- The vars whose values are baked into the rows the incremental models store: local
     dates (timezone), amounts (reporting_currency, fx_max_staleness_days,
-    legacy_purchase_currency) and which copies of an event count
-    (deduplicate_lake_events). One set for every incremental model: a change asks
+    legacy_purchase_currency), which page views are accumulated (popularity_since) and
+    which copies of an event count (deduplicate_lake_events). One set for every incremental model: a change asks
     for a full refresh of each, never silently mixes definitions. Compared as text,
     so 7 and '7' on the command line are the same setting. -#}
 {% macro incremental_settings() -%}
@@ -51,6 +51,7 @@
         'deduplicate_lake_events': var('deduplicate_lake_events', false) | string,
         'fx_max_staleness_days': var('fx_max_staleness_days', 7) | string,
         'legacy_purchase_currency': var('legacy_purchase_currency', 'USD') | string,
+        'popularity_since': var('popularity_since') | string,
         'reporting_currency': var('reporting_currency', 'USD') | string,
         'timezone': var('timezone', 'UTC') | string,
     } -%}

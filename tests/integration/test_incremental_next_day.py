@@ -37,6 +37,7 @@ INCREMENTAL = {
     "fct_orders": "marts",
     "rpt_daily_revenue": "marts",
     "fct_same_day_repeat_purchases": "marts",
+    "int_page_views__accumulated_to_user_items": "intermediate",
 }
 MODELS_ONLY = ["--resource-type", "seed", "--resource-type", "model"]
 SELECTION = ["--select", " ".join(f"+{model}" for model in INCREMENTAL), *MODELS_ONLY]

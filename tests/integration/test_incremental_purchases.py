@@ -1,16 +1,18 @@
-"""Incremental purchase marts (docs/incremental.md): built batch by batch they equal one full build.
+"""Incremental purchase and engagement marts (docs/incremental.md): built batch by batch they equal one full build.
 
 A seeded history (support.incremental_history: late lines, an order whose date moves back, a
 replayed batch, an empty batch, correction batches of cancellations and returns of orders of any
-age, a late exchange-rate batch) goes through the real `shop-analytics ingest` one batch at a
-time, with `dbt build` of the purchase marts after each. The warehouse built that way must equal,
-row for row, one full build of the final lake in a fresh warehouse, and `dbt build --full-refresh`
-of the incremental warehouse must leave it unchanged.
+age, a late exchange-rate batch; page views with late events, a replayed and an empty page view
+batch, a users snapshot that moves a viewer into the audience) goes through the real
+`shop-analytics ingest` one batch at a time, with `dbt build` of the purchase and engagement marts
+after each. The warehouse built that way must equal, row for row, one full build of the final lake
+in a fresh warehouse, and `dbt build --full-refresh` of the incremental warehouse must leave it unchanged.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import random
 import shutil
@@ -25,7 +27,7 @@ import pytest
 from shop_analytics.settings import DataLayout
 from support.gate_v2_data import ORDER_LINE_COLUMNS, build_v2_baseline, ingest, land_lines, line
 from support.handmade_landing import audit, land, purchases_table
-from support.incremental_history import Batch, corrections, history
+from support.incremental_history import PAGE_VIEW_COLUMNS, USER_COLUMNS, Batch, corrections, history, page_views
 from support.pipeline import BIN, ROOT, dbt_env, run_dbt, run_dbt_together
 
 # The incremental purchase models and the tables built on them, compared row for row.
@@ -36,11 +38,25 @@ TABLES = (
     "marts.rpt_daily_revenue",
     "marts.fct_same_day_repeat_purchases",
     "marts.dim_customer_purchase_summary",
+    "intermediate.int_page_views__accumulated_to_user_items",
+    "marts.fct_user_item_views",
+    "marts.rpt_item_popularity",
 )
 SELECTION = [
     "--select",
-    "+fct_order_lines +fct_orders +rpt_daily_revenue +fct_same_day_repeat_purchases +dim_customer_purchase_summary",
+    "+fct_order_lines +fct_orders +rpt_daily_revenue +fct_same_day_repeat_purchases +dim_customer_purchase_summary"
+    " +fct_user_item_views +rpt_item_popularity",
+    # The history's users live in GB and EIRE (support.gate_v2_data): GB is the audience.
+    "--vars",
+    "{popularity_country: GB}",
 ]
+# Columns of the landed CSV per source.
+COLUMNS = {
+    "order_lines": ORDER_LINE_COLUMNS,
+    "exchange_rates": ("rate_date", "currency", "base_currency", "rate"),
+    "page_views": PAGE_VIEW_COLUMNS,
+    "users": USER_COLUMNS,
+}
 # One seed by default; two more in the slow run (each history is about eleven dbt builds).
 SEEDS = (11, pytest.param(23, marks=pytest.mark.slow), pytest.param(37, marks=pytest.mark.slow))
 
@@ -58,9 +74,7 @@ class Built:
 
 
 def _csv(batch: Batch) -> bytes:
-    columns = (
-        ORDER_LINE_COLUMNS if batch.source == "order_lines" else ("rate_date", "currency", "base_currency", "rate")
-    )
+    columns = COLUMNS[batch.source]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
@@ -70,7 +84,7 @@ def _csv(batch: Batch) -> bytes:
 
 
 def _build_run(root: Path, warehouse: Path, *extra: str) -> tuple[list[str], dict[str, str], Path]:
-    """`dbt build` of the purchase marts of `root`'s lake into `warehouse`, as run_dbt's arguments."""
+    """`dbt build` of the purchase and engagement marts of `root`'s lake into `warehouse`, as run_dbt's arguments."""
     return ["build", *SELECTION, *extra], dbt_env(DataLayout(root), warehouse), warehouse.parent
 
 
@@ -167,6 +181,20 @@ def test_history_has_every_kind_of_batch(built: Built) -> None:
         ).fetchone()
     assert kinds is not None and kinds[0] > 0 and kinds[1] > 0
     assert moved is not None and moved[0] > 0, "no late line moved an order to an earlier time"
+    assert (batches["views-replay"]["rows_admitted"], batches["views-replay"]["rows_quarantined"]) == (0, 3)
+    assert (batches["views-empty"]["status"], batches["views-empty"]["rows_in"]) == ("ingested", 0)
+    late_views = [
+        row
+        for step in history(built.seed)
+        for batch in step
+        if batch.source == "page_views" and batch.batch_id[-2:].isdigit()
+        for row in batch.rows
+        if str(row["viewed_at"])[:10] < (dt.date(2018, 6, 1) + dt.timedelta(days=int(batch.batch_id[-2:]))).isoformat()
+    ]
+    with duckdb.connect(str(built.full), read_only=True) as con:
+        moved_viewer = con.execute("SELECT count(*) FROM marts.fct_user_item_views WHERE user_id = 'C-1'").fetchone()
+    assert late_views, "no late page view"
+    assert moved_viewer is not None and moved_viewer[0] > 0, "the user moved into the audience has no views there"
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -184,6 +212,7 @@ def test_every_committed_batch_is_consumed(built: Built) -> None:
         "fct_orders",
         "rpt_daily_revenue",
         "fct_same_day_repeat_purchases",
+        "int_page_views__accumulated_to_user_items",
     }
     assert incremental_models <= set(built.consumed)
     assert {built.consumed[m] for m in incremental_models} == {highest}
@@ -214,6 +243,7 @@ INCREMENTAL_MODELS = (
     "marts.fct_orders",
     "marts.rpt_daily_revenue",
     "marts.fct_same_day_repeat_purchases",
+    "intermediate.int_page_views__accumulated_to_user_items",
 )
 
 
@@ -251,6 +281,8 @@ def test_a_build_killed_in_any_incremental_model_converges(built: Built) -> None
     warehouse.write_bytes(built.incremental.read_bytes())
     batch = corrections("kill-corrections", history(built.seed), built.seed)
     land(root, batch.source, batch.batch_id, {"part-0.csv": _csv(batch)})
+    views = page_views("kill-views", 6, random.Random(built.seed), 900_000)
+    land(root, views.source, views.batch_id, {"part-0.csv": _csv(views)})
     code, out, err = ingest(root)
     assert code == 0, (out, err)
     model, delay = rng.choice(INCREMENTAL_MODELS), rng.uniform(0.0, 0.5)

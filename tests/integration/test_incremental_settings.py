@@ -36,6 +36,7 @@ def test_a_changed_var_stops_the_incremental_run(warehouse: Warehouse, tmp_path:
         "deduplicate_lake_events": "False",
         "fx_max_staleness_days": "7",
         "legacy_purchase_currency": "USD",
+        "popularity_since": "2017-01-01",
         "reporting_currency": "USD",
         "timezone": "UTC",
     }

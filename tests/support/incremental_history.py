@@ -7,6 +7,9 @@ its first one, so the order's date moves back), a batch replaying lines already 
 an empty batch, and correction batches of cancellations and returns (by line number, by
 item, over-reversals, a credit note) of orders of any age. Exchange rates arrive in
 batches too, one of them late (it changes the rate chosen for days already reported).
+Page views arrive in daily batches with late events of earlier days, a replayed batch (event ids
+already admitted, under a new batch id), an empty batch; and a users snapshot moves a user who
+viewed items into the audience country after their views.
 """
 
 from __future__ import annotations
@@ -73,11 +76,37 @@ def _reversal(
     )
 
 
+PAGE_VIEW_COLUMNS = ("page_view_id", "user_id", "item_id", "viewed_at")
+USER_COLUMNS = ("user_id", "country_code", "signup_at")
+# The users snapshot of the history: C-1 (no country in the baseline) moves to GB.
+MOVED_USERS = Batch("users", "2018-06-06", [{"user_id": "C-1", "country_code": "GB", "signup_at": "2017-01-01"}])
+
+
+def page_views(batch_id: str, index: int, rng: random.Random, first_id: int) -> Batch:
+    """The page views of day `index`: anonymous and authenticated, some late (of earlier days)."""
+    rows = []
+    for k in range(rng.randint(3, 8)):
+        late = index > 0 and rng.random() < 0.25
+        day = DAYS[rng.randrange(index)] if late else DAYS[index]
+        user = rng.choice([*USERS, None])
+        rows.append(
+            {
+                "page_view_id": str(first_id + k),
+                "user_id": user,
+                "item_id": rng.choice(ITEMS),
+                "viewed_at": _at(day, rng),
+            }
+        )
+    return Batch("page_views", batch_id, rows)
+
+
 def history(seed: int) -> list[list[Batch]]:
     """The steps of one seeded history: the batches landed before each ingest run, in order."""
     rng = random.Random(seed)
+    views_rng = random.Random(seed * 7919)  # its own stream: the order history stays as it was
     steps: list[list[Batch]] = []
     delivered: list[dict] = []  # sale lines already in an earlier batch
+    viewed: list[dict] = []  # page views already in an earlier batch
 
     def rates(batch_id: str, days: list[dt.date]) -> Batch:
         rows = [
@@ -110,7 +139,14 @@ def history(seed: int) -> list[list[Batch]]:
                     ).isoformat()
                 batch.rows.append(extra)
                 late_extra.remove(next(e for e in late_extra if e["order_id"] == extra["order_id"]))
-        steps.append([first_rates, batch] if index == 0 else [batch])
+        views = page_views(f"views-{index:02d}", index, views_rng, 1000 * (index + 1))
+        steps.append([first_rates, batch, views] if index == 0 else [batch, views])
+        if index == 4:  # page views already admitted under a new batch id, and an empty page view batch
+            steps[-1].append(Batch("page_views", "views-replay", [dict(r) for r in views_rng.sample(viewed, 3)]))
+            steps[-1].append(Batch("page_views", "views-empty"))
+        if index == 5:
+            steps[-1].append(MOVED_USERS)
+        viewed.extend(views.rows)
         if index == 4:
             steps[-1].append(rates("rates-2", DAYS[4:]))
         if index in (3, 5) and delivered:  # corrections of orders of any age (by line, by item, over)

@@ -3,6 +3,7 @@
     before var evaluation_cutoff: what rpt_recommendation_evaluation trains on; a
     revision after the cutoff is test data). Table: read by three models. -#}
 {{ config(materialized='table') }}
+-- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 with
 

@@ -27,6 +27,7 @@
   then support (knn: sum of |sim|; 0 for the others), then item_id ascending.
 -#}
 {{ config(materialized='table') }}
+-- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 {%- set k_items = var('cooccurrence_neighbours_k') | int -%}
 {%- set max_items = var('cooccurrence_max_items_per_user') | int -%}

@@ -5,6 +5,7 @@
     Only users with training interactions (dataset `train`) are evaluated, so every
     recommender has history to work from. -#}
 {{ config(materialized='table') }}
+-- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 with
 

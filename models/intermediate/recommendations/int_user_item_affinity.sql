@@ -12,6 +12,7 @@
   Table: read by fct_user_item_affinity, int_recommendations and the evaluation.
 -#}
 {{ config(materialized='table') }}
+-- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 {%- set weights = var('affinity_event_weights') -%}
 {%- set half_life = var('affinity_half_life_days') | float -%}

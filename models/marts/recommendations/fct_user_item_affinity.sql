@@ -1,3 +1,4 @@
+-- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 with
 
 affinity as (

@@ -1,3 +1,4 @@
+-- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 -- Offline evaluation on a time-based holdout: recommenders trained on interactions
 -- before evaluation_cutoff, scored against what each user engaged with after it.
 -- Every metric averages over all evaluated users; a user a recommender has no list
@@ -132,7 +133,9 @@ select
     cast(metrics.ndcg_at_k as double) as ndcg_at_k,
     cast(metrics.map_at_k as double) as map_at_k,
     cast(coalesce(list_stats.distinct_items, 0) as double) / catalogue.n_items as catalogue_coverage,
-    cast(coalesce(list_stats.users_with_full_list, 0) as double) / metrics.n_users as user_coverage
+    cast(coalesce(list_stats.users_with_full_list, 0) as double) / metrics.n_users as user_coverage,
+    -- Every ingested batch with commit_seq <= this is in the evaluation (docs/incremental.md).
+    cast({{ window_horizon() }} as bigint) as trained_through_commit_seq
 from metrics
 cross join catalogue
 left join list_stats on metrics.recommender = list_stats.recommender

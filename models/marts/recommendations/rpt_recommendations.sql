@@ -2,6 +2,7 @@
     fct_user_item_affinity (whose items they never recommend). Depending on both
     marts makes `dbt build --select +rpt_recommendations` rebuild the three
     together, so the published recommendation marts always agree. -#}
+-- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 -- depends_on: {{ ref('rpt_user_similarity') }}
 -- depends_on: {{ ref('fct_user_item_affinity') }}
 with
@@ -19,5 +20,7 @@ select
     recommendation_rank,
     item_id,
     score,
-    predicted_rating
+    predicted_rating,
+    -- Every ingested batch with commit_seq <= this is in the lists (docs/incremental.md).
+    cast({{ window_horizon() }} as bigint) as trained_through_commit_seq
 from recommendations

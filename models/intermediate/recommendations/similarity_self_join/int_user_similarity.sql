@@ -24,6 +24,7 @@
   keep only '__DATASET__'), so the steps below work within one dataset.
 -#}
 {{ config(materialized='insert_by_bucket', bucket_datasets=['served', 'train']) }}
+-- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 {%- set cap = var('similarity_candidate_cap') | int -%}
 {%- set per_user = var('similarity_candidates_per_user') | int -%}
