@@ -695,11 +695,18 @@ def test_sub_cent_price_is_quarantined(data: Copy) -> None:
 def test_staging_casts_money_to_the_gates_scale() -> None:
     from shop_analytics.quality.money import MAX_SCALE, MONEY_COLUMNS
 
-    # The gate guarantees whole minor units of each row's currency, at most MAX_SCALE decimals.
+    # The gate guarantees whole minor units of each row's currency, at most MAX_SCALE decimals. Staging
+    # casts each money column to that scale, directly or through macro money_decimal (macros/exact_money.sql).
+    macros = (ROOT / "macros" / "exact_money.sql").read_text()
+    money_decimal = macros[macros.index("{% macro money_decimal(") :]
+    money_decimal = money_decimal[: money_decimal.index("{%- endmacro %}")]
+    macro_scales = {int(s) for s in re.findall(r"as\s+decimal\(\s*\d+\s*,\s*(\d+)\s*\)", money_decimal, re.I)}
+    assert macro_scales == {MAX_SCALE}, macro_scales
     for source, columns in MONEY_COLUMNS.items():
         sql = (ROOT / "models" / "staging" / f"stg_shop__{source}.sql").read_text()
         for column in columns:
             casts = re.findall(rf"cast\(\s*{column}\s+as\s+decimal\(\s*\d+\s*,\s*(\d+)\s*\)\s*\)", sql, re.I)
+            casts += [str(MAX_SCALE)] * len(re.findall(rf"money_decimal\(\s*'{column}'\s*\)", sql))
             assert casts and {int(s) for s in casts} == {MAX_SCALE}, (source, column, casts)
 
 
