@@ -32,10 +32,9 @@ import sys
 from pathlib import Path
 
 from harness import Measurement, measure, measurement_dict, write_result
+from project_commands import ROOT, cli_command, dbt_command, project_env
 
 BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-BIN = Path(sys.executable).parent
 WORK = Path(os.environ.get("SHOP_BENCH_INCREMENTAL_WORK", BENCH / "_work" / "incremental"))
 MEMORY_LIMIT = "2GB"
 RATIO_GOAL = 0.05
@@ -45,31 +44,16 @@ TOP_MODELS = 8
 
 
 def _env(data: Path, warehouse: Path) -> dict[str, str]:
-    return {
-        "SHOP_ANALYTICS_DATA_DIR": str(data),
-        "SHOP_ANALYTICS_LAKE_DIR": str(data / "lake"),
-        "SHOP_ANALYTICS_WAREHOUSE": str(warehouse),
-        "SHOP_ANALYTICS_TEMP_DIR": str(WORK / "duckdb_tmp"),
-        "SHOP_ANALYTICS_MEMORY_LIMIT": MEMORY_LIMIT,
-        "SHOP_ANALYTICS_TARGET": "dev",
-        "SHOP_ANALYTICS_DUCKDB_THREADS": "2",
-        "DBT_PROFILES_DIR": str(ROOT),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "GX_ANALYTICS_ENABLED": "false",
-    }
+    return project_env(data, warehouse, WORK, MEMORY_LIMIT)
 
 
 def _dbt(*args: str) -> list[str]:
-    return [str(BIN / "dbt"), *args, "--target-path", str(WORK / "target"), "--log-path", str(WORK / "logs")]
-
-
-def _cli(data: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "shop_analytics.cli", "--data-dir", str(data), *args]
+    return dbt_command(WORK, *args)
 
 
 def _ingest(data: Path) -> list[str]:
     # Exit 3 (a batch's quarantined share over its threshold) is a finished run: the dirty rows are the point.
-    return _cli(data, "ingest", "--no-progress", "--no-data-docs", "--memory-limit", MEMORY_LIMIT)
+    return cli_command(data, "ingest", "--no-progress", "--no-data-docs", "--memory-limit", MEMORY_LIMIT)
 
 
 def _kept_run_results(name: str) -> Path:
@@ -140,7 +124,7 @@ def main() -> int:
 
     # Preparation (untimed): the history, ingested and built.
     subprocess.run(
-        _cli(data, "generate", "--scale", f"{args.scale:g}", "--seed", str(args.seed), "--workers", "2")
+        cli_command(data, "generate", "--scale", f"{args.scale:g}", "--seed", str(args.seed), "--workers", "2")
         + ["--no-progress"],
         check=True,
         env=env,
@@ -154,7 +138,8 @@ def main() -> int:
         s: int(m["rows"]) for s, m in json.loads((data / "landing" / "_manifest.json").read_text())["sources"].items()
     }
     before = read_watermarks(inc_wh)
-    day = subprocess.run(_cli(data, "generate", "--next-day"), check=True, env=env, capture_output=True, text=True)
+    next_day = cli_command(data, "generate", "--next-day")
+    day = subprocess.run(next_day, check=True, env=env, capture_output=True, text=True)
     print(day.stdout, end="")
 
     # Timed: dbt's start-up, then the incremental run, then the full rebuild of the same lake.

@@ -27,10 +27,8 @@
     afterwards leaves the model reading as stale, never as current), the table is built
     and committed, then the post-hook sets consumed_through to the horizon (a kill in
     between also leaves it at 0). Inside the transaction, as the incremental models do,
-    two things broke: a Python model (int_user_similarity) writes its table through
-    another cursor, which the transaction opened by the hook could not see; and at scale 1
-    int_recommendations ran out of its 2 GB memory limit twice in bench/bench_incremental.py
-    (it passes with the hooks outside, 189 s). -#}
+    a Python model (int_user_similarity) writes its table through another cursor, which
+    the transaction opened by the hook could not see. -#}
 {% macro retrain_window_open() -%}
     {%- if execute -%}
         {{ batch_window_open(watermarked_parents()) }}

@@ -19,20 +19,27 @@
     much worse than popularity (see docs/recommendations.md), so this is the
     served user-kNN list and the pure prediction is kept for comparison.
   - popularity: items with the most distinct interacting users.
-  - item_cooccurrence: SAR item-item; Jaccard of the item pair's user sets,
-    score(u, j) = sum_i a(u, i) * jaccard(i, j) over u's items i.
+  - item_cooccurrence: SAR item-item; Jaccard of the item pair's user sets
+    (int_item_similarity), score(u, j) = sum_i a(u, i) * jaccard(i, j) over u's items i.
 
   "Seen" means any interaction in the dataset's affinity (rated, viewed or
   bought): never recommended. Ties (after rounding away float noise): score desc,
   then support (knn: sum of |sim|; 0 for the others), then item_id ascending.
+
+  Every list depends on one user's rows and on global tables (similarity, item
+  popularity, item similarity), so insert_by_bucket builds the table in passes: the
+  served dataset, then the train dataset, each in n user-hash buckets
+  (recs_recommendation_plan picks n from the candidate rows). A pass holds 1/n of one
+  dataset's candidates: at scale 1 all of them at once ran out of a 2 GB memory limit.
 -#}
-{{ config(materialized='table') }}
+{{ config(materialized='insert_by_bucket', bucket_datasets=['served', 'train']) }}
 -- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
-{%- set k_items = var('cooccurrence_neighbours_k') | int -%}
-{%- set max_items = var('cooccurrence_max_items_per_user') | int -%}
-{%- set min_cooccurrence = var('cooccurrence_min_users') | int -%}
-{%- set longest_list = [var('n_recommendations') | int, var('evaluation_k') | int] | max %}
+{%- set longest_list = [var('n_recommendations') | int, var('evaluation_k') | int] | max -%}
+{#- Logs the candidate rows and picks the number of user-hash buckets per dataset. -#}
+{%- set n_buckets = recs_recommendation_plan(
+    ref('int_user_similarity'), ref('int_ratings__centred'), ref('int_user_item_affinity'), ref('int_item_similarity')
+) %}
 
 with
 
@@ -45,6 +52,7 @@ similarity as (
         neighbour_id,
         similarity
     from {{ ref('int_user_similarity') }}
+    where dataset = '__DATASET__' and {{ user_bucket_filter('user_id', n_buckets) }}
 
 ),
 
@@ -56,6 +64,7 @@ centred_ratings as (
         item_id,
         centred_rating
     from {{ ref('int_ratings__centred') }}
+    where dataset = '__DATASET__'
 
 ),
 
@@ -66,6 +75,7 @@ rating_stats as (
         user_id,
         mean_rating
     from {{ ref('int_users__rating_stats') }}
+    where dataset = '__DATASET__'
 
 ),
 
@@ -75,9 +85,21 @@ affinity as (
         dataset,
         user_id,
         item_id,
-        affinity,
-        last_interacted_at
+        affinity
     from {{ ref('int_user_item_affinity') }}
+    where dataset = '__DATASET__'
+
+),
+
+item_similarity as (
+
+    select
+        dataset,
+        item_id,
+        other_item_id,
+        jaccard
+    from {{ ref('int_item_similarity') }}
+    where dataset = '__DATASET__'
 
 ),
 
@@ -85,13 +107,15 @@ users as (
 
     select distinct user_id
     from {{ ref('stg_shop__users') }}
-    where user_id is not null
+    where user_id is not null and {{ user_bucket_filter('user_id', n_buckets) }}
 
 ),
 
 evaluation_users as (
 
-    select distinct user_id from {{ ref('int_recommendations__test_relevant') }}
+    select distinct user_id
+    from {{ ref('int_recommendations__test_relevant') }}
+    where {{ user_bucket_filter('user_id', n_buckets) }}
 
 ),
 
@@ -107,8 +131,9 @@ list_lengths as (
 
 ),
 
-target_users as (
+recipients as (
 
+    -- Served lists go to every user, train lists to the evaluated ones.
     select
         cast('served' as {{ recs_dataset_type() }}) as dataset,
         user_id
@@ -121,15 +146,29 @@ target_users as (
 
 ),
 
-seen as (
+target_users as (
 
+    -- This pass's users.
+    select
+        dataset,
+        user_id
+    from recipients
+    where dataset = '__DATASET__'
+
+),
+
+target_affinity as (
+
+    -- The target users' items: their co-occurrence inputs and the "seen" set.
     select
         affinity.dataset,
         affinity.user_id,
-        affinity.item_id
+        affinity.item_id,
+        affinity.affinity
     from affinity
     inner join target_users
         on affinity.dataset = target_users.dataset and affinity.user_id = target_users.user_id
+    where {{ user_bucket_filter('affinity.user_id', n_buckets) }}
 
 ),
 
@@ -194,7 +233,8 @@ seen_counts as (
         target_users.user_id,
         count(seen.item_id) as n_seen
     from target_users
-    left join seen on target_users.dataset = seen.dataset and target_users.user_id = seen.user_id
+    left join target_affinity as seen
+        on target_users.dataset = seen.dataset and target_users.user_id = seen.user_id
     group by target_users.dataset, target_users.user_id
 
 ),
@@ -230,85 +270,18 @@ popularity_scores as (
 
 -- item_cooccurrence (SAR) -----------------------------------------------------
 
-recent_user_items as (
-
-    -- Bounds the co-occurrence self-join at max_items^2 rows per user.
-    select
-        dataset,
-        user_id,
-        item_id
-    from affinity
-    qualify
-        row_number() over (
-            partition by dataset, user_id
-            order by last_interacted_at desc, item_id asc
-        ) <= {{ max_items }}
-
-),
-
-item_users as (
-
-    select
-        dataset,
-        item_id,
-        count(*) as n_users
-    from recent_user_items
-    group by dataset, item_id
-
-),
-
-cooccurrence as (
-
-    select
-        left_items.dataset,
-        left_items.item_id,
-        right_items.item_id as other_item_id,
-        count(*) as n_users
-    from recent_user_items as left_items
-    inner join recent_user_items as right_items
-        on left_items.dataset = right_items.dataset
-        and left_items.user_id = right_items.user_id
-        and left_items.item_id <> right_items.item_id
-    group by left_items.dataset, left_items.item_id, right_items.item_id
-    having count(*) >= {{ min_cooccurrence }}
-
-),
-
-item_similarity as (
-
-    select
-        cooccurrence.dataset,
-        cooccurrence.item_id,
-        cooccurrence.other_item_id,
-        cast(cooccurrence.n_users as double)
-        / (left_users.n_users + right_users.n_users - cooccurrence.n_users) as jaccard
-    from cooccurrence
-    inner join item_users as left_users
-        on cooccurrence.dataset = left_users.dataset and cooccurrence.item_id = left_users.item_id
-    inner join item_users as right_users
-        on cooccurrence.dataset = right_users.dataset and cooccurrence.other_item_id = right_users.item_id
-    qualify
-        row_number() over (
-            partition by cooccurrence.dataset, cooccurrence.item_id
-            order by jaccard desc, cooccurrence.other_item_id asc
-        ) <= {{ k_items }}
-
-),
-
 cooccurrence_scores as (
 
     select
-        affinity.dataset,
-        affinity.user_id,
+        target_affinity.dataset,
+        target_affinity.user_id,
         item_similarity.other_item_id as item_id,
-        sum(affinity.affinity * item_similarity.jaccard) as score,
+        sum(target_affinity.affinity * item_similarity.jaccard) as score,
         cast(0 as double) as support
-    from affinity
-    inner join target_users
-        on affinity.dataset = target_users.dataset and affinity.user_id = target_users.user_id
+    from target_affinity
     inner join item_similarity
-        on affinity.dataset = item_similarity.dataset and affinity.item_id = item_similarity.item_id
-    group by affinity.dataset, affinity.user_id, item_similarity.other_item_id
+        on target_affinity.dataset = item_similarity.dataset and target_affinity.item_id = item_similarity.item_id
+    group by target_affinity.dataset, target_affinity.user_id, item_similarity.other_item_id
 
 ),
 
@@ -380,7 +353,7 @@ unseen as (
         item_orders.item_order
     from all_scores
     inner join item_orders on all_scores.item_id = item_orders.item_id
-    anti join seen
+    anti join target_affinity as seen
         on all_scores.dataset = seen.dataset
         and all_scores.user_id = seen.user_id
         and all_scores.item_id = seen.item_id
