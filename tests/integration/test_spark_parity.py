@@ -19,7 +19,7 @@ import pytest
 from shop_analytics.settings import SparkServerSettings
 from shop_analytics.spark import thrift_server
 from support.engine_parity import assert_same_rows, duckdb_table, free_port, spark_table
-from support.pipeline import ROOT, Pipeline, dbt_env, run_dbt, run_dbt_together
+from support.pipeline import ROOT, Pipeline, dbt_env, run_dbt, run_dbt_together, run_dbt_unchecked
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -42,10 +42,15 @@ PORTED = {
 
 
 @pytest.fixture(scope="module")
-def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkServerSettings]:
-    """Spark installed into this venv (requirements/spark.lock) and a local Thrift Server on a free port."""
+def spark_installed() -> None:
+    """pyspark and dbt-spark installed into this venv (requirements/spark.lock, `make spark`)."""
     subprocess.run(["make", "--no-print-directory", "spark"], cwd=ROOT, check=True, capture_output=True)
     importlib.invalidate_caches()
+
+
+@pytest.fixture(scope="module")
+def spark_server(spark_installed: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkServerSettings]:
+    """A local Thrift Server on a free port."""
     thrift_server.java_executable()  # raises (the test fails) when Java is missing
     settings = SparkServerSettings(
         state_dir=tmp_path_factory.mktemp("spark_server"), port=free_port(), start_timeout_s=300
@@ -103,3 +108,23 @@ def test_spark_builds_the_ported_models_with_duckdbs_rows(
         spark = spark_table(spark_server.port, relation, tmp_path / "spark_rows" / model)
         assert duck.num_rows > 0, f"{model} is empty: the comparison would prove nothing"
         assert_same_rows(model, duck, spark)
+
+
+@pytest.mark.parametrize(
+    ("lake_dir", "args", "error"),
+    [
+        # The quote ends the read_parquet path of the source's external_location early.
+        ("/tmp/lake' location '/etc", "{}", "unexpected file pattern /tmp/lake"),
+        ("/tmp/lake dir", "{}", "lake folder must be an absolute path"),
+        ("relative/lake", "{}", "lake folder must be an absolute path"),
+        ("/tmp/lake", "{tables: [page_views, 'x; drop table y']}", "no lake source named x; drop table y"),
+    ],
+)
+def test_create_lake_tables_refuses_unsafe_paths_and_unknown_tables(
+    spark_installed: None, pipeline: Pipeline, tmp_path: Path, lake_dir: str, args: str, error: str
+) -> None:
+    # Validation runs before any statement: the port has no server, and nothing may reach it.
+    env = {**_spark_env(pipeline, tmp_path / "unused.duckdb", free_port()), "SHOP_ANALYTICS_LAKE_DIR": lake_dir}
+    result = run_dbt_unchecked(["run-operation", "create_lake_tables", "--args", args], env, tmp_path)
+    assert result.returncode != 0
+    assert error in result.stdout, result.stdout[-3000:]
