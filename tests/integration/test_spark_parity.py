@@ -29,6 +29,7 @@ PORTED = {
     "dim_products",
     "int_countries__lookup",
     "int_page_views__counted_by_item_day",
+    "int_page_views__filtered_to_audience",
     "int_users__country_resolved",
     "rpt_item_trends",
     "stg_shop__exchange_rates",
