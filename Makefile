@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.dev-installed
 BENCH_STAMP := $(VENV)/.bench-installed
+SPARK_STAMP := $(VENV)/.spark-installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 DEMO_SCALE ?= 0.2
 DEMO_SEED ?= 42
@@ -31,7 +32,7 @@ export GX_ANALYTICS_ENABLED := false
 # The serving file Superset reads: <serving root>/serving/shop_analytics.duckdb (docs/serving.md).
 BI_SERVING_FILE ?= $(patsubst %/,%,$(or $(SHOP_ANALYTICS_SERVING_ROOT),$(dir $(SHOP_ANALYTICS_WAREHOUSE))))/serving/shop_analytics.duckdb
 
-.PHONY: help venv demo pipeline test test-fast lint lint-python lint-sql format bench lock clean bi bi-venv bi-stop bi-status screenshots
+.PHONY: help venv demo pipeline test test-fast lint lint-python lint-sql format bench spark lock clean bi bi-venv bi-stop bi-status screenshots
 
 help:
 	@echo "make demo   build the environment if missing, generate demo data, run the pipeline, then one more day incrementally"
@@ -39,6 +40,7 @@ help:
 	@echo "make lint   ruff, ruff format --check and mypy on the Python; sqlfluff on models/ and macros/"
 	@echo "make format apply ruff's fixes and formatting"
 	@echo "make bench  install benchmark extras and run bench/ (writes bench/RESULTS.md)"
+	@echo "make spark  install Apache Spark and dbt-spark into .venv (--target spark, docs/spark.md)"
 	@echo "make bi     Superset on the serving file (after make demo): dashboard URL and login; make bi-stop"
 	@echo "make lock   re-resolve requirements/*.lock from requirements/*.in"
 	@echo "make clean  remove generated data, warehouse and build output (keeps .venv)"
@@ -125,12 +127,21 @@ $(BENCH_STAMP): $(STAMP) requirements/bench.lock
 bench: $(BENCH_STAMP)
 	$(BIN)/shop-analytics bench $(BENCH)
 
+# Apache Spark for `dbt ... --target spark` (docs/spark.md); the versions of bench.lock, so both fit one venv.
+$(SPARK_STAMP): $(STAMP) requirements/spark.lock
+	$(PIP) install --require-hashes --no-deps -r requirements/spark.lock
+	@touch $@
+
+spark: $(SPARK_STAMP)
+
 lock:
 	$(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet uv
 	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 -o requirements/main.lock requirements/main.in
 	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 -o requirements/bench.lock requirements/bench.in
+	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 -o requirements/spark.lock requirements/spark.in
 	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 -o requirements/dev.lock requirements/dev.in
 	.lockenv/bin/uv pip compile --quiet --generate-hashes --python-version 3.11 \

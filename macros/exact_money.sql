@@ -53,6 +53,6 @@
 {% macro money_decimal(amount) -%}
     case
         when abs({{ amount }}) < 1e11 then cast({{ amount }} as decimal(18, 4))
-        else cast(cast({{ amount }} as varchar) as decimal(18, 4))
+        else cast(cast({{ amount }} as string) as decimal(18, 4))
     end
 {%- endmacro %}

@@ -17,10 +17,24 @@
 
 {#- The local calendar date of a naive-UTC timestamp column. -#}
 {% macro local_date(timestamp_column) -%}
+    {{ return(adapter.dispatch('local_date', 'shop_analytics')(timestamp_column)) }}
+{%- endmacro %}
+
+{% macro default__local_date(timestamp_column) -%}
     {%- if is_utc_reporting() -%}
         cast({{ timestamp_column }} as date)
     {%- else -%}
         cast(timezone('{{ reporting_timezone() }}', timezone('UTC', {{ timestamp_column }})) as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Spark's timestamps are instants shown in the session time zone (UTC on the local server):
+    from_utc_timestamp gives the wall-clock time in the reporting zone. -#}
+{% macro spark__local_date(timestamp_column) -%}
+    {%- if is_utc_reporting() -%}
+        cast({{ timestamp_column }} as date)
+    {%- else -%}
+        to_date(from_utc_timestamp({{ timestamp_column }}, '{{ reporting_timezone() }}'))
     {%- endif -%}
 {%- endmacro %}
 

@@ -20,5 +20,16 @@
 {#- Country text as matched against codes, names and aliases: trimmed, inner
     whitespace runs collapsed to one space, upper case. -#}
 {% macro normalized_country_text(expr) -%}
+    {{ return(adapter.dispatch('normalized_country_text', 'shop_analytics')(expr)) }}
+{%- endmacro %}
+
+{% macro default__normalized_country_text(expr) -%}
     upper(regexp_replace(trim({{ expr }}), '\s+', ' ', 'g'))
+{%- endmacro %}
+
+{#- Spark's regexp_replace replaces every match (its 4th argument is a position, not flags). The
+    class is RE2's \s exactly (Java's \s also matches a vertical tab); the backslashes are doubled
+    because Spark's string literals unescape them. -#}
+{% macro spark__normalized_country_text(expr) -%}
+    upper(regexp_replace(trim({{ expr }}), '[\\t\\n\\f\\r ]+', ' '))
 {%- endmacro %}

@@ -1,7 +1,27 @@
 {#- The ingest batch a lake row came from, parsed from its file name
     (<source>/event_date=<date>/batch_<batch_id>_<n>.parquet). -#}
 {% macro lake_batch_id(filename_column) -%}
-    regexp_extract({{ filename_column }}, 'batch_(.+)_[0-9]+\.parquet$', 1)
+    regexp_extract({{ filename_column }}, 'batch_(.+)_[0-9]+[.]parquet$', 1)
+{%- endmacro %}
+
+{#- The batch of an entity snapshot file (<source>/batch_<batch_id>.parquet). `[.]`, not `\.`:
+    Spark's string literals would unescape the backslash. -#}
+{% macro lake_snapshot_batch_id(filename_column) -%}
+    regexp_extract({{ filename_column }}, 'batch_([^/]+)[.]parquet$', 1)
+{%- endmacro %}
+
+{#- Every column of the current select's source but `columns` (DuckDB `* exclude`, Spark `* except`):
+    what an accepted contract version adds passes through staging unchanged. -#}
+{% macro star_except(columns) -%}
+    {{ return(adapter.dispatch('star_except', 'shop_analytics')(columns)) }}
+{%- endmacro %}
+
+{% macro default__star_except(columns) -%}
+    * exclude ({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__star_except(columns) -%}
+    * except ({{ columns | join(', ') }})
 {%- endmacro %}
 
 {#- An event is late when its date falls before the start of the batch that

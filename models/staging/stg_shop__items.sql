@@ -1,12 +1,12 @@
 {%- set lake = lake_source('items', {
-    'item_id': 'varchar',
-    'name': 'varchar',
-    'category': 'varchar',
-    'page_url_path': 'varchar',
+    'item_id': 'string',
+    'name': 'string',
+    'category': 'string',
+    'page_url_path': 'string',
     'price': 'double',
-    'price_currency': 'varchar',
+    'price_currency': 'string',
     'created_at': 'timestamp',
-    'filename': 'varchar',
+    'filename': 'string',
 }) -%}
 with
 
@@ -19,18 +19,20 @@ source as (
 renamed as (
 
     select
-        cast(item_id as varchar) as item_id,
+        cast(item_id as string) as item_id,
         {{ surrogate_key('item_id') }} as item_key,
-        cast(name as varchar) as item_name,
-        cast(category as varchar) as category,
-        cast(page_url_path as varchar) as page_url_path,
+        cast(name as string) as item_name,
+        cast(category as string) as category,
+        cast(page_url_path as string) as page_url_path,
         -- Whole minor units of price_currency (gate), so the cast is exact.
         cast(price as decimal(18, 4)) as price,
-        cast(price_currency as varchar) as price_currency,
+        cast(price_currency as string) as price_currency,
         cast(created_at as timestamp) as created_at,
-        regexp_extract(filename, 'batch_([^/]+)\.parquet$', 1) as batch_id,
+        {{ lake_snapshot_batch_id('filename') }} as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
-        * exclude (item_id, name, category, page_url_path, price, price_currency, created_at, filename)
+        {{ star_except([
+            'item_id', 'name', 'category', 'page_url_path', 'price', 'price_currency', 'created_at', 'filename'
+        ]) }}
 
     from source
 

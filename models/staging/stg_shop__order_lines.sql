@@ -7,36 +7,36 @@
     CTEs are not used for the v2 lake: it is read three times by
     deduplicate_events (see there). -#}
 {%- set lake = lake_source('order_lines', {
-    'order_id': 'varchar',
+    'order_id': 'string',
     'line_number': 'integer',
     'ordered_at': 'timestamp',
-    'user_id': 'varchar',
-    'item_id': 'varchar',
+    'user_id': 'string',
+    'item_id': 'string',
     'quantity': 'integer',
     'unit_price': 'double',
     'line_amount': 'double',
-    'currency': 'varchar',
-    'line_type': 'varchar',
-    'original_order_id': 'varchar',
+    'currency': 'string',
+    'line_type': 'string',
+    'original_order_id': 'string',
     'original_line_number': 'integer',
     'event_date': 'date',
-    'filename': 'varchar',
+    'filename': 'string',
 }) -%}
 {%- set renamed -%}
     select
-        cast(order_id as varchar) as order_id,
+        cast(order_id as string) as order_id,
         cast(line_number as integer) as line_number,
         cast(ordered_at as timestamp) as ordered_at,
         cast(event_date as date) as event_date,
-        cast(user_id as varchar) as user_id,
-        cast(item_id as varchar) as item_id,
+        cast(user_id as string) as user_id,
+        cast(item_id as string) as item_id,
         cast(quantity as integer) as quantity,
         -- Whole minor units of the line's currency (gate), up to 1e13: exact (see money_decimal).
         {{ money_decimal('unit_price') }} as unit_price,
         {{ money_decimal('line_amount') }} as line_amount,
-        cast(currency as varchar) as currency,
-        cast(line_type as varchar) as line_type,
-        cast(original_order_id as varchar) as original_order_id,
+        cast(currency as string) as currency,
+        cast(line_type as string) as line_type,
+        cast(original_order_id as string) as original_order_id,
         cast(original_line_number as integer) as original_line_number,
         'order_lines' as source_table,
         {{ lake_batch_id('filename') }} as batch_id
@@ -47,7 +47,7 @@ with
 
 order_lines as (
 
-    {{ deduplicate_events(renamed, lake, {'order_id': 'varchar', 'line_number': 'integer'}) }}
+    {{ deduplicate_events(renamed, lake, {'order_id': 'string', 'line_number': 'integer'}) }}
 
 ),
 
@@ -60,7 +60,7 @@ legacy_purchases as (
 migrated_purchases as (
 
     select
-        'purchase:' || cast(purchase_id as varchar) as order_id,
+        'purchase:' || cast(purchase_id as string) as order_id,
         1 as line_number,
         purchased_at as ordered_at,
         event_date,
@@ -72,7 +72,7 @@ migrated_purchases as (
         amount as line_amount,
         {{ currency_var('legacy_purchase_currency', 'USD') }} as currency,
         'sale' as line_type,
-        cast(null as varchar) as original_order_id,
+        cast(null as string) as original_order_id,
         cast(null as integer) as original_line_number,
         'purchases' as source_table,
         batch_id

@@ -5,24 +5,24 @@
     surrogate keys, for engines that want an integer. -#}
 {%- set lake = lake_source('page_views', {
     'page_view_id': 'bigint',
-    'user_id': 'varchar',
-    'item_id': 'varchar',
+    'user_id': 'string',
+    'item_id': 'string',
     'viewed_at': 'timestamp',
     'event_date': 'date',
-    'filename': 'varchar',
+    'filename': 'string',
 }) -%}
 {%- set renamed -%}
     select
         cast(page_view_id as bigint) as page_view_id,
-        cast(user_id as varchar) as user_id,
-        cast(item_id as varchar) as item_id,
+        cast(user_id as string) as user_id,
+        cast(item_id as string) as item_id,
         {{ surrogate_key('user_id') }} as user_key,
         {{ surrogate_key('item_id') }} as item_key,
         cast(viewed_at as timestamp) as viewed_at,
         cast(event_date as date) as event_date,
         {{ lake_batch_id('filename') }} as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
-        * exclude (page_view_id, user_id, item_id, viewed_at, event_date, filename)
+        {{ star_except(['page_view_id', 'user_id', 'item_id', 'viewed_at', 'event_date', 'filename']) }}
 
     from {{ lake }}
 {%- endset %}

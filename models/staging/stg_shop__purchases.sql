@@ -4,19 +4,19 @@
     deduplicate_events (see there why not through a shared CTE). -#}
 {%- set lake = lake_source('purchases', {
     'purchase_id': 'bigint',
-    'user_id': 'varchar',
-    'item_id': 'varchar',
+    'user_id': 'string',
+    'item_id': 'string',
     'purchased_at': 'timestamp',
     'quantity': 'integer',
     'amount': 'double',
     'event_date': 'date',
-    'filename': 'varchar',
+    'filename': 'string',
 }) -%}
 {%- set renamed -%}
     select
         cast(purchase_id as bigint) as purchase_id,
-        cast(user_id as varchar) as user_id,
-        cast(item_id as varchar) as item_id,
+        cast(user_id as string) as user_id,
+        cast(item_id as string) as item_id,
         {{ surrogate_key('user_id') }} as user_key,
         {{ surrogate_key('item_id') }} as item_key,
         cast(purchased_at as timestamp) as purchased_at,
@@ -26,7 +26,7 @@
         cast(amount as decimal(18, 4)) as amount,
         {{ lake_batch_id('filename') }} as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
-        * exclude (purchase_id, user_id, item_id, purchased_at, event_date, quantity, amount, filename)
+        {{ star_except(['purchase_id', 'user_id', 'item_id', 'purchased_at', 'event_date', 'quantity', 'amount', 'filename']) }}
 
     from {{ lake }}
 {%- endset %}

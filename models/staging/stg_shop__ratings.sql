@@ -4,18 +4,18 @@
     user_key and item_key are their surrogate keys. -#}
 {%- set lake = lake_source('ratings', {
     'rating_id': 'bigint',
-    'user_id': 'varchar',
-    'item_id': 'varchar',
+    'user_id': 'string',
+    'item_id': 'string',
     'rated_at': 'timestamp',
     'rating': 'smallint',
     'event_date': 'date',
-    'filename': 'varchar',
+    'filename': 'string',
 }) -%}
 {%- set renamed -%}
     select
         cast(rating_id as bigint) as rating_id,
-        cast(user_id as varchar) as user_id,
-        cast(item_id as varchar) as item_id,
+        cast(user_id as string) as user_id,
+        cast(item_id as string) as item_id,
         {{ surrogate_key('user_id') }} as user_key,
         {{ surrogate_key('item_id') }} as item_key,
         cast(rated_at as timestamp) as rated_at,
@@ -23,7 +23,7 @@
         cast(rating as smallint) as rating,
         {{ lake_batch_id('filename') }} as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
-        * exclude (rating_id, user_id, item_id, rated_at, event_date, rating, filename)
+        {{ star_except(['rating_id', 'user_id', 'item_id', 'rated_at', 'event_date', 'rating', 'filename']) }}
 
     from {{ lake }}
 {%- endset %}

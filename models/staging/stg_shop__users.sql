@@ -1,8 +1,8 @@
 {%- set lake = lake_source('users', {
-    'user_id': 'varchar',
-    'country_code': 'varchar',
+    'user_id': 'string',
+    'country_code': 'string',
     'signup_at': 'timestamp',
-    'filename': 'varchar',
+    'filename': 'string',
 }) -%}
 with
 
@@ -15,14 +15,14 @@ source as (
 renamed as (
 
     select
-        cast(user_id as varchar) as user_id,
+        cast(user_id as string) as user_id,
         {{ surrogate_key('user_id') }} as user_key,
         -- As delivered (a code, a legacy code or a name); resolved in int_users__country_resolved.
-        cast(country_code as varchar) as country_raw,
+        cast(country_code as string) as country_raw,
         cast(signup_at as timestamp) as signed_up_at,
-        regexp_extract(filename, 'batch_([^/]+)\.parquet$', 1) as batch_id,
+        {{ lake_snapshot_batch_id('filename') }} as batch_id,
         -- Columns added by an accepted contract version pass through unchanged.
-        * exclude (user_id, country_code, signup_at, filename)
+        {{ star_except(['user_id', 'country_code', 'signup_at', 'filename']) }}
 
     from source
 

@@ -20,6 +20,11 @@ Each variable, its default, and what reads it:
   validity window, quarantine threshold, default currency; IngestConfig below). A missing file means the
   documented defaults. A batch may override some of them with its own ``_batch.yml`` (batch_settings).
 - SHOP_ANALYTICS_TARGET and SHOP_ANALYTICS_DBT_THREADS are read by dbt alone (profiles.yml).
+- SHOP_ANALYTICS_SPARK_DIR (warehouse/spark), SHOP_ANALYTICS_SPARK_PORT (10001),
+  SHOP_ANALYTICS_SPARK_START_TIMEOUT (180 seconds): `shop-analytics spark-server`, the local Spark Thrift
+  Server's state folder (warehouse, metastore, pid file, log), port and start-up limit (SparkServerSettings).
+  dbt's `spark` target reads SHOP_ANALYTICS_SPARK_PORT too, with SHOP_ANALYTICS_SPARK_HOST,
+  SHOP_ANALYTICS_SPARK_METHOD and SHOP_ANALYTICS_SPARK_SCHEMA (profiles.yml, docs/spark.md).
 
 An empty variable counts as unset. Settings are read when asked for (`Settings.from_env()`),
 never cached, so a process sees the environment it has at that moment.
@@ -58,6 +63,9 @@ INGEST_CRASH_AT_ENV = "SHOP_ANALYTICS_INGEST_CRASH_AT"
 INGEST_FAIL_AT_ENV = "SHOP_ANALYTICS_INGEST_FAIL_AT"
 INGEST_CRASH_AFTER_RENAMES_ENV = "SHOP_ANALYTICS_INGEST_CRASH_AFTER_RENAMES"
 INGEST_CONFIG_ENV = "SHOP_ANALYTICS_INGEST_CONFIG"
+SPARK_DIR_ENV = "SHOP_ANALYTICS_SPARK_DIR"
+SPARK_PORT_ENV = "SHOP_ANALYTICS_SPARK_PORT"
+SPARK_START_TIMEOUT_ENV = "SHOP_ANALYTICS_SPARK_START_TIMEOUT"
 
 DEFAULT_DATA_DIR = "data"
 DEFAULT_INGEST_CONFIG = "ingest.yml"
@@ -67,6 +75,9 @@ DEFAULT_MEMORY_LIMIT = "4GB"
 DEFAULT_DUCKDB_THREADS = 2
 DEFAULT_READER_MEMORY_LIMIT = "2GB"
 DEFAULT_READER_TEMP_LIMIT = "4GB"
+DEFAULT_SPARK_DIR = "warehouse/spark"
+DEFAULT_SPARK_PORT = 10001
+DEFAULT_SPARK_START_TIMEOUT = 180
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,30 @@ def _positive_int(name: str, value: str | None, default: int) -> int:
     if number < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return number
+
+
+@dataclass(frozen=True)
+class SparkServerSettings:
+    """The local Spark Thrift Server of `shop-analytics spark-server` (docs/spark.md)."""
+
+    state_dir: Path  # warehouse/, metastore/, logs, pid file: git-ignored under warehouse/ by default
+    port: int
+    start_timeout_s: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SparkServerSettings:
+        """Settings from `environ` (default: this process's environment); the folder made absolute."""
+        env = os.environ if environ is None else environ
+        port = _positive_int(SPARK_PORT_ENV, env.get(SPARK_PORT_ENV) or None, DEFAULT_SPARK_PORT)
+        if port > 65535:
+            raise ValueError(f"{SPARK_PORT_ENV} must be a TCP port (1-65535), got {port}")
+        return cls(
+            state_dir=Path(env.get(SPARK_DIR_ENV) or DEFAULT_SPARK_DIR).resolve(),
+            port=port,
+            start_timeout_s=_positive_int(
+                SPARK_START_TIMEOUT_ENV, env.get(SPARK_START_TIMEOUT_ENV) or None, DEFAULT_SPARK_START_TIMEOUT
+            ),
+        )
 
 
 @dataclass(frozen=True)

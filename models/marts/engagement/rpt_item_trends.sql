@@ -36,10 +36,13 @@ neighbours as (
         item_days.view_count,
         least(
             {{ window_days }},
-            coalesce(lead(item_days.view_date) over by_item, data_end.last_view_date + 1) - item_days.view_date
+            {{ days_between(
+                'coalesce(lead(item_days.view_date) over by_item, data_end.last_view_date + 1)', 'item_days.view_date'
+            ) }}
         ) as days_to_next,
     {%- for k in range(1, window_days + 1) %}
-        item_days.view_date - lag(item_days.view_date, {{ k }}) over by_item as days_since_{{ k }},
+        {%- set previous_viewed_day = 'lag(item_days.view_date, ' ~ k ~ ') over by_item' %}
+        {{ days_between('item_days.view_date', previous_viewed_day) }} as days_since_{{ k }},
         lag(item_days.view_count, {{ k }}) over by_item as count_{{ k }}{{ "," if not loop.last }}
     {%- endfor %}
 
@@ -60,14 +63,16 @@ viewed_days as (
         view_date,
         view_count,
         days_to_next,
-        [
-            {%- for j in range(window_days) %}
-                view_count
-                {%- for k in range(1, window_days) %}
-                    + case when days_since_{{ k }} <= {{ window_days - 1 - j }} then count_{{ k }} else 0 end
-                {%- endfor %}{{ "," if not loop.last }}
+        {%- set window_sums = [] %}
+        {%- for j in range(window_days) %}
+            {%- set terms = ['view_count'] %}
+            {%- for k in range(1, window_days) %}
+                {%- do terms.append('case when days_since_' ~ k ~ ' <= ' ~ (window_days - 1 - j)
+                                    ~ ' then count_' ~ k ~ ' else 0 end') %}
             {%- endfor %}
-        ] as window_counts,
+            {%- do window_sums.append(terms | join(' + ')) %}
+        {%- endfor %}
+        {{ list_of(window_sums) }} as window_counts,
         -- The window ending the day before view_date: the previous viewed days
         -- 1 to window days back.
         0
@@ -83,7 +88,7 @@ offsets as (
 
     select
         *,
-        unnest(range(days_to_next)) as day_offset
+        {{ unnest_offsets('days_to_next') }} as day_offset
 
     from viewed_days
 
@@ -97,10 +102,13 @@ windowed as (
         item_id,
         view_date + cast(day_offset as integer) as view_date,
         case when day_offset = 0 then view_count else 0 end as view_count,
-        cast(window_counts[day_offset + 1] as bigint) as window_view_count,
+        cast({{ list_element('window_counts', 'day_offset + 1') }} as bigint) as window_view_count,
         -- 0 when the item had no view in the previous day's window.
         cast(
-            case when day_offset = 0 then previous_day_window_count else window_counts[day_offset] end
+            case
+                when day_offset = 0 then previous_day_window_count
+                else {{ list_element('window_counts', 'day_offset') }}
+            end
             as bigint
         ) as previous_window_view_count
 

@@ -1,4 +1,4 @@
-"""The `shop-analytics` command: import, generate, ingest, check, publish, shell and bench."""
+"""The `shop-analytics` command: import, generate, ingest, check, publish, shell, bench and spark-server."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     # Imported here, not at the top: `python -m shop_analytics.cli.<command>` imports this
     # package first, and must not find its own module already imported.
-    from shop_analytics.cli import bench, check, generate, import_cmd, ingest, publish, shell
+    from shop_analytics.cli import bench, check, generate, import_cmd, ingest, publish, shell, spark_server
 
-    for command in (import_cmd, generate, ingest, publish, check, shell, bench):
+    for command in (import_cmd, generate, ingest, publish, check, shell, bench, spark_server):
         command.register(sub)
     return parser

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from shop_analytics.processes import pid_alive
+
 SPILL_FILE_PREFIX = "duckdb_temp_"  # every file DuckDB writes to a temp_directory starts with it
 _READER_DIR = re.compile(r"^(\d+)-[0-9a-f]{12}$")
 PROC = Path("/proc")
@@ -64,7 +66,7 @@ def sweep_dead_readers(root: Path) -> list[Path]:
     removed = []
     for folder in _subdirs(root):
         match = _READER_DIR.match(folder.name)
-        if match and not _alive(int(match.group(1))) and _only_spill_files(folder):
+        if match and not pid_alive(int(match.group(1))) and _only_spill_files(folder):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
@@ -110,16 +112,6 @@ def _only_spill_files(folder: Path) -> bool:
         )
     except OSError:
         return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def _open_file_users(folders: list[Path]) -> dict[Path, int] | None:

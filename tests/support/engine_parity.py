@@ -1,0 +1,85 @@
+"""Row-for-row comparison of one model built on DuckDB and on Spark (tests/integration/test_spark_parity.py).
+
+Spark's rows are written by the Thrift Server itself as Parquet (`insert overwrite directory`), so
+both sides are read with pyarrow into the same Python types: no driver-side conversion of strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FLOAT_REL_TOL = 1e-9
+_RELATION = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./-]+$")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def duckdb_table(warehouse: Path, relation: str) -> pa.Table:
+    """Every row of `relation` in the DuckDB build file."""
+    assert _RELATION.match(relation), relation
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(f"select * from {relation}").to_arrow_table()
+
+
+def spark_table(port: int, relation: str, folder: Path) -> pa.Table:
+    """Every row of `relation` on the Thrift Server at 127.0.0.1:`port`, exported to `folder` as Parquet."""
+    from pyhive import hive  # installed by requirements/spark.lock, which the Spark fixture installs
+
+    assert _RELATION.match(relation), relation
+    assert _SAFE_PATH.match(str(folder)), folder
+    connection = hive.connect(host="127.0.0.1", port=port)
+    try:
+        cursor = connection.cursor()
+        cursor.execute("set spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS")
+        cursor.execute(f"insert overwrite directory '{folder}' using parquet select * from {relation}")
+    finally:
+        connection.close()
+    return pq.read_table(folder)
+
+
+def _value(value: Any) -> Any:
+    # Spark's Parquet timestamps are UTC instants; DuckDB's staging timestamps are naive UTC.
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def _sort_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Floats sort by 9 significant digits, so values equal within the tolerance sort alike.
+    return tuple((0, 0) if v is None else (1, float(f"{v:.9g}")) if isinstance(v, float) else (1, v) for v in row)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=FLOAT_REL_TOL, abs_tol=0.0)
+    return bool(a == b) and (a is None) == (b is None)
+
+
+def assert_same_rows(model: str, duck: pa.Table, spark: pa.Table) -> None:
+    """Same columns in the same order, same row count, and row for row the same values (floats rel 1e-9)."""
+    assert spark.column_names == duck.column_names, f"{model}: columns differ"
+    assert spark.num_rows == duck.num_rows, f"{model}: {duck.num_rows} rows on DuckDB, {spark.num_rows} on Spark"
+    duck_rows = sorted((tuple(_value(v) for v in row.values()) for row in duck.to_pylist()), key=_sort_key)
+    spark_rows = sorted((tuple(_value(v) for v in row.values()) for row in spark.to_pylist()), key=_sort_key)
+    for index, (d, s) in enumerate(zip(duck_rows, spark_rows, strict=True)):
+        differing = [
+            f"{name}: duckdb={dv!r} spark={sv!r}"
+            for name, dv, sv in zip(duck.column_names, d, s, strict=True)
+            if not _same(dv, sv)
+        ]
+        assert not differing, f"{model}: sorted row {index} differs: " + "; ".join(differing)
