@@ -89,7 +89,9 @@ def report(runs: list[dict[str, Any]], batches: list[AuditBatch]) -> str:
             lines.append(f"  {'':<10} {_batches(window)}")
     models = sorted({m for r in runs for m in r["windows"]})
     kinds = runs[-1]["materialized"] if runs else {}
-    header = f"  {'model':<42} {'materialized':<12}" + "".join(
+    # As wide as the longest materialization name (insert_by_bucket is 16 characters).
+    kind_width = max([12, *(len(kind) for kind in kinds.values())])
+    header = f"  {'model':<42} {'materialized':<{kind_width}}" + "".join(
         f" {r['name'] + ' window':>24} {'time':>7}" for r in runs
     )
     lines += ["", "Per model: the commit_seq window it consumed (W, H] and its time in the build", header]
@@ -99,7 +101,7 @@ def report(runs: list[dict[str, Any]], batches: list[AuditBatch]) -> str:
             w = r["windows"].get(model)
             text = "-" if w is None else (f"({w[0]}, {w[1]}]" if kinds.get(model) == "incremental" else f"all, {w[1]}")
             cells += f" {text:>24} {r['model_seconds'].get(model, 0.0):6.2f}s"
-        lines.append(f"  {model:<42} {kinds.get(model, '?'):<12}{cells}")
+        lines.append(f"  {model:<42} {kinds.get(model, '?'):<{kind_width}}{cells}")
     lines.append(
         "  (incremental: reads only the window's batches and replaces the keys they touch; "
         "'all': rebuilt from the whole lake)"
@@ -107,7 +109,7 @@ def report(runs: list[dict[str, Any]], batches: list[AuditBatch]) -> str:
     if runs:
         slowest = sorted(runs[-1]["model_seconds"].items(), key=lambda kv: -kv[1])[:SLOWEST]
         lines += ["", f"Slowest models of the {runs[-1]['name']} run (still full rebuilds unless marked incremental):"]
-        lines += [f"  {m:<52} {kinds.get(m, '?'):<12} {s:6.2f} s" for m, s in slowest]
+        lines += [f"  {m:<52} {kinds.get(m, '?'):<{kind_width}} {s:6.2f} s" for m, s in slowest]
     return "\n".join(lines)
 
 
