@@ -149,6 +149,9 @@ class SparkServerSettings:
     state_dir: Path  # warehouse/, metastore/, logs, pid file: git-ignored under warehouse/ by default
     port: int
     start_timeout_s: int
+    java_home: Path | None = None  # $JAVA_HOME: the Java spark-submit runs (else the java on PATH)
+    # The environment the server process starts from (PATH, proxies, SPARK_* of the user).
+    environment: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), repr=False, compare=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SparkServerSettings:
@@ -163,6 +166,8 @@ class SparkServerSettings:
             start_timeout_s=_positive_int(
                 SPARK_START_TIMEOUT_ENV, env.get(SPARK_START_TIMEOUT_ENV) or None, DEFAULT_SPARK_START_TIMEOUT
             ),
+            java_home=Path(env["JAVA_HOME"]) if env.get("JAVA_HOME") else None,
+            environment=dict(env),
         )
 
 

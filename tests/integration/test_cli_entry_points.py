@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = ("import", "generate", "ingest", "publish", "check", "shell", "bench")
+COMMANDS = ("import", "generate", "ingest", "publish", "check", "shell", "bench", "spark-server")
 
 
 def _run_module(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -81,13 +81,16 @@ def test_no_other_module_reads_the_environment() -> None:
     assert readers == ["quality/__init__.py", "settings.py"]
 
 
-def test_gx_analytics_are_disabled_before_great_expectations_loads() -> None:
+def test_gx_analytics_are_disabled_before_great_expectations_loads(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GX_ANALYTICS_ENABLED"}
-    code = (
-        "import sys, os; import shop_analytics.quality.validate; "
-        "assert 'great_expectations' in sys.modules; print(os.environ['GX_ANALYTICS_ENABLED'])"
+    # A script, not `python -c`: with pyspark installed (make spark, make bench), GX imports
+    # pyspark.sql.connect, which takes a main module without __file__ for a doctest run and exits 0.
+    script = tmp_path / "gx_analytics.py"
+    script.write_text(
+        "import sys, os\nimport shop_analytics.quality.validate\n"
+        "assert 'great_expectations' in sys.modules\nprint(os.environ['GX_ANALYTICS_ENABLED'])\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "false"
 

@@ -245,7 +245,8 @@ def test_migrated_order_ids_are_one_namespace_in_gate_and_staging() -> None:
     """The gate reserves exactly the ids staging gives migrated v1 purchases ('purchase:<purchase_id>')."""
     root = Path(__file__).resolve().parents[2]
     staging = (root / "models" / "staging" / "stg_shop__order_lines.sql").read_text()
-    assert f"'{MIGRATED_ORDER_PREFIX}' || cast(purchase_id as varchar) as order_id" in staging
+    # `string`: the type name both engines accept (DuckDB reads it as VARCHAR; docs/spark.md).
+    assert f"'{MIGRATED_ORDER_PREFIX}' || cast(purchase_id as string) as order_id" in staging
     assert (
         f"regexp_matches(order_id, '{MIGRATED_ORDER_PATTERN}')"
         in (root / "models" / "staging" / "_shop__models.yml").read_text()

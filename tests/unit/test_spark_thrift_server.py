@@ -49,7 +49,7 @@ def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
 
 
 def test_a_server_that_exits_reports_its_log_tail(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(thrift_server, "java_executable", lambda: "/usr/bin/java")
+    monkeypatch.setattr(thrift_server, "java_executable", lambda *_: "/usr/bin/java")
     script = _fake_spark_submit(tmp_path, "echo 'Exception: metastore is locked' >&2; exit 3")
     monkeypatch.setattr(thrift_server, "spark_submit_executable", lambda: script)
     settings = _settings(tmp_path)
@@ -61,7 +61,7 @@ def test_a_server_that_exits_reports_its_log_tail(monkeypatch: pytest.MonkeyPatc
 def test_a_start_timeout_stops_the_server_and_reports_its_log_tail(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(thrift_server, "java_executable", lambda: "/usr/bin/java")
+    monkeypatch.setattr(thrift_server, "java_executable", lambda *_: "/usr/bin/java")
     script = _fake_spark_submit(tmp_path, "echo 'starting slowly'; sleep 30")
     monkeypatch.setattr(thrift_server, "spark_submit_executable", lambda: script)
     settings = _settings(tmp_path, timeout=2)
@@ -75,7 +75,7 @@ def test_a_start_timeout_stops_the_server_and_reports_its_log_tail(
 def test_start_waits_for_the_port_and_stop_ends_the_process_group(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(thrift_server, "java_executable", lambda: "/usr/bin/java")
+    monkeypatch.setattr(thrift_server, "java_executable", lambda *_: "/usr/bin/java")
     port = free_port()
     # A stand-in server: opens the port after a second, as the JVM does after start-up.
     server = (

@@ -72,13 +72,12 @@ class ServerStatus:
         return self.pid is not None and self.port_open
 
 
-def java_executable() -> str:
-    """The java that spark-submit will use ($JAVA_HOME/bin/java, else PATH); an error if there is none."""
-    java_home = os.environ.get("JAVA_HOME")
-    candidate = Path(java_home) / "bin" / "java" if java_home else None
+def java_executable(java_home: Path | None = None, search_path: str | None = None) -> str:
+    """The java that spark-submit will use (`java_home`/bin/java, else on `search_path`); an error if none."""
+    candidate = java_home / "bin" / "java" if java_home else None
     if candidate is not None and candidate.is_file() and os.access(candidate, os.X_OK):
         return str(candidate)
-    found = shutil.which("java")
+    found = shutil.which("java", path=search_path)
     if found is None:
         raise SparkServerError("Java is not installed (no $JAVA_HOME/bin/java, no java on PATH); Spark needs Java 17")
     return found
@@ -191,11 +190,11 @@ def start(settings: SparkServerSettings) -> ServerStatus:
             f"port {settings.port} on {BIND_HOST} is taken by another program; "
             "set SHOP_ANALYTICS_SPARK_PORT to a free port"
         )
-    java = java_executable()
+    java = java_executable(settings.java_home, settings.environment.get("PATH"))
     command = server_command(settings, spark_submit_executable())
     for folder in (files.warehouse, files.derby_home, files.log_file.parent):
         folder.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    env = dict(settings.environment)
     env.setdefault("JAVA_HOME", str(Path(java).resolve().parent.parent))
     # spark-submit's Python helpers and the driver must use this virtualenv's interpreter.
     env["PYSPARK_PYTHON"] = sys.executable
