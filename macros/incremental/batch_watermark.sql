@@ -94,6 +94,15 @@
 
 
 {% macro batch_window_open(upstream=[]) -%}
+    {{ return(adapter.dispatch('batch_window_open', 'shop_analytics')(upstream)) }}
+{%- endmacro %}
+
+{#- Spark keeps no _shop_meta yet and builds the batch-tracked models in full (docs/spark.md). -#}
+{% macro spark__batch_window_open(upstream=[]) -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro default__batch_window_open(upstream=[]) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set model_name = build_marker_literal(this.identifier) -%}
     {%- set audit_high = "(select coalesce(max(commit_seq), 0) from " ~ ref('stg_shop__ingest_audit')
@@ -122,6 +131,14 @@
 
 
 {% macro batch_window_close() -%}
+    {{ return(adapter.dispatch('batch_window_close', 'shop_analytics')()) }}
+{%- endmacro %}
+
+{% macro spark__batch_window_close() -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro default__batch_window_close() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     update _shop_meta.incremental_state
     set consumed_through = greatest(consumed_through, horizon), updated_at = timezone('UTC', now())
