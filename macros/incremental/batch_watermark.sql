@@ -43,6 +43,18 @@
         updated_at timestamp not null
     );
     alter table _shop_meta.incremental_state add column if not exists settings varchar;
+    {#- The retrained models' input keys (macros/incremental/retrain_inputs.sql): their key;
+        `through`, the audit's highest commit_seq it covers; the dbt invocation that built
+        the stored table and the last one that built or kept it. #}
+    create table if not exists _shop_meta.retrain_inputs (
+        model varchar not null,
+        input_key varchar not null,
+        through bigint not null,
+        built_invocation_id varchar not null,
+        built_at timestamp not null,
+        invocation_id varchar not null,
+        updated_at timestamp not null
+    );
 {%- endmacro %}
 
 
@@ -93,20 +105,22 @@
 {%- endmacro %}
 
 
-{% macro batch_window_open(upstream=[]) -%}
-    {{ return(adapter.dispatch('batch_window_open', 'shop_analytics')(upstream)) }}
+{#- `through`: the audit bound of the window when the caller already read it (a retrained
+    model whose inputs are unchanged through that commit_seq); by default the audit's highest. -#}
+{% macro batch_window_open(upstream=[], through=none) -%}
+    {{ return(adapter.dispatch('batch_window_open', 'shop_analytics')(upstream, through)) }}
 {%- endmacro %}
 
 {#- Spark keeps no _shop_meta yet and builds the batch-tracked models in full (docs/spark.md). -#}
-{% macro spark__batch_window_open(upstream=[]) -%}
+{% macro spark__batch_window_open(upstream=[], through=none) -%}
     {{ return('') }}
 {%- endmacro %}
 
-{% macro default__batch_window_open(upstream=[]) -%}
+{% macro default__batch_window_open(upstream=[], through=none) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set model_name = build_marker_literal(this.identifier) -%}
     {%- set audit_high = "(select coalesce(max(commit_seq), 0) from " ~ ref('stg_shop__ingest_audit')
-        ~ " where batch_status = 'ingested')" -%}
+        ~ " where batch_status = 'ingested')" if through is none else (through | int | string) -%}
     {%- set bounds = [audit_high] -%}
     {%- for name in upstream -%}
         {%- do bounds.append(

@@ -36,6 +36,15 @@
     {%- endif -%}
 
     {%- set existing_relation = load_cached_relation(this) -%}
+    {#- With config retrain_when_inputs_change (as `retrained_table` always does): keep the
+        stored table when its inputs did not change (macros/incremental/retrain_inputs.sql). -#}
+    {%- set inputs = retrain_inputs(compiled_code) if config.get('retrain_when_inputs_change', false) else none -%}
+    {%- if inputs is not none -%}
+        {%- if retrain_inputs_unchanged(inputs, existing_relation) -%}
+            {{ return(retrain_skipped(inputs)) }}
+        {%- endif -%}
+        {%- do retrain_inputs_forget() -%}
+    {%- endif -%}
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
     {%- set backup_relation = make_backup_relation(target_relation, 'table') -%}
@@ -67,16 +76,8 @@
         ~ (datasets | length ~ " datasets x " if datasets[0] is not none else "")
         ~ n_buckets ~ " user-hash buckets)", info=True) %}
 
-    {% if existing_relation is not none %}
-        {{ adapter.rename_relation(existing_relation, backup_relation) }}
-    {% endif %}
-    {{ adapter.rename_relation(intermediate_relation, target_relation) }}
-
-    {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {% do persist_docs(target_relation, model) %}
-    {{ adapter.commit() }}
-    {{ drop_relation_if_exists(backup_relation) }}
-    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ swap_in_built_table(existing_relation, intermediate_relation, target_relation, backup_relation) }}
+    {%- if inputs is not none -%}{%- do retrain_inputs_record(inputs) -%}{%- endif -%}
 
     {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}

@@ -1,4 +1,4 @@
-"""Row-for-row comparison of one model built on DuckDB and on Spark (tests/integration/test_spark_parity.py).
+"""Row-for-row comparison of one model built twice: on DuckDB and on Spark (test_spark_parity.py), or twice on DuckDB.
 
 Spark's rows are written by the Thrift Server itself as Parquet (`insert overwrite directory`), so
 both sides are read with pyarrow into the same Python types: no driver-side conversion of strings.
@@ -70,15 +70,22 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b) and (a is None) == (b is None)
 
 
-def assert_same_rows(model: str, duck: pa.Table, spark: pa.Table) -> None:
-    """Same columns in the same order, same row count, and row for row the same values (floats rel 1e-9)."""
+def assert_same_rows(
+    model: str, duck: pa.Table, spark: pa.Table, labels: tuple[str, str] = ("DuckDB", "Spark")
+) -> None:
+    """Same columns in the same order, same row count, and row for row the same values (floats rel 1e-9).
+
+    `labels` name the two builds in the failure message (by default a DuckDB and a Spark build).
+    """
     assert spark.column_names == duck.column_names, f"{model}: columns differ"
-    assert spark.num_rows == duck.num_rows, f"{model}: {duck.num_rows} rows on DuckDB, {spark.num_rows} on Spark"
+    assert spark.num_rows == duck.num_rows, (
+        f"{model}: {duck.num_rows} rows on {labels[0]}, {spark.num_rows} on {labels[1]}"
+    )
     duck_rows = sorted((tuple(_value(v) for v in row.values()) for row in duck.to_pylist()), key=_sort_key)
     spark_rows = sorted((tuple(_value(v) for v in row.values()) for row in spark.to_pylist()), key=_sort_key)
     for index, (d, s) in enumerate(zip(duck_rows, spark_rows, strict=True)):
         differing = [
-            f"{name}: duckdb={dv!r} spark={sv!r}"
+            f"{name}: {labels[0].lower()}={dv!r} {labels[1].lower()}={sv!r}"
             for name, dv, sv in zip(duck.column_names, d, s, strict=True)
             if not _same(dv, sv)
         ]

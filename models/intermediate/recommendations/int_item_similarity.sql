@@ -10,7 +10,7 @@
   Its own table because it is global: every user's co-occurrence scores read it, and
   int_recommendations, built in user buckets, would otherwise rebuild it per bucket.
 -#}
-{{ config(materialized='table') }}
+{{ config(materialized='retrained_table') }}
 -- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 {%- set k_items = var('cooccurrence_neighbours_k') | int -%}

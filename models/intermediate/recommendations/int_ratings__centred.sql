@@ -1,6 +1,6 @@
 {#- Current ratings of similarity-eligible users, centred on the user's mean, per
     dataset: the input of both similarity engines. -#}
-{{ config(materialized='table') }}
+{{ config(materialized='retrained_table') }}
 -- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 with

@@ -2,7 +2,7 @@
     two datasets: `served` (all ratings: what rpt_* show) and `train` (ratings made
     before var evaluation_cutoff: what rpt_recommendation_evaluation trains on; a
     revision after the cutoff is test data). Table: read by three models. -#}
-{{ config(materialized='table') }}
+{{ config(materialized='retrained_table') }}
 -- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 with

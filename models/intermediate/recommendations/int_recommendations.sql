@@ -32,7 +32,7 @@
   (recs_recommendation_plan picks n from the candidate rows). A pass holds 1/n of one
   dataset's candidates: at scale 1 all of them at once ran out of a 2 GB memory limit.
 -#}
-{{ config(materialized='insert_by_bucket', bucket_datasets=['served', 'train']) }}
+{{ config(materialized='insert_by_bucket', bucket_datasets=['served', 'train'], retrain_when_inputs_change=true) }}
 -- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 {%- set longest_list = [var('n_recommendations') | int, var('evaluation_k') | int] | max -%}

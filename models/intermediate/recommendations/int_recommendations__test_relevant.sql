@@ -4,7 +4,7 @@
     as in int_user_item_affinity) and had not interacted with before it.
     Only users with training interactions (dataset `train`) are evaluated, so every
     recommender has history to work from. -#}
-{{ config(materialized='table') }}
+{{ config(materialized='retrained_table') }}
 -- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 with

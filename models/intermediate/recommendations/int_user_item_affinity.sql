@@ -11,7 +11,7 @@
   `train` counts those before var evaluation_cutoff, decayed to the cutoff.
   Table: read by fct_user_item_affinity, int_recommendations and the evaluation.
 -#}
-{{ config(materialized='table') }}
+{{ config(materialized='retrained_table') }}
 -- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 {%- set weights = var('affinity_event_weights') -%}

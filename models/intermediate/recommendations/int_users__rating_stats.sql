@@ -1,6 +1,6 @@
 {#- Per dataset and user: number of current ratings, mean, and the norm of the
     mean-centred rating vector. -#}
-{{ config(materialized='table') }}
+{{ config(materialized='retrained_table') }}
 -- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 with

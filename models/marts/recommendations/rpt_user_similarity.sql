@@ -1,4 +1,5 @@
 -- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
+{{ config(materialized='retrained_table') }}
 with
 
 similarity as (

@@ -3,7 +3,8 @@
 `python -m shop_analytics.cli.demo_runs run NAME [--full-refresh] [--no-tests]` runs
 `shop-analytics ingest` and `dbt build` (their output passes through), times both, and
 records in `<warehouse folder>/demo_runs.json` the run's window per model (the watermarks
-of `_shop_meta.incremental_state` before and after) and dbt's per-model timings.
+of `_shop_meta.incremental_state` before and after), the retrained models it kept (their
+inputs had not changed) and dbt's per-model timings.
 `python -m shop_analytics.cli.demo_runs report` prints the runs side by side. A failing
 step stops the demo with its exit code.
 """
@@ -23,6 +24,7 @@ from shop_analytics.warehouse.incremental_state import (
     AuditBatch,
     in_window,
     ingested_batches,
+    kept_models,
     materializations,
     model_timings,
     read_watermarks,
@@ -61,6 +63,7 @@ def run(name: str, settings: Settings, *, full_refresh: bool, tests: bool) -> di
         "windows": {model: [before.get(model, 0), through] for model, through in after.items()},
         "model_seconds": model_timings(TARGET / "run_results.json"),
         "materialized": materializations(TARGET / "manifest.json"),
+        "kept": sorted(kept_models(settings.warehouse)),
     }
     path = settings.warehouse.parent / RUNS_FILE
     runs = json.loads(path.read_text()) if path.exists() and not full_refresh else []  # a full build starts anew
@@ -100,11 +103,12 @@ def report(runs: list[dict[str, Any]], batches: list[AuditBatch]) -> str:
         for r in runs:
             w = r["windows"].get(model)
             text = "-" if w is None else (f"({w[0]}, {w[1]}]" if kinds.get(model) == "incremental" else f"all, {w[1]}")
+            text = f"kept, {w[1]}" if w is not None and model in r.get("kept", []) else text
             cells += f" {text:>24} {r['model_seconds'].get(model, 0.0):6.2f}s"
         lines.append(f"  {model:<42} {kinds.get(model, '?'):<{kind_width}}{cells}")
     lines.append(
         "  (incremental: reads only the window's batches and replaces the keys they touch; "
-        "'all': rebuilt from the whole lake)"
+        "'all': rebuilt from the whole lake; 'kept': a retrained model whose inputs had not changed)"
     )
     if runs:
         slowest = sorted(runs[-1]["model_seconds"].items(), key=lambda kv: -kv[1])[:SLOWEST]

@@ -25,6 +25,9 @@ InvalidInputException). Registered names and SQL signatures:
 - ``topk_items(BLOB, INTEGER) -> STRUCT(item VARCHAR, lower BIGINT, upper BIGINT)[]``:
   the k most frequent items of a heavy-hitter summary with their count bounds
   (integer items are rendered as decimal strings).
+- ``shop_analytics_code_digest() -> VARCHAR``: a digest of the package's Python
+  source (``shop_analytics.dbt.code_digest``), part of the input key of the
+  models that skip unchanged retrains.
 """
 
 from __future__ import annotations
@@ -33,10 +36,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shop_analytics.dbt.code_digest import package_code_digest
 from shop_analytics.sketches.blocked_bloom import BlockedBloomFilter
 from shop_analytics.sketches.bloom import BloomFilter
 from shop_analytics.sketches.envelope import HEADER_SIZE, MAGIC, SketchFormatError, read_header, wrap
@@ -351,7 +356,7 @@ def topk_items(blobs: pa.Array | pa.ChunkedArray, ks: pa.Array | pa.ChunkedArray
 
 
 def register_udfs(con: Any, cache_size: int = 8) -> None:
-    """Register all sketch UDFs on a DuckDB connection; calling it again is a no-op."""
+    """Register all sketch UDFs and the code digest on a DuckDB connection; calling it again is a no-op."""
     cache = FilterCache(cache_size)
     specs: list[tuple[str, Callable[..., pa.Array], list[str], str]] = [
         ("stable_hash64", stable_hash64, ["BIGINT"], "BIGINT"),
@@ -378,3 +383,17 @@ def register_udfs(con: Any, cache_size: int = 8) -> None:
     for name, fn, params, ret in specs:
         if name not in existing:
             con.create_function(name, fn, params, ret, type="arrow", null_handling="special", side_effects=False)
+    _register_code_digest(con)
+
+
+def _register_code_digest(con: Any) -> None:
+    """Register shop_analytics_code_digest() unless this connection can already call it."""
+    try:
+        con.execute("SELECT shop_analytics_code_digest()").fetchall()
+        return
+    except duckdb.CatalogException:
+        pass
+    # No argument, one value per query: a native UDF (arrow UDFs need an input column).
+    # Some dbt-duckdb cursors list it in duckdb_functions() yet cannot call it: the call
+    # above, not the catalog listing, decides.
+    con.create_function("shop_analytics_code_digest", package_code_digest, [], "VARCHAR", side_effects=False)

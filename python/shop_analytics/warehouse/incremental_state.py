@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 STATE_TABLE = "_shop_meta.incremental_state"
+RETRAIN_TABLE = "_shop_meta.retrain_inputs"
 AUDIT_FOLDER = "_ingest_audit"
 
 
@@ -41,6 +42,20 @@ def read_watermarks(warehouse: Path) -> dict[str, int]:
             return {}
         rows = con.execute(f"SELECT model, consumed_through FROM {STATE_TABLE} ORDER BY model").fetchall()
     return {str(model): int(seq) for model, seq in rows}
+
+
+def kept_models(warehouse: Path) -> set[str]:
+    """The retrained models whose last build kept their stored table: their inputs had not changed."""
+    if not warehouse.exists():
+        return set()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = '_shop_meta' AND table_name = 'retrain_inputs'"
+        ).fetchone()
+        if not exists or not exists[0]:
+            return set()
+        rows = con.execute(f"SELECT model FROM {RETRAIN_TABLE} WHERE invocation_id <> built_invocation_id").fetchall()
+    return {str(model) for (model,) in rows}
 
 
 def ingested_batches(lake: Path) -> list[AuditBatch]:

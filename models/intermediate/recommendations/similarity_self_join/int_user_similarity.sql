@@ -23,7 +23,7 @@
   dataset, each in n user-hash buckets. A pass holds one dataset (the import CTEs
   keep only '__DATASET__'), so the steps below work within one dataset.
 -#}
-{{ config(materialized='insert_by_bucket', bucket_datasets=['served', 'train']) }}
+{{ config(materialized='insert_by_bucket', bucket_datasets=['served', 'train'], retrain_when_inputs_change=true) }}
 -- The watermark hooks (dbt_project.yml) read: depends_on: {{ ref('stg_shop__ingest_audit') }}
 
 {%- set cap = var('similarity_candidate_cap') | int -%}

@@ -4,7 +4,7 @@ from shop_analytics.dbt.similarity_model import build_similarity
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
+    dbt.config(materialized="retrained_table")
     # Read by the watermark hooks (dbt_project.yml): a dependency, so dbt builds it first.
     dbt.ref("stg_shop__ingest_audit")
     # dbt passes a Python model only the config keys read in this file.
