@@ -108,6 +108,15 @@
 {#- `through`: the audit bound of the window when the caller already read it (a retrained
     model whose inputs are unchanged through that commit_seq); by default the audit's highest. -#}
 {% macro batch_window_open(upstream=[], through=none) -%}
+    {{ return(adapter.dispatch('batch_window_open', 'shop_analytics')(upstream, through)) }}
+{%- endmacro %}
+
+{#- Spark keeps no _shop_meta yet and builds the batch-tracked models in full (docs/spark.md). -#}
+{% macro spark__batch_window_open(upstream=[], through=none) -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro default__batch_window_open(upstream=[], through=none) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set model_name = build_marker_literal(this.identifier) -%}
     {%- set audit_high = "(select coalesce(max(commit_seq), 0) from " ~ ref('stg_shop__ingest_audit')
@@ -136,6 +145,14 @@
 
 
 {% macro batch_window_close() -%}
+    {{ return(adapter.dispatch('batch_window_close', 'shop_analytics')()) }}
+{%- endmacro %}
+
+{% macro spark__batch_window_close() -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro default__batch_window_close() -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     update _shop_meta.incremental_state
     set consumed_through = greatest(consumed_through, horizon), updated_at = timezone('UTC', now())

@@ -10,6 +10,25 @@
     (order_id),
     each followed by a comma, for the model's top-level WITH list. -#}
 {% macro orders_touched_by_new_batches() -%}
+    {{ return(adapter.dispatch('orders_touched_by_new_batches', 'shop_analytics')()) }}
+{%- endmacro %}
+
+{#- Spark builds the purchase marts as full tables (docs/spark.md): no order is touched by
+    new batches, and the models read touched_orders only in their incremental branches or in
+    tombstone CTEs that a full build leaves empty. Only touched_orders is rendered. -#}
+{% macro spark__orders_touched_by_new_batches() -%}
+    {%- if is_incremental() -%}
+        {{ exceptions.raise_compiler_error("incremental builds of " ~ this.identifier ~ " are not ported to Spark") }}
+    {%- endif -%}
+touched_orders as (
+
+    select cast(null as string) as order_id
+    where false
+
+),
+{%- endmacro %}
+
+{% macro default__orders_touched_by_new_batches() -%}
     {%- set staleness = days_var('fx_max_staleness_days', 7) -%}
 window_batches as (
 

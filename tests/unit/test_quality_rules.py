@@ -248,7 +248,7 @@ def test_migrated_order_ids_are_one_namespace_in_gate_and_staging() -> None:
     # `string`: the type name both engines accept (DuckDB reads it as VARCHAR; docs/spark.md).
     assert f"'{MIGRATED_ORDER_PREFIX}' || cast(purchase_id as string) as order_id" in staging
     assert (
-        f"regexp_matches(order_id, '{MIGRATED_ORDER_PATTERN}')"
+        f"regexp_extract(order_id, '{MIGRATED_ORDER_PATTERN}', 0) = ''"
         in (root / "models" / "staging" / "_shop__models.yml").read_text()
     )
     rule = next(r for r in rules_for(ORDER_LINES, RuleParams()) if r.reason == "invalid_key:order_id")

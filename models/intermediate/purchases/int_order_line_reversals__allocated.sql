@@ -12,6 +12,7 @@
     The amount of a reversal split over several pieces is divided in
     proportion to quantity on a 0.0001 grid, so the pieces add up exactly.
     Unreferenced reversals (credit notes) are not allocated here. -#}
+{%- set piece_start = '(positioned.position_end - positioned.piece_quantity)' %}
 with
 
 order_lines as (
@@ -225,16 +226,12 @@ allocated as (
         positioned.original_order_id,
         positioned.sale_line_number,
         cast(positioned.piece_quantity as integer) as reversed_quantity,
-        cast(cast((
-            cast(reversals.line_amount * 10000 as hugeint) * positioned.position_end // reversals.quantity
-            - cast(reversals.line_amount * 10000 as hugeint)
-            * (positioned.position_end - positioned.piece_quantity) // reversals.quantity
-        ) as decimal(38, 0)) * 0.0001 as decimal(18, 4)) as reversed_amount,
-        cast(cast((
-            cast(reversals.line_amount_reporting * 10000 as hugeint) * positioned.position_end // reversals.quantity
-            - cast(reversals.line_amount_reporting * 10000 as hugeint)
-            * (positioned.position_end - positioned.piece_quantity) // reversals.quantity
-        ) as decimal(38, 0)) * 0.0001 as decimal(18, 4)) as reversed_amount_reporting,
+        {{ allocated_amount(
+            'reversals.line_amount', piece_start, 'positioned.position_end', 'reversals.quantity'
+        ) }} as reversed_amount,
+        {{ allocated_amount(
+            'reversals.line_amount_reporting', piece_start, 'positioned.position_end', 'reversals.quantity'
+        ) }} as reversed_amount_reporting,
         reversals.line_amount_reporting is null as is_missing_rate
 
     from positioned

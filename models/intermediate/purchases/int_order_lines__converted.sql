@@ -19,7 +19,7 @@
     post_hook="{{ batch_window_close() }}",
 ) }}
 -- The batch watermark (docs/incremental.md) reads the ingest audit:
--- depends_on: {{ ref('stg_shop__ingest_audit') }}
+{{ ingest_audit_dependency() }}
 {%- set reporting = currency_var('reporting_currency', 'USD') -%}
 {%- set staleness = days_var('fx_max_staleness_days', 7) %}
 with
@@ -55,7 +55,7 @@ activity_times as (
 dated_lines as (
 
     select
-        * exclude (activity_at),
+        {{ star_except(['activity_at']) }},
         {{ local_date('activity_at') }} as activity_date
 
     from activity_times
@@ -220,7 +220,9 @@ converted as (
             else coalesce(chosen_rates.fx_method, 'missing')
         end as fx_method,
         chosen_rates.fx_rate_date,
-        dated_lines.activity_date - chosen_rates.fx_rate_date as fx_rate_age_days,
+        -- BIGINT on both engines (Spark's datediff is an INTEGER).
+        cast({{ days_between('dated_lines.activity_date', 'chosen_rates.fx_rate_date') }} as bigint)
+            as fx_rate_age_days,
         case
             when dated_lines.currency = {{ reporting }} then dated_lines.line_amount
             -- Exact decimal arithmetic (docs/marts.md, Currencies): the rate as its shortest

@@ -11,7 +11,7 @@
     post_hook="{{ batch_window_close() }}",
 ) }}
 -- The batch watermark (docs/incremental.md) reads the ingest audit:
--- depends_on: {{ ref('stg_shop__ingest_audit') }}
+{{ ingest_audit_dependency() }}
 with
 
 order_lines as (
@@ -58,9 +58,13 @@ netted as (
     select
         order_lines.*,
         case when order_lines.line_type = 'sale' then 1 else -1 end * order_lines.quantity as signed_quantity,
-        case when order_lines.line_type = 'sale' then 1 else -1 end * order_lines.line_amount as signed_amount,
-        case when order_lines.line_type = 'sale' then 1 else -1 end
-        * order_lines.line_amount_reporting as signed_amount_reporting,
+        -- DECIMAL(18, 4) on both engines (Spark widens INTEGER * DECIMAL(18, 4) to DECIMAL(29, 4)).
+        cast(case when order_lines.line_type = 'sale' then 1 else -1 end * order_lines.line_amount as decimal(18, 4))
+            as signed_amount,
+        cast(
+            case when order_lines.line_type = 'sale' then 1 else -1 end * order_lines.line_amount_reporting
+            as decimal(18, 4)
+        ) as signed_amount_reporting,
         order_lines.line_type <> 'sale' and ordered_orders.order_id is null as is_credit_note,
         -- Netting of sale lines; NULL on reversal lines.
         case when order_lines.line_type = 'sale' then coalesce(reversals.cancelled_quantity, 0) end

@@ -11,7 +11,7 @@
     post_hook="{{ batch_window_close() }}",
 ) }}
 -- The batch watermark (docs/incremental.md) reads the ingest audit:
--- depends_on: {{ ref('stg_shop__ingest_audit') }}
+{{ ingest_audit_dependency() }}
 with
 
 order_lines as (
@@ -56,9 +56,9 @@ per_order as (
     select
         order_id,
         any_value(order_key) as order_key,
-        first(user_id order by ordered_at, line_number) as customer_id,
-        first(user_key order by ordered_at, line_number) as customer_key,
-        first(currency order by ordered_at, line_number) as currency,
+        {{ first_by('user_id', 'ordered_at, line_number') }} as customer_id,
+        {{ first_by('user_key', 'ordered_at, line_number') }} as customer_key,
+        {{ first_by('currency', 'ordered_at, line_number') }} as currency,
         any_value(reporting_currency) as reporting_currency,
         min(ordered_at) as ordered_at,
         count(*) as line_count,

@@ -11,15 +11,15 @@
     the post-hook deletes, in the same transaction. A full build reads
     everything and writes no tombstone. -#}
 {{ config(
-    materialized='incremental',
+    materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='delete+insert',
     unique_key=['customer_id', 'order_date'],
     on_schema_change='fail',
     pre_hook="{{ batch_window_open(['int_order_lines__converted', 'int_orders__aggregated']) }}",
-    post_hook=["delete from {{ this }} where order_count = 0", "{{ batch_window_close() }}"],
+    post_hook=["{{ delete_tombstones('order_count = 0') }}", "{{ batch_window_close() }}"],
 ) }}
 -- Read by orders_touched_by_new_batches and the hooks:
--- depends_on: {{ ref('stg_shop__ingest_audit') }}
+{{ ingest_audit_dependency() }}
 -- depends_on: {{ ref('stg_shop__exchange_rates') }}
 -- depends_on: {{ ref('int_order_lines__converted') }}
 {%- set incremental = is_incremental() %}
@@ -92,6 +92,4 @@ vanished_customer_days as (
 )
 
 -- By name: a tombstone's other columns are NULL.
-select * from customer_days  -- noqa: AM07
-union all by name
-select * from vanished_customer_days
+{{ union_tombstones('customer_days', 'vanished_customer_days') }}

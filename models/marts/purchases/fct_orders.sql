@@ -3,7 +3,7 @@
     them), read from int_orders__aggregated. An order never disappears (lines are
     never deleted from the lake), so delete+insert of the recomputed orders is exact. -#}
 {{ config(
-    materialized='incremental',
+    materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='delete+insert',
     unique_key='order_id',
     on_schema_change='fail',
@@ -11,7 +11,7 @@
     post_hook="{{ batch_window_close() }}",
 ) }}
 -- Read by orders_touched_by_new_batches and the hooks:
--- depends_on: {{ ref('stg_shop__ingest_audit') }}
+{{ ingest_audit_dependency() }}
 -- depends_on: {{ ref('stg_shop__exchange_rates') }}
 -- depends_on: {{ ref('int_order_lines__converted') }}
 with

@@ -5,15 +5,15 @@
     to an earlier day) is written as a tombstone (order_count 0) that the
     post-hook deletes, in the same transaction. -#}
 {{ config(
-    materialized='incremental',
+    materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='delete+insert',
     unique_key=['customer_id', 'purchase_date'],
     on_schema_change='fail',
     pre_hook="{{ batch_window_open(['int_order_lines__converted', 'int_orders__aggregated_to_customer_days']) }}",
-    post_hook=["delete from {{ this }} where order_count = 0", "{{ batch_window_close() }}"],
+    post_hook=["{{ delete_tombstones('order_count = 0') }}", "{{ batch_window_close() }}"],
 ) }}
 -- Read by orders_touched_by_new_batches and the hooks:
--- depends_on: {{ ref('stg_shop__ingest_audit') }}
+{{ ingest_audit_dependency() }}
 -- depends_on: {{ ref('stg_shop__exchange_rates') }}
 -- depends_on: {{ ref('int_order_lines__converted') }}
 {%- set incremental = is_incremental() %}
@@ -79,6 +79,4 @@ vanished_repeat_days as (
 )
 
 -- By name: a tombstone's other columns are NULL.
-select * from repeat_days  -- noqa: AM07
-union all by name
-select * from vanished_repeat_days
+{{ union_tombstones('repeat_days', 'vanished_repeat_days') }}

@@ -6,18 +6,18 @@
     order moved to an earlier day) is written with zero line counts and deleted
     by the post-hook, in the same transaction. -#}
 {{ config(
-    materialized='incremental',
+    materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='delete+insert',
     unique_key='activity_date',
     on_schema_change='fail',
     pre_hook="{{ batch_window_open(['int_order_lines__converted', 'int_order_lines__netted']) }}",
     post_hook=[
-        "delete from {{ this }} where sale_line_count = 0 and reversal_line_count = 0",
+        "{{ delete_tombstones('sale_line_count = 0 and reversal_line_count = 0') }}",
         "{{ batch_window_close() }}",
     ],
 ) }}
 -- Read by orders_touched_by_new_batches and the hooks:
--- depends_on: {{ ref('stg_shop__ingest_audit') }}
+{{ ingest_audit_dependency() }}
 -- depends_on: {{ ref('stg_shop__exchange_rates') }}
 -- depends_on: {{ ref('int_order_lines__converted') }}
 {%- set incremental = is_incremental() %}
@@ -120,6 +120,4 @@ vanished_dates as (
 )
 
 -- By name: a tombstone's other columns are NULL.
-select * from final  -- noqa: AM07
-union all by name
-select * from vanished_dates
+{{ union_tombstones('final', 'vanished_dates') }}
