@@ -18,7 +18,8 @@ import pytest
 
 from shop_analytics.settings import SparkServerSettings
 from shop_analytics.spark import thrift_server
-from support.engine_parity import assert_same_rows, duckdb_table, free_port, spark_table
+from shop_analytics.spark.thrift_server import free_port
+from support.engine_parity import assert_same_rows, duckdb_table, spark_table
 from support.pipeline import ROOT, Pipeline, dbt_env, run_dbt, run_dbt_together, run_dbt_unchecked
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
