@@ -124,7 +124,8 @@ $(BENCH_STAMP): $(STAMP) requirements/bench.lock
 	$(PIP) install --require-hashes --no-deps -r requirements/bench.lock
 	@touch $@
 
-bench: $(BENCH_STAMP)
+# bench_marts.py builds the project on a local Spark Thrift Server too (PyHive: spark.lock).
+bench: $(BENCH_STAMP) $(SPARK_STAMP)
 	$(BIN)/shop-analytics bench $(BENCH)
 
 # Apache Spark for `dbt ... --target spark` (docs/spark.md); the versions of bench.lock, so both fit one venv.

@@ -19,6 +19,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -128,6 +129,34 @@ def _tree_rss(root: psutil.Process) -> int:
         except psutil.NoSuchProcess:
             continue
     return total
+
+
+class TreeRssSampler:
+    """The peak RSS of another process tree (a server the measured command talks to), sampled in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self._root = psutil.Process(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self.peak_rss_bytes = 0
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_rss_bytes = max(self.peak_rss_bytes, _tree_rss(self._root))
+            self._stop.wait(SAMPLE_SECONDS)
+
+    def __enter__(self) -> TreeRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_rss_mib(self) -> float:
+        """Peak RSS in MiB."""
+        return self.peak_rss_bytes / 2**20
 
 
 def measurement_dict(m: Measurement) -> dict:

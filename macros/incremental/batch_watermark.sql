@@ -163,6 +163,23 @@
 {#- The committed (ingested) batches of `sources` inside this model's window: one row per
     (source_name, batch_id). Written to sit in a CTE body (4 spaces in). -#}
 {% macro new_batches(sources) -%}
+    {{ return(adapter.dispatch('new_batches', 'shop_analytics')(sources)) }}
+{%- endmacro %}
+
+{#- Spark builds the batch-tracked models as full tables (docs/spark.md): no batch is new, and
+    a full build reads every batch without looking at this CTE. It reads no ingest audit
+    (not built on Spark) and no _shop_meta (none on Spark). -#}
+{% macro spark__new_batches(sources) -%}
+    {%- if is_incremental() -%}
+        {{ exceptions.raise_compiler_error("incremental builds of " ~ this.identifier ~ " are not ported to Spark") }}
+    {%- endif -%}
+    select
+        cast(null as string) as source_name,
+        cast(null as string) as batch_id
+    where false
+{%- endmacro %}
+
+{% macro default__new_batches(sources) -%}
     select distinct
         audit.source_name,
         audit.batch_id

@@ -18,7 +18,8 @@ import pytest
 
 from shop_analytics.settings import SparkServerSettings
 from shop_analytics.spark import thrift_server
-from support.engine_parity import assert_same_rows, duckdb_table, free_port, spark_table
+from shop_analytics.spark.thrift_server import free_port
+from support.engine_parity import assert_same_rows, duckdb_table, spark_table
 from support.pipeline import ROOT, Pipeline, dbt_env, run_dbt, run_dbt_together, run_dbt_unchecked
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -31,16 +32,20 @@ PORTED = {
     "fct_order_lines",
     "fct_orders",
     "fct_same_day_repeat_purchases",
+    "fct_user_item_views",
     "int_countries__lookup",
     "int_order_line_reversals__allocated",
     "int_order_lines__converted",
     "int_order_lines__netted",
     "int_orders__aggregated",
     "int_orders__aggregated_to_customer_days",
+    "int_page_views__accumulated_to_user_items",
+    "int_page_views__aggregated_to_user_items",
     "int_page_views__counted_by_item_day",
     "int_page_views__filtered_to_audience",
     "int_users__country_resolved",
     "rpt_daily_revenue",
+    "rpt_item_popularity",
     "rpt_item_trends",
     "stg_shop__exchange_rates",
     "stg_shop__items",

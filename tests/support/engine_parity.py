@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +16,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shop_analytics.spark.export import export_parquet
+
 FLOAT_REL_TOL = 1e-9
 _RELATION = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
-_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./-]+$")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def duckdb_table(warehouse: Path, relation: str) -> pa.Table:
@@ -38,17 +31,7 @@ def duckdb_table(warehouse: Path, relation: str) -> pa.Table:
 
 def spark_table(port: int, relation: str, folder: Path) -> pa.Table:
     """Every row of `relation` on the Thrift Server at 127.0.0.1:`port`, exported to `folder` as Parquet."""
-    from pyhive import hive  # installed by requirements/spark.lock, which the Spark fixture installs
-
-    assert _RELATION.match(relation), relation
-    assert _SAFE_PATH.match(str(folder)), folder
-    connection = hive.connect(host="127.0.0.1", port=port)
-    try:
-        cursor = connection.cursor()
-        cursor.execute("set spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS")
-        cursor.execute(f"insert overwrite directory '{folder}' using parquet select * from {relation}")
-    finally:
-        connection.close()
+    export_parquet(port, relation, folder)
     return pq.read_table(folder)
 
 

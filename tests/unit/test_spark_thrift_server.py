@@ -11,7 +11,7 @@ import pytest
 
 from shop_analytics.settings import SparkServerSettings
 from shop_analytics.spark import thrift_server
-from support.engine_parity import free_port
+from shop_analytics.spark.thrift_server import free_port
 
 
 def _settings(tmp_path: Path, port: int | None = None, timeout: int = 5) -> SparkServerSettings:

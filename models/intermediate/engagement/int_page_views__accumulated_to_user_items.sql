@@ -7,9 +7,10 @@
     (delete+insert); a batch is added once because its watermark commits with the rows.
     The audience (the users' country) is applied downstream, in
     int_page_views__aggregated_to_user_items: a user record that arrives or changes
-    later moves a user in or out of the audience without touching this table. -#}
+    later moves a user in or out of the audience without touching this table.
+    On Spark it is built in full as a table, with no batch tracking (docs/spark.md). -#}
 {{ config(
-    materialized='incremental',
+    materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='delete+insert',
     unique_key=['user_id', 'item_id'],
     on_schema_change='fail',
@@ -17,7 +18,7 @@
     post_hook="{{ batch_window_close() }}",
 ) }}
 -- Read by new_batches and the hooks:
--- depends_on: {{ ref('stg_shop__ingest_audit') }}
+{{ ingest_audit_dependency() }}
 {%- set incremental = is_incremental() %}
 {%- set since = date_var('popularity_since') %}
 with

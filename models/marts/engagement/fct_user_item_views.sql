@@ -1,6 +1,6 @@
 {{ config(
-    pre_hook="set preserve_insertion_order = true",
-    post_hook="set preserve_insertion_order = false"
+    pre_hook="{{ preserve_insertion_order(true) }}",
+    post_hook="{{ preserve_insertion_order(false) }}"
 ) }}
 {#- The table is stored in the source document's order (view count, then user;
     the page path breaks the remaining ties), so a plain scan returns it in that

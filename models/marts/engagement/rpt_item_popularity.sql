@@ -1,6 +1,6 @@
 {{ config(
-    pre_hook="set preserve_insertion_order = true",
-    post_hook="set preserve_insertion_order = false"
+    pre_hook="{{ preserve_insertion_order(true) }}",
+    post_hook="{{ preserve_insertion_order(false) }}"
 ) }}
 with
 
@@ -37,8 +37,9 @@ ranked as (
         items.category,
         per_item.viewer_count,
         per_item.view_count,
-        rank() over (order by per_item.viewer_count desc) as popularity_rank,
-        cast(upper('{{ var("popularity_country") }}') as varchar) as audience_country_code,
+        -- BIGINT on both engines (Spark's rank() is an INTEGER).
+        cast(rank() over (order by per_item.viewer_count desc) as bigint) as popularity_rank,
+        cast(upper('{{ var("popularity_country") }}') as string) as audience_country_code,
         {{ date_var('popularity_since') }} as audience_since
 
     from per_item

@@ -131,6 +131,13 @@ def server_command(settings: SparkServerSettings, spark_submit: str) -> list[str
     ]
 
 
+def free_port(host: str = BIND_HOST) -> int:
+    """A TCP port on `host` that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
 def port_open(port: int, host: str = BIND_HOST) -> bool:
     """True when something accepts TCP connections on host:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
