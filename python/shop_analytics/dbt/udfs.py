@@ -359,10 +359,9 @@ def topk_items(blobs: pa.Array | pa.ChunkedArray, ks: pa.Array | pa.ChunkedArray
 UdfSpec = tuple[str, Callable[..., pa.Array], list[str], str]
 
 
-def register_udfs(con: Any, cache_size: int = 8) -> None:
-    """Register all sketch UDFs and the code digest on a DuckDB connection; calling it again is a no-op."""
-    cache = FilterCache(cache_size)
-    specs: list[UdfSpec] = [
+def udf_specs(cache: FilterCache) -> list[UdfSpec]:
+    """The sketch UDFs, their Bloom filters sharing `cache`."""
+    return [
         ("stable_hash64", stable_hash64, ["BIGINT"], "BIGINT"),
         ("stable_hash64_str", stable_hash64, ["VARCHAR"], "BIGINT"),
         ("bloom_contains", make_bloom_contains(cache), ["BLOB", "BIGINT"], "BOOLEAN"),
@@ -373,12 +372,17 @@ def register_udfs(con: Any, cache_size: int = 8) -> None:
         ("hll_union", hll_union, ["BLOB[]"], "BLOB"),
         ("topk_items", topk_items, ["BLOB", "INTEGER"], "STRUCT(item VARCHAR, lower BIGINT, upper BIGINT)[]"),
     ]
-    if not _all_bound(con, specs):
+
+
+def register_udfs(con: Any, cache_size: int = 8) -> None:
+    """Register all sketch UDFs and the code digest on a DuckDB connection; calling it again is a no-op."""
+    specs = udf_specs(FilterCache(cache_size))
+    if not all_udfs_bound(con, specs):
         _create_missing(con, specs)
     _register_code_digest(con)
 
 
-def _all_bound(con: Any, specs: list[UdfSpec]) -> bool:
+def all_udfs_bound(con: Any, specs: list[UdfSpec]) -> bool:
     """True when every UDF of `specs` binds on `con`: one LIMIT 0 query, which calls none of them.
 
     dbt-duckdb opens a cursor for every node and the plugin checks each one: binding costs a few
