@@ -14,12 +14,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import random
 import shutil
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,14 +102,6 @@ def _consumed(warehouse: Path) -> dict[str, int]:
         return dict(con.execute("SELECT model, consumed_through FROM _shop_meta.incremental_state").fetchall())
 
 
-def _land_and_ingest(root: Path, step: list[Batch]) -> None:
-    """Land `step`'s batches and run `shop-analytics ingest` (exit 0, or 3: a replayed batch all quarantined)."""
-    for batch in step:
-        land(root, batch.source, batch.batch_id, {"part-0.csv": _csv(batch)})
-    code, out, err = ingest(root)  # every earlier landing folder again: replays of the same id
-    assert code in (0, 3), (step, out, err)
-
-
 def _selected_seeds(session: pytest.Session) -> list[int]:
     """The seeds of `built` that the run selected (`-m "not slow"` keeps only the first)."""
     seeds = {
@@ -147,10 +137,12 @@ def histories(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     steps = {seed: history(seed) for seed in seeds}
     for index in range(max(len(s) for s in steps.values())):
         stepping = [seed for seed in seeds if index < len(steps[seed])]
-        # The seeds' ingests are separate processes on separate lakes: they run side by side too.
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            landed = [(roots[seed], steps[seed][index]) for seed in stepping]
-            list(pool.map(lambda landing: _land_and_ingest(*landing), landed))
+        for seed in stepping:
+            step = steps[seed][index]
+            for batch in step:
+                land(roots[seed], batch.source, batch.batch_id, {"part-0.csv": _csv(batch)})
+            code, out, err = ingest(roots[seed])  # every earlier landing folder again: replays of the same id
+            assert code in (0, 3), (step, out, err)  # 3: the replayed batch is all quarantined
         run_dbt_together([_build_run(roots[seed], incremental[seed]) for seed in stepping])
     run_dbt_together([_build_run(roots[seed], full[seed]) for seed in seeds])
     return {
