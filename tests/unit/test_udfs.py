@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from shop_analytics.dbt.udfs import FilterCache, make_bloom_contains, register_udfs
+from shop_analytics.dbt.udfs import FilterCache, all_udfs_bound, make_bloom_contains, register_udfs, udf_specs
 from shop_analytics.sketches import BloomFilter, HeavyHitters, HyperLogLog, relative_standard_error, xxh64
 from shop_analytics.streaming import GroupedDistinctAggregator, HeavyHittersAggregator, run
 
@@ -142,3 +142,19 @@ def test_topk_items(con: duckdb.DuckDBPyConnection, page_views: Path) -> None:
     assert con.execute("SELECT topk_items(?, 1)", [small.to_bytes()]).fetchone()[0] == [
         {"item": "a", "lower": 2, "upper": 2}
     ]
+
+
+def test_a_connection_missing_some_udfs_gets_them_and_a_cursor_sees_them() -> None:
+    """The per-cursor check binds the UDFs; a miss (here all but one) creates only what is missing."""
+    specs = udf_specs(FilterCache(2))
+    con = duckdb.connect()
+    assert not all_udfs_bound(con, specs)
+    name, fn, params, ret = specs[0]
+    con.create_function(name, fn, params, ret, type="arrow", null_handling="special", side_effects=False)
+    assert not all_udfs_bound(con, specs)
+    register_udfs(con)  # creating stable_hash64 again would raise: only the missing ones are created
+    assert all_udfs_bound(con, specs)
+    cursor = con.cursor()
+    assert all_udfs_bound(cursor, specs)
+    register_udfs(cursor)
+    assert cursor.execute("SELECT hll_estimate(NULL::BLOB), stable_hash64(NULL::BIGINT)").fetchone() == (None, None)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    # Great Expectations imports pyspark when it is installed (`make spark`), and pyspark warns on
+    # import about the pandas version: noise on every command's stderr, about code none of them runs.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     parser = _parser()
     args = parser.parse_args(argv)
     try:

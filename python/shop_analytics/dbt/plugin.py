@@ -11,8 +11,10 @@ Declared in profiles.yml::
 dbt-duckdb calls ``configure_connection`` once on the parent connection and
 ``configure_cursor`` on every cursor it hands to a model. Python UDFs live in
 the database instance's catalog, so cursors normally inherit them;
-registering again on each cursor is a cheap, idempotent safety net (for
-example after an ``ATTACH`` or a reconnect).
+checking each cursor is an idempotent safety net (for example after an
+``ATTACH`` or a reconnect). dbt opens a cursor per node, so the check binds
+the UDFs in one ``LIMIT 0`` query and lists the catalog only when one is
+missing (bench/bench_udf_check.py).
 
 ``arrow_memory_pool`` (system, jemalloc or mimalloc; unset keeps pyarrow's
 default) picks the allocator of Arrow buffers in the dbt process. The

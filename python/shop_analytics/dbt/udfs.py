@@ -355,10 +355,13 @@ def topk_items(blobs: pa.Array | pa.ChunkedArray, ks: pa.Array | pa.ChunkedArray
     return pa.array(out, TOPK_TYPE)
 
 
-def register_udfs(con: Any, cache_size: int = 8) -> None:
-    """Register all sketch UDFs and the code digest on a DuckDB connection; calling it again is a no-op."""
-    cache = FilterCache(cache_size)
-    specs: list[tuple[str, Callable[..., pa.Array], list[str], str]] = [
+# A UDF: its SQL name, its function, its parameter types and its return type.
+UdfSpec = tuple[str, Callable[..., pa.Array], list[str], str]
+
+
+def udf_specs(cache: FilterCache) -> list[UdfSpec]:
+    """The sketch UDFs, their Bloom filters sharing `cache`."""
+    return [
         ("stable_hash64", stable_hash64, ["BIGINT"], "BIGINT"),
         ("stable_hash64_str", stable_hash64, ["VARCHAR"], "BIGINT"),
         ("bloom_contains", make_bloom_contains(cache), ["BLOB", "BIGINT"], "BOOLEAN"),
@@ -369,6 +372,33 @@ def register_udfs(con: Any, cache_size: int = 8) -> None:
         ("hll_union", hll_union, ["BLOB[]"], "BLOB"),
         ("topk_items", topk_items, ["BLOB", "INTEGER"], "STRUCT(item VARCHAR, lower BIGINT, upper BIGINT)[]"),
     ]
+
+
+def register_udfs(con: Any, cache_size: int = 8) -> None:
+    """Register all sketch UDFs and the code digest on a DuckDB connection; calling it again is a no-op."""
+    specs = udf_specs(FilterCache(cache_size))
+    if not all_udfs_bound(con, specs):
+        _create_missing(con, specs)
+    _register_code_digest(con)
+
+
+def all_udfs_bound(con: Any, specs: list[UdfSpec]) -> bool:
+    """True when every UDF of `specs` binds on `con`: one LIMIT 0 query, which calls none of them.
+
+    dbt-duckdb opens a cursor for every node and the plugin checks each one: binding costs a few
+    milliseconds, where listing duckdb_functions() cost tens (a build has hundreds of nodes).
+    """
+    calls = ", ".join(f"{name}({', '.join(f'NULL::{t}' for t in params)})" for name, _, params, _ in specs)
+    try:
+        # Names and types are the constants of register_udfs, never user input.
+        con.execute(f"SELECT {calls} LIMIT 0").fetchall()
+    except duckdb.CatalogException:
+        return False
+    return True
+
+
+def _create_missing(con: Any, specs: list[UdfSpec]) -> None:
+    """Create the UDFs of `specs` that `con` does not list yet."""
     names = [s[0] for s in specs]
     # DuckDB cannot reliably drop and re-create a Python UDF once the catalog
     # has been written to, so a second call keeps the existing registrations.
@@ -383,7 +413,6 @@ def register_udfs(con: Any, cache_size: int = 8) -> None:
     for name, fn, params, ret in specs:
         if name not in existing:
             con.create_function(name, fn, params, ret, type="arrow", null_handling="special", side_effects=False)
-    _register_code_digest(con)
 
 
 def _register_code_digest(con: Any) -> None:
