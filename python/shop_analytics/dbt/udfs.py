@@ -392,7 +392,8 @@ def all_udfs_bound(con: Any, specs: list[UdfSpec]) -> bool:
     try:
         # Names and types are the constants of register_udfs, never user input.
         con.execute(f"SELECT {calls} LIMIT 0").fetchall()
-    except duckdb.CatalogException:
+    except (duckdb.CatalogException, duckdb.BinderException):
+        # Missing, or a function of that name with other parameter types: the catalog decides.
         return False
     return True
 
