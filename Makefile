@@ -15,6 +15,9 @@ DEMO_SEED ?= 42
 # 20 ratings per demo user: enough co-ratings for user-kNN to beat popularity (docs/recommendations.md).
 DEMO_RATINGS ?= 200000
 PYTEST_ARGS ?=
+# make test: one pytest-xdist worker per CPU, each test file on one worker (its module fixtures built once).
+# TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= logical
 # Superset (make bi): its own virtualenv and lock, its state in a git-ignored folder.
 BI_VENV := .venv-bi
 BI_STAMP := $(BI_VENV)/.installed
@@ -99,10 +102,10 @@ pipeline: $(STAMP)
 	@$(BIN)/python -m shop_analytics.cli.demo_summary
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-fast: $(DEV_STAMP)
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
 # The gates CI runs before the tests (.ci/run). Settings live in pyproject.toml (and .sqlfluff).
 lint: lint-python lint-sql

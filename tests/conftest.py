@@ -6,6 +6,8 @@ tests/unit/ is marked `unit`, tests/integration/ `integration`, tests/browser/ `
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,10 +15,48 @@ import pytest
 from shop_analytics.datagen import generate
 from shop_analytics.ingest import ingest
 from shop_analytics.settings import DataLayout
-from support.pipeline import SMALL, Pipeline, Warehouse, dbt_env, ingest_settings, run_dbt
+from support.pipeline import ROOT, SMALL, Pipeline, Warehouse, dbt_env, ingest_settings, run_dbt
 
 TESTS = Path(__file__).resolve().parent
 FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "browser": "browser"}
+SPARK_TESTS = TESTS / "integration" / "test_spark_parity.py"
+
+
+def _import_great_expectations() -> None:
+    """Import GX here, in a pytest-xdist worker too, although pyspark would stop such a worker at import.
+
+    A worker's __main__ (execnet's) has neither __spec__ nor __file__, which pyspark (imported by GX when
+    installed) takes for a doctest run: it calls sys.exit(0). A __file__ for the time of the import avoids
+    that; multiprocessing's spawn would run that __file__ as the main script, so it does not stay.
+    """
+    main = sys.modules["__main__"]
+    if getattr(main, "__spec__", None) is not None or hasattr(main, "__file__"):
+        return
+    main.__file__ = __file__
+    try:
+        import great_expectations.compatibility.pyspark  # noqa: F401
+    finally:
+        del main.__file__
+
+
+_import_great_expectations()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Install Spark (`make spark`) before pytest-xdist starts its workers, when the run includes the Spark tests.
+
+    Installed by a test, pyspark would appear in the venv while the other worker's processes import
+    Great Expectations, which imports pyspark when it finds it.
+    """
+    config = session.config
+    if hasattr(config, "workerinput") or not any(_covers(arg, config.invocation_params.dir) for arg in config.args):
+        return
+    subprocess.run(["make", "--no-print-directory", "spark"], cwd=ROOT, check=True, capture_output=True)
+
+
+def _covers(arg: str, invocation_dir: Path) -> bool:
+    path = (invocation_dir / arg.split("::")[0]).resolve()
+    return path == SPARK_TESTS or path in SPARK_TESTS.parents
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
