@@ -122,9 +122,19 @@
 {%- endmacro %}
 
 
+{#- Log the parents whose content has no input key: they make this model retrain on every build. -#}
+{% macro retrain_reason_log(inputs, existing_relation) -%}
+    {%- if inputs.key is not none or flags.FULL_REFRESH or existing_relation is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {% do log(model.name ~ ": retrained on every build: no input key for " ~ inputs.unknown | join(', '), info=True) %}
+{%- endmacro %}
+
+
 {#- Forget this model's key before it is rebuilt, committed at once: whatever happens to the
-    build, the stored key never describes a table it did not build. -#}
-{% macro retrain_inputs_forget() -%}
+    build, the stored key never describes a table it did not build. Parents without a key are logged. -#}
+{% macro retrain_inputs_forget(inputs, existing_relation) -%}
+    {%- do retrain_reason_log(inputs, existing_relation) -%}
     {% call statement('retrain_inputs_forget') -%}
         delete from _shop_meta.retrain_inputs where model = {{ build_marker_literal(this.identifier) }};
     {%- endcall %}
@@ -135,7 +145,7 @@
 {#- Record the key of the table just built and committed (see the header: never before). -#}
 {% macro retrain_inputs_record(inputs) -%}
     {% call statement('retrain_inputs_record') -%}
-        delete from _shop_meta.retrain_inputs where model = {{ build_marker_literal(this.identifier) }};
+        {#- retrain_inputs_forget deleted the old key before the build. -#}
         {% if inputs.key is not none -%}
         insert into _shop_meta.retrain_inputs
             (model, input_key, through, built_invocation_id, built_at, invocation_id, updated_at)

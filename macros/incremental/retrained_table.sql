@@ -14,7 +14,7 @@
     {%- if retrain_inputs_unchanged(inputs, existing_relation) -%}
         {{ return(retrain_skipped(inputs)) }}
     {%- endif -%}
-    {%- do retrain_inputs_forget() -%}
+    {%- do retrain_inputs_forget(inputs, existing_relation) -%}
 
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}

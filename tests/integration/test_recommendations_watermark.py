@@ -69,6 +69,7 @@ class Retrained:
     kept: dict[str, set[str]]  # build step -> the models it did not retrain (inputs unchanged)
     sources_of_next_day: set[str]  # lake sources of the batches the next day added
     differences: dict[str, str]  # retrained model -> how its table differs from a fresh full build's ('' if not)
+    untracked: dict[str, str]  # model -> the parents it logged as having no input key, when a parent's key was lost
 
 
 def _high(root: Path) -> int:
@@ -92,6 +93,11 @@ def _dbt_code(args: list[str], env: dict[str, str], work: Path) -> int:
 def _kept(build: subprocess.CompletedProcess) -> set[str]:
     """The models a dbt build logged as not retrained."""
     return set(re.findall(r"(\w+): inputs unchanged \(through commit_seq \d+\): not retrained", build.stdout))
+
+
+def _untracked(run: subprocess.CompletedProcess) -> dict[str, str]:
+    """The models a dbt run logged as retrained for lack of their parents' input keys, with those parents."""
+    return dict(re.findall(r"(\w+): retrained on every build: no input key for ([\w.,\s]+?)\s*$", run.stdout, re.M))
 
 
 def _difference(kept: Path, fresh: Path, model: str) -> str:
@@ -137,7 +143,14 @@ def retrained(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> R
     kept["no_new_batch"] = _kept(run_dbt(["run", *CHAIN], env, warehouse.parent))
     kept["changed_var"] = _kept(run_dbt(["run", *CHAIN, "--vars", "{neighbours_k: 7}"], env, warehouse.parent))
     kept["full_refresh"] = _kept(run_dbt(["run", *CHAIN, "--full-refresh"], env, warehouse.parent))
-    return Retrained(first_high, _high(layout.root), trained, codes, watermarks, kept, sources, differences)
+    # A parent table whose input key is lost (built before keys were recorded, say): its child cannot
+    # know what it was built from, so it retrains and says which parent is why.
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("DELETE FROM _shop_meta.retrain_inputs WHERE model = 'int_ratings__current'")
+    lost = run_dbt(["run", "--select", "int_users__rating_stats"], env, warehouse.parent)
+    kept["lost_parent_key"] = _kept(lost)
+    untracked = _untracked(lost)
+    return Retrained(first_high, _high(layout.root), trained, codes, watermarks, kept, sources, differences, untracked)
 
 
 def test_the_marts_carry_the_watermark_they_were_trained_through(retrained: Retrained) -> None:
@@ -192,3 +205,8 @@ def test_a_changed_var_retrains_the_models_it_reaches(retrained: Retrained) -> N
 
 def test_full_refresh_retrains_everything(retrained: Retrained) -> None:
     assert retrained.kept["full_refresh"] == set()
+
+
+def test_a_parent_without_an_input_key_retrains_its_child_and_is_named(retrained: Retrained) -> None:
+    assert retrained.kept["lost_parent_key"] == set()
+    assert retrained.untracked == {"int_users__rating_stats": "model.shop_analytics.int_ratings__current"}
