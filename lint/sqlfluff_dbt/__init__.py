@@ -68,6 +68,10 @@ class _Adapter:
                 return macro
         raise CompilationError(f"adapter.dispatch: no duckdb__ or default__ implementation of {macro_name!r}")
 
+    def quote(self, identifier: str) -> str:
+        """adapter.quote(): DuckDB's double quotes."""
+        return '"' + identifier.replace('"', '""') + '"'
+
 
 execute = False
 adapter = _Adapter()
