@@ -274,10 +274,14 @@ def test_publish_cleans_the_spill_a_killed_reader_left_in_serving(tmp_path: Path
             str(layout.serving_file),
         ],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        assert reader.stdout.readline().strip() == "ready"
+        ready = reader.stdout.readline().strip()
+        if ready != "ready":  # it exited: say how (a CI run once saw it end with no output)
+            reader.wait(timeout=60)
+            raise AssertionError(f"reader exited {reader.returncode}, not ready: {reader.stderr.read()[-3000:]}")
         spill = layout.serving_dir / "shop_analytics.duckdb.tmp"
         assert spill.is_dir() and any(spill.iterdir())
         kept = publish(build, layout, schemas=["marts"], progress=False)
