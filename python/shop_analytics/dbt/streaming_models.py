@@ -23,8 +23,12 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from shop_analytics.dbt.udfs import hll_estimate, hll_union
 from shop_analytics.sketches.heavy_hitters import HeavyHitters
+from shop_analytics.sketches.hll import decode_registers
+from shop_analytics.sql import quote_ident
 from shop_analytics.streaming.sketch_aggs import BloomAggregator, GroupedDistinctAggregator, HeavyHittersAggregator
 
 DEFAULT_RANGE_ROWS = 4_000_000
@@ -190,8 +194,15 @@ def daily_distinct_reader(
     ranges: Sequence[tuple[dt.date, dt.date]],
     p: int,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    stored: str | None = None,
 ) -> pa.RecordBatchReader:
-    """A reader of one HLL per (group, day), finalized range by range so only one range's state is held."""
+    """A reader of one HLL per (group, day), finalized range by range so only one range's state is held.
+
+    With `stored` (the model's own table, on an incremental run that reads only the window's
+    batches), each (group, day) sketch is unioned with its stored sketch: HLL union is a
+    register-wise max, so the result is byte for byte the sketch of all the rows, whatever the
+    order of batches, and merging a batch twice changes nothing.
+    """
     agg = GroupedDistinctAggregator([group_column], value_column, time_column=time_column, p=p, day_column="view_date")
     schema = pa.schema([(group_column, pa.string()), *list(DAILY_DISTINCT_SCHEMA)[1:]])
     columns = list(dict.fromkeys([group_column, value_column, time_column, date_column]))
@@ -210,11 +221,62 @@ def daily_distinct_reader(
             )
             table = table.cast(schema)
             del state
+            if stored is not None:
+                table = union_stored_sketches(con, table, stored, group_column, first_last)
             yield from table.to_batches(max_chunksize=batch_rows)
             # Give the range's freed Arrow memory back before the next one.
             pa.default_memory_pool().release_unused()
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def union_stored_sketches(
+    con: Any, table: pa.Table, stored: str, group_column: str, days: tuple[dt.date, dt.date]
+) -> pa.Table:
+    """Each row's `viewer_sketch` unioned with the stored sketch of its (group, view_date), estimate recomputed."""
+    n = table.num_rows
+    keys = pa.table(
+        {"position": pa.array(np.arange(n)), "group_key": table.column(group_column), "view_date": table["view_date"]}
+    )
+    cur = con.cursor()
+    try:
+        cur.register("window_keys", keys)
+        # The window's rows in their order, each with its stored sketch (NULL for a new group or day).
+        stored_sketches = cur.execute(
+            f"select stored.viewer_sketch from window_keys "
+            f"left join {stored} as stored on stored.{quote_ident(group_column)} = window_keys.group_key "
+            f"and stored.view_date = window_keys.view_date and stored.view_date between ? and ? "
+            f"order by window_keys.position",
+            list(days),
+        ).to_arrow_table()
+    finally:
+        cur.close()
+    window = table.column("viewer_sketch").combine_chunks()
+    old = stored_sketches.column(0).combine_chunks().cast(window.type)
+    # Lists [window sketch, stored sketch] per row; hll_union skips the NULL of a new key.
+    pairs = pa.ListArray.from_arrays(
+        pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
+        pc.take(pa.concat_arrays([window, old]), pa.array(np.stack([np.arange(n), np.arange(n) + n], 1).reshape(-1))),
+    )
+    check_same_precision(window, old)
+    merged = hll_union(pairs).cast(window.type)
+    return table.set_column(
+        table.schema.get_field_index("distinct_viewers_estimate"), "distinct_viewers_estimate", hll_estimate(merged)
+    ).set_column(table.schema.get_field_index("viewer_sketch"), "viewer_sketch", merged)
+
+
+def check_same_precision(window: pa.Array, stored: pa.Array) -> None:
+    """Stop, asking for a full refresh, when the stored sketches have another precision than this run's."""
+    present = stored.filter(pc.is_valid(stored))
+    if len(present) == 0 or len(window) == 0:
+        return
+    stored_p, new_p = decode_registers(present[0].as_py())[0], decode_registers(window[0].as_py())[0]
+    if stored_p != new_p:
+        raise ValueError(
+            f"the stored daily sketches have precision p={stored_p}, this run's p={new_p} (var "
+            "streaming_hll_precision): rebuild them with `dbt build --full-refresh --select "
+            "stream_item_daily_distinct_viewers+`"
+        )
 
 
 def bloom_filter_table(
