@@ -44,6 +44,9 @@ TABLES = (
     "marts.rpt_item_popularity",
     "marts.stream_item_daily_distinct_viewers",
     "marts.rpt_item_distinct_viewers_windows",
+    "marts.stream_event_id_filter",
+    # Fewer items than the summary's counters: exact, so equal to one pass.
+    "marts.stream_item_heavy_hitters",
 )
 # The batch-tracked models (kill test points; each must consume every committed batch).
 INCREMENTAL_MODELS = (
@@ -54,11 +57,14 @@ INCREMENTAL_MODELS = (
     "marts.fct_same_day_repeat_purchases",
     "intermediate.int_page_views__accumulated_to_user_items",
     "marts.stream_item_daily_distinct_viewers",
+    "marts.stream_event_id_filter",
+    "marts.stream_item_heavy_hitters",
 )
 SELECTION = [
     "--select",
     "+fct_order_lines +fct_orders +rpt_daily_revenue +fct_same_day_repeat_purchases +dim_customer_purchase_summary"
-    " +fct_user_item_views +rpt_item_popularity +rpt_item_distinct_viewers_windows",
+    " +fct_user_item_views +rpt_item_popularity +rpt_item_distinct_viewers_windows +stream_event_id_filter"
+    " +stream_item_heavy_hitters",
     # The history's users live in GB and EIRE (support.gate_v2_data): GB is the audience.
     "--vars",
     "{popularity_country: GB}",

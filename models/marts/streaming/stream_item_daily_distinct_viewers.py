@@ -8,7 +8,7 @@ register-wise max, so the table equals a full build's byte for byte, and a batch
 
 import duckdb
 
-from shop_analytics.dbt.batch_window import window_rows_sql
+from shop_analytics.dbt.batch_window import window_bounds, window_rows_sql
 from shop_analytics.dbt.streaming_models import (
     daily_distinct_reader,
     plan_date_ranges,
@@ -31,7 +31,7 @@ def model(dbt, session):
     views = f"(select * from {relation_sql(dbt.ref('stg_shop__page_views'))} where item_id is not null)"
     audit = relation_sql(dbt.ref("stg_shop__ingest_audit"))
     if dbt.is_incremental:
-        window = window_rows_sql(session, views, audit, dbt.this.identifier, "page_views")
+        window = window_rows_sql(views, audit, "page_views", *window_bounds(session, dbt.this.identifier))
         ranges = plan_date_ranges(session, window, "event_date", range_rows)
         return daily_distinct_reader(
             session, window, "item_id", "user_id", "event_date", "event_date", ranges, p=p, stored=str(dbt.this)

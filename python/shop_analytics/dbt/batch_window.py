@@ -27,17 +27,16 @@ def window_bounds(con: Any, model: str) -> tuple[int, int]:
     return int(low), int(high)
 
 
-def window_rows_sql(con: Any, relation: str, audit: str, model: str, source: str) -> str:
-    """A FROM-clause subquery: the rows of `relation` (a staging view with batch_id) whose batch is in the window.
+def window_rows_sql(relation: str, audit: str, source: str, low: int, high: int) -> str:
+    """A FROM-clause subquery: the rows of `relation` (a staging view with batch_id) of the batches in (low, high].
 
-    `relation` and `audit` are dbt relations (relation_sql), `model` and `source` names from dbt's
-    graph; they are quoted, never bound, because the subquery is re-planned by callers that add
-    their own parameters. The bounds are read once here, so every query of the run sees the same window.
+    `relation` and `audit` are dbt relations (relation_sql) and `source` a name from dbt's graph;
+    the source is quoted and the bounds rendered as integers, never bound as parameters, because
+    callers re-plan the subquery with parameters of their own.
     """
-    low, high = window_bounds(con, model)
     return (
         f"(select * from {relation} where batch_id in ("
         f"select audit.batch_id from {audit} as audit where audit.batch_status = 'ingested'"
         f" and audit.source_name = {quote_literal(source)}"
-        f" and audit.commit_seq > {low:d} and audit.commit_seq <= {high:d}))"
+        f" and audit.commit_seq > {int(low):d} and audit.commit_seq <= {int(high):d}))"
     )
