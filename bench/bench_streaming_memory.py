@@ -54,6 +54,8 @@ def _dbt_run(work: Path, layout: DataLayout, limit_mb: int, models: list[str], r
         "run",
         "--select",
         "stg_shop__page_views",
+        # Read by the models' batch-window hooks (empty: the lake is written around ingest).
+        "stg_shop__ingest_audit",
         *models,
         "--vars",
         f"{{streaming_range_rows: {RANGE_ROWS}}}",

@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import io
 import random
+import re
 import shutil
 import subprocess
 import time
@@ -41,11 +42,29 @@ TABLES = (
     "intermediate.int_page_views__accumulated_to_user_items",
     "marts.fct_user_item_views",
     "marts.rpt_item_popularity",
+    "marts.stream_item_daily_distinct_viewers",
+    "marts.rpt_item_distinct_viewers_windows",
+    "marts.stream_event_id_filter",
+    # Fewer items than the summary's counters: exact, so equal to one pass.
+    "marts.stream_item_heavy_hitters",
+)
+# The batch-tracked models (kill test points; each must consume every committed batch).
+INCREMENTAL_MODELS = (
+    "intermediate.int_orders__aggregated_to_customer_days",
+    "marts.fct_order_lines",
+    "marts.fct_orders",
+    "marts.rpt_daily_revenue",
+    "marts.fct_same_day_repeat_purchases",
+    "intermediate.int_page_views__accumulated_to_user_items",
+    "marts.stream_item_daily_distinct_viewers",
+    "marts.stream_event_id_filter",
+    "marts.stream_item_heavy_hitters",
 )
 SELECTION = [
     "--select",
     "+fct_order_lines +fct_orders +rpt_daily_revenue +fct_same_day_repeat_purchases +dim_customer_purchase_summary"
-    " +fct_user_item_views +rpt_item_popularity",
+    " +fct_user_item_views +rpt_item_popularity +rpt_item_distinct_viewers_windows +stream_event_id_filter"
+    " +stream_item_heavy_hitters",
     # The history's users live in GB and EIRE (support.gate_v2_data): GB is the audience.
     "--vars",
     "{popularity_country: GB}",
@@ -206,14 +225,7 @@ def test_batch_by_batch_equals_one_full_build(built: Built, table: str) -> None:
 
 def test_every_committed_batch_is_consumed(built: Built) -> None:
     highest = max(row["commit_seq"] for row in audit(built.root).values() if row["commit_seq"] is not None)
-    incremental_models = {
-        "int_orders__aggregated_to_customer_days",
-        "fct_order_lines",
-        "fct_orders",
-        "rpt_daily_revenue",
-        "fct_same_day_repeat_purchases",
-        "int_page_views__accumulated_to_user_items",
-    }
+    incremental_models = {name.split(".")[1] for name in INCREMENTAL_MODELS}
     assert incremental_models <= set(built.consumed)
     assert {built.consumed[m] for m in incremental_models} == {highest}
 
@@ -237,16 +249,6 @@ def test_a_build_with_no_new_batch_changes_nothing(built: Built) -> None:
     assert _consumed(copy) == built.consumed
 
 
-INCREMENTAL_MODELS = (
-    "intermediate.int_orders__aggregated_to_customer_days",
-    "marts.fct_order_lines",
-    "marts.fct_orders",
-    "marts.rpt_daily_revenue",
-    "marts.fct_same_day_repeat_purchases",
-    "intermediate.int_page_views__accumulated_to_user_items",
-)
-
-
 def _killed_build(root: Path, warehouse: Path, model: str, delay: float) -> bool:
     """`dbt build`, SIGKILLed `delay` seconds after it starts `model`; True if it was killed before finishing."""
     env = dbt_env(DataLayout(root), warehouse)
@@ -263,7 +265,7 @@ def _killed_build(root: Path, warehouse: Path, model: str, delay: float) -> bool
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     for text in process.stdout:
-        if f"START sql incremental model {model} " in text:
+        if re.search(rf"START (sql|python) incremental model {re.escape(model)} ", text):
             time.sleep(delay)
             process.kill()
             break

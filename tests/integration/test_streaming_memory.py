@@ -30,6 +30,8 @@ PAGE_VIEWS = int(os.environ.get("SHOP_ANALYTICS_MEMORY_TEST_PAGE_VIEWS", "120000
 KEYS = KeyFormat.NATURAL
 MODELS = [
     "stg_shop__page_views",
+    # Read by the models' batch-window hooks (empty here: the lake is written around ingest).
+    "stg_shop__ingest_audit",
     "stream_item_heavy_hitters",
     "stream_item_daily_distinct_viewers",
     "stream_event_id_filter",

@@ -23,8 +23,15 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from shop_analytics.dbt.batch_window import window_rows_sql
+from shop_analytics.dbt.udfs import hll_estimate, hll_union
+from shop_analytics.sketches.blocked_bloom import BlockedBloomFilter
+from shop_analytics.sketches.bloom import BloomFilter
 from shop_analytics.sketches.heavy_hitters import HeavyHitters
+from shop_analytics.sketches.hll import decode_registers
+from shop_analytics.sql import quote_ident
 from shop_analytics.streaming.sketch_aggs import BloomAggregator, GroupedDistinctAggregator, HeavyHittersAggregator
 
 DEFAULT_RANGE_ROWS = 4_000_000
@@ -41,6 +48,8 @@ HEAVY_HITTERS_SCHEMA = pa.schema(
         ("max_count_error", pa.int64()),
         ("summary_capacity", pa.int32()),
         ("summary", pa.binary()),
+        ("key_column", pa.string()),
+        ("consumed_through_commit_seq", pa.int64()),
     ]
 )
 
@@ -66,6 +75,7 @@ EVENT_FILTER_SCHEMA = pa.schema(
         ("num_hashes", pa.int32()),
         ("size_bytes", pa.int64()),
         ("bloom_filter", pa.binary()),
+        ("consumed_through_commit_seq", pa.int64()),
     ]
 )
 
@@ -146,12 +156,76 @@ def iter_range_batches(
         cur.close()
 
 
-def heavy_hitters_table(batches: Iterator[pa.RecordBatch], column: str, capacity: int, top_k: int) -> pa.Table:
-    """Top-k of a Misra-Gries summary over one column, with bounds and the serialized summary."""
+def stored_state_row(
+    con: Any, stored: str, columns: Sequence[str], where: str, params: Sequence[object]
+) -> tuple[Any, ...] | None:
+    """The first row of `columns` of a model's stored table where `where` holds (bound to `params`).
+
+    None when there is no such row, or the table predates one of the columns (it is then built
+    again, and dbt's on_schema_change asks for --full-refresh). `columns` and `where` are the
+    caller's constants.
+    """
+    cur = con.cursor()
+    try:
+        names = {d[0] for d in cur.execute(f"select * from {stored} limit 0").description}
+        if not set(columns) <= names:
+            return None
+        row = cur.execute(f"select {', '.join(columns)} from {stored} where {where} limit 1", list(params)).fetchone()
+        return None if row is None else tuple(row)
+    finally:
+        cur.close()
+
+
+def stored_heavy_hitters(con: Any, stored: str, column: str, capacity: int) -> tuple[HeavyHitters, int] | None:
+    """The stored Misra-Gries summary over `column` and the commit_seq it covers, if it has `capacity` counters.
+
+    None (build the summary again from the whole lake) when the capacity changed, or there is
+    no stored summary or no watermark.
+    """
+    row = stored_state_row(
+        con,
+        stored,
+        ["summary", "consumed_through_commit_seq"],
+        "key_column = ? and summary_capacity = ?",
+        [column, capacity],
+    )
+    if row is None or row[1] is None:
+        return None
+    return HeavyHitters.from_bytes(row[0]), int(row[1])
+
+
+def window_or_lake(
+    con: Any, views: str, raw: str, window: tuple[str, int, int] | None, range_rows: int
+) -> tuple[str, list[tuple[dt.date, dt.date]]]:
+    """The page views a streaming model reads, and their day ranges: a window's batches, or the whole lake.
+
+    `window` is (audit relation, stored watermark, horizon) on an incremental run that goes on
+    from a stored state; None to read every view (day ranges counted on the raw source, cheap).
+    """
+    if window is None:
+        return views, plan_date_ranges(con, raw, "event_date", range_rows)
+    audit, through, horizon = window
+    source = window_rows_sql(views, audit, "page_views", through, horizon)
+    return source, plan_date_ranges(con, source, "event_date", range_rows)
+
+
+def heavy_hitters_table(
+    batches: Iterator[pa.RecordBatch],
+    column: str,
+    capacity: int,
+    top_k: int,
+    consumed_through: int = 0,
+    initial: HeavyHitters | None = None,
+) -> pa.Table:
+    """Top-k of a Misra-Gries summary over one column, with bounds, the serialized summary and its watermark.
+
+    `initial` is a stored summary with `capacity` counters to go on counting from (an
+    incremental run): merging batches into it keeps every bound of the summary.
+    """
     if top_k < 1 or top_k > capacity:
         raise ValueError(f"top_k must be in 1..capacity ({capacity}), got {top_k}")
     agg = HeavyHittersAggregator(column, capacity)
-    state = agg.init()
+    state = agg.init() if initial is None else initial
     for batch in batches:
         state = agg.update(state, batch)
     hh: HeavyHitters = agg.finalize(state)
@@ -175,6 +249,8 @@ def heavy_hitters_table(batches: Iterator[pa.RecordBatch], column: str, capacity
             "max_count_error": pa.array([hh.error] * k, pa.int64()),
             "summary_capacity": pa.array([capacity] * k, pa.int32()),
             "summary": pa.array([blob] * k, pa.binary()),
+            "key_column": pa.array([column] * k, pa.string()),
+            "consumed_through_commit_seq": pa.array([consumed_through] * k, pa.int64()),
         },
         schema=HEAVY_HITTERS_SCHEMA,
     )
@@ -190,8 +266,15 @@ def daily_distinct_reader(
     ranges: Sequence[tuple[dt.date, dt.date]],
     p: int,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    stored: str | None = None,
 ) -> pa.RecordBatchReader:
-    """A reader of one HLL per (group, day), finalized range by range so only one range's state is held."""
+    """A reader of one HLL per (group, day), finalized range by range so only one range's state is held.
+
+    With `stored` (the model's own table, on an incremental run that reads only the window's
+    batches), each (group, day) sketch is unioned with its stored sketch: HLL union is a
+    register-wise max, so the result is byte for byte the sketch of all the rows, whatever the
+    order of batches, and merging a batch twice changes nothing.
+    """
     agg = GroupedDistinctAggregator([group_column], value_column, time_column=time_column, p=p, day_column="view_date")
     schema = pa.schema([(group_column, pa.string()), *list(DAILY_DISTINCT_SCHEMA)[1:]])
     columns = list(dict.fromkeys([group_column, value_column, time_column, date_column]))
@@ -210,6 +293,8 @@ def daily_distinct_reader(
             )
             table = table.cast(schema)
             del state
+            if stored is not None:
+                table = union_stored_sketches(con, table, stored, group_column, first_last)
             yield from table.to_batches(max_chunksize=batch_rows)
             # Give the range's freed Arrow memory back before the next one.
             pa.default_memory_pool().release_unused()
@@ -217,18 +302,106 @@ def daily_distinct_reader(
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def bloom_filter_table(
-    batches: Iterator[pa.RecordBatch], column: str, expected_keys: int, fpr: float, blocked: bool = True
+def union_stored_sketches(
+    con: Any, table: pa.Table, stored: str, group_column: str, days: tuple[dt.date, dt.date]
 ) -> pa.Table:
-    """One-row table: a Bloom filter over one column, its parameters and its measured fill.
+    """Each row's `viewer_sketch` unioned with the stored sketch of its (group, view_date), estimate recomputed."""
+    n = table.num_rows
+    keys = pa.table(
+        {"position": pa.array(np.arange(n)), "group_key": table.column(group_column), "view_date": table["view_date"]}
+    )
+    cur = con.cursor()
+    try:
+        cur.register("window_keys", keys)
+        # The window's rows in their order, each with its stored sketch (NULL for a new group or day).
+        stored_sketches = cur.execute(
+            f"select stored.viewer_sketch from window_keys "
+            f"left join {stored} as stored on stored.{quote_ident(group_column)} = window_keys.group_key "
+            f"and stored.view_date = window_keys.view_date and stored.view_date between ? and ? "
+            f"order by window_keys.position",
+            list(days),
+        ).to_arrow_table()
+    finally:
+        cur.close()
+    window = table.column("viewer_sketch").combine_chunks()
+    old = stored_sketches.column(0).combine_chunks().cast(window.type)
+    # Lists [window sketch, stored sketch] per row; hll_union skips the NULL of a new key.
+    pairs = pa.ListArray.from_arrays(
+        pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
+        pc.take(pa.concat_arrays([window, old]), pa.array(np.stack([np.arange(n), np.arange(n) + n], 1).reshape(-1))),
+    )
+    check_same_precision(window, old)
+    merged = hll_union(pairs).cast(window.type)
+    return table.set_column(
+        table.schema.get_field_index("distinct_viewers_estimate"), "distinct_viewers_estimate", hll_estimate(merged)
+    ).set_column(table.schema.get_field_index("viewer_sketch"), "viewer_sketch", merged)
+
+
+def check_same_precision(window: pa.Array, stored: pa.Array) -> None:
+    """Stop, asking for a full refresh, when the stored sketches have another precision than this run's."""
+    present = stored.filter(pc.is_valid(stored))
+    if len(present) == 0 or len(window) == 0:
+        return
+    stored_p, new_p = decode_registers(present[0].as_py())[0], decode_registers(window[0].as_py())[0]
+    if stored_p != new_p:
+        raise ValueError(
+            f"the stored daily sketches have precision p={stored_p}, this run's p={new_p} (var "
+            "streaming_hll_precision): rebuild them with `dbt build --full-refresh --select "
+            "stream_item_daily_distinct_viewers+`"
+        )
+
+
+def bloom_capacity(rows: int) -> int:
+    """The filter capacity for `rows` keys: the next number with four significant bits (at most 12.5% above).
+
+    A function of the row count alone, coarse enough that a filter kept across incremental
+    runs keeps its size (and takes more keys) until the lake outgrows it, and a full build
+    of the same lake sizes it the same way.
+    """
+    rows = max(int(rows), 1)
+    shift = max(rows.bit_length() - 4, 0)
+    return -(-rows >> shift) << shift
+
+
+def stored_bloom_filter(
+    con: Any, stored: str, column: str, expected_keys: int, fpr: float
+) -> tuple[BlockedBloomFilter, int] | None:
+    """The stored split-block filter over `column` and the commit_seq it covers, if it has this run's size and FPR.
+
+    None (build the filter again from the whole lake) when the lake outgrew the stored
+    filter's capacity, the target FPR changed, or there is no stored filter or no watermark.
+    """
+    row = stored_state_row(
+        con,
+        stored,
+        ["bloom_filter", "consumed_through_commit_seq"],
+        "key_column = ? and filter_kind = 'split_block' and expected_keys = ? and target_fpr = ?",
+        [column, expected_keys, fpr],
+    )
+    if row is None or row[1] is None:
+        return None
+    return BlockedBloomFilter.from_bytes(row[0]), int(row[1])
+
+
+def bloom_filter_table(
+    batches: Iterator[pa.RecordBatch],
+    column: str,
+    expected_keys: int,
+    fpr: float,
+    consumed_through: int,
+    blocked: bool = True,
+    initial: BloomFilter | BlockedBloomFilter | None = None,
+) -> pa.Table:
+    """One-row table: a Bloom filter over one column, its parameters, its measured fill and the commit_seq it covers.
 
     blocked=True (the default) builds the split-block filter (``filter_kind``
     split_block: several times faster to build and to query, +4.5% bits at
-    1% FPR); blocked=False the standard one (``bloom``).
+    1% FPR); blocked=False the standard one (``bloom``). `initial` is a stored
+    filter of the same size to add the batches' keys to (an incremental run).
     """
     expected = max(int(expected_keys), 1)
     agg = BloomAggregator(column, expected, fpr, blocked=blocked)
-    state = agg.init()
+    state = agg.init() if initial is None else initial
     for batch in batches:
         state = agg.update(state, batch)
     bf = agg.finalize(state)
@@ -236,7 +409,7 @@ def bloom_filter_table(
     params = (bf.n_added, bf.estimated_fpr(), bf.num_bits, bf.num_hashes)
     # The filter is ~1.2 bytes per key: drop it and wrap the serialized bytes
     # without another copy, so at most two copies exist while DuckDB stores it.
-    del bf, state
+    del bf, state, initial
     blob_array = pa.Array.from_buffers(
         pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(blob)], dtype=np.int64)), pa.py_buffer(blob)]
     )
@@ -252,6 +425,7 @@ def bloom_filter_table(
             "num_hashes": pa.array([params[3]], pa.int32()),
             "size_bytes": pa.array([len(blob)], pa.int64()),
             "bloom_filter": blob_array,
+            "consumed_through_commit_seq": pa.array([consumed_through], pa.int64()),
         },
         schema=EVENT_FILTER_SCHEMA.set(9, pa.field("bloom_filter", pa.large_binary())),
     )
