@@ -62,9 +62,10 @@
     dates (timezone), amounts (reporting_currency, fx_max_staleness_days,
     legacy_purchase_currency), which page views are accumulated (popularity_since) and
     which copies of an event count (deduplicate_lake_events). One set for every incremental model: a change asks
-    for a full refresh of each, never silently mixes definitions. Compared as text,
-    so 7 and '7' on the command line are the same setting. -#}
-{% macro incremental_settings() -%}
+    for a full refresh of each, never silently mixes definitions. `model_vars`: the vars
+    that shape one model's rows only (the trends' window), recorded and checked for it
+    alone. Compared as text, so 7 and '7' on the command line are the same setting. -#}
+{% macro incremental_settings(model_vars=[]) -%}
     {#- derivation: raise it with every change to how stored keys or amounts are derived.
         2: migrated v1 purchases are the orders 'purchase:<id>'; rates convert with every digit. -#}
     {%- set values = {
@@ -76,6 +77,9 @@
         'reporting_currency': var('reporting_currency', 'USD') | string,
         'timezone': var('timezone', 'UTC') | string,
     } -%}
+    {%- for name in model_vars -%}
+        {%- do values.update({name: var(name) | string}) -%}
+    {%- endfor -%}
     {{- return(tojson(values, sort_keys=true)) -}}
 {%- endmacro %}
 
@@ -106,17 +110,18 @@
 
 
 {#- `through`: the audit bound of the window when the caller already read it (a retrained
-    model whose inputs are unchanged through that commit_seq); by default the audit's highest. -#}
-{% macro batch_window_open(upstream=[], through=none) -%}
-    {{ return(adapter.dispatch('batch_window_open', 'shop_analytics')(upstream, through)) }}
+    model whose inputs are unchanged through that commit_seq); by default the audit's highest.
+    `model_vars`: the vars only this model's stored rows depend on (incremental_settings). -#}
+{% macro batch_window_open(upstream=[], through=none, model_vars=[]) -%}
+    {{ return(adapter.dispatch('batch_window_open', 'shop_analytics')(upstream, through, model_vars)) }}
 {%- endmacro %}
 
 {#- Spark keeps no _shop_meta yet and builds the batch-tracked models in full (docs/spark.md). -#}
-{% macro spark__batch_window_open(upstream=[], through=none) -%}
+{% macro spark__batch_window_open(upstream=[], through=none, model_vars=[]) -%}
     {{ return('') }}
 {%- endmacro %}
 
-{% macro default__batch_window_open(upstream=[], through=none) -%}
+{% macro default__batch_window_open(upstream=[], through=none, model_vars=[]) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
     {%- set model_name = build_marker_literal(this.identifier) -%}
     {%- set audit_high = "(select coalesce(max(commit_seq), 0) from " ~ ref('stg_shop__ingest_audit')
@@ -129,7 +134,7 @@
     {%- endfor -%}
     {%- set from_seq = "coalesce((select max(consumed_through) from _shop_meta.incremental_state where model = "
         ~ model_name ~ "), 0)" if is_incremental() else "0" -%}
-    {%- set settings = incremental_settings() -%}
+    {%- set settings = incremental_settings(model_vars) -%}
     {%- if is_incremental() -%}{%- do check_incremental_settings(model_name, settings) -%}{%- endif -%}
     insert into _shop_meta.incremental_state (model, consumed_through, horizon, invocation_id, updated_at, settings)
     select

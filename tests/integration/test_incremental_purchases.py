@@ -42,6 +42,7 @@ TABLES = (
     "intermediate.int_page_views__accumulated_to_user_items",
     "marts.fct_user_item_views",
     "marts.rpt_item_popularity",
+    "marts.rpt_item_trends",
     "marts.stream_item_daily_distinct_viewers",
     "marts.rpt_item_distinct_viewers_windows",
     "marts.stream_event_id_filter",
@@ -56,18 +57,28 @@ INCREMENTAL_MODELS = (
     "marts.rpt_daily_revenue",
     "marts.fct_same_day_repeat_purchases",
     "intermediate.int_page_views__accumulated_to_user_items",
+    "marts.rpt_item_trends",
     "marts.stream_item_daily_distinct_viewers",
     "marts.stream_event_id_filter",
     "marts.stream_item_heavy_hitters",
 )
+# Kills between models: right after an incremental model commits, before the models that read it.
+KILLED_AFTER = (
+    "intermediate.int_orders__aggregated_to_customer_days",
+    "intermediate.int_page_views__accumulated_to_user_items",
+    "marts.stream_item_daily_distinct_viewers",
+)
 SELECTION = [
     "--select",
     "+fct_order_lines +fct_orders +rpt_daily_revenue +fct_same_day_repeat_purchases +dim_customer_purchase_summary"
-    " +fct_user_item_views +rpt_item_popularity +rpt_item_distinct_viewers_windows +stream_event_id_filter"
+    " +fct_user_item_views +rpt_item_popularity +rpt_item_trends +rpt_item_distinct_viewers_windows"
+    " +stream_event_id_filter"
     " +stream_item_heavy_hitters",
-    # The history's users live in GB and EIRE (support.gate_v2_data): GB is the audience.
+    # The history's users live in GB and EIRE (support.gate_v2_data): GB is the audience. A trend
+    # window of 3 days, shorter than the history's late page views (up to 6 days late): a late view
+    # rewrites days apart from the new day's, and the days read have gaps.
     "--vars",
-    "{popularity_country: GB}",
+    "{popularity_country: GB, trend_window_days: 3}",
 ]
 # Columns of the landed CSV per source.
 COLUMNS = {
@@ -250,8 +261,11 @@ def test_a_build_with_no_new_batch_changes_nothing(built: Built) -> None:
     assert _consumed(copy) == built.consumed
 
 
-def _killed_build(root: Path, warehouse: Path, model: str, delay: float) -> bool:
-    """`dbt build`, SIGKILLed `delay` seconds after it starts `model`; True if it was killed before finishing."""
+def _killed_build(root: Path, warehouse: Path, model: str, delay: float | None) -> bool:
+    """`dbt build`, SIGKILLed `delay` seconds after it starts `model` (None: as soon as `model` is built).
+
+    True if it was killed before finishing.
+    """
     env = dbt_env(DataLayout(root), warehouse)
     work = warehouse.parent
     command = [
@@ -265,9 +279,10 @@ def _killed_build(root: Path, warehouse: Path, model: str, delay: float) -> bool
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
+    event = "START" if delay is not None else "OK created"
     for text in process.stdout:
-        if re.search(rf"START (sql|python) incremental model {re.escape(model)} ", text):
-            time.sleep(delay)
+        if re.search(rf"{event} (sql|python) incremental model {re.escape(model)} ", text):
+            time.sleep(delay or 0.0)
             process.kill()
             break
     process.stdout.close()
@@ -278,8 +293,8 @@ def test_builds_killed_in_every_incremental_model_converge(built: Built) -> None
     """Kill `dbt build` at a random point inside incremental models, one after the other, re-run: equal to a full build.
 
     The seeds share the incremental models out (seed i kills in models i, i + 3, ...), so a run of
-    every seed (`make test`) kills a build inside each of them; each kill hits a warehouse the
-    previous kills left half-built.
+    every seed (`make test`) kills a build inside each of them, and one between models (right after
+    one of KILLED_AFTER commits); each kill hits a warehouse the previous kills left half-built.
     """
     rng = random.Random(built.seed)
     work = built.root.parent / "killed"
@@ -294,9 +309,12 @@ def test_builds_killed_in_every_incremental_model_converge(built: Built) -> None
     code, out, err = ingest(root)
     assert code == 0, (out, err)
     share = SEED_VALUES.index(built.seed)
-    kills = [(model, rng.uniform(0.0, 0.5)) for model in INCREMENTAL_MODELS[share :: len(SEED_VALUES)]]
+    kills: list[tuple[str, float | None]] = [
+        (model, rng.uniform(0.0, 0.5)) for model in INCREMENTAL_MODELS[share :: len(SEED_VALUES)]
+    ]
+    kills.append((KILLED_AFTER[share % len(KILLED_AFTER)], None))
     for model, delay in kills:
-        assert _killed_build(root, warehouse, model, delay), f"dbt finished before the kill ({model}, {delay:.2f}s)"
+        assert _killed_build(root, warehouse, model, delay), f"dbt finished before the kill ({model}, {delay})"
     full = work / "full" / "warehouse.duckdb"
     full.parent.mkdir()
     # The re-run of the killed build and the seeding of a fresh warehouse are independent.

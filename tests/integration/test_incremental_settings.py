@@ -62,3 +62,24 @@ def test_a_changed_var_stops_the_incremental_run(warehouse: Warehouse, tmp_path:
     assert refused.returncode == 1 and 'derivation: "1" -> "2")' in refused.stdout, refused.stdout[-3000:]
     run_dbt(["run", "--select", MODEL, "--full-refresh", "--vars", "{reporting_currency: EUR}"], env, tmp_path)
     assert _state(copy) == (consumed, {**settings, "reporting_currency": "EUR"})
+
+
+def test_the_trend_window_is_a_setting_of_the_trends_alone(warehouse: Warehouse, tmp_path: Path) -> None:
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(warehouse.path, copy)
+    env = {**warehouse.env, "SHOP_ANALYTICS_WAREHOUSE": str(copy), "SHOP_ANALYTICS_TEMP_DIR": str(tmp_path / "tmp")}
+    with duckdb.connect(str(copy), read_only=True) as con:
+        (stored,) = con.execute(
+            "select settings from _shop_meta.incremental_state where model = 'rpt_item_trends'"
+        ).fetchone()
+    assert {k: v for k, v in json.loads(stored).items() if k.startswith("trend")} == {
+        "trend_window_days": "7",
+        "trends_since": "2018-01-01",
+    }
+    wider = "{trend_window_days: 14}"
+    refused = run_dbt_unchecked(["run", "--select", "rpt_item_trends", "--vars", wider], env, tmp_path)
+    assert refused.returncode == 1, refused.stdout[-3000:]
+    assert 'trend_window_days: "7" -> "14"' in refused.stdout
+    assert "dbt build --full-refresh --select rpt_item_trends+" in refused.stdout
+    # The other incremental models do not depend on it.
+    run_dbt(["run", "--select", MODEL, "--vars", wider], env, tmp_path)

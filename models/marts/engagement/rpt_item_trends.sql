@@ -5,24 +5,156 @@
     days after each, not a dense item x day grid. Window sums come from lag() over the
     viewed days only, and ranks from a (day, count) histogram, so no sort or window
     function passes over the whole row set.
-    The Jinja loops unroll lag() per day of the window. A loop-free list() + list_sum()
-    version gives the same rows but ran 1.2x to 1.7x slower (bench/RESULTS.md), so they stay. -#}
+    The Jinja loops unroll lag() per day of the window (a loop-free list version was
+    slower: bench/RESULTS.md).
+    Incremental by changed days (docs/incremental.md, "Trends"): a run rewrites every
+    day whose window, or the window of the day before, holds a day of its new page views
+    (late ones included), and the new days after the stored last day, each recomputed
+    whole from the days its windows read. Page views are only ever added, so a day's
+    rows never vanish and delete+insert by view_date replaces them all. -#}
+{{ config(
+    materialized='table' if target.type == 'spark' else 'incremental',
+    incremental_strategy='delete+insert',
+    unique_key='view_date',
+    on_schema_change='fail',
+    pre_hook="{{ batch_window_open(model_vars=['trends_since', 'trend_window_days']) }}",
+    post_hook="{{ batch_window_close() }}",
+) }}
+-- Read by new_batches and the hooks:
+{{ ingest_audit_dependency() }}
 {%- set window_days = var('trend_window_days') | int -%}
 {%- if window_days < 1 -%}
     {{ exceptions.raise_compiler_error("var 'trend_window_days' must be >= 1") }}
 {%- endif %}
+{%- set incremental = is_incremental() %}
+{%- set since = date_var('trends_since') %}
 with
 
-item_days as (
+all_item_days as (
 
     select * from {{ ref('int_page_views__counted_by_item_day') }}
 
 ),
 
+page_views as (
+
+    select * from {{ ref('stg_shop__page_views') }}
+
+),
+
+window_batches as (
+
+    {{ new_batches(['page_views']) }}
+
+),
+
+changed_days as (
+
+    -- Incremental runs: the local days of the window's page views that the daily
+    -- counts hold (late ones of any age included).
+    select distinct {{ local_date('viewed_at') }} as view_date
+
+    from page_views
+    where
+        {{ incremental }}
+        and {{ event_date_at_or_after('event_date', since ~ ' - ' ~ window_days) }}
+        and batch_id in (select window_batches.batch_id from window_batches)
+        and {{ local_date('viewed_at') }} >= {{ since }} - {{ window_days }}
+
+),
+
+stored_end as (
+
+    -- The stored rows end on the last day with a view (none before trends_since; no
+    -- stored rows on a full build).
+    select coalesce(max(view_date), {{ since }} - 1) as last_view_date
+    from {{ this if incremental else 'all_item_days' }}
+    where {{ incremental }}
+
+),
+
+incremental_end as (
+
+    -- The last day with a view after this run: the stored one or a later changed day.
+    select
+        greatest(
+            last_view_date,
+            coalesce((select max(changed_days.view_date) from changed_days), {{ since }} - 1)
+        ) as last_view_date
+
+    from stored_end
+
+),
+
+window_offsets as (
+
+    -- 0 to window: the days after a changed day whose windows it enters.
+    select {{ unnest_offsets(window_days + 1) }} as day_offset
+
+),
+
+new_day_offsets as (
+
+    -- Incremental runs: the days after the stored last day, up to the new one.
+    {%- set new_days = days_between('incremental_end.last_view_date', 'stored_end.last_view_date') %}
+    select {{ unnest_offsets(new_days) }} as day_offset
+
+    from stored_end
+    cross join incremental_end
+    where incremental_end.last_view_date > stored_end.last_view_date
+
+),
+
+affected_days as (
+
+    -- A changed day's count enters the windows ending on it and on the next
+    -- window - 1 days, and the previous-day window of the day after those; the
+    -- days after the stored last day gain quiet-day rows.
+    select distinct candidates.view_date
+
+    from (
+        select changed_days.view_date + cast(window_offsets.day_offset as integer) as view_date
+        from changed_days
+        cross join window_offsets
+        union all
+        select stored_end.last_view_date + 1 + cast(new_day_offsets.day_offset as integer) as view_date
+        from stored_end
+        cross join new_day_offsets
+    ) as candidates
+    cross join incremental_end
+    where
+        {{ incremental }}
+        and candidates.view_date >= {{ since }}
+        and candidates.view_date <= incremental_end.last_view_date
+
+),
+
+input_days as (
+
+    -- Every day a window ending on an affected day, or on the day before, reads.
+    select distinct affected_days.view_date - cast(window_offsets.day_offset as integer) as view_date
+
+    from affected_days
+    cross join window_offsets
+
+),
+
+item_days as (
+
+    select * from all_item_days
+    where not {{ incremental }} or view_date in (select input_days.view_date from input_days)
+
+),
+
 data_end as (
 
-    -- Windows are reported up to the last day with any view, not beyond.
-    select max(view_date) as last_view_date from item_days
+    -- Windows are reported up to the last day with any view, not beyond. An incremental
+    -- run reads some days only: their last day with a view is the run's.
+    {%- if incremental %}
+        select last_view_date from incremental_end
+    {%- else %}
+        select max(view_date) as last_view_date from item_days
+    {%- endif %}
 
 ),
 
@@ -113,7 +245,7 @@ windowed as (
         ) as previous_window_view_count
 
     from offsets
-    where view_date + cast(day_offset as integer) >= {{ date_var('trends_since') }} - 1
+    where view_date + cast(day_offset as integer) >= {{ since }} - 1
 
 ),
 
@@ -131,7 +263,7 @@ daily_count_ranks as (
     {# Viewed days only: quiet days (0 views) rank below every viewed item,
        so they find no daily rank. #}
     {{ rank_by_count_per_day('select view_date, view_count from item_days where view_date >= '
-                             ~ date_var('trends_since'), 'view_count', 'daily_rank') }}
+                             ~ since, 'view_count', 'daily_rank') }}
 
 ),
 
@@ -158,7 +290,11 @@ trends as (
     left join daily_count_ranks
         on windowed.view_date = daily_count_ranks.view_date
         and windowed.view_count = daily_count_ranks.view_count
-    where windowed.view_date >= {{ date_var('trends_since') }}
+    where
+        windowed.view_date >= {{ since }}
+        {%- if incremental %}
+            and windowed.view_date in (select affected_days.view_date from affected_days)
+        {%- endif %}
 
 )
 
