@@ -17,8 +17,6 @@ import io
 import random
 import re
 import shutil
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from shop_analytics.settings import DataLayout
 from support.gate_v2_data import ORDER_LINE_COLUMNS, build_v2_baseline, ingest, land_lines, line
 from support.handmade_landing import audit, land, purchases_table
 from support.incremental_history import PAGE_VIEW_COLUMNS, USER_COLUMNS, Batch, corrections, history, page_views
-from support.pipeline import BIN, ROOT, dbt_env, run_dbt, run_dbt_together
+from support.pipeline import dbt_env, killed_dbt, run_dbt, run_dbt_together
 
 # The incremental purchase models and the tables built on them, compared row for row.
 TABLES = (
@@ -266,27 +264,9 @@ def _killed_build(root: Path, warehouse: Path, model: str, delay: float | None) 
 
     True if it was killed before finishing.
     """
-    env = dbt_env(DataLayout(root), warehouse)
-    work = warehouse.parent
-    command = [
-        str(BIN / "dbt"),
-        "build",
-        *SELECTION,
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
     event = "START" if delay is not None else "OK created"
-    for text in process.stdout:
-        if re.search(rf"{event} (sql|python) incremental model {re.escape(model)} ", text):
-            time.sleep(delay or 0.0)
-            process.kill()
-            break
-    process.stdout.close()
-    return process.wait() != 0
+    line = rf"{event} (sql|python) incremental model {re.escape(model)} "
+    return killed_dbt(["build", *SELECTION], dbt_env(DataLayout(root), warehouse), warehouse.parent, line, delay or 0.0)
 
 
 def test_builds_killed_in_every_incremental_model_converge(built: Built) -> None:

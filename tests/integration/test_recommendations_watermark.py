@@ -15,6 +15,7 @@ nothing; a changed var retrains the models whose code it is in, and what is buil
 
 from __future__ import annotations
 
+import random
 import re
 import shutil
 import subprocess
@@ -30,7 +31,7 @@ from shop_analytics.warehouse.incremental_state import read_watermarks
 from support.engine_parity import assert_same_rows, duckdb_table
 from support.gate_v2_data import ingest
 from support.handmade_landing import audit
-from support.pipeline import BIN, ROOT, Pipeline, dbt_env, run_dbt
+from support.pipeline import BIN, ROOT, Pipeline, dbt_env, killed_dbt, run_dbt
 
 MARTS = ("rpt_recommendations", "rpt_recommendation_evaluation")
 CHAIN = ["--select", "+rpt_recommendations +rpt_recommendation_evaluation"]
@@ -70,6 +71,9 @@ class Retrained:
     sources_of_next_day: set[str]  # lake sources of the batches the next day added
     differences: dict[str, str]  # retrained model -> how its table differs from a fresh full build's ('' if not)
     untracked: dict[str, str]  # model -> the parents it logged as having no input key, when a parent's key was lost
+    layout: DataLayout  # the lake after the next day
+    first_build: Path  # a copy of the warehouse as the first build left it
+    fresh: Path  # the full retrain of the lake after the next day
 
 
 def _high(root: Path) -> int:
@@ -121,6 +125,9 @@ def retrained(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> R
     trained, codes, watermarks = {}, {}, {}
     run_dbt(["build", *CHAIN], env, warehouse.parent)  # its tests (the check included) must pass
     first_high = _high(layout.root)
+    first_build = work / "first" / "warehouse.duckdb"
+    first_build.parent.mkdir()
+    shutil.copyfile(warehouse, first_build)
     trained["first"], watermarks["first"] = _trained(warehouse), read_watermarks(warehouse)
     next_day(layout.landing, layout.lake)
     code, out, err = ingest(layout.root)
@@ -150,7 +157,20 @@ def retrained(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> R
     lost = run_dbt(["run", "--select", "int_users__rating_stats"], env, warehouse.parent)
     kept["lost_parent_key"] = _kept(lost)
     untracked = _untracked(lost)
-    return Retrained(first_high, _high(layout.root), trained, codes, watermarks, kept, sources, differences, untracked)
+    return Retrained(
+        first_high,
+        _high(layout.root),
+        trained,
+        codes,
+        watermarks,
+        kept,
+        sources,
+        differences,
+        untracked,
+        layout,
+        first_build,
+        fresh,
+    )
 
 
 def test_the_marts_carry_the_watermark_they_were_trained_through(retrained: Retrained) -> None:
@@ -210,3 +230,30 @@ def test_full_refresh_retrains_everything(retrained: Retrained) -> None:
 def test_a_parent_without_an_input_key_retrains_its_child_and_is_named(retrained: Retrained) -> None:
     assert retrained.kept["lost_parent_key"] == set()
     assert retrained.untracked == {"int_users__rating_stats": "model.shop_analytics.int_ratings__current"}
+
+
+def test_builds_killed_inside_retrained_models_converge(retrained: Retrained, tmp_path: Path) -> None:
+    """The next day's build killed inside retrained models and between them, one kill after the other on the
+    first build's warehouse, then built again: every retrained table equals the full retrain, and the marts
+    claim the new batches.
+
+    A retrained model forgets its input key (committed) before it builds, builds under a temporary
+    name and swaps the table in with its watermark in one commit, and records the new key after that
+    commit; whatever a kill leaves, the next build retrains what it cannot prove current.
+    """
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(retrained.first_build, warehouse)
+    env = dbt_env(retrained.layout, warehouse)
+    rng = random.Random(29)
+    kills = [
+        # Between models: as soon as dbt reports the affinity built, before its children finish.
+        (r"OK created sql retrained_table model intermediate\.int_user_item_affinity ", 0.0),
+        (r"START sql retrained_table model intermediate\.int_item_similarity ", rng.uniform(0.0, 1.0)),
+        (r"START sql insert_by_bucket model intermediate\.int_recommendations ", rng.uniform(0.0, 1.0)),
+    ]
+    for line, delay in kills:
+        assert killed_dbt(["build", *CHAIN], env, tmp_path, line, delay), f"dbt finished before the kill ({line})"
+    run_dbt(["build", *CHAIN], env, tmp_path)  # its tests, the watermark check among them, pass
+    assert _trained(warehouse) == [retrained.next_high] * len(MARTS)
+    differences = {model: _difference(warehouse, retrained.fresh, model) for model in sorted(RETRAINED)}
+    assert differences == dict.fromkeys(sorted(RETRAINED), "")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +94,22 @@ def run_dbt_together(runs: list[tuple[list[str], dict[str, str], Path]]) -> list
         ]
         results = [future.result() for future in futures]
     return [_checked(args, result) for (args, _, _), result in zip(runs, results, strict=True)]
+
+
+def killed_dbt(args: list[str], env: dict[str, str], tmp: Path, line: str, delay: float) -> bool:
+    """Run dbt and SIGKILL it `delay` seconds after it prints a line matching the regex `line`.
+
+    True if it was killed before it finished (it had not exited by then).
+    """
+    process = subprocess.Popen(_dbt_command(args, tmp), cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for text in process.stdout:
+        if re.search(line, text):
+            time.sleep(delay)
+            process.kill()
+            break
+    process.stdout.close()
+    return process.wait() != 0
 
 
 def ingest_settings(tmp: Path | None = None, **kw: object) -> IngestSettings:
