@@ -158,7 +158,7 @@ INTERMEDIATE = [
     "int_page_views__counted_by_item_day",
 ]
 # The tables that hold what each competitor computes, with the upstream work they need. The views
-# (audience, item days, country lookup and resolution) are computed inside the tables that read them.
+# (audience, country lookup and resolution) are computed inside the tables that read them.
 USER_ITEMS = ["int_page_views__accumulated_to_user_items", "int_page_views__aggregated_to_user_items"]
 SPARK_SUBSET = [*USER_ITEMS, *ENGAGEMENT_MARTS]
 PANDAS_SUBSET = [*USER_ITEMS, "rpt_item_popularity"]

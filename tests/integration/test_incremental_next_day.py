@@ -38,6 +38,7 @@ INCREMENTAL = {
     "rpt_daily_revenue": "marts",
     "fct_same_day_repeat_purchases": "marts",
     "int_page_views__accumulated_to_user_items": "intermediate",
+    "int_page_views__counted_by_item_day": "intermediate",
     "rpt_item_trends": "marts",
     "stream_item_daily_distinct_viewers": "marts",
     "stream_event_id_filter": "marts",

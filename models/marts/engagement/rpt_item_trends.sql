@@ -10,14 +10,15 @@
     Incremental by changed days (docs/incremental.md, "Trends"): a run rewrites every
     day whose window, or the window of the day before, holds a day of its new page views
     (late ones included), and the new days after the stored last day, each recomputed
-    whole from the days its windows read. Page views are only ever added, so a day's
-    rows never vanish and delete+insert by view_date replaces them all. -#}
+    whole from the stored daily counts of the days its windows read. Page views are only
+    ever added, so a day's rows never vanish and delete+insert by view_date replaces
+    them all. -#}
 {{ config(
     materialized='table' if target.type == 'spark' else 'incremental',
     incremental_strategy='delete+insert',
     unique_key='view_date',
     on_schema_change='fail',
-    pre_hook="{{ batch_window_open(model_vars=['trends_since', 'trend_window_days']) }}",
+    pre_hook="{{ batch_window_open(['int_page_views__counted_by_item_day'], model_vars=['trends_since', 'trend_window_days']) }}",
     post_hook="{{ batch_window_close() }}",
 ) }}
 -- Read by new_batches and the hooks:
