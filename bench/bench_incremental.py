@@ -312,6 +312,13 @@ def main() -> int:
             "incremental run": round(incremental_models_s, 2),
             "full run": round(sum(full_timings["models"].get(m, 0.0) for m in incremental_models), 2),
         },
+        "incremental_models_each": {
+            m: {
+                "incremental run": round(inc_timings["models"].get(m, 0.0), 2),
+                "full run": round(full_timings["models"].get(m, 0.0), 2),
+            }
+            for m in incremental_models
+        },
         "top_models_incremental_run": [
             {"model": m, "seconds": round(s, 2), "full_run_seconds": round(full_timings["models"].get(m, 0.0), 2)}
             for m, s in top
