@@ -3,7 +3,8 @@
 A local Spark Thrift Server is installed (`make spark`) and started by the fixture itself; without
 Java the test fails. Every model that dbt enables on Spark is built on both engines over the same
 generated lake and compared row for row: exact for keys, counts, decimals and timestamps, relative
-1e-9 for floats.
+1e-9 for floats. The streaming models, whose sketches differ between the engines, are compared by
+their keys exactly and their estimates against exact counts (support/sketch_parity.py).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from shop_analytics.settings import SparkServerSettings
 from shop_analytics.spark import thrift_server
 from shop_analytics.spark.thrift_server import free_port
 from support.engine_parity import assert_same_rows, duckdb_table, spark_table
 from support.pipeline import ROOT, Pipeline, dbt_env, run_dbt, run_dbt_together, run_dbt_unchecked
+from support.sketch_parity import check_daily_distinct_viewers, check_distinct_viewers_windows, check_heavy_hitters
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -47,6 +50,7 @@ PORTED = {
     "rpt_daily_revenue",
     "rpt_ingest_quarantine",
     "rpt_item_popularity",
+    "rpt_item_distinct_viewers_windows",
     "rpt_item_trends",
     "stg_shop__exchange_rates",
     "stg_shop__ingest_audit",
@@ -56,7 +60,13 @@ PORTED = {
     "stg_shop__purchases",
     "stg_shop__ratings",
     "stg_shop__users",
+    "stream_item_daily_distinct_viewers",
+    "stream_item_heavy_hitters",
 }
+# Built with other sketches on Spark (DataSketches HLL, exact top-K counts): compared by the checks
+# of support/sketch_parity.py instead of row for row.
+SKETCHED = {"stream_item_daily_distinct_viewers", "rpt_item_distinct_viewers_windows", "stream_item_heavy_hitters"}
+VARS = yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]
 # The data tests defined in models/staging/ (a dbt selector: tests AND that folder).
 STAGING_TESTS = "resource_type:test,path:models/staging"
 
@@ -157,12 +167,20 @@ def test_spark_builds_the_ported_models_with_duckdbs_rows(
         assert status in {"pass", "warn"}, (test, status)
         assert (status, failures) == duck_tests[test][:2], test
 
+    sketched = {}
     for model in sorted(PORTED):
         relation = f"{on_spark[model]}.{model}"
         duck = duckdb_table(duck_warehouse, relation)
         spark = spark_table(spark_server.port, relation, tmp_path / "spark_rows" / model)
         assert duck.num_rows > 0, f"{model} is empty: the comparison would prove nothing"
-        assert_same_rows(model, duck, spark)
+        if model in SKETCHED:
+            sketched[model] = (duck, spark)
+        else:
+            assert_same_rows(model, duck, spark)
+    lg_k = int(VARS["streaming_hll_precision"])
+    check_daily_distinct_viewers(duck_warehouse, *sketched["stream_item_daily_distinct_viewers"], lg_k)
+    check_distinct_viewers_windows(duck_warehouse, *sketched["rpt_item_distinct_viewers_windows"], lg_k)
+    check_heavy_hitters(duck_warehouse, *sketched["stream_item_heavy_hitters"], int(VARS["streaming_top_k"]))
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from shop_analytics.dbt.streaming_models import (
 )
 from shop_analytics.sketches import BlockedBloomFilter, HeavyHitters, HyperLogLog, relative_standard_error
 from support.pipeline import Warehouse
+from support.sketch_parity import exact_window_viewers
 
 PV = "staging.stg_shop__page_views"
 # Sets below this size are in HLL's linear-counting range, where the error is whole viewers lost
@@ -179,20 +180,7 @@ def test_window_report_matches_exact_distinct_counts(con: duckdb.DuckDBPyConnect
     rpt = con.execute("select * from marts.rpt_item_distinct_viewers_windows").to_arrow_table().to_pylist()
     as_of = rpt[0]["as_of_date"]
     assert as_of == con.execute(f"select max(event_date) from {PV} where user_id is not null").fetchone()[0]
-    exact = {
-        row[0]: row[1:]
-        for row in con.execute(
-            f"""select item_id,
-                       count(distinct user_id) filter (where event_date = ?::date),
-                       count(distinct user_id) filter (where event_date > ?::date - 7),
-                       count(distinct user_id),
-                       count(distinct event_date)
-                from {PV}
-                where user_id is not null and event_date > ?::date - 30 and event_date <= ?::date
-                group by 1""",
-            [as_of] * 4,
-        ).fetchall()
-    }
+    exact = exact_window_viewers(con, as_of)
     assert set(exact) == {r["item_id"] for r in rpt}
     rse = relative_standard_error(12)
     small: list[tuple[float, int]] = []
