@@ -3,7 +3,8 @@
 The server is started and stopped with `shop-analytics spark-server` (its state in the work folder,
 on a free port); the lake's tables are registered with `dbt run-operation create_lake_tables` and
 the seeds loaded (both untimed, as the DuckDB build's seeds and staging views); then one measured
-`dbt run` builds the selected models, while the server's process tree RSS is sampled. Each mart is
+`dbt run` builds the selected models, while the server's process tree RSS is sampled; each model's
+task-time skew is read from the server's event log afterwards (shop_analytics.spark.task_skew). Each mart is
 exported as Parquet by the server itself for the row-for-row comparison.
 """
 
@@ -20,11 +21,13 @@ from harness import Measurement, TreeRssSampler, measure, measurement_dict
 from shop_analytics.settings import SparkServerSettings
 from shop_analytics.spark import thrift_server
 from shop_analytics.spark.export import export_parquet
+from shop_analytics.spark.task_skew import event_log_files, read_stages, skew_by_model
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-# The lake sources the engagement marts read (the bench lake has no ratings; Spark cannot register an empty folder).
-LAKE_TABLES = ["users", "items", "page_views"]
+# The lake sources the marts read (the bench lake has no ratings or v1 purchases; Spark cannot register an
+# empty folder, and staging reads a source with no table as empty).
+LAKE_TABLES = ["users", "items", "page_views", "order_lines", "exchange_rates"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class SparkTargetRun:
     build: Measurement | None  # None when the build reached the time limit
     server_peak_rss_mib: float
     model_seconds: dict[str, float]  # execution time per model in Spark's run_results.json
+    # Per model: task-time skew of its stages from Spark's event log (task_skew.ModelSkew.as_dict).
+    task_skew: dict[str, dict[str, object]]
 
     @property
     def finished(self) -> bool:
@@ -48,6 +53,7 @@ class SparkTargetRun:
             "dbt_run": None if self.build is None else measurement_dict(self.build),
             "server_peak_rss_mib": round(self.server_peak_rss_mib, 1),
             "model_seconds": self.model_seconds,
+            "task_skew": self.task_skew,
         }
 
 
@@ -83,6 +89,13 @@ def _model_seconds(work: Path) -> dict[str, float]:
     }
 
 
+def _task_skew(env: dict[str, str]) -> dict[str, dict[str, object]]:
+    """Each model's task-time skew in this server's event log (its stages, worst stage's max/median)."""
+    event_log = thrift_server.ServerFiles(SparkServerSettings.from_env(env).state_dir).event_log
+    by_node = skew_by_model(read_stages(event_log_files(event_log)))
+    return {node.rsplit(".", 1)[-1]: skew.as_dict() for node, skew in by_node.items() if node.startswith("model.")}
+
+
 def build_on_spark(work: Path, lake: Path, models: list[str], marts: list[str], limit: float) -> SparkTargetRun:
     """Build `models` and their parents on a local Spark within `limit` seconds; export `marts` to work/spark_out."""
     env = _env(work, lake, thrift_server.free_port())
@@ -107,6 +120,6 @@ def build_on_spark(work: Path, lake: Path, models: list[str], marts: list[str], 
             for mart in marts:
                 export_parquet(int(env["SHOP_ANALYTICS_SPARK_PORT"]), f"marts.{mart}", work / "spark_out" / mart)
         seconds = _model_seconds(work) if build is not None else {}
-        return SparkTargetRun(register, build, server_rss.peak_rss_mib, seconds)
+        return SparkTargetRun(register, build, server_rss.peak_rss_mib, seconds, _task_skew(env))
     finally:
         _spark_server("stop", env)

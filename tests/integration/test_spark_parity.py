@@ -20,6 +20,7 @@ import yaml
 
 from shop_analytics.settings import SparkServerSettings
 from shop_analytics.spark import thrift_server
+from shop_analytics.spark.task_skew import event_log_files, read_stages, skew_by_model
 from shop_analytics.spark.thrift_server import free_port
 from support.engine_parity import assert_same_rows, duckdb_table, spark_table
 from support.pipeline import ROOT, Pipeline, dbt_env, run_dbt, run_dbt_together, run_dbt_unchecked
@@ -156,6 +157,17 @@ def test_spark_builds_the_ported_models_with_duckdbs_rows(
     # partition folders (about 10 minutes of this test on the 2-core machine), and Spark's staging
     # rows are compared row for row below with DuckDB's, on which those tests pass.
     run_dbt(["build", *selection, "--exclude", STAGING_TESTS], spark_env, spark_tmp)
+    # Spark's own task metrics of every table it built are in the server's event log, attributed to
+    # the model through dbt's query comment (`shop-analytics spark-server skew`, bench_marts.py).
+    skew = skew_by_model(read_stages(event_log_files(thrift_server.ServerFiles(spark_server.state_dir).event_log)))
+    manifest = json.loads((spark_tmp / "target" / "manifest.json").read_text())["nodes"]
+    tables = {
+        node["name"]
+        for node in manifest.values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "table"
+    }
+    assert tables and tables <= {node.rsplit(".", 1)[-1] for node in skew}, tables
+    assert all(model.tasks > 0 and model.worst.run_ms for model in skew.values())
     # Spark ran the same data tests as DuckDB (but staging's), each with DuckDB's outcome: none fails;
     # a warn-severity test warns on both with the same number of rows.
     spark_tests, duck_tests = _data_test_outcomes(spark_tmp), _data_test_outcomes(duck_tmp)

@@ -53,6 +53,11 @@ class ServerFiles:
         return self.state_dir / "warehouse"
 
     @property
+    def event_log(self) -> Path:
+        """spark.eventLog.dir: one JSON-lines file per server run, with every task's own metrics."""
+        return self.state_dir / "events"
+
+    @property
     def derby_home(self) -> Path:
         """Derby's home: the embedded Hive metastore and derby.log."""
         return self.state_dir / "metastore"
@@ -121,6 +126,14 @@ def server_command(settings: SparkServerSettings, spark_submit: str) -> list[str
         "spark.ui.enabled=false",
         "--conf",
         "spark.sql.shuffle.partitions=4",
+        # Spark's own task metrics (task_skew.py reads them): uncompressed JSON lines, as the history
+        # server reads them.
+        "--conf",
+        "spark.eventLog.enabled=true",
+        "--conf",
+        f"spark.eventLog.dir={files.event_log.as_uri()}",
+        "--conf",
+        "spark.eventLog.compress=false",
         "--hiveconf",
         f"hive.server2.thrift.bind.host={BIND_HOST}",
         "--hiveconf",
@@ -199,7 +212,7 @@ def start(settings: SparkServerSettings) -> ServerStatus:
         )
     java = java_executable(settings.java_home, settings.environment.get("PATH"))
     command = server_command(settings, spark_submit_executable())
-    for folder in (files.warehouse, files.derby_home, files.log_file.parent):
+    for folder in (files.warehouse, files.derby_home, files.log_file.parent, files.event_log):
         folder.mkdir(parents=True, exist_ok=True)
     env = dict(settings.environment)
     env.setdefault("JAVA_HOME", str(Path(java).resolve().parent.parent))
