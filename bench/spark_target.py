@@ -20,8 +20,9 @@ from pathlib import Path
 from harness import Measurement, TreeRssSampler, measure, measurement_dict
 from shop_analytics.settings import SparkServerSettings
 from shop_analytics.spark import thrift_server
+from shop_analytics.spark.event_log import event_log_files
 from shop_analytics.spark.export import export_parquet
-from shop_analytics.spark.task_skew import event_log_files, read_stages, skew_by_model
+from shop_analytics.spark.task_skew import read_stages, skew_by_model
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

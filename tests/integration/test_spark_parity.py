@@ -20,11 +20,13 @@ import yaml
 
 from shop_analytics.settings import SparkServerSettings
 from shop_analytics.spark import thrift_server
-from shop_analytics.spark.task_skew import event_log_files, read_stages, skew_by_model
+from shop_analytics.spark.event_log import event_log_files
+from shop_analytics.spark.task_skew import read_stages, skew_by_model
 from shop_analytics.spark.thrift_server import free_port
 from support.engine_parity import assert_same_rows, duckdb_table, spark_table
 from support.pipeline import ROOT, Pipeline, dbt_env, run_dbt, run_dbt_together, run_dbt_unchecked
 from support.sketch_parity import check_daily_distinct_viewers, check_distinct_viewers_windows, check_heavy_hitters
+from support.spark_pruning import assert_event_date_filter_prunes
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
@@ -68,6 +70,12 @@ PORTED = {
 # of support/sketch_parity.py instead of row for row.
 SKETCHED = {"stream_item_daily_distinct_viewers", "rpt_item_distinct_viewers_windows", "stream_item_heavy_hitters"}
 VARS = yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]
+# The staging views of the partitioned fact sources, and the lake tables each one scans.
+PRUNED_VIEWS = {
+    "stg_shop__page_views": ["page_views"],
+    "stg_shop__ratings": ["ratings"],
+    "stg_shop__order_lines": ["order_lines", "purchases"],  # v1 purchases are migrated into order lines
+}
 # The data tests defined in models/staging/ (a dbt selector: tests AND that folder).
 STAGING_TESTS = "resource_type:test,path:models/staging"
 
@@ -159,7 +167,8 @@ def test_spark_builds_the_ported_models_with_duckdbs_rows(
     run_dbt(["build", *selection, "--exclude", STAGING_TESTS], spark_env, spark_tmp)
     # Spark's own task metrics of every table it built are in the server's event log, attributed to
     # the model through dbt's query comment (`shop-analytics spark-server skew`, bench_marts.py).
-    skew = skew_by_model(read_stages(event_log_files(thrift_server.ServerFiles(spark_server.state_dir).event_log)))
+    event_log = thrift_server.ServerFiles(spark_server.state_dir).event_log
+    skew = skew_by_model(read_stages(event_log_files(event_log)))
     manifest = json.loads((spark_tmp / "target" / "manifest.json").read_text())["nodes"]
     tables = {
         node["name"]
@@ -168,6 +177,10 @@ def test_spark_builds_the_ported_models_with_duckdbs_rows(
     }
     assert tables and tables <= {node.rsplit(".", 1)[-1] for node in skew}, tables
     assert all(model.tasks > 0 and model.worst.run_ms for model in skew.values())
+    # Partition pruning on Spark, from Spark's own scan metrics: an event_date filter through each
+    # fact source's staging view reads only that day's lake folder (support/spark_pruning.py).
+    for view, tables in PRUNED_VIEWS.items():
+        assert_event_date_filter_prunes(spark_server.port, event_log, pipeline.layout.lake, view, tables)
     # Spark ran the same data tests as DuckDB (but staging's), each with DuckDB's outcome: none fails;
     # a warn-severity test warns on both with the same number of rows.
     spark_tests, duck_tests = _data_test_outcomes(spark_tmp), _data_test_outcomes(duck_tmp)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from shop_analytics.spark.task_skew import event_log_files, node_of, read_stages, skew_by_model
+from shop_analytics.spark.event_log import event_log_files
+from shop_analytics.spark.task_skew import node_of, read_stages, skew_by_model
 
 COMMENT = '/* {"app": "dbt", "dbt_version": "1.11.16", "target_name": "spark", "node_id": "%s"} */\n'
 

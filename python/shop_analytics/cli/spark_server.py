@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _print_skew(event_log: Path) -> int:
-    from shop_analytics.spark.task_skew import event_log_files, read_stages, skew_by_model
+    from shop_analytics.spark.event_log import event_log_files
+    from shop_analytics.spark.task_skew import read_stages, skew_by_model
 
     try:
         models = skew_by_model(read_stages(event_log_files(event_log)))

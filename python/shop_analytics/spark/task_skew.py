@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import re
 import statistics
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from shop_analytics.spark.event_log import events
 
 # dbt's query comment at the start of a statement (dbt's default `query-comment`, not appended).
 _QUERY_COMMENT = re.compile(r"^\s*/\*\s*(\{.*?\})\s*\*/", re.DOTALL)
@@ -92,41 +93,6 @@ class ModelSkew:
         }
 
 
-def event_log_files(event_log_dir: Path) -> list[Path]:
-    """The newest application's event log files in `event_log_dir` (a rolling eventlog_v2_* folder or one file).
-
-    Every server start is a new application with its own log; the newest is the one written last.
-    """
-    if not event_log_dir.is_dir():
-        raise FileNotFoundError(f"no Spark event log folder at {event_log_dir}")
-    applications: list[list[Path]] = []
-    for entry in event_log_dir.iterdir():
-        if entry.is_dir() and entry.name.startswith("eventlog_v2_"):
-            parts = [f for f in entry.iterdir() if f.name.startswith("events_")]
-            # events_<n>_<app id>: in rolling order by n.
-            applications.append(sorted(parts, key=lambda f: int(f.name.split("_")[1])))
-        elif entry.is_file() and not entry.name.startswith("."):
-            applications.append([entry])
-    applications = [files for files in applications if files]
-    if not applications:
-        raise FileNotFoundError(f"no Spark event log in {event_log_dir}")
-    return max(applications, key=lambda files: max(f.stat().st_mtime_ns for f in files))
-
-
-def _events(files: Iterable[Path]) -> Iterator[dict[str, Any]]:
-    for path in files:
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    # A running application's log may end in a line still being written; anything
-                    # else is a corrupt log, and figures read from it would be wrong.
-                    if lines.readline() == "":
-                        return
-                    raise ValueError(f"{path}:{number} is not a Spark event (JSON) line") from None
-
-
 def node_of(description: str | None) -> str | None:
     """The dbt node id in a statement's leading dbt query comment, else None."""
     match = _QUERY_COMMENT.match(description or "")
@@ -144,7 +110,7 @@ def read_stages(files: Iterable[Path]) -> list[StageTasks]:
     """Every stage attempt with at least one successful task, in stage order, attributed to its dbt node."""
     stage_node: dict[int, str | None] = {}
     tasks: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for event in _events(files):
+    for event in events(files):
         kind = event.get("Event")
         if kind == "SparkListenerJobStart":
             node = node_of(event.get("Properties", {}).get("spark.job.description"))
