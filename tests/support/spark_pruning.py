@@ -37,7 +37,9 @@ def _run(port: int, sql: str) -> None:
 
 
 def _by_table(scans: list[ScanRead]) -> dict[str, ScanRead]:
-    return {scan.table.rsplit(".", 1)[-1]: scan for scan in scans}
+    tables = [scan.table.rsplit(".", 1)[-1] for scan in scans]
+    assert len(set(tables)) == len(tables), f"a table scanned more than once: {scans}"
+    return dict(zip(tables, scans, strict=True))
 
 
 def assert_event_date_filter_prunes(port: int, event_log: Path, lake: Path, view: str, tables: list[str]) -> None:

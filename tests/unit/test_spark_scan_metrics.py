@@ -72,6 +72,25 @@ def test_each_scan_of_the_marked_statement_reports_its_files_and_partitions(tmp_
     assert scans_of_statement(files, "select 1") == [ScanRead("spark_catalog.shop.users", 9, 9)]
 
 
+def test_two_scans_of_one_table_are_two_reads(tmp_path: Path) -> None:
+    files = _log(
+        tmp_path,
+        [
+            {
+                "Event": START,
+                "executionId": 0,
+                "description": "/* self-join */ select 1",
+                "sparkPlanInfo": _plan(_scan("page_views", 10), _scan("page_views", 20)),
+            },
+            {"Event": ACCUMULATORS, "executionId": 0, "accumUpdates": [[11, 4], [12, 2], [21, 1], [22, 1]]},
+        ],
+    )
+    assert scans_of_statement(files, "self-join") == [
+        ScanRead("spark_catalog.shop.page_views", files_read=4, partitions_read=2),
+        ScanRead("spark_catalog.shop.page_views", files_read=1, partitions_read=1),
+    ]
+
+
 def test_a_statement_missing_from_the_log_is_an_error(tmp_path: Path) -> None:
     files = _log(
         tmp_path, [{"Event": START, "executionId": 0, "description": "USE `default`", "sparkPlanInfo": _plan()}]

@@ -30,29 +30,33 @@ class ScanRead:
     partitions_read: int | None
 
 
-def _scans(plan: dict[str, Any], found: dict[str, dict[str, int]]) -> None:
-    """Collect each scan node's metric accumulator ids under `plan`, by the scanned table."""
+def _scans(plan: dict[str, Any], found: dict[int, tuple[str, dict[str, int]]]) -> None:
+    """Collect each file scan node under `plan`: its table and metric accumulator ids, by its files metric's id.
+
+    A statement may scan one table more than once (a self-join); each scan node has its own
+    accumulators, and a re-plan of adaptive execution keeps them.
+    """
     name = plan.get("nodeName", "")
     if name.startswith("Scan "):
         metrics = {m["name"]: m["accumulatorId"] for m in plan.get("metrics", [])}
         if _FILES in metrics:
-            found.setdefault(name.split(" ", 2)[-1], {}).update(metrics)
+            found[metrics[_FILES]] = (name.split(" ", 2)[-1], metrics)
     for child in plan.get("children", []):
         _scans(child, found)
 
 
 def scans_of_statement(files: Iterable[Path], marker: str) -> list[ScanRead]:
-    """The file scans of the SQL executions whose statement contains `marker`, in table order."""
+    """The file scan nodes of the SQL executions whose statement contains `marker`, in table order."""
     executions: set[int] = set()
-    accumulators: dict[str, dict[str, int]] = {}
+    scans: dict[int, tuple[str, dict[str, int]]] = {}
     values: dict[int, int] = {}
     for event in events(files):
         kind = event.get("Event", "")
         if kind.endswith(".SparkListenerSQLExecutionStart") and marker in event.get("description", ""):
             executions.add(event["executionId"])
-            _scans(event["sparkPlanInfo"], accumulators)
+            _scans(event["sparkPlanInfo"], scans)
         elif kind.endswith(".SparkListenerSQLAdaptiveExecutionUpdate") and event.get("executionId") in executions:
-            _scans(event["sparkPlanInfo"], accumulators)
+            _scans(event["sparkPlanInfo"], scans)
         elif kind.endswith(".SparkListenerDriverAccumUpdates") and event.get("executionId") in executions:
             for accumulator, value in event["accumUpdates"]:
                 values[accumulator] = values.get(accumulator, 0) + int(value)
@@ -60,5 +64,5 @@ def scans_of_statement(files: Iterable[Path], marker: str) -> list[ScanRead]:
         raise LookupError(f"no SQL execution in the event log ran a statement containing {marker!r}")
     return [
         ScanRead(table, values.get(ids[_FILES]), values.get(ids[_PARTITIONS]) if _PARTITIONS in ids else None)
-        for table, ids in sorted(accumulators.items())
+        for _, (table, ids) in sorted(scans.items(), key=lambda item: (item[1][0], item[0]))
     ]
