@@ -72,17 +72,28 @@ def _kept_run_results(name: str) -> Path:
     return kept
 
 
+def _tested_folder(test: dict, nodes: dict) -> str:
+    """The folder of the model a data test reads (the first one, for a test on two), e.g. models/staging."""
+    parents = [nodes[p] for p in test["depends_on"]["nodes"] if p.startswith("model.")]
+    return str(Path(parents[0]["original_file_path"]).parent) if parents else "(no model)"
+
+
 def _timings(run_results: Path) -> dict[str, dict[str, float]]:
-    """Seconds per node kind (model, test, seed, ...) and per model, from a run_results.json."""
+    """Seconds per node kind (model, test, seed, ...), per model, and of data tests per tested model's folder."""
     results = json.loads(run_results.read_text())["results"]
+    nodes = json.loads((WORK / "target" / "manifest.json").read_text())["nodes"]
     kinds: dict[str, float] = {}
     models: dict[str, float] = {}
+    tests_by_folder: dict[str, float] = {}
     for r in results:
         kind, name = r["unique_id"].split(".")[0], r["unique_id"].rsplit(".", 1)[1]
         kinds[kind] = kinds.get(kind, 0.0) + float(r["execution_time"])
         if kind == "model":
             models[name] = float(r["execution_time"])
-    return {"kinds": kinds, "models": models}
+        elif kind == "test" and r["unique_id"] in nodes:
+            folder = _tested_folder(nodes[r["unique_id"]], nodes)
+            tests_by_folder[folder] = tests_by_folder.get(folder, 0.0) + float(r["execution_time"])
+    return {"kinds": kinds, "models": models, "tests_by_folder": tests_by_folder}
 
 
 def _differences(
@@ -308,6 +319,11 @@ def main() -> int:
             "incremental dbt build / full rebuild (wall)": round(incremental.median_seconds / full.median_seconds, 3),
         },
         "node_seconds": {"incremental": inc_timings["kinds"], "full": full_timings["kinds"]},
+        # Data tests run over whole tables in both builds: their thread time by the tested model's folder.
+        "test_seconds_by_folder": {
+            "incremental": {k: round(v, 2) for k, v in sorted(inc_timings["tests_by_folder"].items())},
+            "full": {k: round(v, 2) for k, v in sorted(full_timings["tests_by_folder"].items())},
+        },
         "incremental_models_seconds": {
             "incremental run": round(incremental_models_s, 2),
             "full run": round(sum(full_timings["models"].get(m, 0.0) for m in incremental_models), 2),
