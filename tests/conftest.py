@@ -6,20 +6,22 @@ tests/unit/ is marked `unit`, tests/integration/ `integration`, tests/browser/ `
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from xdist.remote import Producer
+from xdist.scheduler import LoadFileScheduling
 
-from shop_analytics.datagen import generate
-from shop_analytics.ingest import ingest
-from shop_analytics.settings import DataLayout
-from support.pipeline import ROOT, SMALL, Pipeline, Warehouse, dbt_env, ingest_settings, run_dbt
+from support.pipeline import ROOT, SMALL, Pipeline, Warehouse, dbt_env, generated_pipeline, run_dbt
 
 TESTS = Path(__file__).resolve().parent
 FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "browser": "browser"}
 SPARK_TESTS = TESTS / "integration" / "test_spark_parity.py"
+# Files of independent parts, and the part of a test id (FileOrPartScheduling): the seeded histories.
+PARTS = {"tests/integration/test_incremental_purchases.py": re.compile(r"\[(seed\d+)")}
 
 
 def _import_great_expectations() -> None:
@@ -68,13 +70,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, marker))
 
 
+class FileOrPartScheduling(LoadFileScheduling):
+    """`--dist loadfile`, but a file listed in PARTS runs as one unit per part, side by side.
+
+    A unit runs on one worker, so a module's fixtures are built once. The parts of a file in PARTS
+    are independent (each seeded history is its own module-scoped fixture parameter): one worker
+    per part. The part is read from the test id, since the controller has no test items.
+    """
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        pattern = PARTS.get(path)
+        part = pattern.search(nodeid) if pattern else None
+        return f"{path}::{part.group(1)}" if part else path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadFileScheduling | None:
+    """`make test`'s `--dist loadfile` with the parts of PARTS apart."""
+    return FileOrPartScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     """SMALL generated, then ingested."""
-    layout = DataLayout(tmp_path_factory.mktemp("pipeline"))
-    manifest = generate(SMALL, layout.landing, workers=2, progress=False)
-    ingest(layout, ingest_settings(layout.root))
-    return Pipeline(layout, manifest)
+    return generated_pipeline(SMALL, tmp_path_factory.mktemp("pipeline"))
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ return {nodes: cy.nodes(':visible').map(n => n.id()), edges: cy.edges(':visible'
 def docs_target(warehouse, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`dbt docs generate` over the test warehouse (catalog from the built tables)."""
     tmp = tmp_path_factory.mktemp("dbt-docs")
-    run_dbt(["docs", "generate"], warehouse.env, tmp)
+    run_dbt(["docs", "generate"], {**warehouse.env, "DBT_WRITE_JSON": "true"}, tmp)
     target = tmp / "target"
     for name in ("index.html", "manifest.json", "catalog.json"):
         assert (target / name).is_file(), f"dbt docs generate wrote no {name}"

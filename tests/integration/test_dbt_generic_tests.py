@@ -52,7 +52,12 @@ def broken_run(warehouse: Warehouse, tmp_path_factory: pytest.TempPathFactory) -
     with duckdb.connect(str(copy)) as con:
         for grain in KEY_DATE_GRAINS:
             _break_grain(con, *grain)
-    env = {**warehouse.env, "SHOP_ANALYTICS_WAREHOUSE": str(copy), "SHOP_ANALYTICS_TEMP_DIR": str(tmp / "tmp")}
+    env = {
+        **warehouse.env,
+        "SHOP_ANALYTICS_WAREHOUSE": str(copy),
+        "SHOP_ANALYTICS_TEMP_DIR": str(tmp / "tmp"),
+        "DBT_WRITE_JSON": "true",
+    }
     result = subprocess.run(
         [
             str(BIN / "dbt"),

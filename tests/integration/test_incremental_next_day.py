@@ -79,7 +79,7 @@ def built(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> NextD
     shutil.copytree(pipeline.layout.root, layout.root)  # the shared pipeline stays as it is
     incremental = work / "incremental" / "warehouse.duckdb"
     incremental.parent.mkdir()
-    run_dbt(["build", *SELECTION], dbt_env(layout, incremental), incremental.parent)
+    run_dbt(["build", *SELECTION], dbt_env(layout, incremental, artifacts=True), incremental.parent)
     before = read_watermarks(incremental)
     landed = next_day(layout.landing, layout.lake)
     code, out, err = ingest(layout.root)
@@ -88,8 +88,8 @@ def built(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> NextD
     full.parent.mkdir()
     run_dbt_together(
         [
-            (["build", *SELECTION], dbt_env(layout, incremental), incremental.parent),
-            (["build", "--full-refresh", *SELECTION], dbt_env(layout, full), full.parent),
+            (["build", *SELECTION], dbt_env(layout, incremental, artifacts=True), incremental.parent),
+            (["build", "--full-refresh", *SELECTION], dbt_env(layout, full, artifacts=True), full.parent),
         ]
     )
     return NextDayBuilt(layout, landed, before, read_watermarks(incremental), incremental, full, code)

@@ -24,30 +24,12 @@ import duckdb
 import pytest
 
 from shop_analytics.settings import DataLayout
-from support.gate_v2_data import ORDER_LINE_COLUMNS, build_v2_baseline, ingest, land_lines, line
-from support.handmade_landing import audit, land, purchases_table
+from support.gate_v2_data import ORDER_LINE_COLUMNS, build_v2_baseline, ingest
+from support.handmade_landing import audit, land
 from support.incremental_history import PAGE_VIEW_COLUMNS, USER_COLUMNS, Batch, corrections, history, page_views
-from support.pipeline import dbt_env, killed_dbt, run_dbt, run_dbt_together
+from support.incremental_marts import SELECTION, TABLES, build, build_run, consumed, rows
+from support.pipeline import dbt_env, killed_dbt, run_dbt_together
 
-# The incremental purchase models and the tables built on them, compared row for row.
-TABLES = (
-    "intermediate.int_orders__aggregated_to_customer_days",
-    "marts.fct_order_lines",
-    "marts.fct_orders",
-    "marts.rpt_daily_revenue",
-    "marts.fct_same_day_repeat_purchases",
-    "marts.dim_customer_purchase_summary",
-    "intermediate.int_page_views__accumulated_to_user_items",
-    "marts.fct_user_item_views",
-    "marts.rpt_item_popularity",
-    "intermediate.int_page_views__counted_by_item_day",
-    "marts.rpt_item_trends",
-    "marts.stream_item_daily_distinct_viewers",
-    "marts.rpt_item_distinct_viewers_windows",
-    "marts.stream_event_id_filter",
-    # Fewer items than the summary's counters: exact, so equal to one pass.
-    "marts.stream_item_heavy_hitters",
-)
 # The batch-tracked models (kill test points; each must consume every committed batch).
 INCREMENTAL_MODELS = (
     "intermediate.int_orders__aggregated_to_customer_days",
@@ -68,18 +50,6 @@ KILLED_AFTER = (
     "intermediate.int_page_views__accumulated_to_user_items",
     "marts.stream_item_daily_distinct_viewers",
 )
-SELECTION = [
-    "--select",
-    "+fct_order_lines +fct_orders +rpt_daily_revenue +fct_same_day_repeat_purchases +dim_customer_purchase_summary"
-    " +fct_user_item_views +rpt_item_popularity +rpt_item_trends +rpt_item_distinct_viewers_windows"
-    " +stream_event_id_filter"
-    " +stream_item_heavy_hitters",
-    # The history's users live in GB and EIRE (support.gate_v2_data): GB is the audience. A trend
-    # window of 3 days, shorter than the history's late page views (up to 6 days late): a late view
-    # rewrites days apart from the new day's, and the days read have gaps.
-    "--vars",
-    "{popularity_country: GB, trend_window_days: 3}",
-]
 # Columns of the landed CSV per source.
 COLUMNS = {
     "order_lines": ORDER_LINE_COLUMNS,
@@ -87,7 +57,8 @@ COLUMNS = {
     "page_views": PAGE_VIEW_COLUMNS,
     "users": USER_COLUMNS,
 }
-# One seed by default; two more in the slow run (each history is about eleven dbt builds).
+# One seed by default; two more in the slow run (each history is about eleven dbt builds). Each seed's
+# tests run on their own worker (tests/conftest.py, PARTS): the histories build side by side.
 SEED_VALUES = (11, 23, 37)
 SEEDS = (SEED_VALUES[0], *(pytest.param(seed, marks=pytest.mark.slow) for seed in SEED_VALUES[1:]))
 
@@ -114,85 +85,29 @@ def _csv(batch: Batch) -> bytes:
     return out.getvalue().encode()
 
 
-def _build_run(root: Path, warehouse: Path, *extra: str) -> tuple[list[str], dict[str, str], Path]:
-    """`dbt build` of the purchase and engagement marts of `root`'s lake into `warehouse`, as run_dbt's arguments."""
-    return ["build", *SELECTION, *extra], dbt_env(DataLayout(root), warehouse), warehouse.parent
-
-
-def _build(root: Path, warehouse: Path, *extra: str) -> None:
-    run_dbt(*_build_run(root, warehouse, *extra))
-
-
-def _rows(warehouse: Path, table: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return sorted(con.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-
-
-def _consumed(warehouse: Path) -> dict[str, int]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return dict(con.execute("SELECT model, consumed_through FROM _shop_meta.incremental_state").fetchall())
-
-
-def _selected_seeds(session: pytest.Session) -> list[int]:
-    """The seeds of `built` that the run selected (`-m "not slow"` keeps only the first)."""
-    seeds = {
-        item.callspec.params["built"]
-        for item in session.items
-        if item.module is not None
-        and item.module.__name__ == __name__
-        and hasattr(item, "callspec")
-        and "built" in item.callspec.params
-    }
-    return sorted(seeds)
-
-
-@pytest.fixture(scope="module")
-def histories(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Built]:
-    """Every selected seed's history, built step by step side by side.
-
-    The histories are independent, so each step's ingests run one after the other (in this process)
-    and then the seeds' `dbt build`s run together, one process per core (run_dbt_together): a dbt
-    build of these small lakes is mostly one busy Python thread, and it is most of a step's time.
-    """
-    seeds = _selected_seeds(request.session)
-    roots = {seed: tmp_path_factory.mktemp(f"incremental_{seed}") / "data" for seed in seeds}
-    incremental = {seed: root.parent / "incremental" / "warehouse.duckdb" for seed, root in roots.items()}
-    full = {seed: root.parent / "full" / "warehouse.duckdb" for seed, root in roots.items()}
-    for seed, root in roots.items():
-        build_v2_baseline(root)
-        incremental[seed].parent.mkdir()
-        full[seed].parent.mkdir()
-    # Seeds do not read the lake: both warehouses of every history are seeded up front.
-    warehouses = [(roots[seed], w) for seed in seeds for w in (incremental[seed], full[seed])]
-    run_dbt_together([(["seed"], dbt_env(DataLayout(root), w), w.parent) for root, w in warehouses])
-    steps = {seed: history(seed) for seed in seeds}
-    for index in range(max(len(s) for s in steps.values())):
-        stepping = [seed for seed in seeds if index < len(steps[seed])]
-        for seed in stepping:
-            step = steps[seed][index]
-            for batch in step:
-                land(roots[seed], batch.source, batch.batch_id, {"part-0.csv": _csv(batch)})
-            code, out, err = ingest(roots[seed])  # every earlier landing folder again: replays of the same id
-            assert code in (0, 3), (step, out, err)  # 3: the replayed batch is all quarantined
-        run_dbt_together([_build_run(roots[seed], incremental[seed]) for seed in stepping])
-    run_dbt_together([_build_run(roots[seed], full[seed]) for seed in seeds])
-    return {
-        seed: Built(
-            roots[seed],
-            incremental[seed],
-            full[seed],
-            dbt_env(DataLayout(roots[seed]), incremental[seed]),
-            _consumed(incremental[seed]),
-            seed,
-        )
-        for seed in seeds
-    }
-
-
 @pytest.fixture(scope="module", params=SEEDS, ids=["seed11", "seed23", "seed37"])
-def built(request: pytest.FixtureRequest, histories: dict[int, Built]) -> Built:
-    """One seed's history, out of `histories`."""
-    return histories[request.param]
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """One seed's history, built step by step (ingest, then `dbt build`) and once in full at the end."""
+    seed = request.param
+    root = tmp_path_factory.mktemp(f"incremental_{seed}") / "data"
+    incremental = root.parent / "incremental" / "warehouse.duckdb"
+    full = root.parent / "full" / "warehouse.duckdb"
+    build_v2_baseline(root)
+    incremental.parent.mkdir()
+    full.parent.mkdir()
+    # Seeds do not read the lake: both warehouses are seeded up front, side by side.
+    run_dbt_together([(["seed"], dbt_env(DataLayout(root), w), w.parent) for w in (incremental, full)])
+    steps = history(seed)
+    for index, step in enumerate(steps, start=1):
+        for batch in step:
+            land(root, batch.source, batch.batch_id, {"part-0.csv": _csv(batch)})
+        code, out, err = ingest(root)  # every earlier landing folder again: replays of the same id
+        assert code in (0, 3), (step, out, err)  # 3: the replayed batch is all quarantined
+        if index < len(steps):
+            build(root, incremental)
+    # The last step's build and the full build read the same final lake: side by side.
+    run_dbt_together([build_run(root, incremental), build_run(root, full)])
+    return Built(root, incremental, full, dbt_env(DataLayout(root), incremental), consumed(incremental), seed)
 
 
 def test_history_has_every_kind_of_batch(built: Built) -> None:
@@ -230,9 +145,9 @@ def test_history_has_every_kind_of_batch(built: Built) -> None:
 
 @pytest.mark.parametrize("table", TABLES)
 def test_batch_by_batch_equals_one_full_build(built: Built, table: str) -> None:
-    full = _rows(built.full, table)
+    full = rows(built.full, table)
     assert full, f"{table} is empty: the history exercises nothing"
-    assert _rows(built.incremental, table) == full
+    assert rows(built.incremental, table) == full
 
 
 def test_every_committed_batch_is_consumed(built: Built) -> None:
@@ -243,22 +158,22 @@ def test_every_committed_batch_is_consumed(built: Built) -> None:
 
 
 def test_full_refresh_equals_the_incremental_tables(built: Built) -> None:
-    before = {table: _rows(built.incremental, table) for table in TABLES}
+    before = {table: rows(built.incremental, table) for table in TABLES}
     copy = built.incremental.parent.parent / "refreshed" / "warehouse.duckdb"
     copy.parent.mkdir(exist_ok=True)
     copy.write_bytes(built.incremental.read_bytes())
-    _build(built.root, copy, "--full-refresh")
-    assert {table: _rows(copy, table) for table in TABLES} == before
+    build(built.root, copy, "--full-refresh")
+    assert {table: rows(copy, table) for table in TABLES} == before
 
 
 def test_a_build_with_no_new_batch_changes_nothing(built: Built) -> None:
     copy = built.incremental.parent.parent / "rerun" / "warehouse.duckdb"
     copy.parent.mkdir(exist_ok=True)
     copy.write_bytes(built.incremental.read_bytes())
-    before = {table: _rows(copy, table) for table in TABLES}
-    _build(built.root, copy)
-    assert {table: _rows(copy, table) for table in TABLES} == before
-    assert _consumed(copy) == built.consumed
+    before = {table: rows(copy, table) for table in TABLES}
+    build(built.root, copy)
+    assert {table: rows(copy, table) for table in TABLES} == before
+    assert consumed(copy) == built.consumed
 
 
 def _killed_build(root: Path, warehouse: Path, model: str, delay: float | None) -> bool:
@@ -300,64 +215,6 @@ def test_builds_killed_in_every_incremental_model_converge(built: Built) -> None
     full = work / "full" / "warehouse.duckdb"
     full.parent.mkdir()
     # The re-run of the killed build and the seeding of a fresh warehouse are independent.
-    run_dbt_together([_build_run(root, warehouse), (["seed"], dbt_env(DataLayout(root), full), full.parent)])
-    _build(root, full)
-    assert {t: _rows(warehouse, t) for t in TABLES} == {t: _rows(full, t) for t in TABLES}, kills
-
-
-def test_migrated_purchases_and_v2_orders_with_the_same_numbers(tmp_path: Path) -> None:
-    """A shop moving from v1 to v2: purchases 5001 and 5002, then v2 orders 5001 and 5002, then reversals of
-    both kinds, each batch built incrementally; equal to one full build, the purchases their own orders."""
-    root = tmp_path / "data"
-    build_v2_baseline(root)
-    incremental, full = tmp_path / "incremental" / "warehouse.duckdb", tmp_path / "full" / "warehouse.duckdb"
-    for warehouse in (incremental, full):
-        warehouse.parent.mkdir()
-    run_dbt_together([(["seed"], dbt_env(DataLayout(root), w), w.parent) for w in (incremental, full)])
-    sale = {"user": "007", "item": "42", "currency": "USD", "unit_price": "9.99"}
-    reversal = {"user": "7", "item": "42", "currency": "USD", "unit_price": "9.99"}
-    steps = [
-        lambda: land(
-            root, "purchases", "p1", {"part-0.parquet": purchases_table(5001, 2, user_id=[7, 7], item_id=[42, 42])}
-        ),
-        lambda: land_lines(root, "b1", [line("5001", 1, **sale), line("5001", 2, **sale), line("5002", 1, **sale)]),
-        lambda: land_lines(
-            root,
-            "b2",
-            [
-                line(
-                    "C-P5001",
-                    1,
-                    at="2018-06-03T10:00:00",
-                    line_type="cancellation",
-                    original_order_id="purchase:5001",
-                    **reversal,
-                ),
-                line(
-                    "R-5001",
-                    1,
-                    at="2018-06-03T11:00:00",
-                    line_type="return",
-                    original_order_id="5001",
-                    original_line_number=2,
-                    **sale,
-                ),
-            ],
-        ),
-    ]
-    for step in steps:
-        step()
-        code, out, err = ingest(root)
-        assert code == 0, (out, err)
-        _build(root, incremental)
-    _build(root, full)
-    for table in TABLES:
-        assert _rows(incremental, table) == _rows(full, table), table
-    with duckdb.connect(str(incremental), read_only=True) as con:
-        statuses = dict(con.execute("SELECT order_id, order_status FROM marts.fct_orders").fetchall())
-    assert statuses == {
-        "purchase:5001": "cancelled",
-        "purchase:5002": "completed",
-        "5001": "partially_reversed",
-        "5002": "completed",
-    }
+    run_dbt_together([build_run(root, warehouse), (["seed"], dbt_env(DataLayout(root), full), full.parent)])
+    build(root, full)
+    assert {t: rows(warehouse, t) for t in TABLES} == {t: rows(full, t) for t in TABLES}, kills

@@ -158,3 +158,34 @@ def test_a_connection_missing_some_udfs_gets_them_and_a_cursor_sees_them() -> No
     assert all_udfs_bound(cursor, specs)
     register_udfs(cursor)
     assert cursor.execute("SELECT hll_estimate(NULL::BLOB), stable_hash64(NULL::BIGINT)").fetchone() == (None, None)
+
+
+def test_every_cursor_dbt_duckdb_hands_out_sees_the_udfs_of_its_connection(tmp_path: Path) -> None:
+    """The plugin registers on dbt-duckdb's parent connection only; each node's cursor binds every UDF.
+
+    The profile's instance-wide options (config_options) hold on every cursor too, and the per-cursor
+    settings (the time zone) are applied by dbt-duckdb to each one.
+    """
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials, PluginConfig
+    from dbt.adapters.duckdb.environments.local import LocalEnvironment
+
+    creds = DuckDBCredentials(
+        database="warehouse",
+        schema="main",
+        path=str(tmp_path / "warehouse.duckdb"),
+        plugins=[PluginConfig(module="shop_analytics.dbt.plugin")],
+        config_options={"threads": "1", "memory_limit": "256MB", "temp_directory": str(tmp_path / "tmp")},
+        settings={"TimeZone": "UTC"},
+    )
+    environment = LocalEnvironment(creds)
+    handles = [environment.handle() for _ in range(3)]
+    try:
+        for handle in handles:
+            cursor = handle.cursor()
+            assert all_udfs_bound(cursor, udf_specs(FilterCache(2)))
+            assert cursor.execute(
+                "SELECT current_setting('TimeZone'), current_setting('threads'), current_setting('memory_limit')"
+            ).fetchone() == ("UTC", 1, "244.1 MiB")
+    finally:
+        for handle in handles:
+            handle.close()

@@ -9,12 +9,13 @@ Declared in profiles.yml::
           arrow_memory_pool: system   # optional: Arrow allocator of the dbt process (see below)
 
 dbt-duckdb calls ``configure_connection`` once on the parent connection and
-``configure_cursor`` on every cursor it hands to a model. Python UDFs live in
-the database instance's catalog, so cursors normally inherit them;
-checking each cursor is an idempotent safety net (for example after an
-``ATTACH`` or a reconnect). dbt opens a cursor per node, so the check binds
-the UDFs in one ``LIMIT 0`` query and lists the catalog only when one is
-missing (bench/bench_udf_check.py).
+``configure_cursor`` on every cursor it hands to a node (each model and data
+test). Python UDFs live in the database instance's catalog, so every cursor of
+the parent connection sees them and ``configure_cursor`` does nothing; a
+reconnect opens a new parent connection, which ``configure_connection``
+registers again. Checking each cursor cost 7 to 8 ms per node, about a quarter
+of a small build's node time (bench/RESULTS.md, "The dbt plugin's per-cursor
+UDF check").
 
 ``arrow_memory_pool`` (system, jemalloc or mimalloc; unset keeps pyarrow's
 default) picks the allocator of Arrow buffers in the dbt process. The
@@ -68,5 +69,4 @@ class Plugin(BasePlugin):
         register_udfs(conn, cache_size=self.cache_size)
 
     def configure_cursor(self, cursor: Any) -> None:
-        """Make sure a cursor sees the UDFs (a no-op when it already does)."""
-        register_udfs(cursor, cache_size=self.cache_size)
+        """Nothing to do: a cursor shares its parent connection's UDFs."""
