@@ -2,13 +2,15 @@
 
 Usage: python bench/bench_udf_check.py [--cursors 300] [--repeats 5]
 
-dbt-duckdb opens a cursor for every node it runs (a model, a data test) and the project's plugin
-makes sure each cursor sees the sketch UDFs (python/shop_analytics/dbt/udfs.py, register_udfs).
-Both ways of checking run here side by side on the same connection, interleaved per repeat:
+dbt-duckdb opens a cursor for every node it runs (a model, a data test). The project's plugin used to
+check on each cursor that it saw the sketch UDFs (python/shop_analytics/dbt/udfs.py, register_udfs);
+it now registers them once on the parent connection, whose cursors share them, and checks no cursor
+(bench_dbt_node_overhead.py measures that in dbt). Both ways of checking run here side by side on the
+same connection, interleaved per repeat:
 - `listing`: `SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_name IN (...)`,
-  what the plugin ran on every cursor before;
+  what the plugin ran on every cursor first;
 - `binding`: one `SELECT udf(NULL::type), ... LIMIT 0` (udfs.all_udfs_bound), which binds every UDF and
-  calls none, what it runs now (it lists only when a UDF is missing).
+  calls none, what it ran next (listing only when a UDF was missing); register_udfs still uses it.
 Reports the median milliseconds per cursor of each and their ratio; writes bench/results/udf_check.json.
 """
 
