@@ -13,9 +13,9 @@ dbt-duckdb calls ``configure_connection`` once on the parent connection and
 test). Python UDFs live in the database instance's catalog, so every cursor of
 the parent connection sees them and ``configure_cursor`` does nothing; a
 reconnect opens a new parent connection, which ``configure_connection``
-registers again. Checking each cursor cost 7 to 8 ms per node, about a quarter
-of a small build's node time (bench/RESULTS.md, "The dbt plugin's per-cursor
-UDF check").
+registers again. Checking each cursor cost 7 to 8 ms per node: with the
+profile's options SET per cursor, 28% of a `dbt test` of the project
+(bench/RESULTS.md, "dbt's fixed cost per node").
 
 ``arrow_memory_pool`` (system, jemalloc or mimalloc; unset keeps pyarrow's
 default) picks the allocator of Arrow buffers in the dbt process. The
