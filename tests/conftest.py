@@ -85,10 +85,19 @@ class FileOrPartScheduling(LoadFileScheduling):
         return f"{path}::{part.group(1)}" if part else path
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> LoadFileScheduling | None:
-    """`make test`'s `--dist loadfile` with the parts of PARTS apart."""
-    return FileOrPartScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
+class PartsScheduler:
+    """The plugin that hands pytest-xdist FileOrPartScheduling for `--dist loadfile`."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Producer) -> LoadFileScheduling | None:
+        """`make test`'s `--dist loadfile` with the parts of PARTS apart."""
+        return FileOrPartScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register PartsScheduler when pytest-xdist runs (`-p no:xdist` leaves its hook unknown to pytest)."""
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(PartsScheduler(), "shop_analytics_parts_scheduler")
 
 
 @pytest.fixture(scope="session")
