@@ -20,6 +20,7 @@ user + system time), medians over rounds, and their ratios. Writes bench/results
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import resource
 import shutil
@@ -56,7 +57,7 @@ def _profiles(work: Path) -> dict[str, Path]:
     """The two profiles folders: the project's profile as is, and as it was (per-cursor work)."""
     current = yaml.safe_load((ROOT / "profiles.yml").read_text())
     output = current["shop_analytics"]["outputs"]["dev"]
-    before = yaml.safe_load((ROOT / "profiles.yml").read_text())
+    before = copy.deepcopy(current)
     old = before["shop_analytics"]["outputs"]["dev"]
     instance_wide = {k: v for k, v in output["config_options"].items() if k != "temp_directory"}
     old["config_options"] = {"temp_directory": output["config_options"]["temp_directory"]}
