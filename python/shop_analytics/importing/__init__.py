@@ -107,6 +107,7 @@ def import_file(
                 prepared.provenance,
                 dry_run_data_dir,
                 ingest_settings or IngestSettings(progress=False),
+                Path(landing),
             )
             return ImportResult(prepared, [], result)
         written = write_batches(con, Path(landing), prepared.batch_id, prepared.planned, settings, prepared.provenance)
