@@ -69,6 +69,16 @@ def test_missing_column_names_mapping_key_and_column(tmp_path: Path) -> None:
     assert "did you mean 'Stars '" in message
 
 
+def test_a_file_not_in_utf8_says_so_and_how_to_declare_its_encoding(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as raised:
+        _ratings(tmp_path, (HEADER + "1,caf\u00e9,4,2020-01-01\n").encode("latin-1"))
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "not utf-8 encoded" in message
+    assert "input: {encoding: latin-1 | utf-16}" in message
+    assert "ignore_errors" not in message and "delimiter =" not in message  # no advice to skip rows, no option dump
+
+
 def test_malformed_row_stops_the_import_instead_of_being_skipped(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="malformed"):
         _ratings(tmp_path, HEADER + "1,2,3,2020-01-01\n1,2,3,2020-01-01,extra,fields\n4,5,1,2020-01-01\n")
@@ -160,6 +170,12 @@ def test_parquet_boolean_key_and_nested_columns_are_refused(tmp_path: Path) -> N
         pq.write_table(pa.table({**base, **change}), tmp_path / "in.parquet")
         with pytest.raises(InputError, match=pattern):
             _ratings(tmp_path, (tmp_path / "in.parquet").read_bytes(), name="in.parquet")
+
+
+def test_json_integer_keys_beyond_64_bits_land_as_their_digits(tmp_path: Path) -> None:
+    text = '[{"user": 12345678901234567890123, "item": -98765432109876543210, "stars": 4, "ts": "2020-01-01"}]'
+    rows = _ratings(tmp_path, text, name="in.json")
+    assert (rows[0]["user_id"], rows[0]["item_id"]) == ("12345678901234567890123", "-98765432109876543210")
 
 
 def test_json_records_must_be_objects(tmp_path: Path) -> None:

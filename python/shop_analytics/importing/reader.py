@@ -70,13 +70,27 @@ def read_input(con: duckdb.DuckDBPyConnection, path: Path, mapping: ImportMappin
         else:
             table = _read_json(con, path)
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot read {path} as {file_format}: {first}") from exc
+        raise InputError(f"cannot read {path} as {file_format}: {duckdb_problem(exc)}") from exc
     if table.rows == 0:
         raise InputError(f"{path} has no rows (only a header, or an empty JSON array): nothing to import")
     _check_names(table, mapping)
     _check_keys(con, table, mapping)
     return table
+
+
+def duckdb_problem(exc: duckdb.Error) -> str:
+    """The lines of DuckDB's error that say what is wrong and how to fix it, in one line."""
+    kept = []
+    for line in str(exc).splitlines():
+        # Indented lines are DuckDB's dump of the reader's options; "Original Line" may show another
+        # line than the one named; "LINE 1:" quotes our SQL; skipping rows (ignore_errors) is never the
+        # fix, as no row is dropped.
+        if not line.strip() or line.startswith((" ", "\t", "Original Line:", "LINE ")) or "ignore_errors" in line:
+            continue
+        if "Set the correct encoding" in line:
+            line = "Possible Solution: declare the file's encoding in the mapping: input: {encoding: latin-1 | utf-16}"
+        kept.append(line.strip())
+    return "; ".join(kept) or type(exc).__name__
 
 
 def _csv_options(options: InputOptions) -> str:
@@ -200,8 +214,11 @@ def _check_keys(con: duckdb.DuckDBPyConnection, table: InputTable, mapping: Impo
             _check_parquet_column(table, source, table.types[i].upper(), what, is_key=target is not None)
         elif table.file_format == "json":
             refused = ", ".join(quote_literal(t) for t in (_JSON_KEY_REFUSED if target else _JSON_NON_SCALAR))
+            # DuckDB types an integer beyond 64 bits as DOUBLE but keeps its digits as written: those land exactly.
+            digits = f"(t{i} = 'DOUBLE' AND regexp_full_match({table.sql(source)}, '-?[0-9]+'))"
             found = con.execute(
-                f"SELECT t{i}, {table.sql(source)} FROM {TABLE} WHERE t{i} IN ({refused}) ORDER BY {ROW} LIMIT 1"
+                f"SELECT t{i}, {table.sql(source)} FROM {TABLE} WHERE t{i} IN ({refused}) AND NOT {digits} "
+                f"ORDER BY {ROW} LIMIT 1"
             ).fetchone()
             if found:
                 kind, value = found
