@@ -188,10 +188,17 @@ def test_a_local_time_in_the_dst_gap_is_quarantined_by_the_gate(tmp_path: Path) 
     )  # fmt: skip
     assert result.dry_run is not None
     ratings = next(b.report for b in result.dry_run.batches if b.report.source == "ratings")
-    # Item 11 appears only on the gap line: the items batch derived from the lines dates it by that
-    # time, so it is quarantined too and the line also names unknown_item.
+    # Item 11 appears only on the gap line: that time does not exist, so the derived item is left
+    # undated (and admitted, said in the import's notes), and the line names only its own defect.
     assert (ratings.rows_in, ratings.rows_admitted) == (2, 1)
-    assert ratings.quarantined_by_reason == {"invalid_local_time:rated_at": 1, "unknown_item:item_id": 1}
+    assert ratings.quarantined_by_reason == {"invalid_local_time:rated_at": 1}
+    items = next(b for b in result.dry_run.batches if b.report.source == "items").report
+    assert (items.rows_admitted, items.rows_quarantined) == (2, 0)
+    (planned,) = [p for p in result.prepared.planned if p.target.name == "items"]
+    assert planned.notes == (
+        "1 item_id value(s) have no created_at the gate would accept (e.g. item_id '11': '2021-03-28T02:30:00', "
+        "invalid_local_time:created_at): created_at left empty",
+    )
 
 
 def test_legacy_purchases_dry_run(tmp_path: Path, data_dir: Path) -> None:
