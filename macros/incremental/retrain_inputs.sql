@@ -19,18 +19,6 @@
     the next build retrains). stg_shop__ingest_audit, a parent of every model for the watermark hooks,
     is left out: its rows are the batches themselves, counted per source above. -#}
 
-{#- The read_parquet file pattern of the lake source node `source_node`. -#}
-{% macro lake_file_pattern(source_node) -%}
-    {%- set location = source_node.meta.get('external_location') or source_node.config.meta.get('external_location') -%}
-    {%- set match = modules.re.search("read_parquet\\(\\s*'([^']*)'", location or '') -%}
-    {%- if not match -%}
-        {{ exceptions.raise_compiler_error(
-            "retrain_inputs: cannot find the read_parquet path of source " ~ source_node.name) }}
-    {%- endif -%}
-    {{ return(match.group(1) | replace('{name}', source_node.name)) }}
-{%- endmacro %}
-
-
 {#- A digest of the lake source `name`'s ingested batches through commit_seq `through` and of the
     file names in its folder. -#}
 {% macro lake_source_digest(name, through) -%}
@@ -40,8 +28,8 @@
         "select (select count(*) || ':' || coalesce(sum(hash(batch_id, commit_seq)), 0) from "
         ~ ref('stg_shop__ingest_audit') ~ " where batch_status = 'ingested' and source_name = "
         ~ build_marker_literal(name) ~ " and commit_seq <= " ~ through ~ "), "
-        ~ "(select count(*) || ':' || coalesce(sum(hash(file)), 0) from glob("
-        ~ build_marker_literal(lake_file_pattern(source_node)) ~ "))") -%}
+        ~ "(select count(*) || ':' || coalesce(sum(hash(file)), 0) from glob('"
+        ~ lake_source_glob(source_node) ~ "'))") -%}
     {{ return(found.rows[0][0] ~ '/' ~ found.rows[0][1]) }}
 {%- endmacro %}
 

@@ -59,10 +59,6 @@
 
 {#- True when the file pattern of a read_parquet(...) source matches at least one file. -#}
 {% macro lake_has_files(relation) -%}
-    {%- set match = modules.re.search("read_parquet\\(\\s*'([^']*)'", relation | string) -%}
-    {%- if not match -%}
-        {{ exceptions.raise_compiler_error("lake_source: cannot find the read_parquet path of " ~ relation) }}
-    {%- endif -%}
-    {%- set found = run_query("select count(*) from glob('" ~ match.group(1) ~ "')") -%}
+    {%- set found = run_query("select count(*) from glob('" ~ lake_file_glob(relation | string) ~ "')") -%}
     {{ return(found.columns[0].values()[0] > 0) }}
 {%- endmacro %}

@@ -59,17 +59,11 @@
 {% macro lake_source_folders() -%}
     {%- set found = {} -%}
     {%- for node in graph.sources.values() if node.source_name == 'shop' -%}
-        {%- set location = node.meta.get('external_location', '') | replace('{name}', node.name) -%}
-        {%- set match = modules.re.search("read_parquet\\(\\s*'([^']*)'", location) -%}
-        {%- if not match -%}
-            {{ exceptions.raise_compiler_error(
-                "lake source " ~ node.name ~ " has no read_parquet path in its external_location"
-            ) }}
-        {%- endif -%}
-        {%- set parts = modules.re.match('^(.*?)/(event_date=\\*/)?\\*\\.parquet$', match.group(1)) -%}
+        {%- set pattern = lake_source_glob(node) -%}
+        {%- set parts = modules.re.match('^(.*?)/(event_date=\\*/)?\\*\\.parquet$', pattern) -%}
         {%- if not parts -%}
             {{ exceptions.raise_compiler_error(
-                "lake source " ~ node.name ~ ": unexpected file pattern " ~ match.group(1)
+                "lake source " ~ node.name ~ ": unexpected file pattern " ~ pattern
             ) }}
         {%- endif -%}
         {%- do found.update({node.name: {

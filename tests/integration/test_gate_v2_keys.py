@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from shop_analytics.quality.namespace import REASONS
 from shop_analytics.quality.raw_contract import ITEMS, PAGE_VIEWS, USERS
 from support.gate_v2_data import build_v2_baseline, ingest, items_columns
 from support.handmade_landing import copy_baseline, csv_bytes, lake_rows, land, quarantined_rows
@@ -98,3 +99,34 @@ def test_country_codes_are_never_quarantined(root: Path) -> None:
         ("u2", None),
         ("u3", "uk"),
     ]
+
+
+def _snapshot(users: list[str], countries: list[str]) -> dict[str, bytes]:
+    return {
+        "part-0.csv": csv_bytes({"user_id": users, "country_code": countries, "signup_at": ["2017-01-01"] * len(users)})
+    }
+
+
+@pytest.mark.parametrize("runs", ["one run", "a run per batch"])
+def test_a_later_customer_snapshot_supersedes_whether_or_not_it_is_gated_with_the_earlier(
+    root: Path, runs: str
+) -> None:
+    """Batches of one source are validated together in one run: a dimension's key in two of them is an update.
+
+    Only a key twice within one snapshot is a duplicate; an ingest run of both batches must
+    decide as two runs do.
+    """
+    land(root, "users", "2018-02-01", _snapshot(["C-1"], ["GB"]))
+    if runs == "a run per batch":
+        assert ingest(root)[0] == 0
+    land(root, "users", "2018-03-01", _snapshot(["C-1", "N-2", "N-2"], ["FR", "DE", "AT"]))
+    code, out, _ = ingest(root)
+    assert code == 3, out  # the duplicate is one of three rows: over the 5% threshold, loudly
+    assert [(u["user_id"], u["country_code"]) for u in lake_rows(root, "users", "2018-02-01")] == [("C-1", "GB")]
+    assert sorted((u["user_id"], u["country_code"]) for u in lake_rows(root, "users", "2018-03-01")) == [
+        ("C-1", "FR"),
+        ("N-2", "DE"),
+    ]
+    [duplicate] = quarantined_rows(root, "users", "2018-03-01")
+    assert (duplicate["user_id"], duplicate["country_code"]) == ("N-2", "AT")
+    assert list(duplicate[REASONS]) == ["duplicate_event_id:user_id"]

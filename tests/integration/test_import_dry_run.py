@@ -188,10 +188,17 @@ def test_a_local_time_in_the_dst_gap_is_quarantined_by_the_gate(tmp_path: Path) 
     )  # fmt: skip
     assert result.dry_run is not None
     ratings = next(b.report for b in result.dry_run.batches if b.report.source == "ratings")
-    # Item 11 appears only on the gap line: the items batch derived from the lines dates it by that
-    # time, so it is quarantined too and the line also names unknown_item.
+    # Item 11 appears only on the gap line: that time does not exist, so the derived item is left
+    # undated (and admitted, said in the import's notes), and the line names only its own defect.
     assert (ratings.rows_in, ratings.rows_admitted) == (2, 1)
-    assert ratings.quarantined_by_reason == {"invalid_local_time:rated_at": 1, "unknown_item:item_id": 1}
+    assert ratings.quarantined_by_reason == {"invalid_local_time:rated_at": 1}
+    items = next(b for b in result.dry_run.batches if b.report.source == "items").report
+    assert (items.rows_admitted, items.rows_quarantined) == (2, 0)
+    (planned,) = [p for p in result.prepared.planned if p.target.name == "items"]
+    assert planned.notes == (
+        "1 item_id value(s) have no created_at the gate would accept (e.g. item_id '11': '2021-03-28T02:30:00', "
+        "invalid_local_time:created_at): created_at left empty",
+    )
 
 
 def test_legacy_purchases_dry_run(tmp_path: Path, data_dir: Path) -> None:
@@ -240,3 +247,44 @@ def test_dry_run_while_ingest_holds_the_catalog_is_an_operational_error(data_dir
     assert result.returncode == 4, result.stdout + result.stderr
     assert "is locked (is `shop-analytics ingest` running?)" in result.stderr
     assert not list(data_dir.parent.glob(".shop-analytics-dry-run-*"))
+
+
+def test_dry_run_gates_the_batches_already_waiting_in_landing_as_ingest_would(tmp_path: Path) -> None:
+    """Customers and products imported before the ratings, not yet ingested: the ratings' users and items are known.
+
+    The dry run must say what `import` then `ingest` would do: the waiting batches are gated first.
+    """
+    layout = DataLayout(tmp_path / "data")
+    first = tmp_path / "first.csv"
+    first.write_text(RATINGS)
+    import_file(first, write_mapping(tmp_path, ratings_doc(dimensions={**USERS, **ITEMS})), "ratings",
+                layout.landing, "2020-01-03")  # fmt: skip
+    second = tmp_path / "second.csv"
+    second.write_text("id,user,item,stars,ts\n101,1,11,2,2020-02-01 10:00:00\n102,3,11,5,2020-02-02 10:00:00\n")
+    columns = {"rating_id": "id", "user_id": "user", "item_id": "item", "rating": "stars", "rated_at": "ts"}
+    mapping = write_mapping(tmp_path, {"source": "ratings", "columns": columns}, name="later.yml")
+    before = _snapshot(layout.root)
+    dry = import_file(second, mapping, "ratings", layout.landing, "2020-02-02", dry_run_data_dir=layout.root,
+                      ingest_settings=ingest_settings())  # fmt: skip
+    assert _snapshot(layout.root) == before
+    assert dry.dry_run is not None
+    (batch,) = dry.dry_run.batches  # only the import's batch is reported
+    import_file(second, mapping, "ratings", layout.landing, "2020-02-02")
+    real = {(r.source, r.batch_id): r for r in ingest(layout, ingest_settings())}
+    report = real[("ratings", "2020-02-02")]
+    assert (batch.report.rows_admitted, batch.report.quarantined_by_reason) == (
+        report.rows_admitted,
+        report.quarantined_by_reason,
+    )
+    assert (report.rows_admitted, report.rows_quarantined) == (2, 0)  # users 1 and 3, item 11: all known
+
+
+def test_dry_run_refuses_a_batch_id_the_landing_already_holds(tmp_path: Path) -> None:
+    layout = DataLayout(tmp_path / "data")
+    csv = tmp_path / "r.csv"
+    csv.write_text(RATINGS)
+    mapping = write_mapping(tmp_path, ratings_doc())
+    import_file(csv, mapping, "ratings", layout.landing, "b1")
+    with pytest.raises(FileExistsError, match=r"ratings batch 'b1' already exists in .*data/landing/ratings"):
+        import_file(csv, mapping, "ratings", layout.landing, "b1", dry_run_data_dir=layout.root,
+                    ingest_settings=ingest_settings())  # fmt: skip

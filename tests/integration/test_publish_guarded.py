@@ -138,6 +138,9 @@ def test_a_failed_model_is_not_published(served: Served, capsys: pytest.CaptureF
     broken = {**served.env, "SHOP_ANALYTICS_LAKE_DIR": str(bad_lake)}
     result = served.dbt("build", env=broken)
     assert result.returncode != 0 and "stg_shop__users" in result.stdout
+    # `check` says so too (it ran the checks on the old marts and passed them, exit 0).
+    assert cli_main(["check", "--warehouse", str(served.build)]) == ExitCode.BUILD_INCOMPLETE
+    assert capsys.readouterr().out.startswith("build: `dbt build` (invocation")
     assert cli_publish(served.build, served.layout) == ExitCode.BUILD_INCOMPLETE
     err = capsys.readouterr().err
     assert "`dbt build` (invocation" in err and "did not pass" in err
@@ -153,6 +156,8 @@ def test_a_failing_dbt_test_is_not_published(served: Served, capsys: pytest.Capt
         )
     result = served.dbt("test", "--select", "dim_customer_purchase_summary")
     assert result.returncode != 0 and "unique" in result.stdout
+    assert cli_main(["check", "--warehouse", str(served.build)]) == ExitCode.BUILD_INCOMPLETE
+    capsys.readouterr()
     assert cli_publish(served.build, served.layout) == ExitCode.BUILD_INCOMPLETE
     err = capsys.readouterr().err
     assert "`dbt test --select dim_customer_purchase_summary`" in err and "found problems" in err

@@ -69,6 +69,16 @@ def test_missing_column_names_mapping_key_and_column(tmp_path: Path) -> None:
     assert "did you mean 'Stars '" in message
 
 
+def test_a_file_not_in_utf8_says_so_and_how_to_declare_its_encoding(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as raised:
+        _ratings(tmp_path, (HEADER + "1,caf\u00e9,4,2020-01-01\n").encode("latin-1"))
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "not utf-8 encoded" in message
+    assert "input: {encoding: latin-1 | utf-16}" in message
+    assert "ignore_errors" not in message and "delimiter =" not in message  # no advice to skip rows, no option dump
+
+
 def test_malformed_row_stops_the_import_instead_of_being_skipped(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="malformed"):
         _ratings(tmp_path, HEADER + "1,2,3,2020-01-01\n1,2,3,2020-01-01,extra,fields\n4,5,1,2020-01-01\n")
@@ -116,6 +126,56 @@ def test_json_float_key_is_refused(tmp_path: Path) -> None:
     text = json.dumps([{"user": 1.5e22, "item": "a", "stars": 4, "ts": "2020-01-01"}])
     with pytest.raises(InputError, match=r"'user' .*mapped to key user_id.*JSON number"):
         _ratings(tmp_path, text, name="in.json")
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ({"code": "X"}, r"JSON object \{\"code\": ?\"X\"\}; it must be a JSON string or integer, not an object"),
+        (["X"], r"JSON array \[\"X\"\]; it must be a JSON string or integer, not an array"),
+        (True, r"JSON boolean true; it must be a JSON string or integer, as true/false is not an id"),
+        (False, r"JSON boolean false; it must be a JSON string or integer"),
+    ],
+)
+def test_json_non_scalar_or_boolean_key_is_refused(tmp_path: Path, value: object, words: str) -> None:
+    # The second record is the offending one: the whole column is checked, not only the first row.
+    records = [{"user": "1", "item": "a", "stars": 4, "ts": "2020-01-01"}, {"user": "2", "item": value, "stars": 4}]
+    with pytest.raises(InputError, match=r"in\.json: column 'item' \(mapped to key item_id\) holds the " + words):
+        _ratings(tmp_path, json.dumps(records), name="in.json")
+    assert not (tmp_path / "landing").exists()
+
+
+def test_json_object_or_array_in_a_mapped_text_column_is_refused(tmp_path: Path) -> None:
+    users = {"users": {"columns": {"country_code": "country"}}}
+    base = {"user": "1", "item": "a", "stars": 4, "ts": "2020-01-01"}
+    ok = [{**base, "country": "GB"}, {**base, "country": True}]  # a boolean is a single value: lands as text
+    folder = tmp_path / "ok"
+    folder.mkdir()
+    assert len(_ratings(folder, json.dumps(ok), name="in.json", dimensions=users)) == 2
+    for value, kind in ((["GB"], "array"), ({"iso": "GB"}, "object")):
+        text = json.dumps([{**base, "country": "GB"}, {**base, "country": value}])
+        pattern = rf"column 'country' \(mapped by dimensions\.users\.columns\.country_code\) holds the JSON {kind} "
+        with pytest.raises(InputError, match=pattern + r".*a single JSON value"):
+            _ratings(tmp_path, text, name="in.json", dimensions=users)
+
+
+def test_parquet_boolean_key_and_nested_columns_are_refused(tmp_path: Path) -> None:
+    base = {"user": ["1"], "item": ["a"], "stars": [4], "ts": ["2020-01-01"]}
+    cases = [
+        ({"item": [True]}, r"'item' \(mapped to key item_id\) is a Parquet BOOLEAN"),
+        ({"item": [["a"]]}, r"'item' \(mapped to key item_id\) is a Parquet VARCHAR\[\], not a single value"),
+        ({"stars": [{"n": 4}]}, r"'stars' \(mapped by columns\.rating\) is a Parquet STRUCT"),
+    ]
+    for change, pattern in cases:
+        pq.write_table(pa.table({**base, **change}), tmp_path / "in.parquet")
+        with pytest.raises(InputError, match=pattern):
+            _ratings(tmp_path, (tmp_path / "in.parquet").read_bytes(), name="in.parquet")
+
+
+def test_json_integer_keys_beyond_64_bits_land_as_their_digits(tmp_path: Path) -> None:
+    text = '[{"user": 12345678901234567890123, "item": -98765432109876543210, "stars": 4, "ts": "2020-01-01"}]'
+    rows = _ratings(tmp_path, text, name="in.json")
+    assert (rows[0]["user_id"], rows[0]["item_id"]) == ("12345678901234567890123", "-98765432109876543210")
 
 
 def test_json_records_must_be_objects(tmp_path: Path) -> None:

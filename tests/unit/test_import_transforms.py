@@ -172,6 +172,28 @@ def test_dimension_first_event_time_orders_by_time_not_text(tmp_path: Path) -> N
     ]
 
 
+def test_dimension_first_event_time_skips_times_the_gate_refuses(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    # 1.2911919e12 is the smallest number, but epoch_ms text in scientific notation is refused by the gate
+    # (invalid_type); -86400000 is 1969-12-31, before the gate's window (timestamp_out_of_range).
+    path.write_text("user,item,stars,ts\n1,a,4,1291191960000\n1,b,4,1.2911919e12\n1,c,4,-86400000\n2,a,3,-1\n")
+    doc = ratings_doc(
+        timestamp={"format": "epoch_ms"},
+        dimensions={"users": {"first_event_time": True, "constants": {"country_code": "DE"}}},
+    )
+    (users, _) = run_import(tmp_path, path, doc).written
+    assert batch_rows(users.folder) == [
+        {"user_id": "1", "country_code": "DE", "signup_at": "1291191960000"},
+        {"user_id": "2", "country_code": "DE", "signup_at": None},
+    ]
+    assert users.notes == (
+        "1 user_id value(s) have an earliest signup_at the gate would refuse (e.g. user_id '1': '1.2911919e12', "
+        "invalid_type:signup_at); the earliest one it accepts is used",
+        "1 user_id value(s) have no signup_at the gate would accept (e.g. user_id '2': '-1', "
+        "timestamp_out_of_range:signup_at): signup_at left empty",
+    )
+
+
 def test_conflicting_dimension_values_are_reported(tmp_path: Path) -> None:
     path = tmp_path / "lines.csv"
     path.write_text("user,item,stars,ts,country\n1,a,4,2020-01-01,FR\n1,b,4,2020-01-02,DE\n2,a,4,2020-01-02,\n")

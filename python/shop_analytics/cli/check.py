@@ -16,7 +16,11 @@ if TYPE_CHECKING:  # the command imports the check framework (and duckdb) only w
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `check` subcommand."""
-    chk = subparsers.add_parser("check", help="the post-build checks publish runs, as a report (exit 6 on a failure)")
+    chk = subparsers.add_parser(
+        "check",
+        help="the post-build checks publish runs, as a report (exit 5 when the last dbt build did not pass, "
+        "6 on a failed check)",
+    )
     chk.add_argument(
         "--warehouse",
         "--build-file",
@@ -51,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         return fail("check", operational(exc), ExitCode.OPERATIONAL)
     print(f"build: {checked.verdict.reason}")
     print(format_report(checked.results))
+    if not checked.verdict.complete:  # the marts checked are not those of a passing build: publish refuses them too
+        return ExitCode.BUILD_INCOMPLETE
     return ExitCode.CHECKS_FAILED if any(r.failed for r in checked.results) else ExitCode.OK
 
 

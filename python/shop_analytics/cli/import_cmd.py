@@ -46,14 +46,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--currencies",
         type=Path,
         default=Path("seeds/currencies.csv"),
-        help="dry run: ISO 4217 codes with minor units, as for ingest (default: seeds/currencies.csv)",
+        help="ISO 4217 codes with minor units, as for ingest: a price derived for items is checked against them, "
+        "and the dry run's gate uses them (default: seeds/currencies.csv)",
     )
     parser.add_argument(
         "--config",
         type=Path,
         default=None,
-        help="dry run: per-source ingest settings, as for ingest (default: $SHOP_ANALYTICS_INGEST_CONFIG, "
-        "else ./ingest.yml)",
+        help="per-source ingest settings, as for ingest: derived users/items attributes are checked against them, "
+        "and the dry run's gate uses them (default: $SHOP_ANALYTICS_INGEST_CONFIG, else ./ingest.yml)",
     )
     parser.add_argument(
         "--contracts",
@@ -64,12 +65,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(run=run)
 
 
-def _dry_run_settings(args: argparse.Namespace) -> IngestSettings:
+def _ingest_settings(args: argparse.Namespace) -> IngestSettings:
     """The settings `shop-analytics ingest` would use with the same options."""
-    from shop_analytics.ingest import IngestSettings  # heavy: loaded only for a dry run
+    from shop_analytics.ingest import IngestSettings
     from shop_analytics.quality.raw_contract import ALL_SOURCES
 
-    if not args.currencies.exists():
+    if args.dry_run and not args.currencies.exists():  # else needed only for a derived price (a clear error then)
         raise FileNotFoundError(f"{args.currencies} not found; run from the project folder or pass --currencies")
     if args.config is not None and not args.config.exists():
         raise FileNotFoundError(f"ingest settings {args.config} not found")
@@ -84,9 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     layout = DataLayout.from_env(args.data_dir)
     landing = args.landing or layout.landing
-    settings = None
-    if args.dry_run:
-        settings = _dry_run_settings(args)
+    settings = _ingest_settings(args)
     try:
         result = import_file(
             args.file,

@@ -4,10 +4,14 @@ The scratch data dir is a hidden folder beside the real one (``.shop-analytics-d
 so the lake can be hard-linked on the same file system; the system's temporary folder
 when that is not writable). It holds a copy of the ingest catalog and of the lake (hard links where
 the file system allows: ingest never rewrites a lake file in place, it only adds files and
-renames), and a landing folder with only the import's batches. `shop_analytics.ingest`
-then runs exactly as `shop-analytics ingest` would, and the report says what it would
-admit and quarantine, per reason, with example rows from the quarantine. The scratch
-folder is removed afterwards: nothing is written to the real landing, lake or catalog.
+renames), and of the landing folder (linked the same way: ingest only reads it) plus the
+import's batches. `shop_analytics.ingest` then runs exactly as `shop-analytics ingest` would
+after the import: batches already waiting in landing (a customers file imported before the
+orders) are gated too, in the same order, so the import's rows are judged against them. The
+report says what the gate would admit and quarantine of the import's batches, per reason,
+with example rows from the quarantine, and the exit code the ingest of everything pending
+would give. A batch id the landing already holds is refused as the import refuses it. The
+scratch folder is removed afterwards: nothing is written to the real landing, lake or catalog.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from shop_analytics.importing.landing import write_batches
+from shop_analytics.importing.landing import check_batch_id, refuse_existing, write_batches
 from shop_analytics.importing.transform import PlannedBatch
 from shop_analytics.ingest import IngestSettings, OperationalError, ingest
 from shop_analytics.ingest.report import BatchReport, exit_code
@@ -56,18 +60,26 @@ def dry_run(
     provenance: str,
     data_dir: Path,
     settings: IngestSettings,
+    landing: Path | None = None,
 ) -> DryRunResult:
-    """Gate `planned` as batch `batch_id` against a scratch copy of `data_dir`; the real data dir is only read."""
+    """Gate `planned` as batch `batch_id` against a scratch copy of `data_dir`; the real data dir is only read.
+
+    `landing`: where the import would write (default: the data dir's landing folder).
+    """
     real = DataLayout(Path(data_dir).resolve())
+    real_landing = Path(landing).resolve() if landing is not None else real.landing
+    check_batch_id(batch_id)
+    for batch in planned:  # as the import itself would, naming the real landing folder
+        refuse_existing(real_landing, batch.target.name, batch_id)
     scratch_root = _scratch_root(real.root)
     try:
         scratch = DataLayout(scratch_root / "data")
         scratch.root.mkdir()
-        _copy_state(real, scratch)
-        write_batches(con, scratch.landing, batch_id, planned, batch_settings, provenance)
+        _copy_state(real, scratch, real_landing)
+        written = write_batches(con, scratch.landing, batch_id, planned, batch_settings, provenance)
         reports = ingest(scratch, settings)
-        # The scratch landing holds only this import's batches: every report is about them.
-        batches = [DryRunBatch(r, _examples(scratch, r)) for r in reports]
+        mine = {(w.source, w.batch_id) for w in written}
+        batches = [DryRunBatch(r, _examples(scratch, r)) for r in reports if (r.source, r.batch_id) in mine]
         return DryRunResult(batches, int(exit_code(reports)))
     finally:
         shutil.rmtree(scratch_root, ignore_errors=True)
@@ -83,12 +95,14 @@ def _scratch_root(data_dir: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="shop-analytics-dry-run-"))
 
 
-def _copy_state(real: DataLayout, scratch: DataLayout) -> None:
-    """The catalog copied (ingest writes it), the lake linked or copied file by file: one consistent snapshot.
+def _copy_state(real: DataLayout, scratch: DataLayout, landing: Path) -> None:
+    """The catalog copied (ingest writes it), the lake and `landing` linked or copied file by file: one snapshot.
 
     A read-only connection to the catalog is held meanwhile: DuckDB then lets no ingest write
     it (or the lake it describes) until the copy is done, and a running ingest is reported.
     """
+    if landing.is_dir():
+        shutil.copytree(landing, scratch.landing, copy_function=_link_or_copy, symlinks=True)
     if not real.catalog.is_file():
         if real.lake.is_dir():
             shutil.copytree(real.lake, scratch.lake, copy_function=_link_or_copy, symlinks=True)

@@ -6,7 +6,8 @@ SQL. Nothing is sniffed into a type: CSV is read as text; Parquet values are wri
 their exact text (integers in decimal, timestamps in ISO 8601, a TIMESTAMP WITH TIME ZONE
 with its offset); JSON strings stay as they are, other JSON values keep their JSON text.
 A number in a floating-point type (a Parquet DOUBLE, a JSON 1.5e3) cannot hold a key
-exactly, so such a key column is refused. A malformed CSV row stops the import with
+exactly, so such a key column is refused; so is a boolean key, and an object, array, list,
+struct or map in any mapped column (it would land as its JSON text). A malformed CSV row stops the import with
 DuckDB's message (strict mode): no row is skipped.
 """
 
@@ -69,13 +70,27 @@ def read_input(con: duckdb.DuckDBPyConnection, path: Path, mapping: ImportMappin
         else:
             table = _read_json(con, path)
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot read {path} as {file_format}: {first}") from exc
+        raise InputError(f"cannot read {path} as {file_format}: {duckdb_problem(exc)}") from exc
     if table.rows == 0:
         raise InputError(f"{path} has no rows (only a header, or an empty JSON array): nothing to import")
     _check_names(table, mapping)
     _check_keys(con, table, mapping)
     return table
+
+
+def duckdb_problem(exc: duckdb.Error) -> str:
+    """The lines of DuckDB's error that say what is wrong and how to fix it, in one line."""
+    kept = []
+    for line in str(exc).splitlines():
+        # Indented lines are DuckDB's dump of the reader's options; "Original Line" may show another
+        # line than the one named; "LINE 1:" quotes our SQL; skipping rows (ignore_errors) is never the
+        # fix, as no row is dropped.
+        if not line.strip() or line.startswith((" ", "\t", "Original Line:", "LINE ")) or "ignore_errors" in line:
+            continue
+        if "Set the correct encoding" in line:
+            line = "Possible Solution: declare the file's encoding in the mapping: input: {encoding: latin-1 | utf-16}"
+        kept.append(line.strip())
+    return "; ".join(kept) or type(exc).__name__
 
 
 def _csv_options(options: InputOptions) -> str:
@@ -185,24 +200,65 @@ def key_input_columns(mapping: ImportMapping) -> dict[str, str]:
 
 
 def _check_keys(con: duckdb.DuckDBPyConnection, table: InputTable, mapping: ImportMapping) -> None:
-    """Refuse a key held in a floating-point type: 85123.0 or 1.2e22 is not the key the user typed."""
-    for source, target in key_input_columns(mapping).items():
+    """Refuse keys that are not the text the user typed, and mapped values that are not single values.
+
+    A float (85123.0, 1.2e22) cannot keep a key exactly; a boolean key would land as the text
+    "true"; an object or array would land as its JSON text ('{"code":"X"}', '["GB"]') in any column.
+    """
+    keys = key_input_columns(mapping)
+    for source, where in mapping.input_columns().items():
         i = table.names.index(source)
-        kind = table.types[i].upper()
-        if table.file_format == "parquet" and kind in _FLOAT_TYPES:
-            raise InputError(
-                f"{table.path}: column {source!r} (mapped to key {target}) is a Parquet {kind}; a key must be text "
-                f"or an integer, as a float cannot keep it exactly. Write it as a string column"
-            )
-        if table.file_format == "json":
+        target = keys.get(source)
+        what = f"mapped to key {target}" if target else f"mapped by {where}"
+        if table.file_format == "parquet":
+            _check_parquet_column(table, source, table.types[i].upper(), what, is_key=target is not None)
+        elif table.file_format == "json":
+            refused = ", ".join(quote_literal(t) for t in (_JSON_KEY_REFUSED if target else _JSON_NON_SCALAR))
+            # DuckDB types an integer beyond 64 bits as DOUBLE but keeps its digits as written: those land exactly.
+            digits = f"(t{i} = 'DOUBLE' AND regexp_full_match({table.sql(source)}, '-?[0-9]+'))"
             found = con.execute(
-                f"SELECT {table.sql(source)} FROM {TABLE} WHERE t{i} = 'DOUBLE' ORDER BY {ROW} LIMIT 1"
+                f"SELECT t{i}, {table.sql(source)} FROM {TABLE} WHERE t{i} IN ({refused}) AND NOT {digits} "
+                f"ORDER BY {ROW} LIMIT 1"
             ).fetchone()
             if found:
+                kind, value = found
+                shown = value if len(value) <= 80 else value[:77] + "..."
+                need = "a JSON string or integer" if target else "a single JSON value (a string, number or null)"
                 raise InputError(
-                    f"{table.path}: column {source!r} (mapped to key {target}) holds the JSON number {found[0]}; "
-                    f"a key must be a JSON string or integer, as a floating-point number cannot keep it exactly"
+                    f"{table.path}: column {source!r} ({what}) holds the JSON {_JSON_NAMES[kind]} {shown}; "
+                    f"it must be {need}{_JSON_WHY[kind]}"
                 )
+
+
+_JSON_KEY_REFUSED = ("DOUBLE", "BOOLEAN", "OBJECT", "ARRAY")
+_JSON_NON_SCALAR = ("OBJECT", "ARRAY")
+_JSON_NAMES = {"DOUBLE": "number", "BOOLEAN": "boolean", "OBJECT": "object", "ARRAY": "array"}
+_JSON_WHY = {
+    "DOUBLE": ", as a floating-point number cannot keep it exactly",
+    "BOOLEAN": ", as true/false is not an id: write the key as a string",
+    "OBJECT": ", not an object: map the field that holds the value, or flatten the export",
+    "ARRAY": ", not an array: map one value per column, or flatten the export",
+}
+
+
+def _check_parquet_column(table: InputTable, source: str, kind: str, what: str, is_key: bool) -> None:
+    """Refuse a Parquet column whose type cannot land as the text of one value (or of a key)."""
+    nested = kind.startswith(("STRUCT", "MAP", "UNION")) or kind.endswith("]")
+    if nested:
+        raise InputError(
+            f"{table.path}: column {source!r} ({what}) is a Parquet {kind}, not a single value; "
+            f"map a column holding one value per row, or flatten the export"
+        )
+    if is_key and kind in _FLOAT_TYPES:
+        raise InputError(
+            f"{table.path}: column {source!r} ({what}) is a Parquet {kind}; a key must be text "
+            f"or an integer, as a float cannot keep it exactly. Write it as a string column"
+        )
+    if is_key and kind == "BOOLEAN":
+        raise InputError(
+            f"{table.path}: column {source!r} ({what}) is a Parquet BOOLEAN; a key must be text or an integer, "
+            f"as true/false is not an id. Write it as a string column"
+        )
 
 
 def temporal_input_type(table: InputTable, name: str) -> str | None:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from shop_analytics.importing.accepted import GateView, JudgedColumn, dimension_settings, judged_column, prepare
 from shop_analytics.importing.mapping import (
-    EPOCH_MS,
-    EPOCH_S,
     HASH,
     ORDER_APPEARANCE,
     QUANTITY_TIMES_UNIT_PRICE,
@@ -46,8 +45,13 @@ class PlannedBatch:
     notes: tuple[str, ...] = ()
 
 
-def plan_batches(con: duckdb.DuckDBPyConnection, table: InputTable, mapping: ImportMapping) -> list[PlannedBatch]:
-    """Create the fact table in `con` and return the batches to write: derived dimensions first, then the fact."""
+def plan_batches(
+    con: duckdb.DuckDBPyConnection, table: InputTable, mapping: ImportMapping, view: GateView
+) -> list[PlannedBatch]:
+    """Create the fact table in `con` and return the batches to write: derived dimensions first, then the fact.
+
+    `view` is what the gate will judge the dimension batches with (their attributes come from accepted values).
+    """
     _check_time_input(table, mapping)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {FACT} AS {_fact_sql(table, mapping)}")
     rows = int(one_value(con, f"SELECT count(*) FROM {FACT}"))
@@ -57,7 +61,7 @@ def plan_batches(con: duckdb.DuckDBPyConnection, table: InputTable, mapping: Imp
     fact = PlannedBatch(
         mapping.target, f"SELECT {columns} FROM {FACT} ORDER BY {ROW}", rows, _fact_notes(con, table, mapping)
     )
-    dims = [_dimension(con, table, mapping, dim) for dim in mapping.dimensions]
+    dims = [_dimension(con, table, mapping, dim, view) for dim in mapping.dimensions]
     return [*dims, fact]
 
 
@@ -190,26 +194,84 @@ def _fact_notes(con: duckdb.DuckDBPyConnection, table: InputTable, mapping: Impo
     return tuple(notes)
 
 
-def _order_key(expr: str, mapping: ImportMapping) -> str:
-    """A value that orders event times correctly, NULL for text that is not a time (ignored)."""
-    if mapping.timestamp_format in (EPOCH_S, EPOCH_MS):
-        return f"TRY_CAST({expr} AS DOUBLE)"
-    return f"TRY_CAST({expr} AS TIMESTAMPTZ)"
-
-
 def _dimension(
-    con: duckdb.DuckDBPyConnection, table: InputTable, mapping: ImportMapping, dim: DimensionMapping
+    con: duckdb.DuckDBPyConnection,
+    table: InputTable,
+    mapping: ImportMapping,
+    dim: DimensionMapping,
+    view: GateView,
 ) -> PlannedBatch:
-    target = mapping.target
+    """The users or items batch: one row per key; a judged attribute from the first line the gate accepts."""
     key = dim.target.columns[0].name
-    reference = target.user_column if dim.target.name == "users" else target.item_column
+    reference = mapping.target.user_column if dim.target.name == "users" else mapping.target.item_column
     assert reference is not None  # checked when the mapping was read
-    fact_time = quote_ident(target.time_column) if target.time_column else "NULL"
-    select = [f"f.{quote_ident(reference)} AS {quote_ident(key)}"]
+    attributes = dim.target.column_names[1:]
+    settings = dimension_settings(view, dim.target.name, mapping.batch_settings())
+    judged = {
+        column: found
+        for column in attributes
+        if (column in dim.columns or _is_first_event_time(dim, column))
+        and (found := judged_column(view, dim.target.name, column, f"l.{quote_ident(column)}", settings)) is not None
+    }
+    prepare(con, view, any(found.money for found in judged.values()))
+    lines = _dimension_lines(table, mapping, dim, reference, judged)
+    select = [f"b.{_KEY} AS {quote_ident(key)}"]
+    for column in attributes:
+        if column in judged:
+            # The first value the gate accepts (by time for first_event_time, else by file order); none: NULL.
+            order = _dimension_order(dim, column)
+            value = f"arg_min(b.{_raw(column)}, {order}) FILTER (WHERE b.{_ok(column)})"
+        else:
+            value = f"any_value(b.{quote_ident(column)})"  # one value per key already (_dimension_lines)
+        select.append(f"{value} AS {quote_ident(column)}")
+    query = f"SELECT {', '.join(select)} FROM ({lines}) b GROUP BY b.{_KEY} ORDER BY min(b.{_ROW})"
+    rows = int(one_value(con, f"SELECT count(*) FROM ({query})"))
+    notes = _conflict_notes(con, table, dim, key, reference, judged)
+    for column in judged:
+        notes += _refused_notes(con, lines, dim, key, column)
+    return PlannedBatch(dim.target, query, rows, tuple(notes))
+
+
+_KEY, _ROW = quote_ident("__key"), quote_ident("__row")
+
+
+def _raw(column: str) -> str:
+    return quote_ident(f"__raw_{column}")
+
+
+def _ok(column: str) -> str:
+    return quote_ident(f"__ok_{column}")
+
+
+def _why(column: str) -> str:
+    return quote_ident(f"__why_{column}")
+
+
+def _is_first_event_time(dim: DimensionMapping, column: str) -> bool:
+    return dim.first_event_time and column == dim.target.time_column
+
+
+def _dimension_order(dim: DimensionMapping, column: str) -> str:
+    """SQL over b ordering a key's lines for `column`: the gate's instant (then file order), or file order."""
+    if _is_first_event_time(dim, column):
+        return f"struct_pack(t := b.{quote_ident(column)}, r := b.{_ROW})"
+    return f"b.{_ROW}"
+
+
+def _dimension_lines(
+    table: InputTable, mapping: ImportMapping, dim: DimensionMapping, reference: str, judged: dict[str, JudgedColumn]
+) -> str:
+    """One row per fact line with a key: every attribute's landed text, and for a judged one the gate's verdict.
+
+    An attribute the gate does not judge gets the key's first non-empty value on every line; a judged
+    one keeps each line's text (as __raw_<column>), its converted value (as <column>, which the gate's
+    rules read), the reader's flags, whether the gate accepts it and why not.
+    """
+    fact_time = quote_ident(mapping.target.time_column) if mapping.target.time_column else "NULL"
+    texts = [f"f.{ROW} AS {_ROW}", f"f.{quote_ident(reference)} AS {_KEY}"]
     for column in dim.target.column_names[1:]:
         if column in dim.columns:
-            source = quote_ident(_dim_input(dim.columns[column], table))
-            expr = f"arg_min(f.{source}, f.{ROW}) FILTER (WHERE f.{source} IS NOT NULL)"
+            expr = f"f.{quote_ident(_dim_input(dim.columns[column], table))}"
         elif column in dim.constants:
             expr = quote_literal(dim.constants[column])
         elif column in dim.templates:
@@ -218,15 +280,42 @@ def _dimension(
                 for text, is_key in template_parts(dim.templates[column])
             ]
             expr = f"concat({', '.join(pieces)})"
-        elif column == dim.target.time_column and dim.first_event_time:
-            order = _order_key(f"f.{fact_time}", mapping)
-            expr = f"arg_min(f.{fact_time}, {order}) FILTER (WHERE {order} IS NOT NULL)"
+        elif _is_first_event_time(dim, column):
+            expr = f"CAST(f.{fact_time} AS VARCHAR)"
         else:
             expr = "CAST(NULL AS VARCHAR)"
-        select.append(f"{expr} AS {quote_ident(column)}")
+        texts.append(f"{expr} AS {quote_ident(column)}")
+    lines = f"SELECT {', '.join(texts)} FROM {FACT} f WHERE f.{quote_ident(reference)} IS NOT NULL"
+    whole_key = (
+        f"OVER (PARTITION BY l.{_KEY} ORDER BY l.{_ROW} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+    )
+    per_key = [f"l.{_ROW}", f"l.{_KEY}"]
+    for column in dim.target.column_names[1:]:
+        name = quote_ident(column)
+        if column in judged:
+            found = judged[column]
+            per_key.append(f"l.{name} AS {_raw(column)}")
+            per_key.append(f"{found.value} AS {name}")
+            per_key += [f"{sql} AS {quote_ident(flag)}" for flag, sql in found.flags.items()]
+        else:
+            per_key.append(f"first_value(l.{name} IGNORE NULLS) {whole_key} AS {name}")
+    verdicts = [f"{found.accepted()} AS {_ok(c)}, {found.reason()} AS {_why(c)}" for c, found in judged.items()]
+    converted = f"SELECT {', '.join(per_key)} FROM ({lines}) l"
+    if not verdicts:
+        return converted
+    return f"SELECT b.*, {', '.join(verdicts)} FROM ({converted}) b"
+
+
+def _conflict_notes(
+    con: duckdb.DuckDBPyConnection,
+    table: InputTable,
+    dim: DimensionMapping,
+    key: str,
+    reference: str,
+    judged: dict[str, JudgedColumn],
+) -> list[str]:
+    """How many keys have more than one value of a mapped attribute in the file (the first one is used)."""
     group = f"f.{quote_ident(reference)}"
-    query = f"SELECT {', '.join(select)} FROM {FACT} f WHERE {group} IS NOT NULL GROUP BY {group} ORDER BY min(f.{ROW})"
-    rows = int(one_value(con, f"SELECT count(*) FROM ({query})"))
     notes = []
     for column, source in dim.columns.items():
         name = quote_ident(_dim_input(source, table))
@@ -236,7 +325,43 @@ def _dimension(
             f"GROUP BY {group} HAVING count(DISTINCT f.{name}) > 1)",
         )
         if conflicting:
+            which = "the first one the gate accepts" if column in judged else "the first one"
+            notes.append(f"{conflicting:,} {key} value(s) have more than one {column} in the file; {which} is used")
+    return notes
+
+
+def _refused_notes(
+    con: duckdb.DuckDBPyConnection, lines: str, dim: DimensionMapping, key: str, column: str
+) -> list[str]:
+    """Keys whose first (or earliest) value of `column` the gate would refuse: another one used, or left empty."""
+    order = _dimension_order(dim, column)
+    chosen = f"min({order}) FILTER (WHERE b.{_ok(column)}) OVER (PARTITION BY b.{_KEY})"
+    refused = f"b.{_raw(column)} IS NOT NULL AND NOT b.{_ok(column)}"
+    before = f"{order} < {chosen} OR {chosen} IS NULL"
+    if _is_first_event_time(dim, column):  # a refused time that does not convert has no place in time: counted
+        before = f"b.{quote_ident(column)} IS NULL OR {before}"
+    skipped = f"{refused} AND ({before})"
+    # The window in `skipped` must see every line of the key, so it is computed before any filter.
+    per_key = (
+        f"SELECT b.{_KEY} AS k, min(b.{_ROW}) AS first_row, bool_or(b.{_ok(column)}) AS accepted, "
+        f"arg_min(struct_pack(v := b.{_raw(column)}, why := b.{_why(column)}), b.{_ROW}) FILTER (WHERE b.s) AS e "
+        f"FROM (SELECT b.*, ({skipped}) AS s FROM ({lines}) b) b GROUP BY b.{_KEY} HAVING bool_or(b.s)"
+    )
+    found = con.execute(
+        f"SELECT accepted, count(*), arg_min(struct_pack(k := k, v := e.v, why := e.why), first_row) "
+        f"FROM ({per_key}) GROUP BY accepted ORDER BY accepted DESC"
+    ).fetchall()
+    notes = []
+    for accepted, count, example in found:
+        shown = f"e.g. {key} {example['k']!r}: {example['v']!r}, {example['why']}"
+        first = "earliest" if _is_first_event_time(dim, column) else "first"
+        if accepted:
             notes.append(
-                f"{conflicting:,} {key} value(s) have more than one {column} in the file; the first one is used"
+                f"{count:,} {key} value(s) have {'an' if first == 'earliest' else 'a'} {first} {column} the gate "
+                f"would refuse ({shown}); the {first} one it accepts is used"
             )
-    return PlannedBatch(dim.target, query, rows, tuple(notes))
+        else:
+            notes.append(
+                f"{count:,} {key} value(s) have no {column} the gate would accept ({shown}): {column} left empty"
+            )
+    return notes

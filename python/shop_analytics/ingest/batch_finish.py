@@ -122,7 +122,7 @@ def finish_batch(gate: GateRun, item: StagedBatch, view: str, reasons: str, lo: 
         int(seen_here),
         over_threshold=is_over_threshold(item.rows, rows_quarantined, share),
         max_quarantine_share=share,
-        examples=reason_examples(con, view, reasons, lo, loaded.raw_columns, by_reason),
+        examples=reason_examples(con, view, reasons, lo, item.rows, loaded.raw_columns, by_reason),
     )
     files = gate.publisher.publish(con, source.name, batch.batch_id, scratch)
     report.seconds = round(time.perf_counter() - item.started, 3)

@@ -16,27 +16,42 @@ def reason_examples(
     view: str,
     reasons: str,
     lo: int,
+    rows: int,
     raw_columns: tuple[str, ...],
     by_reason: dict[str, int],
 ) -> dict[str, str]:
-    """reason -> 'row N, <column> = <value>' for the batch's first row with that reason (values as delivered)."""
+    """reason -> 'row N, <column> = <value>' for the batch's first row with that reason (values as delivered).
+
+    The batch is rows lo .. lo + rows - 1 of `view` and of the `reasons` table.
+    """
     columns = {row[0] for row in con.execute(f"DESCRIBE {quote_ident(view)}").fetchall()}
-    out: dict[str, str] = {}
-    for reason in sorted(by_reason):
+    shown: dict[str, str] = {}  # reason -> the column whose value is shown ('' for none)
+    for reason in by_reason:
         column = reason.split(":", 1)[1] if ":" in reason else ""
-        shown = raw_column(column) if raw_column(column) in raw_columns else column
-        if shown not in columns:
-            shown = GATE_KEY if "+" in column and GATE_KEY in columns else ""
-        value_sql = f"CAST(b.{quote_ident(shown)} AS VARCHAR)" if shown else "NULL"
-        row = con.execute(
-            f"SELECT r.{ROW_NUMBER} - ?, {value_sql} FROM {quote_ident(reasons)} r JOIN {quote_ident(view)} b "
-            f"ON b.{ROW_NUMBER} = r.{ROW_NUMBER} WHERE r.reason = ? ORDER BY r.{ROW_NUMBER} LIMIT 1",
-            [lo, reason],
-        ).fetchone()
-        if row is None:
-            continue
-        value = "NULL" if row[1] is None else repr(_clip(str(row[1])).replace(chr(31), "|"))
-        out[reason] = f"row {row[0]}, {column or '?'} = {value}"
+        name = raw_column(column) if raw_column(column) in raw_columns else column
+        if name not in columns:
+            name = GATE_KEY if "+" in column and GATE_KEY in columns else ""
+        shown[reason] = name
+    if not shown:
+        return {}
+    # One join for all reasons: each reason's first row, then its shown column (a scan of the
+    # batch per reason cost seconds on batches with many reasons).
+    wanted = sorted({name for name in shown.values() if name})
+    values = "".join(f", CAST(b.{quote_ident(name)} AS VARCHAR)" for name in wanted)
+    found = con.execute(
+        f"SELECT f.reason, f.{ROW_NUMBER} - ?{values} FROM (SELECT reason, min({ROW_NUMBER}) AS {ROW_NUMBER} "
+        f"FROM {quote_ident(reasons)} WHERE {ROW_NUMBER} >= ? AND {ROW_NUMBER} < ? "
+        f"AND reason IN (SELECT unnest(?::VARCHAR[])) GROUP BY reason) f "
+        f"JOIN {quote_ident(view)} b ON b.{ROW_NUMBER} = f.{ROW_NUMBER}",
+        [lo, lo, lo + rows, sorted(shown)],
+    ).fetchall()
+    out: dict[str, str] = {}
+    for row in sorted(found):
+        reason, position = row[0], row[1]
+        column = reason.split(":", 1)[1] if ":" in reason else ""
+        value = row[2 + wanted.index(shown[reason])] if shown[reason] else None
+        text = "NULL" if value is None else repr(_clip(str(value)).replace(chr(31), "|"))
+        out[reason] = f"row {position}, {column or '?'} = {text}"
     return out
 
 

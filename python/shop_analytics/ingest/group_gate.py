@@ -155,6 +155,7 @@ def _rule_params(gate: GateRun, source: Source, first: StagedBatch) -> RuleParam
         known_orders="gate_known_orders" if source.name == ORDER_LINES.name else None,
         default_scale=MAX_SCALE if scale is None else scale,
         default_currency=options.default_currency,
+        batch_column=GATE_BATCH,
     )
 
 

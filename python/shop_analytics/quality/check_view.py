@@ -92,9 +92,10 @@ def check_view_sql(relation: str, rules: tuple[Rule, ...]) -> str:
             # The window runs over (row_number, key) only and yields the few later copies;
             # windowing the full rows would drag every column through the sort.
             alias, key = f"d{i}", quote_ident(rule.column)
+            within = f"{quote_ident(rule.within)}, " if rule.within else ""
             joins.append(
                 f"LEFT JOIN (SELECT {ROW_NUMBER} FROM (SELECT {ROW_NUMBER}, row_number() OVER "
-                f"(PARTITION BY {key} ORDER BY {ROW_NUMBER}) AS n FROM {quote_ident(relation)} "
+                f"(PARTITION BY {within}{key} ORDER BY {ROW_NUMBER}) AS n FROM {quote_ident(relation)} "
                 f"WHERE {key} IS NOT NULL) WHERE n > 1) {alias} ON b.{ROW_NUMBER} = {alias}.{ROW_NUMBER}"
             )
             derived.append(

@@ -75,6 +75,7 @@ class Rule:
     scale: int = 0  # WHOLE_MINOR_UNITS: decimal places allowed
     condition: str | None = None  # CONDITION: SQL over batch alias `b`, true when the row fails
     label: str | None = None  # the column named in the reason when it is not `column` (a composite key)
+    within: str | None = None  # FIRST_OCCURRENCE: a column whose groups are judged apart (each batch)
 
     @property
     def reason(self) -> str:
@@ -99,6 +100,7 @@ class RuleParams:
     known_orders: str | None = None  # relation (order_id, first_batch): orders known from that GATE_BATCH on (-1: lake)
     default_scale: int = MONEY_SCALE  # minor units of the source's default currency (purchases, items)
     default_currency: str = "USD"  # the currency of items.price when price_currency is NULL
+    batch_column: str | None = None  # the column naming each row's batch when several are validated together
 
     @property
     def latest(self) -> dt.datetime:
@@ -171,7 +173,11 @@ def rules_for(source: Source, params: RuleParams) -> tuple[Rule, ...]:
             condition = f"({condition} OR coalesce({reserved}, false))"
         rules.append(Rule(INVALID_KEY, column, CONDITION, condition=condition))
     dedupe, label = dedupe_column(source), source.key_label if source.composite_key else None
-    rules.append(Rule(DUPLICATE_EVENT_ID, dedupe, FIRST_OCCURRENCE, label=label))
+    # A dimension batch is a snapshot: a key twice in one batch is a defect, but a later batch
+    # updating a key supersedes the earlier one (staging keeps the latest), whether the two
+    # batches are validated together or in separate runs.
+    within = None if source.is_fact else params.batch_column
+    rules.append(Rule(DUPLICATE_EVENT_ID, dedupe, FIRST_OCCURRENCE, label=label, within=within))
     if params.seen_keys:
         rules.append(
             Rule(DUPLICATE_IN_LAKE, dedupe, NOT_IN_REF, ref_relation=params.seen_keys, ref_column="key", label=label)

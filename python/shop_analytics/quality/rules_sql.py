@@ -47,7 +47,8 @@ def failure_condition(rule: Rule) -> str:
         return f"{col} NOT IN ({values})"
     if rule.check == FIRST_OCCURRENCE:
         # The first copy (lowest row_number) is admitted; later copies are duplicates.
-        return f"({col} IS NOT NULL AND row_number() OVER (PARTITION BY {col} ORDER BY b.{ROW_NUMBER}) > 1)"
+        within = f"b.{quote_ident(rule.within)}, " if rule.within else ""
+        return f"({col} IS NOT NULL AND row_number() OVER (PARTITION BY {within}{col} ORDER BY b.{ROW_NUMBER}) > 1)"
     if rule.check == KNOWN_REF:
         assert rule.ref_relation and rule.ref_column
         ref = quote_ident(rule.ref_column)
