@@ -99,7 +99,9 @@ def test_empty_relations_warn_no_input_rows_when_the_staging_input_is_empty_too(
         "CREATE VIEW staging.stg_shop__users AS SELECT * FROM lake_users"
     )
     [result] = run_checks(con, find_relations(con, ["marts"]), default_checks()[:1])
-    assert result.status is Status.WARN and "no input rows" in result.detail and "SHOP_ANALYTICS_LAKE_DIR" in result.detail
+    assert (
+        result.status is Status.WARN and "no input rows" in result.detail and "SHOP_ANALYTICS_LAKE_DIR" in result.detail
+    )
     con.execute("INSERT INTO lake_users VALUES (1)")
     [result] = run_checks(con, find_relations(con, ["marts"]), default_checks()[:1])
     assert result.status is Status.WARN and result.examples == ("marts.fct_x",)
