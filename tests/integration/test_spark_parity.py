@@ -227,8 +227,9 @@ def test_spark_builds_the_ported_models_with_duckdbs_rows(
 @pytest.mark.parametrize(
     ("lake_dir", "args", "error"),
     [
-        # The quote ends the read_parquet path of the source's external_location early.
-        ("/tmp/lake' location '/etc", "{}", "unexpected file pattern /tmp/lake"),
+        # The location doubles the quote (models/staging/_shop__sources.yml); Spark's folder check refuses it.
+        ("/tmp/lake' location '/etc", "{}", "lake folder must be an absolute path"),
+        ("/tmp/lake [x]", "{}", "lake folder must be an absolute path"),
         ("/tmp/lake dir", "{}", "lake folder must be an absolute path"),
         ("relative/lake", "{}", "lake folder must be an absolute path"),
         ("/tmp/lake", "{tables: [page_views, 'x; drop table y']}", "no lake source named x; drop table y"),

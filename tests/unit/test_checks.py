@@ -91,7 +91,7 @@ def test_a_mart_that_is_not_checked_here_is_not_applicable(con: duckdb.DuckDBPyC
     assert statuses[DOMAIN[0]] is Status.NOT_APPLICABLE
 
 
-def test_empty_relations_pass_when_the_staging_input_is_empty_too() -> None:
+def test_empty_relations_warn_no_input_rows_when_the_staging_input_is_empty_too() -> None:
     con = duckdb.connect()
     con.execute(
         "CREATE SCHEMA staging; CREATE SCHEMA marts; CREATE TABLE marts.fct_x (id INTEGER);"
@@ -99,7 +99,9 @@ def test_empty_relations_pass_when_the_staging_input_is_empty_too() -> None:
         "CREATE VIEW staging.stg_shop__users AS SELECT * FROM lake_users"
     )
     [result] = run_checks(con, find_relations(con, ["marts"]), default_checks()[:1])
-    assert result.status is Status.PASS and "no input rows" in result.detail
+    assert (
+        result.status is Status.WARN and "no input rows" in result.detail and "SHOP_ANALYTICS_LAKE_DIR" in result.detail
+    )
     con.execute("INSERT INTO lake_users VALUES (1)")
     [result] = run_checks(con, find_relations(con, ["marts"]), default_checks()[:1])
     assert result.status is Status.WARN and result.examples == ("marts.fct_x",)

@@ -80,10 +80,13 @@ def test_a_file_not_in_utf8_says_so_and_how_to_declare_its_encoding(tmp_path: Pa
 
 
 def test_malformed_row_stops_the_import_instead_of_being_skipped(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="malformed"):
+    # The line is named (the header is line 1), sniffed or with the delimiter declared.
+    with pytest.raises(InputError, match=r"line 3 has more than 4 fields where the header has 4 \(delimiter ','\)"):
         _ratings(tmp_path, HEADER + "1,2,3,2020-01-01\n1,2,3,2020-01-01,extra,fields\n4,5,1,2020-01-01\n")
-    with pytest.raises(InputError, match="cannot read"):
-        _ratings(tmp_path, HEADER + "1,2,3,2020-01-01\n1,2,3\n", input={"delimiter": ","})
+    with pytest.raises(InputError, match=r"line 4 has 3 fields where the header has 4 \(delimiter ','\)"):
+        _ratings(tmp_path, HEADER + "1,2,3,2020-01-01\n4,5,1,2020-01-01\n1,2,3\n", input={"delimiter": ","})
+    with pytest.raises(InputError, match=r"line 3 has more than 4 fields where the header has 4 \(delimiter ';'\)"):
+        _ratings(tmp_path, "user;item;stars;ts\n1;2;3;2020-01-01\n1;2;3;4;2020-01-01\n")
     assert not (tmp_path / "landing").exists()
 
 
@@ -120,6 +123,16 @@ def test_ndjson_and_json_array(tmp_path: Path) -> None:
         folder.mkdir()
         rows = _ratings(folder, text, name=name)
         assert [(r["user_id"], r["item_id"], r["rating"], r["rated_at"]) for r in rows] == expected
+
+
+def test_a_json_array_behind_a_byte_order_mark_is_read_as_records(tmp_path: Path) -> None:
+    records = [
+        {"user": "1", "item": "10", "stars": 4, "ts": "2020-01-01 10:00:00"},
+        {"user": "2", "item": "11", "stars": 5, "ts": "2020-01-02"},
+    ]
+    text = b"\xef\xbb\xbf" + json.dumps(records).encode()
+    rows = _ratings(tmp_path, text, name="in.json")
+    assert [(r["user_id"], r["item_id"], r["rating"]) for r in rows] == [("1", "10", "4"), ("2", "11", "5")]
 
 
 def test_json_float_key_is_refused(tmp_path: Path) -> None:

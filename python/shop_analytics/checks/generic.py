@@ -43,7 +43,7 @@ class NonEmptyTables:
     An empty mart can be legitimate (no same-day repeat purchases in the data, no ratings after
     the evaluation cutoff, a source that is empty), and the build marker already guarantees that
     the build finished with every dbt test passing. When the staging layer itself has no rows,
-    empty relations are expected and the check passes.
+    the warning says so: no data yet, or a lake folder dbt did not read.
     """
 
     name: str = "non_empty_tables"
@@ -54,8 +54,14 @@ class NonEmptyTables:
         if not empty:
             return CheckResult.passed(self.name, f"all {len(relations)} relations have rows")
         if _staging_is_empty(con):
-            return CheckResult.passed(
-                self.name, f"{len(empty)} empty relation(s), and every staging view is empty too: no input rows"
+            # Legitimate for a project with no data yet, but also what a lake folder dbt could not
+            # read looks like: said, not passed in silence.
+            return CheckResult.warning(
+                self.name,
+                f"{len(empty)} empty relation(s), and every staging view is empty too: no input rows "
+                "(if data was ingested, dbt read another lake folder: see SHOP_ANALYTICS_LAKE_DIR)",
+                len(empty),
+                empty,
             )
         return CheckResult.warning(
             self.name, f"{len(empty)} of {len(relations)} relations have no rows", len(empty), empty

@@ -13,6 +13,8 @@ DuckDB's message (strict mode): no row is skipped.
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +96,16 @@ def duckdb_problem(exc: duckdb.Error) -> str:
 
 
 def _csv_options(options: InputOptions) -> str:
-    parts = ["all_varchar = true", "hive_partitioning = false", "strict_mode = true", "null_padding = false"]
+    # skip = 0: the first line is the header. Left to itself, DuckDB's sniffer may skip the first
+    # lines to find a dialect that fits the rest (a row with one field too many on line 3 made
+    # it skip two lines and read line 3 as the header).
+    parts = [
+        "all_varchar = true",
+        "hive_partitioning = false",
+        "strict_mode = true",
+        "null_padding = false",
+        "skip = 0",
+    ]
     # RFC 4180 quoting unless declared: a sniffed quote character could strip the ' of a value such as 'A'.
     defaults = {"quote": '"', "escape": '"'}
     for name, option in (("delimiter", "delim"), ("quote", "quote"), ("escape", "escape")):
@@ -109,11 +120,21 @@ def _csv_options(options: InputOptions) -> str:
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, options: InputOptions) -> InputTable:
     # The header as written: read as a data row, so repeated or blank names are seen, not renamed.
     scan = f"read_csv({quote_literal(str(path))}, {_csv_options(options)}"
-    header = con.execute(f"SELECT * FROM {scan}, header = false) LIMIT 1").fetchone() or ()
+    try:
+        header = con.execute(f"SELECT * FROM {scan}, header = false) LIMIT 1").fetchone() or ()
+    except duckdb.Error as exc:  # with input.delimiter set, DuckDB's sniffer still fails on a malformed row
+        found = _malformed_row(con, path, options, options.delimiter) if options.delimiter else None
+        if found:
+            raise InputError(f"{path}: {found}") from exc
+        raise
     names = tuple("" if cell is None else str(cell) for cell in header)
-    if len(names) == 1 and any(d in names[0] for d in ",;|\t"):
+    if len(names) == 1 and any(d in names[0] for d in _DELIMITERS):
+        delimiter = options.delimiter or max(_DELIMITERS, key=names[0].count)
+        found = _malformed_row(con, path, options, delimiter)
         raise InputError(
-            f"{path}: no CSV dialect fits every line (the header came back as one column {names[0][:80]!r}); "
+            f"{path}: {found}"
+            if found
+            else f"{path}: no CSV dialect fits every line (the header came back as one column {names[0][:80]!r}); "
             f"is a row malformed, or is the delimiter unusual? Set input.delimiter in the mapping file"
         )
     positional = "[" + ", ".join(quote_literal(f"c{i}") for i in range(len(names))) + "]"
@@ -122,6 +143,42 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, options: InputOptions)
         f"FROM {scan}, header = true, names = {positional})"
     )
     return InputTable(path, "csv", names, ("VARCHAR",) * len(names), _rows(con))
+
+
+_DELIMITERS = (",", ";", "|", "\t")
+_CSV_ERROR = re.compile(r"CSV Error on Line: (\d+).*?Expected Number of Columns: (\d+) Found: (\d+)", re.DOTALL)
+
+
+def _malformed_row(con: duckdb.DuckDBPyConnection, path: Path, options: InputOptions, delimiter: str) -> str | None:
+    """'line N has Y fields, the header X (...)' for the first row off the header's width; None if none is found.
+
+    DuckDB's sniffer only says that no dialect fits; a strict read with the dialect given, which
+    sniffs nothing, names the line.
+    """
+    quote = options.quote or '"'
+    with path.open(encoding=options.encoding or "utf-8-sig", errors="replace", newline="") as f:
+        first = next(csv.reader([f.readline()], delimiter=delimiter, quotechar=quote), [])
+    if len(first) < 2:
+        return None
+    columns = "{" + ", ".join(f"{quote_literal(f'c{i}')}: 'VARCHAR'" for i in range(len(first))) + "}"
+    encoding = f", encoding = {quote_literal(options.encoding.lower())}" if options.encoding else ""
+    try:
+        con.execute(
+            f"SELECT count(*) FROM read_csv({quote_literal(str(path))}, auto_detect = false, header = true, "
+            f"delim = {quote_literal(delimiter)}, quote = {quote_literal(quote)}, "
+            f"escape = {quote_literal(options.escape or quote)}, columns = {columns}, strict_mode = true{encoding})"
+        ).fetchall()
+    except duckdb.Error as exc:
+        match = _CSV_ERROR.search(str(exc))
+        if match:
+            line, expected, found = match.groups()
+            # DuckDB stops counting one past the header's width: "more than", not its count.
+            width = f"more than {expected}" if int(found) > int(expected) else found
+            return (
+                f"line {line} has {width} fields where the header has {expected} (delimiter {delimiter!r}); "
+                f"a value holding the delimiter must be quoted ({quote}...{quote})"
+            )
+    return None
 
 
 def _rows(con: duckdb.DuckDBPyConnection) -> int:
@@ -149,8 +206,18 @@ def _parquet_text(value: str, kind: str) -> str:
     return value if upper == "VARCHAR" else f"CAST({value} AS VARCHAR)"
 
 
+def _json_format(path: Path) -> str:
+    """'array' when the file's first character (after a byte order mark and blanks) is '[', else 'auto'.
+
+    DuckDB's own detection reads a JSON array behind a UTF-8 byte order mark as one record.
+    """
+    with path.open("rb") as f:
+        head = f.read(4096)
+    return "array" if head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[") else "auto"
+
+
 def _read_json(con: duckdb.DuckDBPyConnection, path: Path) -> InputTable:
-    objects = f"read_json_objects({quote_literal(str(path))}, format = 'auto')"
+    objects = f"read_json_objects({quote_literal(str(path))}, format = {quote_literal(_json_format(path))})"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE input_objects AS "
         f"SELECT CAST(row_number() OVER () - 1 AS BIGINT) AS {ROW}, json FROM {objects}"
