@@ -104,3 +104,22 @@ def test_every_valid_line_of_those_products_and_customers_is_admitted(tmp_path: 
         "invalid_local_time:ordered_at": 1,  # o7: in the DST gap
         "timestamp_out_of_range:ordered_at": 1,  # o10: 1965
     }
+
+
+def test_a_constant_price_the_gate_refuses_is_left_empty_and_said(tmp_path: Path) -> None:
+    """`price: "0"` for every product: the gate would quarantine every product, and every line as unknown_item."""
+    mapping = {
+        **MAPPING,
+        "dimensions": {**MAPPING["dimensions"], "items": {"constants": {"price": "0", "price_currency": "USD"}}},
+    }
+    path = tmp_path / "lines.csv"
+    path.write_text(LINES)
+    written = {b.source: b for b in run_import(tmp_path, path, mapping).written}
+    assert {row["price"] for row in batch_rows(written["items"].folder)} == {None}
+    assert written["items"].notes == (
+        "4 item_id value(s) have no price the gate would accept (e.g. item_id 'Z': '0', invalid_value:price): "
+        "price left empty",
+    )
+    reports = {r.source: r for r in ingest(DataLayout(tmp_path), ingest_settings())}
+    assert (reports["items"].rows_admitted, reports["items"].rows_quarantined) == (4, 0)
+    assert "unknown_item:item_id" not in reports["order_lines"].quarantined_by_reason

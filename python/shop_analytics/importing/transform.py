@@ -210,7 +210,13 @@ def _dimension(
     judged = {
         column: found
         for column in attributes
-        if (column in dim.columns or _is_first_event_time(dim, column))
+        # A constant or template too: one the gate refuses would lose every line of every key.
+        if (
+            column in dim.columns
+            or column in dim.constants
+            or column in dim.templates
+            or _is_first_event_time(dim, column)
+        )
         and (found := judged_column(view, dim.target.name, column, f"l.{quote_ident(column)}", settings)) is not None
     }
     prepare(con, view, any(found.money for found in judged.values()))
