@@ -25,18 +25,18 @@ def reason_examples(
     The batch is rows lo .. lo + rows - 1 of `view` and of the `reasons` table.
     """
     columns = {row[0] for row in con.execute(f"DESCRIBE {quote_ident(view)}").fetchall()}
-    shown: dict[str, str] = {}  # reason -> the column whose value is shown ('' for none)
+    shown: dict[str, tuple[str, str]] = {}  # reason -> (its column, the column whose value is shown, '' for none)
     for reason in by_reason:
         column = reason.split(":", 1)[1] if ":" in reason else ""
         name = raw_column(column) if raw_column(column) in raw_columns else column
         if name not in columns:
             name = GATE_KEY if "+" in column and GATE_KEY in columns else ""
-        shown[reason] = name
+        shown[reason] = (column, name)
     if not shown:
         return {}
     # One join for all reasons: each reason's first row, then its shown column (a scan of the
     # batch per reason cost seconds on batches with many reasons).
-    wanted = sorted({name for name in shown.values() if name})
+    wanted = sorted({name for _, name in shown.values() if name})
     values = "".join(f", CAST(b.{quote_ident(name)} AS VARCHAR)" for name in wanted)
     found = con.execute(
         f"SELECT f.reason, f.{ROW_NUMBER} - ?{values} FROM (SELECT reason, min({ROW_NUMBER}) AS {ROW_NUMBER} "
@@ -48,8 +48,8 @@ def reason_examples(
     out: dict[str, str] = {}
     for row in sorted(found):
         reason, position = row[0], row[1]
-        column = reason.split(":", 1)[1] if ":" in reason else ""
-        value = row[2 + wanted.index(shown[reason])] if shown[reason] else None
+        column, name = shown[reason]
+        value = row[2 + wanted.index(name)] if name else None
         text = "NULL" if value is None else repr(_clip(str(value)).replace(chr(31), "|"))
         out[reason] = f"row {position}, {column or '?'} = {text}"
     return out
